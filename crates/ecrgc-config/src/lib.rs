@@ -1,0 +1,474 @@
+//! The ecrgc configuration file (TOML).
+//!
+//! This crate owns the configuration contract: every key, its default and its validation.
+//! Unknown keys are errors, so a typo never silently turns a safety setting off. Every error
+//! names the file, the key and the offending value.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Default local store when neither the command line nor the config names one.
+pub const DEFAULT_STORE: &str = "./ecrgc-data";
+
+/// Errors reading or validating a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, with line, key and value.
+        message: String,
+    },
+    /// A key has a value outside what ecrgc accepts.
+    #[error("invalid config file {path}: `{key}` = {value:?}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key, e.g. `rules.unused_days`.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Store URL or local path.
+    pub store: Option<String>,
+    /// Which accounts and regions are in scope.
+    #[serde(default)]
+    pub org: OrgConfig,
+    /// Which sources are collected.
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    /// Detection thresholds.
+    #[serde(default)]
+    pub rules: RulesConfig,
+    /// Safety settings.
+    #[serde(default)]
+    pub safety: SafetyConfig,
+}
+
+/// `[org]`: accounts, role and regions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    /// Accounts listed explicitly.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// `organizations` to discover accounts through AWS Organizations.
+    pub discover: Option<String>,
+    /// Role assumed in every account but the caller's own.
+    #[serde(default = "default_role_name")]
+    pub role_name: String,
+    /// Regions read in every account.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Accounts whose ECR is inventoried; empty means all.
+    #[serde(default)]
+    pub registry_accounts: Vec<String>,
+}
+
+impl Default for OrgConfig {
+    fn default() -> Self {
+        Self {
+            accounts: Vec::new(),
+            discover: None,
+            role_name: default_role_name(),
+            regions: Vec::new(),
+            registry_accounts: Vec::new(),
+        }
+    }
+}
+
+fn default_role_name() -> String {
+    "ecrgc-collector".into()
+}
+
+/// `[sources]`: which usage sources are read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// Inspector2 coverage.
+    #[serde(default = "yes")]
+    pub inspector: bool,
+    /// ECS task definitions, services and tasks.
+    #[serde(default = "yes")]
+    pub ecs: bool,
+    /// Lambda image functions.
+    #[serde(default = "yes")]
+    pub lambda: bool,
+    /// AWS Config aggregator holding ECS task definitions of the whole organization.
+    pub config_aggregator: Option<AggregatorConfig>,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        Self {
+            inspector: true,
+            ecs: true,
+            lambda: true,
+            config_aggregator: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where the Config aggregator lives.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatorConfig {
+    /// Account holding the aggregator.
+    pub account: String,
+    /// Region of the aggregator.
+    pub region: String,
+    /// Aggregator name.
+    pub name: String,
+}
+
+/// `[rules]`: thresholds the rules read through the `params` table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// An image unused for this many days is a candidate.
+    #[serde(default = "default_unused_days")]
+    pub unused_days: u32,
+    /// Task definitions deregistered less than this many hours ago still protect their images.
+    #[serde(default = "default_rollback_window_hours")]
+    pub rollback_window_hours: u32,
+    /// Newest N images per repository are always kept.
+    #[serde(default)]
+    pub keep_newest: u32,
+    /// Images pushed less than this many days ago are never candidates.
+    #[serde(default = "default_min_age_days")]
+    pub min_age_days: u32,
+    /// An image ECR saw pulled within this many days is kept.
+    #[serde(default = "default_unused_days")]
+    pub recent_pull_days: u32,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            unused_days: default_unused_days(),
+            rollback_window_hours: default_rollback_window_hours(),
+            keep_newest: 0,
+            min_age_days: default_min_age_days(),
+            recent_pull_days: default_unused_days(),
+        }
+    }
+}
+
+fn default_unused_days() -> u32 {
+    90
+}
+fn default_rollback_window_hours() -> u32 {
+    24
+}
+fn default_min_age_days() -> u32 {
+    14
+}
+
+/// `[safety]`: what may never be touched and what may enter a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyConfig {
+    /// `key=value`: repositories with this tag are left out entirely.
+    #[serde(default = "default_exclude_tag")]
+    pub exclude_tag: String,
+    /// `key=value`: only repositories with this tag may enter a manifest; empty for all.
+    #[serde(default = "default_opt_in_tag")]
+    pub opt_in_tag: String,
+    /// Hours a manifest stays valid after it is written.
+    #[serde(default = "default_manifest_ttl_hours")]
+    pub manifest_ttl_hours: u32,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        Self {
+            exclude_tag: default_exclude_tag(),
+            opt_in_tag: default_opt_in_tag(),
+            manifest_ttl_hours: default_manifest_ttl_hours(),
+        }
+    }
+}
+
+fn default_exclude_tag() -> String {
+    "unusd=true".into()
+}
+fn default_opt_in_tag() -> String {
+    "ecrgc:auto-delete=true".into()
+}
+fn default_manifest_ttl_hours() -> u32 {
+    72
+}
+
+/// A `key=value` tag selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagSelector {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}
+
+impl TagSelector {
+    /// Parses `key=value`; `key` alone matches the empty value.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (key, value) = s.split_once('=').unwrap_or((s, ""));
+        let key = key.trim();
+        if key.is_empty() {
+            return None;
+        }
+        Some(Self {
+            key: key.to_owned(),
+            value: value.trim().to_owned(),
+        })
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Checks values the TOML types cannot express.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, value: &str, reason: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        for (key, list) in [
+            ("org.accounts", &self.org.accounts),
+            ("org.registry_accounts", &self.org.registry_accounts),
+        ] {
+            for a in list {
+                if !is_account_id(a) {
+                    return Err(invalid(key, a, "an account id is 12 digits"));
+                }
+            }
+        }
+        if let Some(d) = &self.org.discover
+            && d != "organizations"
+        {
+            return Err(invalid(
+                "org.discover",
+                d,
+                "the only discovery is \"organizations\"",
+            ));
+        }
+        for r in &self.org.regions {
+            if !is_region(r) {
+                return Err(invalid(
+                    "org.regions",
+                    r,
+                    "not a region name like eu-west-1",
+                ));
+            }
+        }
+        if let Some(agg) = &self.sources.config_aggregator {
+            if !is_account_id(&agg.account) {
+                return Err(invalid(
+                    "sources.config_aggregator.account",
+                    &agg.account,
+                    "an account id is 12 digits",
+                ));
+            }
+            if !is_region(&agg.region) {
+                return Err(invalid(
+                    "sources.config_aggregator.region",
+                    &agg.region,
+                    "not a region name like eu-west-1",
+                ));
+            }
+        }
+        if self.rules.unused_days == 0 {
+            return Err(invalid("rules.unused_days", "0", "must be at least 1"));
+        }
+        if TagSelector::parse(&self.safety.exclude_tag).is_none() {
+            return Err(invalid(
+                "safety.exclude_tag",
+                &self.safety.exclude_tag,
+                "expected key=value",
+            ));
+        }
+        if !self.safety.opt_in_tag.is_empty()
+            && TagSelector::parse(&self.safety.opt_in_tag).is_none()
+        {
+            return Err(invalid(
+                "safety.opt_in_tag",
+                &self.safety.opt_in_tag,
+                "expected key=value, or \"\" to let every repository in",
+            ));
+        }
+        if self.safety.manifest_ttl_hours == 0 {
+            return Err(invalid(
+                "safety.manifest_ttl_hours",
+                "0",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The exclude tag as a selector.
+    pub fn exclude_tag(&self) -> TagSelector {
+        TagSelector::parse(&self.safety.exclude_tag).unwrap_or(TagSelector {
+            key: "unusd".into(),
+            value: "true".into(),
+        })
+    }
+
+    /// The opt-in tag, or `None` when every repository may enter a manifest.
+    pub fn opt_in_tag(&self) -> Option<TagSelector> {
+        TagSelector::parse(&self.safety.opt_in_tag)
+    }
+
+    /// SHA-256 of the effective configuration, recorded in runs and manifests.
+    pub fn hash(&self) -> String {
+        let canonical = serde_json::to_string(self).unwrap_or_default();
+        let digest = Sha256::digest(canonical.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("ecrgc.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_documented_defaults() {
+        let c = parse("").expect("empty config is valid");
+        assert_eq!(c.rules.unused_days, 90);
+        assert_eq!(c.rules.rollback_window_hours, 24);
+        assert_eq!(c.safety.exclude_tag, "unusd=true");
+        assert_eq!(
+            c.opt_in_tag(),
+            Some(TagSelector {
+                key: "ecrgc:auto-delete".into(),
+                value: "true".into()
+            })
+        );
+        assert_eq!(c.safety.manifest_ttl_hours, 72);
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let c = parse(
+            r#"
+store = "s3://bucket/prefix"
+[org]
+accounts = ["111111111111", "222222222222"]
+role_name = "ecrgc-collector"
+regions = ["eu-west-1", "us-east-1"]
+registry_accounts = ["111111111111"]
+[sources]
+inspector = true
+ecs = true
+lambda = true
+config_aggregator = { account = "111111111111", region = "eu-west-1", name = "org" }
+[rules]
+unused_days = 90
+rollback_window_hours = 24
+keep_newest = 0
+[safety]
+exclude_tag = "unusd=true"
+opt_in_tag = "ecrgc:auto-delete=true"
+manifest_ttl_hours = 72
+"#,
+        )
+        .expect("design example is valid");
+        assert_eq!(c.org.accounts.len(), 2);
+        assert_eq!(
+            c.sources.config_aggregator.map(|a| a.name),
+            Some("org".into())
+        );
+    }
+
+    #[test]
+    fn errors_name_file_key_and_value() {
+        let e = parse("[org]\naccounts = [\"12345\"]\n").expect_err("short account id");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("ecrgc.toml") && msg.contains("org.accounts") && msg.contains("12345"),
+            "{msg}"
+        );
+
+        let e = parse("[rules]\nunused_dayz = 3\n").expect_err("unknown key");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("ecrgc.toml") && msg.contains("unused_dayz"),
+            "{msg}"
+        );
+
+        let e = parse("[rules]\nunused_days = \"ninety\"\n").expect_err("wrong type");
+        assert!(e.to_string().contains("ninety"), "{e}");
+    }
+
+    #[test]
+    fn hash_changes_with_settings() {
+        let a = parse("").expect("valid");
+        let b = parse("[rules]\nunused_days = 30\n").expect("valid");
+        assert_ne!(a.hash(), b.hash());
+        assert_eq!(a.hash(), parse("").expect("valid").hash());
+    }
+}

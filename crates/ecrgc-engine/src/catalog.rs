@@ -1,0 +1,271 @@
+//! The SQL catalog: rules, guards, shared views and the decision step.
+//!
+//! The files under `sql/` are embedded in the binary, so `ecrgc` works from any folder; a
+//! folder with the same layout can be loaded instead to run custom rules. Each file starts
+//! with a header of `-- key: value` lines (`id`, `order`, `summary`) followed by the
+//! documentation and one SQL query.
+
+use std::path::Path;
+
+use crate::{EngineError, Result};
+
+/// What a SQL file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SqlKind {
+    /// A view every rule and guard may read (`sql/views/`).
+    View,
+    /// A rule: yields candidate images (`sql/rules/`).
+    Rule,
+    /// A guard: yields protected images and why (`sql/guards/`).
+    Guard,
+    /// The decision step combining candidates and protections (`sql/plan/`).
+    Plan,
+}
+
+impl SqlKind {
+    /// The folder below `sql/` holding this kind.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Self::View => "views",
+            Self::Rule => "rules",
+            Self::Guard => "guards",
+            Self::Plan => "plan",
+        }
+    }
+
+    /// Every kind, in the order the engine installs them.
+    pub const ALL: [SqlKind; 4] = [Self::View, Self::Rule, Self::Guard, Self::Plan];
+}
+
+/// One SQL file of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlUnit {
+    /// Rule, guard, view or plan step.
+    pub kind: SqlKind,
+    /// Identifier; equals the file stem.
+    pub id: String,
+    /// Precedence: the lowest-ordered matching rule or guard names a decision.
+    pub order: i64,
+    /// One-line summary.
+    pub summary: String,
+    /// Where the text came from, for messages (`sql/rules/never_used.sql`).
+    pub path: String,
+    /// The whole file.
+    pub text: String,
+}
+
+impl SqlUnit {
+    /// Parses a file's header.
+    pub fn parse(kind: SqlKind, path: &str, text: &str) -> Result<Self> {
+        let invalid = |reason: String| EngineError::InvalidSql {
+            path: path.to_owned(),
+            reason,
+        };
+        let stem = Path::new(path)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let mut id = None;
+        let mut order = None;
+        let mut summary = None;
+        for line in text.lines() {
+            let Some(comment) = line.trim().strip_prefix("--") else {
+                break;
+            };
+            let Some((key, value)) = comment.trim().split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match key.trim() {
+                "id" => id = Some(value.to_owned()),
+                "order" => {
+                    order = Some(value.parse::<i64>().map_err(|_| {
+                        invalid(format!("header `order: {value}` is not an integer"))
+                    })?);
+                }
+                "summary" => summary = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        let id = id.ok_or_else(|| invalid("header has no `-- id:` line".into()))?;
+        if id != stem {
+            return Err(invalid(format!(
+                "header id {id:?} differs from the file name {stem:?}"
+            )));
+        }
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(invalid(format!("id {id:?} must be snake_case")));
+        }
+        let body_has_sql = text
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"));
+        if !body_has_sql {
+            return Err(invalid("no SQL after the header".into()));
+        }
+        Ok(Self {
+            kind,
+            id,
+            order: order.unwrap_or(1000),
+            summary: summary.unwrap_or_default(),
+            path: path.to_owned(),
+            text: text.to_owned(),
+        })
+    }
+
+    /// The SQL without a trailing semicolon, ready to nest in a larger query.
+    pub fn query(&self) -> &str {
+        self.text.trim().trim_end_matches(';')
+    }
+}
+
+/// Every SQL unit the engine runs.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    units: Vec<SqlUnit>,
+}
+
+macro_rules! builtin {
+    ($($kind:ident $folder:literal $name:literal),* $(,)?) => {
+        &[$((SqlKind::$kind, concat!("sql/", $folder, "/", $name, ".sql"),
+             include_str!(concat!("../../../sql/", $folder, "/", $name, ".sql")))),*]
+    };
+}
+
+/// The files of `sql/` compiled into the binary. A test checks this list against the folder.
+pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
+    View "views" "image_refs",
+    Rule "rules" "never_used",
+    Rule "rules" "stale",
+    Rule "rules" "untagged_fallback",
+    Rule "rules" "inactive_task_definition",
+    Guard "guards" "exclude_tag",
+    Guard "guards" "live_reference",
+    Guard "guards" "recent_use",
+    Guard "guards" "recent_pull",
+    Guard "guards" "young_image",
+    Guard "guards" "usage_coverage_gap",
+    Plan "plan" "decisions",
+];
+
+impl Catalog {
+    /// The catalog compiled into the binary.
+    pub fn builtin() -> Self {
+        let units = BUILTIN
+            .iter()
+            .map(|(kind, path, text)| SqlUnit::parse(*kind, path, text))
+            .collect::<Result<Vec<_>>>()
+            .expect("embedded SQL headers are checked by the test suite");
+        Self::from_units(units)
+    }
+
+    /// Loads a folder laid out like `sql/` (`views/`, `rules/`, `guards/`, `plan/`).
+    pub fn load_dir(root: &Path) -> Result<Self> {
+        let mut units = Vec::new();
+        for kind in SqlKind::ALL {
+            let dir = root.join(kind.folder());
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(EngineError::Io {
+                        path: dir.display().to_string(),
+                        source,
+                    });
+                }
+            };
+            let mut paths: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let text = std::fs::read_to_string(&path).map_err(|source| EngineError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                units.push(SqlUnit::parse(kind, &path.display().to_string(), &text)?);
+            }
+        }
+        if !units.iter().any(|u| u.kind == SqlKind::Plan) {
+            return Err(EngineError::InvalidSql {
+                path: root.display().to_string(),
+                reason: "no plan/decisions.sql".into(),
+            });
+        }
+        Ok(Self::from_units(units))
+    }
+
+    fn from_units(mut units: Vec<SqlUnit>) -> Self {
+        units.sort_by(|a, b| (a.kind, a.order, &a.id).cmp(&(b.kind, b.order, &b.id)));
+        Self { units }
+    }
+
+    /// Units of one kind, in precedence order.
+    pub fn of(&self, kind: SqlKind) -> impl Iterator<Item = &SqlUnit> {
+        self.units.iter().filter(move |u| u.kind == kind)
+    }
+
+    /// Every unit.
+    pub fn units(&self) -> &[SqlUnit] {
+        &self.units
+    }
+
+    /// Keeps only the rules named (all when `only` is empty); unknown names are an error.
+    pub fn select_rules(mut self, only: &[String]) -> Result<Self> {
+        if only.is_empty() {
+            return Ok(self);
+        }
+        for name in only {
+            if !self.of(SqlKind::Rule).any(|u| &u.id == name) {
+                let known: Vec<_> = self.of(SqlKind::Rule).map(|u| u.id.as_str()).collect();
+                return Err(EngineError::InvalidSql {
+                    path: "--rule".into(),
+                    reason: format!("unknown rule {name:?}; known rules: {}", known.join(", ")),
+                });
+            }
+        }
+        self.units
+            .retain(|u| u.kind != SqlKind::Rule || only.contains(&u.id));
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_parses_and_matches_the_sql_folder() {
+        let catalog = Catalog::builtin();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql");
+        let on_disk = Catalog::load_dir(&root).expect("sql/ loads");
+        let ids = |c: &Catalog| -> Vec<(SqlKind, String)> {
+            c.units().iter().map(|u| (u.kind, u.id.clone())).collect()
+        };
+        assert_eq!(
+            ids(&catalog),
+            ids(&on_disk),
+            "BUILTIN must list every file of sql/"
+        );
+        for unit in catalog.units() {
+            assert!(!unit.summary.is_empty(), "{} has no summary", unit.path);
+        }
+    }
+
+    #[test]
+    fn header_id_must_match_file_name() {
+        let err = SqlUnit::parse(SqlKind::Rule, "sql/rules/a.sql", "-- id: b\nSELECT 1")
+            .expect_err("mismatch");
+        assert!(err.to_string().contains("differs"), "{err}");
+        let err = SqlUnit::parse(
+            SqlKind::Rule,
+            "sql/rules/a.sql",
+            "-- id: a\n-- order: x\nSELECT 1",
+        )
+        .expect_err("bad order");
+        assert!(err.to_string().contains("order"), "{err}");
+    }
+}

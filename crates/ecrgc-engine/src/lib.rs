@@ -1,0 +1,83 @@
+//! The ecrgc engine.
+//!
+//! It owns the DataFusion session a plan runs in: the snapshot tables of one committed run,
+//! the one-row `params` table every threshold is read from, the shared views of `sql/views/`,
+//! the rules of `sql/rules/` (what may be unused), the guards of `sql/guards/` (what must be
+//! kept) and the decision step of `sql/plan/` that combines them, closes over image indexes
+//! and referrers, and yields one decision per image.
+//!
+//! The SQL is plain, portable SQL: the same files run unchanged in DuckDB, so that users can
+//! read them, run them elsewhere, and so that a second engine can check this one.
+
+pub mod catalog;
+pub mod params;
+pub mod plan;
+pub mod session;
+
+pub use catalog::{Catalog, SqlKind, SqlUnit};
+pub use params::Params;
+pub use plan::{DECISION_STATUSES, Planner};
+pub use session::{new_context, register_empty_tables, register_run};
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// DataFusion failed; the message names the SQL unit when one was running.
+    #[error("{context}: {source}")]
+    DataFusion {
+        /// What was running.
+        context: String,
+        /// The error.
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
+    /// A SQL file that is not a valid rule, guard or view.
+    #[error("{path}: {reason}")]
+    InvalidSql {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading a SQL folder failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] ecrgc_store::StoreError),
+    /// Arrow failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl From<datafusion::error::DataFusionError> for EngineError {
+    fn from(source: datafusion::error::DataFusionError) -> Self {
+        Self::DataFusion {
+            context: "query failed".into(),
+            source,
+        }
+    }
+}
+
+/// Result alias of the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Attaches what was running to a DataFusion error.
+pub(crate) trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, datafusion::error::DataFusionError> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| EngineError::DataFusion {
+            context: what(),
+            source,
+        })
+    }
+}

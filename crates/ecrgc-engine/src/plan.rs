@@ -1,0 +1,160 @@
+//! Running the catalog: views, then rules and guards, then the decision step.
+
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SessionContext;
+
+use crate::catalog::{Catalog, SqlKind, SqlUnit};
+use crate::{Context, EngineError, Result};
+
+/// Every status a decision row can carry.
+pub const DECISION_STATUSES: &[&str] = &["delete", "not_opted_in", "protected", "kept_with_parent"];
+
+/// Columns every rule and guard returns, in this order.
+pub const KEY_COLUMNS: &[&str] = &["account_id", "region", "repository_name", "image_digest"];
+
+/// Installs a catalog into a session and computes decisions.
+#[derive(Debug, Clone)]
+pub struct Planner {
+    catalog: Catalog,
+}
+
+impl Planner {
+    /// A planner over a catalog.
+    pub fn new(catalog: Catalog) -> Self {
+        Self { catalog }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Registers the shared views, one view per rule (`rule_<id>`) and guard
+    /// (`guard_<id>`), and the `candidates` and `protections` tables the decision step
+    /// reads. With `materialize`, candidates and protections are computed once and held in
+    /// memory (a plan); without it they stay views that follow later inserts (fixtures).
+    pub async fn install(&self, ctx: &SessionContext, materialize: bool) -> Result<()> {
+        for unit in self.catalog.of(SqlKind::View) {
+            register_view(ctx, &unit.id, unit).await?;
+        }
+        for (kind, prefix, table, id_col, order_col) in [
+            (SqlKind::Rule, "rule", "candidates", "rule_id", "rule_order"),
+            (
+                SqlKind::Guard,
+                "guard",
+                "protections",
+                "guard_id",
+                "guard_order",
+            ),
+        ] {
+            let mut parts = Vec::new();
+            for unit in self.catalog.of(kind) {
+                let name = format!("{prefix}_{}", unit.id);
+                let df = register_view(ctx, &name, unit).await?;
+                check_output(unit, &df)?;
+                parts.push(format!(
+                    "SELECT account_id, region, repository_name, image_digest, \
+                     '{id}' AS {id_col}, CAST({order} AS BIGINT) AS {order_col}, \
+                     CAST(detail AS VARCHAR) AS detail FROM {name}",
+                    id = unit.id,
+                    order = unit.order,
+                ));
+            }
+            if parts.is_empty() {
+                parts.push(format!(
+                    "SELECT CAST(NULL AS VARCHAR) AS account_id, CAST(NULL AS VARCHAR) AS region, \
+                     CAST(NULL AS VARCHAR) AS repository_name, CAST(NULL AS VARCHAR) AS image_digest, \
+                     CAST(NULL AS VARCHAR) AS {id_col}, CAST(NULL AS BIGINT) AS {order_col}, \
+                     CAST(NULL AS VARCHAR) AS detail WHERE FALSE"
+                ));
+            }
+            let union = parts.join("\nUNION ALL\n");
+            let df = ctx
+                .sql(&union)
+                .await
+                .context(|| format!("cannot combine the {prefix}s into {table}"))?;
+            let _ = ctx.deregister_table(table)?;
+            if materialize {
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                let batches = df
+                    .collect()
+                    .await
+                    .context(|| format!("running the {prefix}s failed"))?;
+                let mem = MemTable::try_new(schema, vec![batches])?;
+                ctx.register_table(table, Arc::new(mem))?;
+            } else {
+                ctx.register_table(table, df.into_view())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The decision rows, ordered for the manifest (see `sql/plan/decisions.sql`).
+    pub async fn decisions(&self, ctx: &SessionContext) -> Result<DataFrame> {
+        let unit = self
+            .catalog
+            .of(SqlKind::Plan)
+            .find(|u| u.id == "decisions")
+            .ok_or_else(|| EngineError::InvalidSql {
+                path: "sql/plan".into(),
+                reason: "no decisions.sql".into(),
+            })?;
+        ctx.sql(unit.query())
+            .await
+            .context(|| format!("{} does not plan", unit.path))
+    }
+}
+
+async fn register_view(ctx: &SessionContext, name: &str, unit: &SqlUnit) -> Result<DataFrame> {
+    let df = ctx
+        .sql(unit.query())
+        .await
+        .context(|| format!("{} does not plan", unit.path))?;
+    let _ = ctx.deregister_table(name)?;
+    ctx.register_table(name, df.clone().into_view())?;
+    Ok(df)
+}
+
+/// Rules and guards must return the image key and a `detail` string.
+fn check_output(unit: &SqlUnit, df: &DataFrame) -> Result<()> {
+    let schema = df.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut expected: Vec<&str> = KEY_COLUMNS.to_vec();
+    expected.push("detail");
+    if names != expected {
+        return Err(EngineError::InvalidSql {
+            path: unit.path.clone(),
+            reason: format!(
+                "returns columns ({}); a {} returns ({})",
+                names.join(", "),
+                if unit.kind == SqlKind::Rule {
+                    "rule"
+                } else {
+                    "guard"
+                },
+                expected.join(", ")
+            ),
+        });
+    }
+    for field in schema.fields() {
+        let textual = matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
+        );
+        if !textual {
+            return Err(EngineError::InvalidSql {
+                path: unit.path.clone(),
+                reason: format!(
+                    "column {} is {}, expected a string",
+                    field.name(),
+                    field.data_type()
+                ),
+            });
+        }
+    }
+    Ok(())
+}

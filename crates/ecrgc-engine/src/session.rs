@@ -1,0 +1,68 @@
+//! Building DataFusion sessions over the snapshot store.
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig};
+use ecrgc_model::all_tables;
+use ecrgc_store::{RunMarker, Store};
+
+use crate::params::Params;
+use crate::{Context, Result};
+
+/// A session configured for ecrgc's workloads.
+pub fn new_context() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.parquet.reorder_filters", true);
+    SessionContext::new_with_config(config)
+}
+
+/// Registers the store's object store with the session so that its URLs resolve.
+pub fn register_store(ctx: &SessionContext, store: &Store) {
+    ctx.register_object_store(store.base_url(), store.object_store());
+}
+
+/// Registers every table of one committed run under its plain name (`images`, …).
+pub async fn register_run(ctx: &SessionContext, store: &Store, run: &RunMarker) -> Result<()> {
+    register_store(ctx, store);
+    for def in all_tables() {
+        let parts = run.table_parts(def.name);
+        let url = store.folder_url(&[&parts[0], &parts[1], &parts[2]]);
+        let schema = def.schema();
+        let options = ParquetReadOptions {
+            schema: Some(&schema),
+            ..Default::default()
+        };
+        ctx.register_parquet(def.name, &url, options)
+            .await
+            .context(|| {
+                format!(
+                    "cannot open table {} of run {} at {url}",
+                    def.name, run.run_id
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Registers every table empty and writable (`INSERT INTO`), for fixtures and tests.
+pub fn register_empty_tables(ctx: &SessionContext) -> Result<()> {
+    for def in all_tables() {
+        let table = MemTable::try_new(def.schema(), vec![vec![]])?;
+        ctx.register_table(def.name, Arc::new(table))?;
+    }
+    let params = MemTable::try_new(Params::schema(), vec![vec![]])?;
+    ctx.register_table("params", Arc::new(params))?;
+    Ok(())
+}
+
+/// Registers (or replaces) the one-row `params` table.
+pub fn register_params(ctx: &SessionContext, params: &Params) -> Result<()> {
+    let _ = ctx.deregister_table("params")?;
+    let table = MemTable::try_new(Params::schema(), vec![vec![params.to_batch()]])?;
+    ctx.register_table("params", Arc::new(table))?;
+    Ok(())
+}

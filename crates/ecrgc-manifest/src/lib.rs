@@ -1,0 +1,262 @@
+//! The deletion manifest.
+//!
+//! `ecrgc plan` writes it; a person reviews it (and may remove items); the executor applies
+//! it. This crate owns the format and nothing else, so the executor can read manifests
+//! without a query engine.
+//!
+//! Format (`manifest_version` 1): a JSON object with a `header` and `items`. Items are sorted
+//! by account, region, repository, depth (an index before its children) and digest. Each
+//! item carries an `item_id`, the SHA-256 of its canonical content; the header carries
+//! `items_sha256`, the SHA-256 of the planned item ids in order. A reviewer who removes
+//! items leaves every remaining `item_id` valid; an altered item no longer matches its id.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The manifest format this version writes and reads.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Errors reading a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not JSON, or not a manifest.
+    #[error("{path}: not a valid manifest: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A version this build does not know.
+    #[error(
+        "{path}: manifest_version {found} is not supported (this ecrgc reads {MANIFEST_VERSION})"
+    )]
+    Version {
+        /// The file.
+        path: String,
+        /// The version found.
+        found: u32,
+    },
+    /// An item whose content does not match its id.
+    #[error(
+        "{path}: item {index} ({digest}) was altered: its content does not match item_id {item_id}"
+    )]
+    AlteredItem {
+        /// The file.
+        path: String,
+        /// Position in `items`.
+        index: usize,
+        /// The item's image digest.
+        digest: String,
+        /// The id it claims.
+        item_id: String,
+    },
+}
+
+/// Figures of the planned manifest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Items.
+    pub images: u64,
+    /// Sum of `image_size_bytes`.
+    pub bytes: u64,
+}
+
+/// The manifest header.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Header {
+    /// Snapshot run the plan read.
+    pub run_id: String,
+    /// The instant the run describes, RFC 3339.
+    pub snapshot_time: String,
+    /// When the plan was made (its `--now`), RFC 3339.
+    pub created_at: String,
+    /// After this instant the executor refuses the manifest, RFC 3339.
+    pub expires_at: String,
+    /// SHA-256 of the configuration the plan used.
+    pub config_hash: String,
+    /// ecrgc version that planned.
+    pub tool_version: String,
+    /// Store the run was read from.
+    pub store: String,
+    /// Figures of the planned items (before any review).
+    pub totals: Totals,
+    /// SHA-256 over the planned `item_id`s in order.
+    pub items_sha256: String,
+}
+
+/// Why an image is in the manifest, and what was known about it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Evidence {
+    /// Every rule that flagged the image, first one first.
+    pub rules: Vec<String>,
+    /// Rule details (e.g. the deregistered task definition).
+    pub detail: Option<String>,
+    /// Push time, RFC 3339.
+    pub pushed_at: Option<String>,
+    /// ECR's last recorded pull, RFC 3339.
+    pub last_recorded_pull_time: Option<String>,
+    /// Inspector's last use, RFC 3339.
+    pub last_in_use_at: Option<String>,
+    /// Inspector's in-use count.
+    pub in_use_count: Option<i64>,
+    /// `covered` or `no_coverage` (Inspector).
+    pub coverage_state: String,
+    /// Workload references that name the image (none of them live).
+    pub references_found: i64,
+}
+
+/// One image to delete.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Item {
+    /// SHA-256 of the item's canonical content (this field excluded).
+    pub item_id: String,
+    /// Registry account.
+    pub account_id: String,
+    /// Registry region.
+    pub region: String,
+    /// Repository.
+    pub repository_name: String,
+    /// Image digest.
+    pub image_digest: String,
+    /// Tags at snapshot time.
+    pub image_tags: Vec<String>,
+    /// Size ECR reports.
+    pub image_size_bytes: i64,
+    /// Media type of the manifest.
+    pub image_manifest_media_type: String,
+    /// Primary rule, or `with_parent` for a child deleted with its parent.
+    pub rule: String,
+    /// Parents in the same manifest that must be deleted first (indexes, subjects).
+    pub parent_digests: Vec<String>,
+    /// Evidence.
+    pub evidence: Evidence,
+}
+
+impl Item {
+    /// The canonical id of the item's content.
+    pub fn compute_id(&self) -> String {
+        let mut copy = self.clone();
+        copy.item_id = String::new();
+        let canonical = serde_json::to_vec(&copy).expect("items serialize");
+        hex(&Sha256::digest(&canonical))
+    }
+}
+
+/// A deletion manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    /// Format version.
+    pub manifest_version: u32,
+    /// Header.
+    pub header: Header,
+    /// Images to delete, in deletion order.
+    pub items: Vec<Item>,
+}
+
+/// SHA-256 over item ids in order.
+pub fn items_sha256<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h = Sha256::new();
+    for id in ids {
+        h.update(id.as_bytes());
+        h.update(b"\n");
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Manifest {
+    /// Parses a manifest and checks its version and every item's id.
+    pub fn from_json(path: &str, text: &str) -> Result<Self, ManifestError> {
+        #[derive(Deserialize)]
+        struct Version {
+            manifest_version: u32,
+        }
+        let v: Version = serde_json::from_str(text).map_err(|source| ManifestError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        if v.manifest_version != MANIFEST_VERSION {
+            return Err(ManifestError::Version {
+                path: path.to_owned(),
+                found: v.manifest_version,
+            });
+        }
+        let manifest: Manifest =
+            serde_json::from_str(text).map_err(|source| ManifestError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        for (index, item) in manifest.items.iter().enumerate() {
+            if item.compute_id() != item.item_id {
+                return Err(ManifestError::AlteredItem {
+                    path: path.to_owned(),
+                    index,
+                    digest: item.image_digest.clone(),
+                    item_id: item.item_id.clone(),
+                });
+            }
+        }
+        Ok(manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> Item {
+        let mut item = Item {
+            item_id: String::new(),
+            account_id: "111111111111".into(),
+            region: "eu-west-1".into(),
+            repository_name: "app".into(),
+            image_digest: "sha256:aa".into(),
+            image_tags: vec!["v1".into()],
+            image_size_bytes: 10,
+            image_manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            rule: "never_used".into(),
+            parent_digests: vec![],
+            evidence: Evidence::default(),
+        };
+        item.item_id = item.compute_id();
+        item
+    }
+
+    fn manifest(items: Vec<Item>) -> Manifest {
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            header: Header {
+                run_id: "r".into(),
+                snapshot_time: "2026-11-21T00:00:00Z".into(),
+                created_at: "2026-11-21T00:00:00Z".into(),
+                expires_at: "2026-11-24T00:00:00Z".into(),
+                config_hash: "c".into(),
+                tool_version: "0".into(),
+                store: "s".into(),
+                totals: Totals::default(),
+                items_sha256: items_sha256(items.iter().map(|i| i.item_id.as_str())),
+            },
+            items,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_detects_altered_items() {
+        let m = manifest(vec![item()]);
+        let text = serde_json::to_string_pretty(&m).expect("serializes");
+        assert_eq!(Manifest::from_json("m.json", &text).expect("valid"), m);
+
+        let altered = text.replace("\"app\"", "\"other-app\"");
+        let err = Manifest::from_json("m.json", &altered).expect_err("altered");
+        assert!(err.to_string().contains("altered"), "{err}");
+
+        let future = text.replace("\"manifest_version\": 1", "\"manifest_version\": 9");
+        let err = Manifest::from_json("m.json", &future).expect_err("unknown version");
+        assert!(err.to_string().contains("manifest_version 9"), "{err}");
+    }
+}

@@ -1,0 +1,292 @@
+//! Every table of a snapshot run.
+//!
+//! Names follow the AWS API fields they come from, in snake_case. Identifiers of an image are
+//! always the quadruple (`account_id`, `region`, `repository_name`, `image_digest`): a digest
+//! alone is not unique across repositories.
+
+use crate::column::TableDef;
+use crate::table;
+
+table! {
+    /// One row per committed run: when it was taken, by what, and with which tool version.
+    "runs" => RunRow, RunsBuilder {
+        /// When the run started writing.
+        started_at: Time,
+        /// What produced the run: `collect` or `demo`.
+        origin: Text,
+        /// Version of ecrgc that wrote the run.
+        tool_version: Text,
+        /// SHA-256 of the configuration the run was taken with, if any.
+        config_hash: OptText,
+        /// Seed of the demo generator, for `demo` runs.
+        demo_seed: OptInt,
+    }
+}
+
+table! {
+    /// One row per ECR repository (DescribeRepositories, GetLifecyclePolicy).
+    "repositories" => RepositoryRow, RepositoriesBuilder {
+        /// Registry account that owns the repository.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name, e.g. `team/service`.
+        repository_name: Text,
+        /// Repository ARN.
+        repository_arn: Text,
+        /// When the repository was created.
+        created_at: OptTime,
+        /// `MUTABLE`, `IMMUTABLE` or one of the `*_WITH_EXCLUSION` variants.
+        image_tag_mutability: Text,
+        /// Lifecycle policy JSON, null when the repository has none.
+        lifecycle_policy_text: OptText,
+    }
+}
+
+table! {
+    /// One row per resource tag of a repository (ListTagsForResource).
+    "repository_tags" => RepositoryTagRow, RepositoryTagsBuilder {
+        /// Registry account that owns the repository.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// Tag key.
+        tag_key: Text,
+        /// Tag value (empty string when the tag has none).
+        tag_value: Text,
+    }
+}
+
+table! {
+    /// One row per account allowed to pull from a repository, read from its repository
+    /// policy. `*` stands for "any account" (a public or organization-wide grant). The
+    /// registry's own account can always pull and is listed too.
+    "repository_pullers" => RepositoryPullerRow, RepositoryPullersBuilder {
+        /// Registry account that owns the repository.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// Account that may pull, or `*`.
+        puller_account_id: Text,
+    }
+}
+
+table! {
+    /// One row per image (DescribeImages). An image index and each of its children are
+    /// separate rows.
+    "images" => ImageRow, ImagesBuilder {
+        /// Registry account that owns the image.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// Manifest digest, `sha256:…`.
+        image_digest: Text,
+        /// When the image was pushed.
+        image_pushed_at: Time,
+        /// Size ECR reports; for an image index this is its largest child, not a sum.
+        image_size_bytes: Int,
+        /// Media type of the manifest (image manifest or index).
+        image_manifest_media_type: Text,
+        /// Artifact media type, for non-image artifacts such as signatures.
+        artifact_media_type: OptText,
+        /// Last pull ECR recorded (refreshed at most about daily), null if never pulled.
+        last_recorded_pull_time: OptTime,
+        /// `ACTIVE`, `ARCHIVED` or `ACTIVATING`.
+        image_status: Text,
+        /// Digest of the subject this artifact refers to (OCI referrers), if any.
+        subject_manifest_digest: OptText,
+        /// Number of tags the image carries; 0 means untagged.
+        tag_count: Int,
+    }
+}
+
+table! {
+    /// One row per tag of an image.
+    "image_tags" => ImageTagRow, ImageTagsBuilder {
+        /// Registry account that owns the image.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// Digest the tag points to.
+        image_digest: Text,
+        /// The tag.
+        image_tag: Text,
+    }
+}
+
+table! {
+    /// One row per edge between two images of a repository where the child follows the
+    /// parent: kept with it, deleted with it. Relations are `index_child` (an image index
+    /// and a manifest it lists), `referrer` (an OCI referrer and its subject, through
+    /// subjectManifestDigest) and `cosign_tag` (a `sha256-<digest>.sig/.att/.sbom` tag and
+    /// the image it signs).
+    "image_relations" => ImageRelationRow, ImageRelationsBuilder {
+        /// Registry account that owns both images.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// The index, or the subject.
+        parent_digest: Text,
+        /// The child manifest, or the referrer/signature.
+        child_digest: Text,
+        /// `index_child`, `referrer` or `cosign_tag`.
+        relation: Text,
+    }
+}
+
+table! {
+    /// One row per image Inspector covers (ListCoverage, AWS_ECR_CONTAINER_IMAGE). An image
+    /// without a row is of unknown use, never "unused".
+    "inspector_coverage" => InspectorCoverageRow, InspectorCoverageBuilder {
+        /// Registry account that owns the image.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// Manifest digest.
+        image_digest: Text,
+        /// Last time Inspector saw the image in use by an ECS task or EKS pod.
+        last_in_use_at: OptTime,
+        /// ECS tasks and EKS pods running the image when Inspector last looked.
+        in_use_count: OptInt,
+        /// Last pull Inspector knows of.
+        image_pulled_at: OptTime,
+        /// Inspector scan status code, e.g. `ACTIVE`.
+        scan_status: Text,
+    }
+}
+
+table! {
+    /// One row per image reference found in a workload: a container of a task definition,
+    /// a service deployment or a task, a Lambda function version or alias. The raw image
+    /// string is kept next to its parsed parts.
+    "workload_refs" => WorkloadRefRow, WorkloadRefsBuilder {
+        /// Account the workload runs in.
+        account_id: Text,
+        /// Region the workload runs in.
+        region: Text,
+        /// Where the reference was read: `config_aggregator`, `ecs` or `lambda`.
+        source: Text,
+        /// `task_definition`, `service`, `task`, `lambda_version` or `lambda_alias`.
+        kind: Text,
+        /// ARN of the workload resource.
+        resource_arn: Text,
+        /// Resource status: `ACTIVE`/`INACTIVE` (task definitions), `RUNNING`/`STOPPED`
+        /// (tasks), `ACTIVE` (services, Lambda).
+        status: Text,
+        /// When the status was last seen changing: deregistration, stop, or Config capture time.
+        status_at: OptTime,
+        /// Container name inside the task definition or task.
+        container_name: OptText,
+        /// The image string exactly as the workload names it.
+        image_uri: Text,
+        /// Whether the image string names an ECR repository.
+        ref_is_ecr: Flag,
+        /// Registry account parsed from the image string.
+        ref_account_id: OptText,
+        /// Registry region parsed from the image string.
+        ref_region: OptText,
+        /// Repository parsed from the image string.
+        ref_repository: OptText,
+        /// Tag parsed from the image string.
+        ref_tag: OptText,
+        /// Digest parsed from the image string.
+        ref_digest: OptText,
+        /// Digest the source itself resolved (a task container's imageDigest, Lambda's
+        /// ResolvedImageUri).
+        resolved_digest: OptText,
+    }
+}
+
+table! {
+    /// One row per account × region × source a run tried to read, with the outcome. A
+    /// usage source that is not `ok` makes the images its account can pull undeletable.
+    "collection_coverage" => CollectionCoverageRow, CollectionCoverageBuilder {
+        /// Account read.
+        account_id: Text,
+        /// Region read.
+        region: Text,
+        /// `ecr`, `inspector`, `config_aggregator`, `ecs` or `lambda`.
+        source: Text,
+        /// `ok`, `denied`, `error` or `disabled`.
+        status: Text,
+        /// The error message when not `ok`.
+        error: OptText,
+        /// Rows collected.
+        items: Int,
+        /// API calls made.
+        api_calls: Int,
+        /// Throttling responses met.
+        throttles: Int,
+        /// Wall time spent, in milliseconds.
+        duration_ms: Int,
+    }
+}
+
+/// Every table of a run, in the order they are documented.
+pub fn all_tables() -> Vec<TableDef> {
+    vec![
+        RunsBuilder::def(),
+        RepositoriesBuilder::def(),
+        RepositoryTagsBuilder::def(),
+        RepositoryPullersBuilder::def(),
+        ImagesBuilder::def(),
+        ImageTagsBuilder::def(),
+        ImageRelationsBuilder::def(),
+        InspectorCoverageBuilder::def(),
+        WorkloadRefsBuilder::def(),
+        CollectionCoverageBuilder::def(),
+    ]
+}
+
+/// Looks a table up by name.
+pub fn table_def(name: &str) -> Option<TableDef> {
+    all_tables().into_iter().find(|t| t.name == name)
+}
+
+/// Usage sources: a failure of one of them hides use, so it blocks deletion.
+pub const USAGE_SOURCES: &[&str] = &["inspector", "config_aggregator", "ecs", "lambda"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_starts_with_run_id_and_snapshot_time() {
+        for t in all_tables() {
+            assert_eq!(t.columns[0].name, "run_id", "{}", t.name);
+            assert_eq!(t.columns[1].name, "snapshot_time", "{}", t.name);
+            for c in &t.columns {
+                assert!(!c.doc.is_empty(), "{}.{} has no doc", t.name, c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn builder_produces_batches_of_the_declared_schema() {
+        let mut b = ImageTagsBuilder::new("r1", 0, 4);
+        b.append(ImageTagRow {
+            account_id: "111111111111",
+            region: "eu-west-1",
+            repository_name: "app",
+            image_digest: "sha256:aa",
+            image_tag: "v1",
+        });
+        assert_eq!(b.len(), 1);
+        let batch = b.finish();
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(batch.schema(), ImageTagsBuilder::def().schema());
+        assert!(b.is_empty());
+    }
+}

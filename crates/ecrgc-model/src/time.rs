@@ -1,0 +1,55 @@
+//! Timestamps as the snapshot stores them: microseconds since the Unix epoch, UTC.
+//!
+//! Arrow, Parquet, DataFusion, DuckDB and Athena all read `Timestamp(Microsecond, "UTC")`
+//! natively, so the whole pipeline uses that one representation.
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+
+/// Microseconds since the Unix epoch, UTC.
+pub type Micros = i64;
+
+/// One day in microseconds.
+pub const DAY: Micros = 86_400 * 1_000_000;
+/// One hour in microseconds.
+pub const HOUR: Micros = 3_600 * 1_000_000;
+
+/// Converts a UTC instant into stored microseconds.
+pub fn to_micros(t: DateTime<Utc>) -> Micros {
+    t.timestamp_micros()
+}
+
+/// Converts stored microseconds back into a UTC instant (saturating on absurd values).
+pub fn from_micros(m: Micros) -> DateTime<Utc> {
+    Utc.timestamp_micros(m)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Formats stored microseconds as RFC 3339 with second precision, e.g. `2026-11-21T03:00:00Z`.
+pub fn rfc3339(m: Micros) -> String {
+    from_micros(m).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses an RFC 3339 timestamp (any offset) into stored microseconds.
+pub fn parse_rfc3339(s: &str) -> Result<Micros, chrono::ParseError> {
+    Ok(DateTime::parse_from_rfc3339(s)?
+        .with_timezone(&Utc)
+        .timestamp_micros())
+}
+
+/// The `dt=YYYY-MM-DD` partition value of an instant.
+pub fn partition_date(m: Micros) -> String {
+    from_micros(m).format("%Y-%m-%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_through_micros() {
+        let m = parse_rfc3339("2026-11-21T03:00:00+01:00").expect("valid timestamp");
+        assert_eq!(rfc3339(m), "2026-11-21T02:00:00Z");
+        assert_eq!(partition_date(m), "2026-11-21");
+    }
+}

@@ -1,0 +1,351 @@
+//! Writing a plan: stream the decisions once, and from that one pass produce the summary,
+//! `decisions.csv` and `manifest.json`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, Int64Array, RecordBatch};
+use datafusion::execution::context::SessionContext;
+use ecrgc_engine::{Params, Planner, SqlKind};
+use ecrgc_manifest::{Evidence, Header, Item, MANIFEST_VERSION, Manifest, items_sha256};
+use ecrgc_model::USAGE_SOURCES;
+use ecrgc_model::time::{HOUR, rfc3339};
+use futures::StreamExt;
+
+use crate::columns::{Columns, opt_i64, opt_str, opt_time};
+use crate::summary::{BlockedSource, Scanned, Summary, Totals};
+use crate::{ReportError, Result};
+
+/// Everything a plan needs besides the decisions themselves.
+pub struct PlanContext<'a> {
+    /// A session with the run's tables registered and the planner installed.
+    pub ctx: &'a SessionContext,
+    /// The planner whose catalog was installed.
+    pub planner: &'a Planner,
+    /// The run planned.
+    pub run_id: &'a str,
+    /// The instant the run describes, RFC 3339.
+    pub snapshot_time: &'a str,
+    /// Thresholds used.
+    pub params: &'a Params,
+    /// Store location, for the record.
+    pub store: &'a str,
+    /// SHA-256 of the configuration.
+    pub config_hash: &'a str,
+    /// Hours the manifest stays valid.
+    pub manifest_ttl_hours: i64,
+    /// Output folder (created if missing).
+    pub out_dir: &'a Path,
+}
+
+/// Files of a plan, in the order they are listed.
+pub const PLAN_FILES: &[&str] = &["summary.json", "decisions.csv", "manifest.json"];
+
+/// Runs the decision step and writes every report file. Returns the summary and the paths
+/// written. On error nothing is left in `out_dir` but what was there before.
+pub async fn write_plan(p: PlanContext<'_>) -> Result<(Summary, Vec<String>)> {
+    std::fs::create_dir_all(p.out_dir).map_err(|source| ReportError::Io {
+        path: p.out_dir.display().to_string(),
+        source,
+    })?;
+    let mut staged = Staged::new(p.out_dir);
+    let result = write_staged(&p, &mut staged).await;
+    match result {
+        Ok(summary) => {
+            let files = staged.commit()?;
+            Ok((summary, files))
+        }
+        Err(e) => {
+            staged.discard();
+            Err(e)
+        }
+    }
+}
+
+async fn write_staged(p: &PlanContext<'_>, staged: &mut Staged) -> Result<Summary> {
+    let catalog = p.planner.catalog();
+    let mut summary = Summary {
+        run_id: p.run_id.to_owned(),
+        snapshot_time: p.snapshot_time.to_owned(),
+        now: rfc3339(p.params.now),
+        store: p.store.to_owned(),
+        rules: catalog.of(SqlKind::Rule).map(|u| u.id.clone()).collect(),
+        guards: catalog.of(SqlKind::Guard).map(|u| u.id.clone()).collect(),
+        scanned: scanned(p.ctx).await?,
+        blocked_sources: blocked_sources(p.ctx).await?,
+        ..Default::default()
+    };
+
+    let csv_path = staged.path("decisions.csv");
+    let csv_file = create(&csv_path)?;
+    let mut csv = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(BufWriter::new(csv_file));
+    let mut items = Vec::new();
+    let mut stream = p.planner.decisions(p.ctx).await?.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        csv.write(&batch)?;
+        accumulate(&batch, &mut summary, &mut items)?;
+    }
+    let mut writer = csv.into_inner();
+    writer.flush().map_err(|source| io_err(&csv_path, source))?;
+
+    let totals = summary.status("delete");
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        header: Header {
+            run_id: p.run_id.to_owned(),
+            snapshot_time: p.snapshot_time.to_owned(),
+            created_at: rfc3339(p.params.now),
+            expires_at: rfc3339(p.params.now + p.manifest_ttl_hours * HOUR),
+            config_hash: p.config_hash.to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            store: p.store.to_owned(),
+            totals: ecrgc_manifest::Totals {
+                images: totals.images,
+                bytes: totals.bytes,
+            },
+            items_sha256: items_sha256(items.iter().map(|i: &Item| i.item_id.as_str())),
+        },
+        items,
+    };
+    write_json(&staged.path("manifest.json"), &manifest)?;
+    write_json(&staged.path("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Result<()> {
+    let c = Columns::new(batch);
+    let account = c.text("account_id")?;
+    let region = c.text("region")?;
+    let repo = c.text("repository_name")?;
+    let digest = c.text("image_digest")?;
+    let status = c.text("status")?;
+    let rule = c.text("rule")?;
+    let rules = c.text("rules")?;
+    let rule_detail = c.text("rule_detail")?;
+    let reason = c.text("reason")?;
+    let guard_detail = c.text("guard_detail")?;
+    let parents = c.text("parent_digests")?;
+    let tags = c.text("image_tags")?;
+    let size: Int64Array = c.int("image_size_bytes")?;
+    let media = c.text("image_manifest_media_type")?;
+    let pushed = c.time("image_pushed_at")?;
+    let pulled = c.time("last_recorded_pull_time")?;
+    let last_use = c.time("last_in_use_at")?;
+    let in_use = c.int("in_use_count")?;
+    let coverage = c.text("coverage_state")?;
+    let refs = c.int("references_found")?;
+    for i in 0..batch.num_rows() {
+        let bytes = size.value(i).max(0) as u64;
+        let st = status.value(i);
+        s.by_status.entry(st.to_owned()).or_default().add(bytes);
+        match st {
+            "delete" => {
+                let rule = opt_str(&rule, i).unwrap_or("with_parent");
+                s.delete_by_rule
+                    .entry(rule.to_owned())
+                    .or_default()
+                    .add(bytes);
+                s.delete_by_account
+                    .entry(account.value(i).to_owned())
+                    .or_default()
+                    .add(bytes);
+                s.delete_by_repository
+                    .entry(format!(
+                        "{}/{}/{}",
+                        account.value(i),
+                        region.value(i),
+                        repo.value(i)
+                    ))
+                    .or_default()
+                    .add(bytes);
+                let split = |a: &arrow::array::StringArray| -> Vec<String> {
+                    opt_str(a, i)
+                        .map(|v| {
+                            v.split(',')
+                                .filter(|x| !x.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let mut item = Item {
+                    item_id: String::new(),
+                    account_id: account.value(i).to_owned(),
+                    region: region.value(i).to_owned(),
+                    repository_name: repo.value(i).to_owned(),
+                    image_digest: digest.value(i).to_owned(),
+                    image_tags: split(&tags),
+                    image_size_bytes: size.value(i),
+                    image_manifest_media_type: media.value(i).to_owned(),
+                    rule: rule.to_owned(),
+                    parent_digests: split(&parents),
+                    evidence: Evidence {
+                        rules: split(&rules),
+                        detail: opt_str(&rule_detail, i).map(str::to_owned),
+                        pushed_at: opt_time(&pushed, i).map(rfc3339),
+                        last_recorded_pull_time: opt_time(&pulled, i).map(rfc3339),
+                        last_in_use_at: opt_time(&last_use, i).map(rfc3339),
+                        in_use_count: opt_i64(&in_use, i),
+                        coverage_state: coverage.value(i).to_owned(),
+                        references_found: opt_i64(&refs, i).unwrap_or(0),
+                    },
+                };
+                item.item_id = item.compute_id();
+                items.push(item);
+            }
+            "protected" => {
+                let why = opt_str(&reason, i).unwrap_or("unknown");
+                s.protected_by_reason
+                    .entry(why.to_owned())
+                    .or_default()
+                    .add(bytes);
+                if why == "usage_coverage_gap" {
+                    let failure = opt_str(&guard_detail, i)
+                        .and_then(|d| {
+                            d.split("; ")
+                                .find_map(|part| part.strip_prefix("usage_coverage_gap: "))
+                        })
+                        .unwrap_or("usage data missing");
+                    s.blocked_by_failure
+                        .entry(failure.to_owned())
+                        .or_default()
+                        .add(bytes);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn scanned(ctx: &SessionContext) -> Result<Scanned> {
+    let batches = ctx
+        .sql(
+            "SELECT \
+               (SELECT COUNT(*) FROM images) AS images, \
+               (SELECT COALESCE(SUM(image_size_bytes), 0) FROM images) AS bytes, \
+               (SELECT COUNT(*) FROM repositories) AS repositories, \
+               (SELECT COUNT(*) FROM (SELECT DISTINCT account_id, region FROM repositories) r) AS registries",
+        )
+        .await?
+        .collect()
+        .await?;
+    let batch = batches
+        .first()
+        .ok_or_else(|| ReportError::MissingColumn("images".into()))?;
+    let c = Columns::new(batch);
+    let v = |name: &str| -> Result<u64> {
+        let a = c.int(name)?;
+        Ok(if a.is_empty() || a.is_null(0) {
+            0
+        } else {
+            a.value(0).max(0) as u64
+        })
+    };
+    Ok(Scanned {
+        totals: Totals {
+            images: v("images")?,
+            bytes: v("bytes")?,
+        },
+        repositories: v("repositories")?,
+        registries: v("registries")?,
+    })
+}
+
+async fn blocked_sources(ctx: &SessionContext) -> Result<Vec<BlockedSource>> {
+    let sources = USAGE_SOURCES
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let batches = ctx
+        .sql(&format!(
+            "SELECT account_id, region, source, status, error FROM collection_coverage \
+             WHERE source IN ({sources}) AND status <> 'ok' \
+             ORDER BY account_id, region, source"
+        ))
+        .await?
+        .collect()
+        .await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let c = Columns::new(batch);
+        let (a, r, s, st, e) = (
+            c.text("account_id")?,
+            c.text("region")?,
+            c.text("source")?,
+            c.text("status")?,
+            c.text("error")?,
+        );
+        for i in 0..batch.num_rows() {
+            out.push(BlockedSource {
+                account_id: a.value(i).to_owned(),
+                region: r.value(i).to_owned(),
+                source: s.value(i).to_owned(),
+                status: st.value(i).to_owned(),
+                error: opt_str(&e, i).map(str::to_owned),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Report files written under temporary names, renamed into place together.
+struct Staged {
+    dir: PathBuf,
+    names: Vec<&'static str>,
+}
+
+impl Staged {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            names: Vec::new(),
+        }
+    }
+
+    fn path(&mut self, name: &'static str) -> PathBuf {
+        self.names.push(name);
+        self.dir.join(format!(".{name}.partial"))
+    }
+
+    fn commit(self) -> Result<Vec<String>> {
+        let mut written = Vec::new();
+        for name in PLAN_FILES.iter().filter(|n| self.names.contains(n)) {
+            let from = self.dir.join(format!(".{name}.partial"));
+            let to = self.dir.join(name);
+            std::fs::rename(&from, &to).map_err(|source| io_err(&to, source))?;
+            written.push(to.display().to_string());
+        }
+        Ok(written)
+    }
+
+    fn discard(self) {
+        for name in self.names {
+            let _ = std::fs::remove_file(self.dir.join(format!(".{name}.partial")));
+        }
+    }
+}
+
+fn create(path: &Path) -> Result<File> {
+    File::create(path).map_err(|source| io_err(path, source))
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> ReportError {
+    ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let mut w = BufWriter::new(create(path)?);
+    serde_json::to_writer_pretty(&mut w, value)?;
+    w.write_all(b"\n").map_err(|source| io_err(path, source))?;
+    w.flush().map_err(|source| io_err(path, source))?;
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The plan summary: what was scanned, what would be deleted, what was kept and why, and
+//! which collection failures blocked what.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Image count and bytes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Images.
+    pub images: u64,
+    /// Sum of `imageSizeInBytes` (an index counts its largest child, as ECR reports it).
+    pub bytes: u64,
+}
+
+impl Totals {
+    /// Adds one image.
+    pub fn add(&mut self, bytes: u64) {
+        self.images += 1;
+        self.bytes += bytes;
+    }
+}
+
+/// A usage source that was not read completely, and what it blocked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlockedSource {
+    /// Account read.
+    pub account_id: String,
+    /// Region read.
+    pub region: String,
+    /// Source.
+    pub source: String,
+    /// `denied`, `error` or `disabled`.
+    pub status: String,
+    /// The error message.
+    pub error: Option<String>,
+}
+
+/// What was scanned.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Scanned {
+    /// Every image of the run.
+    pub totals: Totals,
+    /// Repositories.
+    pub repositories: u64,
+    /// Registries (account × region with repositories).
+    pub registries: u64,
+}
+
+/// The summary of one plan, as written to `summary.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Snapshot run planned.
+    pub run_id: String,
+    /// The instant the run describes.
+    pub snapshot_time: String,
+    /// The instant the plan was made for.
+    pub now: String,
+    /// Store read.
+    pub store: String,
+    /// Rules that ran.
+    pub rules: Vec<String>,
+    /// Guards that ran.
+    pub guards: Vec<String>,
+    /// What the run holds.
+    pub scanned: Scanned,
+    /// Listed images by status: `delete`, `not_opted_in`, `protected`, `kept_with_parent`.
+    pub by_status: BTreeMap<String, Totals>,
+    /// Manifest items by primary rule.
+    pub delete_by_rule: BTreeMap<String, Totals>,
+    /// Manifest items by registry account.
+    pub delete_by_account: BTreeMap<String, Totals>,
+    /// Manifest items by repository (account/region/repository).
+    pub delete_by_repository: BTreeMap<String, Totals>,
+    /// Flagged images that were kept, by primary guard.
+    pub protected_by_reason: BTreeMap<String, Totals>,
+    /// Images a guard `usage_coverage_gap` kept, by the failure that caused it.
+    pub blocked_by_failure: BTreeMap<String, Totals>,
+    /// Usage sources not read completely in this run.
+    pub blocked_sources: Vec<BlockedSource>,
+}
+
+impl Summary {
+    /// Totals of one status (zero when absent).
+    pub fn status(&self, status: &str) -> Totals {
+        self.by_status.get(status).copied().unwrap_or_default()
+    }
+}

@@ -1,0 +1,191 @@
+//! Store locations: parsing a URL or path into an object store, a root path and the URL
+//! prefix under which DataFusion finds the same objects.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use url::Url;
+
+use crate::run::{MARKER_DIR, RunMarker, RunWriter};
+use crate::{Result, StoreError};
+
+/// An opened snapshot store.
+#[derive(Clone)]
+pub struct Store {
+    store: Arc<dyn ObjectStore>,
+    /// Scheme and authority DataFusion registers the object store under, e.g. `s3://bucket`.
+    base_url: Url,
+    /// Root of the snapshot inside the object store.
+    root: Path,
+    /// The location as the user wrote it, for messages.
+    display: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.display)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens a store from a location: `s3://bucket/prefix`, `memory://`, `file:///path` or a
+    /// plain local path (created if missing).
+    pub fn open(location: &str) -> Result<Self> {
+        let invalid = |reason: String| StoreError::InvalidLocation {
+            location: location.to_owned(),
+            reason,
+        };
+        if location.trim().is_empty() {
+            return Err(invalid("empty location".into()));
+        }
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid("no bucket name".into()));
+            }
+            let s3 = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| invalid(e.to_string()))?;
+            let base_url =
+                Url::parse(&format!("s3://{bucket}")).map_err(|e| invalid(e.to_string()))?;
+            return Ok(Self::from_parts(
+                Arc::new(s3),
+                base_url,
+                Path::from(prefix),
+                location,
+            ));
+        }
+        if let Some(rest) = location.strip_prefix("memory://") {
+            return Ok(Self::in_memory_at(rest));
+        }
+        if location.contains("://") && !location.starts_with("file://") {
+            return Err(invalid(
+                "supported locations are a local path, file://, s3:// and memory://".into(),
+            ));
+        }
+        let local = location.strip_prefix("file://").unwrap_or(location);
+        std::fs::create_dir_all(local)
+            .map_err(|e| invalid(format!("cannot create folder: {e}")))?;
+        let abs = std::fs::canonicalize(local).map_err(|e| invalid(e.to_string()))?;
+        let root = Path::from_absolute_path(&abs).map_err(|e| invalid(e.to_string()))?;
+        let base_url = Url::parse("file:///").map_err(|e| invalid(e.to_string()))?;
+        Ok(Self::from_parts(
+            Arc::new(LocalFileSystem::new()),
+            base_url,
+            root,
+            location,
+        ))
+    }
+
+    /// A fresh, empty in-memory store (not shared with any other).
+    pub fn in_memory() -> Self {
+        Self::in_memory_at("")
+    }
+
+    fn in_memory_at(prefix: &str) -> Self {
+        let base_url = Url::parse("memory:///").expect("static URL is valid");
+        Self::from_parts(
+            Arc::new(InMemory::new()),
+            base_url,
+            Path::from(prefix),
+            "memory://",
+        )
+    }
+
+    /// A store over any object store, e.g. S3 configured by the caller for a test endpoint.
+    /// `base_url` is the scheme and authority the object store is registered under.
+    pub fn from_parts(
+        store: Arc<dyn ObjectStore>,
+        base_url: Url,
+        root: Path,
+        display: impl Into<String>,
+    ) -> Self {
+        Self {
+            store,
+            base_url,
+            root,
+            display: display.into(),
+        }
+    }
+
+    /// The underlying object store.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// The URL the object store must be registered under in a query engine.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// The location as given, for messages.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// The object path of `parts` below the store root.
+    pub fn path(&self, parts: &[&str]) -> Path {
+        let mut p = self.root.clone();
+        for part in parts {
+            p = p.join(*part);
+        }
+        p
+    }
+
+    /// The URL of a folder below the root, ending in `/`, as query engines want it.
+    pub fn folder_url(&self, parts: &[&str]) -> String {
+        let path = self.path(parts);
+        let base = self.base_url.as_str().trim_end_matches('/');
+        format!("{base}/{path}/")
+    }
+
+    /// Starts writing a new run that describes the instant `snapshot_time` (µs, UTC).
+    pub fn begin_run(&self, snapshot_time: i64, origin: &str) -> RunWriter {
+        RunWriter::new(self.clone(), snapshot_time, origin)
+    }
+
+    /// Every committed run, oldest first (by snapshot time, then run id).
+    pub async fn committed_runs(&self) -> Result<Vec<RunMarker>> {
+        let prefix = self.path(&[MARKER_DIR]);
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut runs = Vec::with_capacity(metas.len());
+        for meta in metas {
+            if meta.location.extension() != Some("json") {
+                continue;
+            }
+            let bytes = self.store.get(&meta.location).await?.bytes().await?;
+            let marker: RunMarker =
+                serde_json::from_slice(&bytes).map_err(|source| StoreError::CorruptMarker {
+                    path: meta.location.to_string(),
+                    source,
+                })?;
+            runs.push(marker);
+        }
+        runs.sort_by(|a, b| {
+            (a.snapshot_time_micros, &a.run_id).cmp(&(b.snapshot_time_micros, &b.run_id))
+        });
+        Ok(runs)
+    }
+
+    /// The newest committed run, if any.
+    pub async fn latest_run(&self) -> Result<Option<RunMarker>> {
+        Ok(self.committed_runs().await?.pop())
+    }
+
+    /// Looks a committed run up by id.
+    pub async fn run(&self, run_id: &str) -> Result<Option<RunMarker>> {
+        Ok(self
+            .committed_runs()
+            .await?
+            .into_iter()
+            .find(|r| r.run_id == run_id))
+    }
+}

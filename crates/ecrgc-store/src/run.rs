@@ -1,0 +1,313 @@
+//! Writing one run: a Parquet writer task per table, then the commit marker.
+
+use std::collections::BTreeMap;
+
+use arrow::record_batch::RecordBatch;
+use ecrgc_model::time::{partition_date, rfc3339};
+use ecrgc_model::{RunRow, RunsBuilder, TableDef, all_tables};
+use object_store::buffered::BufWriter;
+use object_store::{PutMode, PutOptions, PutPayload};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::{Result, Store, StoreError};
+
+/// Folder of the commit markers below the store root.
+pub(crate) const MARKER_DIR: &str = "_runs";
+
+/// Rows per Parquet row group: large enough for efficient scans, small enough that a
+/// writer's buffer stays in the tens of megabytes.
+const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// Rows per file before a table rolls to its next part, so engines can scan files in parallel.
+const FILE_ROWS: usize = 4 << 20;
+
+/// Batches queued per table writer: bounds memory when the producer outruns encoding.
+const QUEUE_DEPTH: usize = 4;
+
+/// Format version of the commit marker.
+const MARKER_FORMAT: u32 = 1;
+
+/// What a commit marker records about one table of the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TableStats {
+    /// Rows written.
+    pub rows: u64,
+    /// Parquet files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// The commit marker of a run: its existence makes the run visible.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunMarker {
+    /// Marker format version.
+    pub format: u32,
+    /// Run identifier.
+    pub run_id: String,
+    /// The instant the run describes, RFC 3339.
+    pub snapshot_time: String,
+    /// The same instant in microseconds since the epoch.
+    pub snapshot_time_micros: i64,
+    /// The `dt` partition value of the run.
+    pub dt: String,
+    /// When writing started (wall clock), RFC 3339.
+    pub started_at: String,
+    /// When the run was committed (wall clock), RFC 3339.
+    pub committed_at: String,
+    /// `collect` or `demo`.
+    pub origin: String,
+    /// Row, file and byte counts per table.
+    pub tables: BTreeMap<String, TableStats>,
+}
+
+impl RunMarker {
+    /// The partition folder of `table` in this run, as path parts below the store root.
+    pub fn table_parts(&self, table: &str) -> [String; 3] {
+        partition_parts(table, &self.dt, &self.run_id)
+    }
+}
+
+fn partition_parts(table: &str, dt: &str, run_id: &str) -> [String; 3] {
+    [
+        table.to_owned(),
+        format!("dt={dt}"),
+        format!("run={run_id}"),
+    ]
+}
+
+struct TableTask {
+    sender: mpsc::Sender<RecordBatch>,
+    handle: JoinHandle<Result<TableStats>>,
+}
+
+/// A run being written. Dropping it without [`RunWriter::commit`] leaves an invisible run.
+pub struct RunWriter {
+    store: Store,
+    run_id: String,
+    snapshot_time: i64,
+    dt: String,
+    origin: String,
+    started_at: i64,
+    tables: BTreeMap<String, TableTask>,
+}
+
+impl RunWriter {
+    pub(crate) fn new(store: Store, snapshot_time: i64, origin: &str) -> Self {
+        let started_at = chrono::Utc::now().timestamp_micros();
+        Self {
+            run_id: new_run_id(snapshot_time, started_at),
+            store,
+            snapshot_time,
+            dt: partition_date(snapshot_time),
+            origin: origin.to_owned(),
+            started_at,
+            tables: BTreeMap::new(),
+        }
+    }
+
+    /// The run's identifier: the snapshot time, sortable, plus a random suffix.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The instant the run describes (µs, UTC).
+    pub fn snapshot_time(&self) -> i64 {
+        self.snapshot_time
+    }
+
+    /// Queues a batch for `table`. Encoding happens on the table's own task, so producers
+    /// and the encoders of different tables work in parallel.
+    pub async fn write(&mut self, table: &str, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if !self.tables.contains_key(table) {
+            let def = ecrgc_model::table_def(table)
+                .ok_or_else(|| StoreError::UnknownTable(table.to_owned()))?;
+            let task = self.spawn_table(def);
+            self.tables.insert(table.to_owned(), task);
+        }
+        let task = self.tables.get(table).expect("inserted above");
+        if batch.schema() != task_schema(table)? {
+            return Err(StoreError::SchemaMismatch {
+                table: table.to_owned(),
+            });
+        }
+        if task.sender.send(batch).await.is_err() {
+            // The task stopped early: its join result carries the cause.
+            let task = self.tables.remove(table).expect("present");
+            return Err(join_table(table, task).await.err().unwrap_or_else(|| {
+                StoreError::WriterFailed {
+                    table: table.to_owned(),
+                    reason: "writer stopped".into(),
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    fn spawn_table(&self, def: TableDef) -> TableTask {
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let store = self.store.clone();
+        let parts = partition_parts(def.name, &self.dt, &self.run_id);
+        let handle = tokio::spawn(write_table(store, parts, def, receiver));
+        TableTask { sender, handle }
+    }
+
+    /// Finishes every table (tables never written get an empty file, so every engine sees
+    /// every table), writes the `runs` row, and finally the commit marker.
+    pub async fn commit(mut self, row: RunRow<'_>) -> Result<RunMarker> {
+        let mut runs = RunsBuilder::new(&self.run_id, self.snapshot_time, 1);
+        runs.append(row);
+        let runs_batch = runs.finish();
+        self.write(RunsBuilder::NAME, runs_batch).await?;
+        for def in all_tables() {
+            if !self.tables.contains_key(def.name) {
+                let task = self.spawn_table(def.clone());
+                self.tables.insert(def.name.to_owned(), task);
+            }
+        }
+        let mut stats = BTreeMap::new();
+        for (table, task) in std::mem::take(&mut self.tables) {
+            let s = join_table(&table, task).await?;
+            stats.insert(table, s);
+        }
+        let marker = RunMarker {
+            format: MARKER_FORMAT,
+            run_id: self.run_id.clone(),
+            snapshot_time: rfc3339(self.snapshot_time),
+            snapshot_time_micros: self.snapshot_time,
+            dt: self.dt.clone(),
+            started_at: rfc3339(self.started_at),
+            committed_at: rfc3339(chrono::Utc::now().timestamp_micros()),
+            origin: self.origin.clone(),
+            tables: stats,
+        };
+        let body =
+            serde_json::to_vec_pretty(&marker).map_err(|source| StoreError::CorruptMarker {
+                path: self.run_id.clone(),
+                source,
+            })?;
+        let path = self
+            .store
+            .path(&[MARKER_DIR, &format!("{}.json", self.run_id)]);
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .object_store()
+            .put_opts(&path, PutPayload::from(body), opts)
+            .await
+        {
+            Ok(_) => Ok(marker),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Err(StoreError::AlreadyCommitted(self.run_id.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn task_schema(table: &str) -> Result<arrow::datatypes::SchemaRef> {
+    ecrgc_model::table_def(table)
+        .map(|d| d.schema())
+        .ok_or_else(|| StoreError::UnknownTable(table.to_owned()))
+}
+
+async fn join_table(table: &str, task: TableTask) -> Result<TableStats> {
+    drop(task.sender);
+    match task.handle.await {
+        Ok(result) => result,
+        Err(e) => Err(StoreError::WriterFailed {
+            table: table.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("level 1 is valid"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by(format!("ecrgc {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+async fn write_table(
+    store: Store,
+    parts: [String; 3],
+    def: TableDef,
+    mut receiver: mpsc::Receiver<RecordBatch>,
+) -> Result<TableStats> {
+    let schema = def.schema();
+    let mut stats = TableStats::default();
+    let mut writer: Option<(AsyncArrowWriter<BufWriter>, usize)> = None;
+    let open = |index: u64| -> Result<AsyncArrowWriter<BufWriter>> {
+        let file = format!("part-{index:05}.parquet");
+        let path = store.path(&[&parts[0], &parts[1], &parts[2], &file]);
+        let object = BufWriter::new(store.object_store(), path);
+        Ok(AsyncArrowWriter::try_new(
+            object,
+            schema.clone(),
+            Some(writer_properties()),
+        )?)
+    };
+    while let Some(batch) = receiver.recv().await {
+        let (w, rows) = match writer.as_mut() {
+            Some(w) => w,
+            None => {
+                stats.files += 1;
+                writer.insert((open(stats.files - 1)?, 0))
+            }
+        };
+        w.write(&batch).await?;
+        *rows += batch.num_rows();
+        stats.rows += batch.num_rows() as u64;
+        if *rows >= FILE_ROWS {
+            let (w, _) = writer.take().expect("present");
+            stats.bytes += w.bytes_written() as u64;
+            w.close().await?;
+        }
+    }
+    let w = match writer.take() {
+        Some((w, _)) => Some(w),
+        // An empty table still gets one (empty) file so that it exists for every reader.
+        None if stats.files == 0 => {
+            stats.files = 1;
+            Some(open(0)?)
+        }
+        None => None,
+    };
+    if let Some(w) = w {
+        stats.bytes += w.bytes_written() as u64;
+        w.close().await?;
+    }
+    Ok(stats)
+}
+
+/// `20261121T030000Z-1a2b3c`: sortable by snapshot time, unique by the suffix.
+fn new_run_id(snapshot_time: i64, started_at: i64) -> String {
+    let t = ecrgc_model::time::from_micros(snapshot_time).format("%Y%m%dT%H%M%SZ");
+    // The suffix only has to separate runs of the same snapshot time: mix the wall clock
+    // with the process id and a process-wide counter.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut x = (started_at as u64)
+        ^ (u64::from(std::process::id()) << 32)
+        ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    format!("{t}-{:06x}", x & 0xff_ffff)
+}

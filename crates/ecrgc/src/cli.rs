@@ -1,0 +1,137 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Find and safely remove unused Amazon ECR images across an AWS organization.
+///
+/// ecrgc snapshots registries and workloads into Parquet, runs SQL rules and guards over the
+/// snapshot, and writes reports and a deletion manifest for a person to review.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecrgc",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a synthetic organization snapshot and plan it (no AWS needed).
+    ///
+    /// The organization is deterministic for a seed and a --now: a central registry in two
+    /// regions, workload accounts, CI build histories, multi-arch indexes, signatures, task
+    /// definitions, Lambda functions, Inspector usage, an excluded repository and a workload
+    /// account whose usage collection failed. The expected answer is written next to the
+    /// reports as demo-truth.json.
+    Demo(DemoArgs),
+    /// Run the rules and guards on the latest committed run; write reports and a manifest.
+    Plan(PlanArgs),
+    /// Run SQL over the tables of a committed run (default: the latest).
+    Query(QueryArgs),
+    /// List the rules and guards and what each one does.
+    Rules(RulesArgs),
+}
+
+/// Options every command reading a store shares.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Configuration file (TOML).
+    #[arg(long, short = 'c', env = "ECRGC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Snapshot store: a local folder or s3://bucket/prefix [default: the config's `store`,
+    /// else ./ecrgc-data].
+    #[arg(long, env = "ECRGC_STORE", value_name = "URL")]
+    pub store: Option<String>,
+}
+
+/// `ecrgc demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Store the demo snapshot is written to.
+    #[arg(long, value_name = "URL", default_value = "./ecrgc-demo")]
+    pub store: String,
+    /// Number of images to generate (index children and signatures included).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub images: u64,
+    /// Seed of the generator: the same seed and --now give the same organization.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder for the reports and the manifest.
+    #[arg(long, value_name = "DIR", default_value = "./ecrgc-out")]
+    pub out: PathBuf,
+    /// The instant the snapshot and the plan describe (RFC 3339) [default: the current time].
+    #[arg(long, value_name = "TS")]
+    pub now: Option<String>,
+    /// Configuration file (TOML) for the plan; the demo truth assumes the defaults.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `ecrgc plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The instant to plan for (RFC 3339) [default: the current time].
+    #[arg(long, value_name = "TS")]
+    pub now: Option<String>,
+    /// Output folder for the reports and the manifest.
+    #[arg(long, value_name = "DIR", default_value = "./ecrgc-out")]
+    pub out: PathBuf,
+    /// Plan this committed run instead of the latest.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Run only these rules (repeatable) [default: every rule].
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// Load rules, guards and views from this folder (laid out like sql/) instead of the
+    /// built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub sql_dir: Option<PathBuf>,
+}
+
+/// Output formats of `ecrgc query`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `ecrgc query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// SQL to run. Tables: runs, repositories, repository_tags, repository_pullers, images,
+    /// image_tags, image_relations, inspector_coverage, workload_refs, collection_coverage.
+    pub sql: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Query this committed run instead of the latest.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+/// `ecrgc rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Print the full SQL files, documentation included.
+    #[arg(long)]
+    pub full: bool,
+    /// Load the catalog from this folder instead of the built-in one.
+    #[arg(long, value_name = "DIR")]
+    pub sql_dir: Option<PathBuf>,
+}

@@ -1,0 +1,224 @@
+//! The commands: each wires configuration, store, engine and reports together.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ecrgc_collect::demo::{DemoOptions, generate};
+use ecrgc_config::{Config, DEFAULT_STORE};
+use ecrgc_engine::{Catalog, Params, Planner, SqlKind};
+use ecrgc_model::time::{Micros, parse_rfc3339};
+use ecrgc_report::{PlanContext, write_plan};
+use ecrgc_store::{RunMarker, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{Cli, Command, DemoArgs, Format, PlanArgs, QueryArgs, RulesArgs, StoreArgs};
+use crate::error::bad_input;
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo(args) => demo(args).await,
+        Command::Plan(args) => plan(args).await,
+        Command::Query(args) => query(args).await,
+        Command::Rules(args) => rules(args),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    })
+}
+
+fn parse_now(now: Option<&str>) -> Result<Micros> {
+    match now {
+        Some(s) => parse_rfc3339(s).map_err(|e| {
+            bad_input(format!(
+                "invalid --now {s:?}: {e} (expected RFC 3339, e.g. 2026-11-21T03:00:00Z)"
+            ))
+        }),
+        None => Ok(chrono::Utc::now().timestamp_micros()),
+    }
+}
+
+fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
+    let location = args
+        .store
+        .clone()
+        .or_else(|| config.store.clone())
+        .unwrap_or_else(|| DEFAULT_STORE.to_owned());
+    Ok(Store::open(&location)?)
+}
+
+fn load_catalog(sql_dir: Option<&Path>) -> Result<Catalog> {
+    Ok(match sql_dir {
+        Some(dir) => Catalog::load_dir(dir)?,
+        None => Catalog::builtin(),
+    })
+}
+
+async fn pick_run(store: &Store, run: Option<&str>) -> Result<RunMarker> {
+    let found = match run {
+        Some(id) => store.run(id).await?,
+        None => store.latest_run().await?,
+    };
+    match (found, run) {
+        (Some(r), _) => Ok(r),
+        (None, Some(id)) => Err(bad_input(format!(
+            "no committed run {id:?} in {}",
+            store.display()
+        ))),
+        (None, None) => anyhow::bail!(
+            "no committed run in {}: run `ecrgc collect` (or `ecrgc demo`) first",
+            store.display()
+        ),
+    }
+}
+
+/// Plans `run` and prints the summary; returns the summary.
+#[allow(clippy::too_many_arguments)]
+async fn plan_run(
+    store: &Store,
+    run: &RunMarker,
+    config: &Config,
+    catalog: Catalog,
+    now: Micros,
+    out: &Path,
+) -> Result<ecrgc_report::Summary> {
+    let ctx = ecrgc_engine::new_context();
+    ecrgc_engine::register_run(&ctx, store, run).await?;
+    let params = Params::from_config(config, now);
+    ecrgc_engine::session::register_params(&ctx, &params)?;
+    let planner = Planner::new(catalog);
+    let spinner = spinner("running rules and guards");
+    planner.install(&ctx, true).await?;
+    spinner.set_message("deciding and writing reports");
+    let (summary, files) = write_plan(PlanContext {
+        ctx: &ctx,
+        planner: &planner,
+        run_id: &run.run_id,
+        snapshot_time: &run.snapshot_time,
+        params: &params,
+        store: store.display(),
+        config_hash: &config.hash(),
+        manifest_ttl_hours: i64::from(config.safety.manifest_ttl_hours),
+        out_dir: out,
+    })
+    .await
+    .with_context(|| format!("planning run {}", run.run_id))?;
+    spinner.finish_and_clear();
+    let text = ecrgc_report::text::render(&summary, &files);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(summary)
+}
+
+fn spinner(message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    let now = parse_now(args.now.as_deref())?;
+    if args.images == 0 {
+        return Err(bad_input("--images must be at least 1"));
+    }
+    let store = Store::open(&args.store)?;
+    let bar = ProgressBar::new(args.images);
+    bar.set_style(
+        ProgressStyle::with_template("generating {bar:30} {pos}/{len} images ({elapsed})")
+            .expect("valid template"),
+    );
+    let options = DemoOptions {
+        images: args.images,
+        seed: args.seed,
+        now,
+    };
+    let (run, truth) = generate(&store, &options, |n| bar.set_position(n))
+        .await
+        .context("generating the demo organization")?;
+    bar.finish_and_clear();
+    eprintln!(
+        "wrote demo run {} ({} images) to {}",
+        run.run_id,
+        truth.all.images,
+        store.display()
+    );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let truth_path = args.out.join("demo-truth.json");
+    std::fs::write(&truth_path, serde_json::to_vec_pretty(&truth)?)
+        .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    plan_run(&store, &run, &config, Catalog::builtin(), now, &args.out).await?;
+    Ok(())
+}
+
+async fn plan(args: PlanArgs) -> Result<()> {
+    let config = load_config(args.store.config.as_deref())?;
+    let now = parse_now(args.now.as_deref())?;
+    let catalog = load_catalog(args.sql_dir.as_deref())?.select_rules(&args.rules)?;
+    let store = open_store(&args.store, &config)?;
+    let run = pick_run(&store, args.run.as_deref()).await?;
+    plan_run(&store, &run, &config, catalog, now, &args.out).await?;
+    Ok(())
+}
+
+async fn query(args: QueryArgs) -> Result<()> {
+    let config = load_config(args.store.config.as_deref())?;
+    let store = open_store(&args.store, &config)?;
+    let run = pick_run(&store, args.run.as_deref()).await?;
+    let ctx = ecrgc_engine::new_context();
+    ecrgc_engine::register_run(&ctx, &store, &run).await?;
+    let df = ctx.sql(&args.sql).await.map_err(bad_input)?;
+    let batches = df.collect().await?;
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Table => {
+            let table = arrow::util::pretty::pretty_format_batches(&batches)?;
+            writeln!(stdout, "{table}")?;
+        }
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut stdout);
+            for b in &batches {
+                w.write(b)?;
+            }
+        }
+        Format::Json => {
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut stdout);
+            for b in &batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+        }
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+fn rules(args: RulesArgs) -> Result<()> {
+    let catalog = load_catalog(args.sql_dir.as_deref())?;
+    let mut stdout = std::io::stdout().lock();
+    for (kind, title) in [(SqlKind::Rule, "Rules"), (SqlKind::Guard, "Guards")] {
+        writeln!(stdout, "{title} (in precedence order):")?;
+        for unit in catalog.of(kind) {
+            if args.full {
+                writeln!(stdout, "\n== {} ==\n{}", unit.path, unit.text.trim_end())?;
+            } else {
+                writeln!(stdout, "  {:<26} {}", unit.id, unit.summary)?;
+            }
+        }
+        writeln!(stdout)?;
+    }
+    Ok(())
+}

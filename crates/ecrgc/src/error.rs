@@ -1,0 +1,41 @@
+//! Exit statuses: which failures are the user's input (2) and which are ecrgc's or the
+//! environment's (1).
+
+/// An error caused by the command line or an input file, reported with exit status 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Wraps an error as bad input.
+pub fn bad_input(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(BadInput(e.to_string()))
+}
+
+/// The exit status of an error.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.is::<BadInput>()
+            || cause.is::<ecrgc_config::ConfigError>()
+            || cause.is::<ecrgc_manifest::ManifestError>()
+        {
+            return 2;
+        }
+        if let Some(ecrgc_engine::EngineError::InvalidSql { .. }) = cause.downcast_ref() {
+            return 2;
+        }
+        if let Some(ecrgc_store::StoreError::InvalidLocation { .. }) = cause.downcast_ref() {
+            return 2;
+        }
+        if let Some(ecrgc_collect::CollectError::Invalid(_)) = cause.downcast_ref() {
+            return 2;
+        }
+    }
+    1
+}

@@ -1,0 +1,35 @@
+//! `ecrgc`: find and safely remove unused Amazon ECR images across an AWS organization.
+//!
+//! This binary is the edge of the system: it parses the command line, loads the
+//! configuration, wires the crates together and maps every error to an exit status
+//! (0 success, 1 failure, 2 bad usage or bad input). Data goes to stdout; progress and
+//! errors go to stderr.
+
+mod cli;
+mod commands;
+mod error;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(error::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The `ecrgc` binary end to end: the demo's output and its agreement with the generator's
+//! truth, determinism, the manifest, exit statuses, and crash safety.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ecrgc_manifest::Manifest;
+use serde_json::Value;
+
+const NOW: &str = "2026-11-21T00:00:00Z";
+
+fn ecrgc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ECRGC_CONFIG")
+        .env_remove("ECRGC_STORE")
+        .output()
+        .expect("ecrgc runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn demo(dir: &Path, images: u64, seed: u64) -> Output {
+    let store = dir.join("store");
+    let out = dir.join("out");
+    let o = ecrgc(&[
+        "demo",
+        "--images",
+        &images.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--now",
+        NOW,
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "demo failed: {}", stderr(&o));
+    o
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("file exists")).expect("valid JSON")
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn demo_prints_the_plan_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = demo(dir.path(), 3000, 7);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(dir.path().to_str().expect("utf-8")), "[TMP]");
+    settings.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[RUN_ID]");
+    settings.bind(|| insta::assert_snapshot!(stdout(&o)));
+}
+
+/// The generator knows what every image deserves; the plan must agree, class by class.
+#[test]
+fn demo_summary_matches_the_generated_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 40_000, 11);
+    let summary = read_json(&dir.path().join("out/summary.json"));
+    let truth = read_json(&dir.path().join("out/demo-truth.json"));
+    assert_eq!(summary["scanned"]["totals"], truth["all"]);
+    assert_eq!(summary["scanned"]["repositories"], truth["repositories"]);
+    for key in [
+        "by_status",
+        "delete_by_rule",
+        "delete_by_account",
+        "protected_by_reason",
+    ] {
+        assert_eq!(summary[key], truth[key], "{key} differs from the truth");
+    }
+    // The demo exercises every path: each status and rule shows up.
+    for status in ["delete", "not_opted_in", "protected", "kept_with_parent"] {
+        assert!(
+            summary["by_status"][status]["images"].as_u64() > Some(0),
+            "{status}"
+        );
+    }
+    for rule in [
+        "never_used",
+        "stale",
+        "untagged_fallback",
+        "inactive_task_definition",
+        "with_parent",
+    ] {
+        assert!(
+            summary["delete_by_rule"][rule]["images"].as_u64() > Some(0),
+            "{rule}"
+        );
+    }
+    for guard in [
+        "exclude_tag",
+        "live_reference",
+        "recent_pull",
+        "usage_coverage_gap",
+    ] {
+        assert!(
+            summary["protected_by_reason"][guard]["images"].as_u64() > Some(0),
+            "{guard}"
+        );
+    }
+    assert_eq!(summary["blocked_sources"][0]["account_id"], "444444444444");
+}
+
+#[test]
+fn plan_is_deterministic_and_its_manifest_is_consistent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 5000, 3);
+    let store = dir.path().join("store");
+    let again = dir.path().join("again");
+    let o = ecrgc(&[
+        "plan",
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--out",
+        again.to_str().expect("utf-8"),
+        "--now",
+        NOW,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = std::fs::read(dir.path().join("out/manifest.json")).expect("manifest");
+    let second = std::fs::read(again.join("manifest.json")).expect("manifest");
+    assert_eq!(
+        first, second,
+        "the same run and --now give the same manifest"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("out/decisions.csv")).expect("csv"),
+        std::fs::read(again.join("decisions.csv")).expect("csv")
+    );
+
+    let text = String::from_utf8(first).expect("utf-8");
+    let manifest = Manifest::from_json("manifest.json", &text).expect("valid manifest");
+    let summary = read_json(&again.join("summary.json"));
+    assert_eq!(
+        manifest.header.totals.images,
+        summary["by_status"]["delete"]["images"]
+            .as_u64()
+            .expect("count")
+    );
+    assert_eq!(manifest.header.expires_at, "2026-11-24T00:00:00Z");
+    // Parents come before their children, and every parent of an item is in the manifest.
+    let mut seen = std::collections::HashSet::new();
+    for item in &manifest.items {
+        for parent in &item.parent_digests {
+            assert!(
+                seen.contains(&(item.repository_name.clone(), parent.clone())),
+                "{} listed before its parent {parent}",
+                item.image_digest
+            );
+        }
+        seen.insert((item.repository_name.clone(), item.image_digest.clone()));
+    }
+}
+
+#[test]
+fn bad_input_exits_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let store = dir.path().join("store");
+    let o = ecrgc(&[
+        "demo",
+        "--now",
+        "yesterday",
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--now") && stderr(&o).contains("yesterday"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !out.exists() && !store.exists(),
+        "nothing is written on bad input"
+    );
+
+    let config = dir.path().join("ecrgc.toml");
+    std::fs::write(&config, "[rules]\nunused_days = \"ninety\"\n").expect("write");
+    let o = ecrgc(&[
+        "plan",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ecrgc.toml") && err.contains("unused_days") && err.contains("ninety"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing is written on bad input");
+
+    let o = ecrgc(&[
+        "plan",
+        "--rule",
+        "no_such_rule",
+        "--store",
+        store.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no_such_rule"), "{}", stderr(&o));
+}
+
+#[test]
+fn plan_without_a_committed_run_fails_with_a_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("empty");
+    let o = ecrgc(&["plan", "--store", store.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no committed run"), "{}", stderr(&o));
+}
+
+/// A demo killed while it writes leaves Parquet files but no commit marker: no reader
+/// sees the run.
+#[test]
+fn a_killed_run_is_invisible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+        .args([
+            "demo",
+            "--images",
+            "5000000",
+            "--now",
+            NOW,
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--out",
+            dir.path().join("out").to_str().expect("utf-8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let images = store.join("images");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let has_parquet = || {
+        walk(&images)
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "parquet"))
+    };
+    while !has_parquet() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo never wrote a file"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the demo ended too early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    assert!(!store.join("_runs").exists() || walk(&store.join("_runs")).is_empty());
+    let o = ecrgc(&[
+        "query",
+        "SELECT COUNT(*) FROM images",
+        "--store",
+        store.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no committed run"), "{}", stderr(&o));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,35 @@
+-- id: exclude_tag
+-- order: 10
+-- summary: The repository carries the exclude tag (`safety.exclude_tag`): left out entirely.
+--
+-- ## What it protects
+-- Every image of a repository tagged with `params.exclude_tag_key` = `exclude_tag_value`
+-- (default `unusd=true`).
+--
+-- ## Why
+-- Some repositories must never be touched by automation: base images, compliance archives,
+-- images pulled by systems ecrgc cannot see (on-premises, other clouds). The owners opt out
+-- with one repository tag, without asking the platform team for a config change.
+--
+-- ## Evidence
+-- `detail`: the tag that matched, as `key=value`.
+--
+-- ## Example
+-- Repository `platform/base` tagged `unusd=true` → all its images protected.
+SELECT
+    i.account_id,
+    i.region,
+    i.repository_name,
+    i.image_digest,
+    p.exclude_tag_key || '=' || p.exclude_tag_value AS detail
+FROM images i
+CROSS JOIN params p
+WHERE EXISTS (
+    SELECT 1
+    FROM repository_tags t
+    WHERE t.account_id = i.account_id
+      AND t.region = i.region
+      AND t.repository_name = i.repository_name
+      AND t.tag_key = p.exclude_tag_key
+      AND t.tag_value = p.exclude_tag_value
+)

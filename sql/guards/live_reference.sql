@@ -1,0 +1,31 @@
+-- id: live_reference
+-- order: 20
+-- summary: A live workload in any account names the image, by tag or by digest.
+--
+-- ## What it protects
+-- Images with at least one live reference in `image_refs`: an ACTIVE task definition, one
+-- deregistered within the rollback window, a service (also scaled to zero), a running or
+-- recently stopped task, a Lambda function version or alias. References count from every
+-- account and region, not only the registry's own.
+--
+-- ## Why
+-- "Not running now" is not "unused". A service scaled to zero, a Lambda function called
+-- once a quarter and a rollback target all need their image the moment they start, and an
+-- image pinned by digest is needed even when it has no tag left (pitfalls 1 and 3). One
+-- referenced tag protects the whole image, whatever its other tags (pitfall 2).
+--
+-- ## Evidence
+-- `detail`: the kind and ARN of the (alphabetically first) live reference.
+--
+-- ## Example
+-- Task definition `web:7` (ACTIVE, account 222222222222) names `…/web:v7` → the image
+-- behind tag `v7` is protected, with all its other tags.
+SELECT
+    account_id,
+    region,
+    repository_name,
+    image_digest,
+    MIN(kind || ' ' || resource_arn) AS detail
+FROM image_refs
+WHERE is_live
+GROUP BY account_id, region, repository_name, image_digest

@@ -1,0 +1,32 @@
+-- id: recent_use
+-- order: 30
+-- summary: Inspector saw the image in use within `unused_days`, or sees it running now.
+--
+-- ## What it protects
+-- Images whose Inspector coverage shows `lastInUseAt` at or after `params.unused_cutoff`,
+-- or a non-zero `inUseCount`.
+--
+-- ## Why
+-- Recent use is the strongest evidence there is. Rules already look for unused images;
+-- this guard makes the protection explicit, so that a custom or mistuned rule can never
+-- reach an image that something ran last week.
+--
+-- ## Evidence
+-- `detail`: `in_use_count=N` when tasks or pods run it now, else `recently_used`.
+--
+-- ## Example
+-- `lastInUseAt` 2026-11-01, now 2026-11-21, unused_days 90 → protected.
+SELECT
+    c.account_id,
+    c.region,
+    c.repository_name,
+    c.image_digest,
+    CASE
+        WHEN COALESCE(c.in_use_count, 0) > 0
+            THEN 'in_use_count=' || CAST(c.in_use_count AS VARCHAR)
+        ELSE 'recently_used'
+    END AS detail
+FROM inspector_coverage c
+CROSS JOIN params p
+WHERE c.last_in_use_at >= p.unused_cutoff
+   OR COALESCE(c.in_use_count, 0) > 0

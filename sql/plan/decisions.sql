@@ -1,0 +1,223 @@
+-- id: decisions
+-- order: 10
+-- summary: Combines candidates and protections into one decision per image, closed over indexes and referrers.
+--
+-- Inputs, besides the snapshot tables: `candidates` (the union of every rule's rows, with
+-- `rule_id` and `rule_order`) and `protections` (every guard's rows, with `guard_id` and
+-- `guard_order`), both built by the engine from the files of `sql/rules/` and `sql/guards/`.
+--
+-- Images are decided in two kinds:
+--   * roots (no parent in `image_relations`): flagged by a rule and protected by no guard →
+--     deletable; flagged and protected → `protected`; never flagged → not listed at all.
+--   * children (an index's child, a referrer, a cosign signature): they follow their
+--     parents. Protected by a guard of their own → `protected`; any parent kept →
+--     `kept_with_parent`; every parent deletable → deletable with them, under their own
+--     first rule or `with_parent` (pitfalls 4 and 5).
+-- "Kept" propagates down every chain (index → child → its signature) through a recursive
+-- query bounded at depth 8.
+--
+-- A deletable image enters the manifest (`delete`) when its repository is opted in (or no
+-- opt-in tag is configured); otherwise it is reported as `not_opted_in`.
+--
+-- Output: one row per flagged image and per child, ordered for the manifest: account,
+-- region, repository, depth (parents before their children), digest.
+WITH RECURSIVE
+flagged AS (
+    SELECT account_id, region, repository_name, image_digest,
+           STRING_AGG(rule_id, ',' ORDER BY rule_order, rule_id) AS rules,
+           STRING_AGG(rule_id || ': ' || detail, '; ' ORDER BY rule_order, rule_id) AS rule_detail
+    FROM candidates
+    GROUP BY account_id, region, repository_name, image_digest
+),
+guarded AS (
+    SELECT account_id, region, repository_name, image_digest,
+           STRING_AGG(guard_id, ',' ORDER BY guard_order, guard_id) AS guards,
+           STRING_AGG(guard_id || ': ' || detail, '; ' ORDER BY guard_order, guard_id) AS guard_detail
+    FROM protections
+    GROUP BY account_id, region, repository_name, image_digest
+),
+edges AS (
+    SELECT DISTINCT r.account_id, r.region, r.repository_name, r.parent_digest, r.child_digest
+    FROM image_relations r
+    JOIN images p
+      ON p.account_id = r.account_id AND p.region = r.region
+     AND p.repository_name = r.repository_name AND p.image_digest = r.parent_digest
+    JOIN images c
+      ON c.account_id = r.account_id AND c.region = r.region
+     AND c.repository_name = r.repository_name AND c.image_digest = r.child_digest
+    WHERE r.parent_digest <> r.child_digest
+),
+children AS (
+    SELECT account_id, region, repository_name, child_digest AS image_digest,
+           STRING_AGG(parent_digest, ',' ORDER BY parent_digest) AS parent_digests
+    FROM edges
+    GROUP BY account_id, region, repository_name, child_digest
+),
+kept_seeds AS (
+    -- parents that are kept on their own: protected, or a root no rule flags
+    SELECT DISTINCT e.account_id, e.region, e.repository_name, e.parent_digest AS image_digest
+    FROM edges e
+    LEFT JOIN flagged f
+      ON f.account_id = e.account_id AND f.region = e.region
+     AND f.repository_name = e.repository_name AND f.image_digest = e.parent_digest
+    LEFT JOIN guarded g
+      ON g.account_id = e.account_id AND g.region = e.region
+     AND g.repository_name = e.repository_name AND g.image_digest = e.parent_digest
+    LEFT JOIN children c
+      ON c.account_id = e.account_id AND c.region = e.region
+     AND c.repository_name = e.repository_name AND c.image_digest = e.parent_digest
+    WHERE g.image_digest IS NOT NULL
+       OR (f.image_digest IS NULL AND c.image_digest IS NULL)
+),
+kept_below (account_id, region, repository_name, image_digest, depth) AS (
+    SELECT e.account_id, e.region, e.repository_name, e.child_digest, 1
+    FROM edges e
+    JOIN kept_seeds k
+      ON k.account_id = e.account_id AND k.region = e.region
+     AND k.repository_name = e.repository_name AND k.image_digest = e.parent_digest
+    UNION ALL
+    SELECT e.account_id, e.region, e.repository_name, e.child_digest, k.depth + 1
+    FROM edges e
+    JOIN kept_below k
+      ON k.account_id = e.account_id AND k.region = e.region
+     AND k.repository_name = e.repository_name AND k.image_digest = e.parent_digest
+    WHERE k.depth < 8
+),
+kept_by_parent AS (
+    SELECT DISTINCT account_id, region, repository_name, image_digest
+    FROM kept_below
+),
+below (account_id, region, repository_name, image_digest, depth) AS (
+    SELECT account_id, region, repository_name, child_digest, 1
+    FROM edges
+    UNION ALL
+    SELECT e.account_id, e.region, e.repository_name, e.child_digest, b.depth + 1
+    FROM edges e
+    JOIN below b
+      ON b.account_id = e.account_id AND b.region = e.region
+     AND b.repository_name = e.repository_name AND b.image_digest = e.parent_digest
+    WHERE b.depth < 8
+),
+depths AS (
+    SELECT account_id, region, repository_name, image_digest, MAX(depth) AS depth
+    FROM below
+    GROUP BY account_id, region, repository_name, image_digest
+),
+subjects AS (
+    SELECT account_id, region, repository_name, image_digest FROM flagged
+    UNION
+    SELECT account_id, region, repository_name, image_digest FROM children
+),
+opted_in AS (
+    SELECT DISTINCT t.account_id, t.region, t.repository_name
+    FROM repository_tags t
+    CROSS JOIN params p
+    WHERE t.tag_key = p.opt_in_tag_key AND t.tag_value = p.opt_in_tag_value
+),
+tags AS (
+    SELECT t.account_id, t.region, t.repository_name, t.image_digest,
+           STRING_AGG(t.image_tag, ',' ORDER BY t.image_tag) AS image_tags
+    FROM image_tags t
+    JOIN subjects s
+      ON s.account_id = t.account_id AND s.region = t.region
+     AND s.repository_name = t.repository_name AND s.image_digest = t.image_digest
+    GROUP BY t.account_id, t.region, t.repository_name, t.image_digest
+),
+refs AS (
+    SELECT r.account_id, r.region, r.repository_name, r.image_digest,
+           COUNT(*) AS references_found,
+           SUM(CASE WHEN r.is_live THEN 1 ELSE 0 END) AS live_references
+    FROM image_refs r
+    JOIN subjects s
+      ON s.account_id = r.account_id AND s.region = r.region
+     AND s.repository_name = r.repository_name AND s.image_digest = r.image_digest
+    GROUP BY r.account_id, r.region, r.repository_name, r.image_digest
+),
+decided AS (
+    SELECT
+        s.account_id,
+        s.region,
+        s.repository_name,
+        s.image_digest,
+        CASE
+            WHEN g.image_digest IS NOT NULL THEN 'protected'
+            WHEN k.image_digest IS NOT NULL THEN 'kept_with_parent'
+            WHEN p.opt_in_tag_key IS NOT NULL AND o.repository_name IS NULL THEN 'not_opted_in'
+            ELSE 'delete'
+        END AS status,
+        CASE
+            WHEN g.image_digest IS NULL AND k.image_digest IS NULL
+                THEN COALESCE(SPLIT_PART(f.rules, ',', 1), 'with_parent')
+            ELSE SPLIT_PART(f.rules, ',', 1)
+        END AS rule,
+        f.rules,
+        f.rule_detail,
+        CASE
+            WHEN g.image_digest IS NOT NULL THEN SPLIT_PART(g.guards, ',', 1)
+            WHEN k.image_digest IS NOT NULL THEN 'parent_kept'
+        END AS reason,
+        g.guards,
+        g.guard_detail,
+        ch.parent_digests,
+        COALESCE(d.depth, 0) AS depth
+    FROM subjects s
+    CROSS JOIN params p
+    LEFT JOIN flagged f
+      ON f.account_id = s.account_id AND f.region = s.region
+     AND f.repository_name = s.repository_name AND f.image_digest = s.image_digest
+    LEFT JOIN guarded g
+      ON g.account_id = s.account_id AND g.region = s.region
+     AND g.repository_name = s.repository_name AND g.image_digest = s.image_digest
+    LEFT JOIN kept_by_parent k
+      ON k.account_id = s.account_id AND k.region = s.region
+     AND k.repository_name = s.repository_name AND k.image_digest = s.image_digest
+    LEFT JOIN children ch
+      ON ch.account_id = s.account_id AND ch.region = s.region
+     AND ch.repository_name = s.repository_name AND ch.image_digest = s.image_digest
+    LEFT JOIN depths d
+      ON d.account_id = s.account_id AND d.region = s.region
+     AND d.repository_name = s.repository_name AND d.image_digest = s.image_digest
+    LEFT JOIN opted_in o
+      ON o.account_id = s.account_id AND o.region = s.region
+     AND o.repository_name = s.repository_name
+)
+SELECT
+    x.account_id,
+    x.region,
+    x.repository_name,
+    x.image_digest,
+    x.status,
+    x.rule,
+    x.rules,
+    x.rule_detail,
+    x.reason,
+    x.guards,
+    x.guard_detail,
+    x.parent_digests,
+    x.depth,
+    t.image_tags,
+    i.image_size_bytes,
+    i.image_pushed_at,
+    i.image_manifest_media_type,
+    i.image_status,
+    i.last_recorded_pull_time,
+    c.last_in_use_at,
+    c.in_use_count,
+    c.image_pulled_at,
+    CASE WHEN c.image_digest IS NULL THEN 'no_coverage' ELSE 'covered' END AS coverage_state,
+    COALESCE(r.references_found, 0) AS references_found,
+    COALESCE(r.live_references, 0) AS live_references
+FROM decided x
+JOIN images i
+  ON i.account_id = x.account_id AND i.region = x.region
+ AND i.repository_name = x.repository_name AND i.image_digest = x.image_digest
+LEFT JOIN inspector_coverage c
+  ON c.account_id = x.account_id AND c.region = x.region
+ AND c.repository_name = x.repository_name AND c.image_digest = x.image_digest
+LEFT JOIN tags t
+  ON t.account_id = x.account_id AND t.region = x.region
+ AND t.repository_name = x.repository_name AND t.image_digest = x.image_digest
+LEFT JOIN refs r
+  ON r.account_id = x.account_id AND r.region = x.region
+ AND r.repository_name = x.repository_name AND r.image_digest = x.image_digest
+ORDER BY x.account_id, x.region, x.repository_name, x.depth, x.image_digest

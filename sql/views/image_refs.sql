@@ -1,0 +1,67 @@
+-- id: image_refs
+-- order: 10
+-- summary: Every workload reference resolved to the image it names, with whether it still protects.
+--
+-- One row per (workload reference, image). A reference names an image by digest
+-- (`repo@sha256:…`, `repo:tag@sha256:…`), by the digest its source resolved (a task
+-- container's imageDigest, Lambda's ResolvedImageUri), or by tag alone, which resolves to
+-- whatever digest the tag names in the same snapshot. A reference with a digest never
+-- resolves through its tag: the digest is what runs.
+--
+-- `is_live` says whether the reference still protects the image:
+--   * task definitions: ACTIVE, or deregistered less than the rollback window ago;
+--   * tasks: not STOPPED, or stopped less than the rollback window ago;
+--   * services, Lambda versions and aliases: always, since a scaled-to-zero service or an
+--     idle function is still a deployment.
+-- A missing `status_at` counts as recent: the safe reading of an unknown time.
+--
+-- Columns: account_id, region, repository_name, image_digest (the image), workload_account_id,
+-- workload_region, source, kind, resource_arn, status, status_at, image_uri, matched_by
+-- (`digest`, `resolved_digest` or `tag`), is_live.
+WITH resolved AS (
+    SELECT w.*, w.ref_digest AS image_digest, 'digest' AS matched_by
+    FROM workload_refs w
+    WHERE w.ref_is_ecr AND w.ref_digest IS NOT NULL
+    UNION ALL
+    SELECT w.*, w.resolved_digest AS image_digest, 'resolved_digest' AS matched_by
+    FROM workload_refs w
+    WHERE w.ref_is_ecr AND w.resolved_digest IS NOT NULL
+      AND (w.ref_digest IS NULL OR w.resolved_digest <> w.ref_digest)
+    UNION ALL
+    SELECT w.*, t.image_digest AS image_digest, 'tag' AS matched_by
+    FROM workload_refs w
+    JOIN image_tags t
+      ON t.account_id = w.ref_account_id
+     AND t.region = w.ref_region
+     AND t.repository_name = w.ref_repository
+     AND t.image_tag = w.ref_tag
+    WHERE w.ref_is_ecr AND w.ref_digest IS NULL
+)
+SELECT
+    i.account_id,
+    i.region,
+    i.repository_name,
+    i.image_digest,
+    r.account_id AS workload_account_id,
+    r.region AS workload_region,
+    r.source,
+    r.kind,
+    r.resource_arn,
+    r.status,
+    r.status_at,
+    r.image_uri,
+    r.matched_by,
+    CASE
+        WHEN r.kind = 'task_definition'
+            THEN r.status = 'ACTIVE' OR r.status_at IS NULL OR r.status_at >= p.rollback_cutoff
+        WHEN r.kind = 'task'
+            THEN r.status <> 'STOPPED' OR r.status_at IS NULL OR r.status_at >= p.rollback_cutoff
+        ELSE TRUE
+    END AS is_live
+FROM resolved r
+JOIN images i
+  ON i.account_id = r.ref_account_id
+ AND i.region = r.ref_region
+ AND i.repository_name = r.ref_repository
+ AND i.image_digest = r.image_digest
+CROSS JOIN params p
