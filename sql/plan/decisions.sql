@@ -14,7 +14,8 @@
 --     `kept_with_parent`; every parent deletable → deletable with them, under their own
 --     first rule or `with_parent` (pitfalls 4 and 5).
 -- "Kept" propagates down every chain (index → child → its signature) through a recursive
--- query bounded at depth 8.
+-- query bounded at depth 8. A child is deleted only when a deletable root leads to it:
+-- children no root reaches (a cycle of tags, a chain deeper than the bound) are kept.
 --
 -- A deletable image enters the manifest (`delete`) when its repository is opted in (or no
 -- opt-in tag is configured); otherwise it is reported as `not_opted_in`.
@@ -87,6 +88,37 @@ kept_by_parent AS (
     SELECT DISTINCT account_id, region, repository_name, image_digest
     FROM kept_below
 ),
+deletable_roots AS (
+    SELECT f.account_id, f.region, f.repository_name, f.image_digest
+    FROM flagged f
+    LEFT JOIN guarded g
+      ON g.account_id = f.account_id AND g.region = f.region
+     AND g.repository_name = f.repository_name AND g.image_digest = f.image_digest
+    LEFT JOIN children c
+      ON c.account_id = f.account_id AND c.region = f.region
+     AND c.repository_name = f.repository_name AND c.image_digest = f.image_digest
+    WHERE g.image_digest IS NULL AND c.image_digest IS NULL
+),
+reached_below (account_id, region, repository_name, image_digest, depth) AS (
+    -- children a deletable root leads to; a child no deletable root leads to (a cycle of
+    -- children, or a chain deeper than the bound) is kept
+    SELECT e.account_id, e.region, e.repository_name, e.child_digest, 1
+    FROM edges e
+    JOIN deletable_roots d
+      ON d.account_id = e.account_id AND d.region = e.region
+     AND d.repository_name = e.repository_name AND d.image_digest = e.parent_digest
+    UNION ALL
+    SELECT e.account_id, e.region, e.repository_name, e.child_digest, r.depth + 1
+    FROM edges e
+    JOIN reached_below r
+      ON r.account_id = e.account_id AND r.region = e.region
+     AND r.repository_name = e.repository_name AND r.image_digest = e.parent_digest
+    WHERE r.depth < 8
+),
+reached AS (
+    SELECT DISTINCT account_id, region, repository_name, image_digest
+    FROM reached_below
+),
 below (account_id, region, repository_name, image_digest, depth) AS (
     SELECT account_id, region, repository_name, child_digest, 1
     FROM edges
@@ -104,9 +136,14 @@ depths AS (
     GROUP BY account_id, region, repository_name, image_digest
 ),
 subjects AS (
-    SELECT account_id, region, repository_name, image_digest FROM flagged
-    UNION
-    SELECT account_id, region, repository_name, image_digest FROM children
+    -- DISTINCT over UNION ALL, not UNION: DuckDB before 1.5 runs a CTE's top-level UNION
+    -- as UNION ALL inside WITH RECURSIVE (duckdb/duckdb#19017), listing an image twice.
+    SELECT DISTINCT account_id, region, repository_name, image_digest
+    FROM (
+        SELECT account_id, region, repository_name, image_digest FROM flagged
+        UNION ALL
+        SELECT account_id, region, repository_name, image_digest FROM children
+    ) u
 ),
 opted_in AS (
     SELECT DISTINCT t.account_id, t.region, t.repository_name
@@ -142,11 +179,13 @@ decided AS (
         CASE
             WHEN g.image_digest IS NOT NULL THEN 'protected'
             WHEN k.image_digest IS NOT NULL THEN 'kept_with_parent'
+            WHEN ch.image_digest IS NOT NULL AND rc.image_digest IS NULL THEN 'kept_with_parent'
             WHEN p.opt_in_tag_key IS NOT NULL AND o.repository_name IS NULL THEN 'not_opted_in'
             ELSE 'delete'
         END AS status,
         CASE
             WHEN g.image_digest IS NULL AND k.image_digest IS NULL
+             AND (ch.image_digest IS NULL OR rc.image_digest IS NOT NULL)
                 THEN COALESCE(SPLIT_PART(f.rules, ',', 1), 'with_parent')
             ELSE SPLIT_PART(f.rules, ',', 1)
         END AS rule,
@@ -155,6 +194,7 @@ decided AS (
         CASE
             WHEN g.image_digest IS NOT NULL THEN SPLIT_PART(g.guards, ',', 1)
             WHEN k.image_digest IS NOT NULL THEN 'parent_kept'
+            WHEN ch.image_digest IS NOT NULL AND rc.image_digest IS NULL THEN 'parent_kept'
         END AS reason,
         g.guards,
         g.guard_detail,
@@ -180,6 +220,9 @@ decided AS (
     LEFT JOIN opted_in o
       ON o.account_id = s.account_id AND o.region = s.region
      AND o.repository_name = s.repository_name
+    LEFT JOIN reached rc
+      ON rc.account_id = s.account_id AND rc.region = s.region
+     AND rc.repository_name = s.repository_name AND rc.image_digest = s.image_digest
 )
 SELECT
     x.account_id,

@@ -6,7 +6,9 @@
 -- (`repo@sha256:…`, `repo:tag@sha256:…`), by the digest its source resolved (a task
 -- container's imageDigest, Lambda's ResolvedImageUri), or by tag alone, which resolves to
 -- whatever digest the tag names in the same snapshot. A reference with a digest never
--- resolves through its tag: the digest is what runs.
+-- resolves through its tag: the digest is what runs. A tag reference whose source resolved
+-- another digest (the tag moved since the task started) names both images: the running
+-- one, and the one the next deployment would pull.
 --
 -- `is_live` says whether the reference still protects the image:
 --   * task definitions: ACTIVE, or deregistered less than the rollback window ago;
@@ -36,6 +38,8 @@ WITH resolved AS (
      AND t.repository_name = w.ref_repository
      AND t.image_tag = w.ref_tag
     WHERE w.ref_is_ecr AND w.ref_digest IS NULL
+      -- the digest the source resolved is matched above; a tag naming it adds no row
+      AND (w.resolved_digest IS NULL OR t.image_digest <> w.resolved_digest)
 )
 SELECT
     i.account_id,
