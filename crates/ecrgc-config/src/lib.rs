@@ -162,9 +162,19 @@ pub struct RulesConfig {
     /// Images pushed less than this many days ago are never candidates.
     #[serde(default = "default_min_age_days")]
     pub min_age_days: u32,
-    /// An image ECR saw pulled within this many days is kept.
+    /// An ECR pull within this many days keeps an image (and the `not_pulled` rule flags
+    /// images without one).
     #[serde(default = "default_unused_days")]
     pub recent_pull_days: u32,
+    /// An image is unused only if it was unused in every committed run of this many days.
+    #[serde(default = "default_history_days")]
+    pub history_days: u32,
+    /// Rules that are off by default to switch on, e.g. `["not_pulled"]`.
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// Rules to switch off. Guards cannot be switched off.
+    #[serde(default)]
+    pub disable: Vec<String>,
 }
 
 impl Default for RulesConfig {
@@ -175,6 +185,9 @@ impl Default for RulesConfig {
             keep_newest: 0,
             min_age_days: default_min_age_days(),
             recent_pull_days: default_unused_days(),
+            history_days: default_history_days(),
+            enable: Vec::new(),
+            disable: Vec::new(),
         }
     }
 }
@@ -186,6 +199,9 @@ fn default_rollback_window_hours() -> u32 {
     24
 }
 fn default_min_age_days() -> u32 {
+    14
+}
+fn default_history_days() -> u32 {
     14
 }
 
@@ -318,6 +334,11 @@ impl Config {
                     &agg.region,
                     "not a region name like eu-west-1",
                 ));
+            }
+        }
+        for id in &self.rules.enable {
+            if self.rules.disable.contains(id) {
+                return Err(invalid("rules.enable", id, "also listed in rules.disable"));
             }
         }
         if self.rules.unused_days == 0 {

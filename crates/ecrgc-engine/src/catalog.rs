@@ -48,6 +48,10 @@ pub struct SqlUnit {
     pub order: i64,
     /// One-line summary.
     pub summary: String,
+    /// Whether the rule runs unless configured off (`-- default: off` makes it opt-in).
+    pub enabled_by_default: bool,
+    /// Whether the unit takes part in this plan (rules can be switched; the rest always do).
+    pub enabled: bool,
     /// Where the text came from, for messages (`sql/rules/never_used.sql`).
     pub path: String,
     /// The whole file.
@@ -68,6 +72,7 @@ impl SqlUnit {
         let mut id = None;
         let mut order = None;
         let mut summary = None;
+        let mut enabled_by_default = true;
         for line in text.lines() {
             let Some(comment) = line.trim().strip_prefix("--") else {
                 break;
@@ -84,6 +89,17 @@ impl SqlUnit {
                     })?);
                 }
                 "summary" => summary = Some(value.to_owned()),
+                "default" => {
+                    enabled_by_default = match value {
+                        "on" => true,
+                        "off" => false,
+                        _ => {
+                            return Err(invalid(format!(
+                                "header `default: {value}` is not on or off"
+                            )));
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -110,6 +126,8 @@ impl SqlUnit {
             id,
             order: order.unwrap_or(1000),
             summary: summary.unwrap_or_default(),
+            enabled_by_default,
+            enabled: enabled_by_default,
             path: path.to_owned(),
             text: text.to_owned(),
         })
@@ -141,10 +159,14 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     Rule "rules" "stale",
     Rule "rules" "untagged_fallback",
     Rule "rules" "inactive_task_definition",
+    Rule "rules" "not_pulled",
     Guard "guards" "exclude_tag",
+    Guard "guards" "image_status",
     Guard "guards" "live_reference",
     Guard "guards" "recent_use",
+    Guard "guards" "history_use",
     Guard "guards" "recent_pull",
+    Guard "guards" "keep_newest",
     Guard "guards" "young_image",
     Guard "guards" "usage_coverage_gap",
     Plan "plan" "decisions",
@@ -203,9 +225,14 @@ impl Catalog {
         Self { units }
     }
 
-    /// Units of one kind, in precedence order.
+    /// Units of one kind, in precedence order, switched on or not.
     pub fn of(&self, kind: SqlKind) -> impl Iterator<Item = &SqlUnit> {
         self.units.iter().filter(move |u| u.kind == kind)
+    }
+
+    /// Units of one kind that take part in this plan, in precedence order.
+    pub fn enabled(&self, kind: SqlKind) -> impl Iterator<Item = &SqlUnit> {
+        self.of(kind).filter(|u| u.enabled)
     }
 
     /// Every unit.
@@ -213,22 +240,42 @@ impl Catalog {
         &self.units
     }
 
-    /// Keeps only the rules named (all when `only` is empty); unknown names are an error.
-    pub fn select_rules(mut self, only: &[String]) -> Result<Self> {
-        if only.is_empty() {
-            return Ok(self);
-        }
-        for name in only {
-            if !self.of(SqlKind::Rule).any(|u| &u.id == name) {
-                let known: Vec<_> = self.of(SqlKind::Rule).map(|u| u.id.as_str()).collect();
-                return Err(EngineError::InvalidSql {
-                    path: "--rule".into(),
-                    reason: format!("unknown rule {name:?}; known rules: {}", known.join(", ")),
-                });
+    /// Chooses the rules that run: `only` (when not empty) replaces the selection;
+    /// otherwise every rule on by default, plus `enable`, minus `disable`. `origin` names
+    /// where the lists came from, for errors. Guards always run.
+    pub fn select_rules(
+        mut self,
+        only: &[String],
+        enable: &[String],
+        disable: &[String],
+        origin: &str,
+    ) -> Result<Self> {
+        for (list, what) in [
+            (only, "--rule"),
+            (enable, "rules.enable"),
+            (disable, "rules.disable"),
+        ] {
+            for name in list {
+                if !self.of(SqlKind::Rule).any(|u| &u.id == name) {
+                    let known: Vec<_> = self.of(SqlKind::Rule).map(|u| u.id.as_str()).collect();
+                    return Err(EngineError::InvalidSql {
+                        path: if what == "--rule" {
+                            what.to_owned()
+                        } else {
+                            format!("{origin}: {what}")
+                        },
+                        reason: format!("unknown rule {name:?}; known rules: {}", known.join(", ")),
+                    });
+                }
             }
         }
-        self.units
-            .retain(|u| u.kind != SqlKind::Rule || only.contains(&u.id));
+        for u in self.units.iter_mut().filter(|u| u.kind == SqlKind::Rule) {
+            u.enabled = if only.is_empty() {
+                (u.enabled_by_default || enable.contains(&u.id)) && !disable.contains(&u.id)
+            } else {
+                only.contains(&u.id)
+            };
+        }
         Ok(self)
     }
 }

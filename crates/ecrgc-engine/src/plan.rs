@@ -33,9 +33,9 @@ impl Planner {
         &self.catalog
     }
 
-    /// Registers the shared views, one view per rule (`rule_<id>`) and guard
-    /// (`guard_<id>`), and the `candidates` and `protections` tables the decision step
-    /// reads. With `materialize`, candidates and protections are computed once and held in
+    /// Registers the shared views, one view per rule (`rule_<id>`, switched off or not, so
+    /// any rule can be inspected) and guard (`guard_<id>`), and the `candidates` (switched-on
+    /// rules only) and `protections` tables the decision step reads. With `materialize`, candidates and protections are computed once and held in
     /// memory (a plan); without it they stay views that follow later inserts (fixtures).
     pub async fn install(&self, ctx: &SessionContext, materialize: bool) -> Result<()> {
         for unit in self.catalog.of(SqlKind::View) {
@@ -56,6 +56,9 @@ impl Planner {
                 let name = format!("{prefix}_{}", unit.id);
                 let df = register_view(ctx, &name, unit).await?;
                 check_output(unit, &df)?;
+                if !unit.enabled {
+                    continue;
+                }
                 parts.push(format!(
                     "SELECT account_id, region, repository_name, image_digest, \
                      '{id}' AS {id_col}, CAST({order} AS BIGINT) AS {order_col}, \

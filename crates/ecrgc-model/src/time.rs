@@ -25,9 +25,10 @@ pub fn from_micros(m: Micros) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// Formats stored microseconds as RFC 3339 with second precision, e.g. `2026-11-21T03:00:00Z`.
+/// Formats stored microseconds as RFC 3339, e.g. `2026-11-21T03:00:00Z`; fractional
+/// seconds appear only when there are some, so the value round-trips exactly.
 pub fn rfc3339(m: Micros) -> String {
-    from_micros(m).to_rfc3339_opts(SecondsFormat::Secs, true)
+    from_micros(m).to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// Parses an RFC 3339 timestamp (any offset) into stored microseconds.
@@ -51,5 +52,7 @@ mod tests {
         let m = parse_rfc3339("2026-11-21T03:00:00+01:00").expect("valid timestamp");
         assert_eq!(rfc3339(m), "2026-11-21T02:00:00Z");
         assert_eq!(partition_date(m), "2026-11-21");
+        let fine = parse_rfc3339("2026-11-21T02:00:00.123456Z").expect("valid timestamp");
+        assert_eq!(rfc3339(fine), "2026-11-21T02:00:00.123456Z");
     }
 }

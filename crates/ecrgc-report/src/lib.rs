@@ -2,10 +2,11 @@
 //!
 //! This crate owns what a plan leaves behind in its output folder and prints: the summary
 //! (`summary.json`, and the text on stdout), every decision with its evidence
-//! (`decisions.csv`) and the deletion manifest (`manifest.json`). Files are written under
+//! (`decisions.csv`, `decisions.parquet`) and the deletion manifest (`manifest.json`). Files are written under
 //! temporary names and renamed at the end, so a failed plan leaves no half-written report.
 
 pub mod columns;
+pub mod explain;
 pub mod plan;
 pub mod summary;
 pub mod text;
@@ -34,6 +35,9 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// Writing Parquet failed.
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
     /// Serializing JSON failed.
     #[error(transparent)]
     Json(#[from] serde_json::Error),

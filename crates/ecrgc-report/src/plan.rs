@@ -14,7 +14,7 @@ use ecrgc_model::time::{HOUR, rfc3339};
 use futures::StreamExt;
 
 use crate::columns::{Columns, opt_i64, opt_str, opt_time};
-use crate::summary::{BlockedSource, Scanned, Summary, Totals};
+use crate::summary::{BlockedSource, PlanParams, Scanned, Summary, Totals};
 use crate::{ReportError, Result};
 
 /// Everything a plan needs besides the decisions themselves.
@@ -29,6 +29,8 @@ pub struct PlanContext<'a> {
     pub snapshot_time: &'a str,
     /// Thresholds used.
     pub params: &'a Params,
+    /// Runs of the history window, oldest first.
+    pub history_runs: Vec<String>,
     /// Store location, for the record.
     pub store: &'a str,
     /// SHA-256 of the configuration.
@@ -40,7 +42,12 @@ pub struct PlanContext<'a> {
 }
 
 /// Files of a plan, in the order they are listed.
-pub const PLAN_FILES: &[&str] = &["summary.json", "decisions.csv", "manifest.json"];
+pub const PLAN_FILES: &[&str] = &[
+    "summary.json",
+    "decisions.csv",
+    "decisions.parquet",
+    "manifest.json",
+];
 
 /// Runs the decision step and writes every report file. Returns the summary and the paths
 /// written. On error nothing is left in `out_dir` but what was there before.
@@ -70,8 +77,16 @@ async fn write_staged(p: &PlanContext<'_>, staged: &mut Staged) -> Result<Summar
         snapshot_time: p.snapshot_time.to_owned(),
         now: rfc3339(p.params.now),
         store: p.store.to_owned(),
-        rules: catalog.of(SqlKind::Rule).map(|u| u.id.clone()).collect(),
-        guards: catalog.of(SqlKind::Guard).map(|u| u.id.clone()).collect(),
+        params: plan_params(p.params),
+        history_runs: p.history_runs.clone(),
+        rules: catalog
+            .enabled(SqlKind::Rule)
+            .map(|u| u.id.clone())
+            .collect(),
+        guards: catalog
+            .enabled(SqlKind::Guard)
+            .map(|u| u.id.clone())
+            .collect(),
         scanned: scanned(p.ctx).await?,
         blocked_sources: blocked_sources(p.ctx).await?,
         ..Default::default()
@@ -82,15 +97,29 @@ async fn write_staged(p: &PlanContext<'_>, staged: &mut Staged) -> Result<Summar
     let mut csv = arrow::csv::WriterBuilder::new()
         .with_header(true)
         .build(BufWriter::new(csv_file));
+    let decisions = p.planner.decisions(p.ctx).await?;
+    let schema = std::sync::Arc::new(decisions.schema().as_arrow().clone());
+    let parquet_path = staged.path("decisions.parquet");
+    let mut parquet = parquet::arrow::ArrowWriter::try_new(
+        create(&parquet_path)?,
+        schema,
+        Some(
+            parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                .build(),
+        ),
+    )?;
     let mut items = Vec::new();
-    let mut stream = p.planner.decisions(p.ctx).await?.execute_stream().await?;
+    let mut stream = decisions.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         csv.write(&batch)?;
+        parquet.write(&batch)?;
         accumulate(&batch, &mut summary, &mut items)?;
     }
     let mut writer = csv.into_inner();
     writer.flush().map_err(|source| io_err(&csv_path, source))?;
+    parquet.close()?;
 
     let totals = summary.status("delete");
     let manifest = Manifest {
@@ -114,6 +143,22 @@ async fn write_staged(p: &PlanContext<'_>, staged: &mut Staged) -> Result<Summar
     write_json(&staged.path("manifest.json"), &manifest)?;
     write_json(&staged.path("summary.json"), &summary)?;
     Ok(summary)
+}
+
+fn plan_params(p: &Params) -> PlanParams {
+    PlanParams {
+        now: rfc3339(p.now),
+        unused_cutoff: rfc3339(p.unused_cutoff()),
+        rollback_cutoff: rfc3339(p.rollback_cutoff()),
+        young_cutoff: rfc3339(p.young_cutoff()),
+        pull_cutoff: rfc3339(p.pull_cutoff()),
+        unused_days: p.unused_days,
+        keep_newest: p.keep_newest,
+        exclude_tag_key: p.exclude_tag.0.clone(),
+        exclude_tag_value: p.exclude_tag.1.clone(),
+        opt_in_tag_key: p.opt_in_tag.as_ref().map(|t| t.0.clone()),
+        opt_in_tag_value: p.opt_in_tag.as_ref().map(|t| t.1.clone()),
+    }
 }
 
 fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Result<()> {

@@ -37,6 +37,34 @@ pub struct BlockedSource {
     pub error: Option<String>,
 }
 
+/// The thresholds a plan ran with: the `params` row, for the record and for a second
+/// engine replaying the same SQL.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanParams {
+    /// The instant planned for, RFC 3339.
+    pub now: String,
+    /// `params.unused_cutoff`, RFC 3339.
+    pub unused_cutoff: String,
+    /// `params.rollback_cutoff`, RFC 3339.
+    pub rollback_cutoff: String,
+    /// `params.young_cutoff`, RFC 3339.
+    pub young_cutoff: String,
+    /// `params.pull_cutoff`, RFC 3339.
+    pub pull_cutoff: String,
+    /// `params.unused_days`.
+    pub unused_days: i64,
+    /// `params.keep_newest`.
+    pub keep_newest: i64,
+    /// `params.exclude_tag_key`.
+    pub exclude_tag_key: String,
+    /// `params.exclude_tag_value`.
+    pub exclude_tag_value: String,
+    /// `params.opt_in_tag_key` (null: every repository may enter the manifest).
+    pub opt_in_tag_key: Option<String>,
+    /// `params.opt_in_tag_value`.
+    pub opt_in_tag_value: Option<String>,
+}
+
 /// What was scanned.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Scanned {
@@ -59,6 +87,11 @@ pub struct Summary {
     pub now: String,
     /// Store read.
     pub store: String,
+    /// Thresholds used.
+    pub params: PlanParams,
+    /// Committed runs of the history window (`history_*` tables), oldest first; the planned
+    /// run is the last.
+    pub history_runs: Vec<String>,
     /// Rules that ran.
     pub rules: Vec<String>,
     /// Guards that ran.

@@ -10,12 +10,23 @@ pub fn gib(bytes: u64) -> String {
     format!("{}.{} GiB", count(tenths / 10), tenths % 10)
 }
 
+/// Bytes in the largest binary unit that keeps the number at least 1 (B, KiB, MiB, GiB).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            return format!("{:.1} {unit}", bytes as f64 / size as f64);
+        }
+    }
+    format!("{bytes} B")
+}
+
 /// An integer with thousands separators.
 pub fn count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -136,5 +147,7 @@ mod tests {
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(gib(3 << 30), "3.0 GiB");
         assert_eq!(gib(1_500 << 30), "1,500.0 GiB");
+        assert_eq!(human_bytes(3_000), "2.9 KiB");
+        assert_eq!(human_bytes(512), "512 B");
     }
 }

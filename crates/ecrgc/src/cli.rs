@@ -36,6 +36,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run SQL over the tables of a committed run (default: the latest).
     Query(QueryArgs),
+    /// Explain why one image is kept or flagged: every rule and guard, the evidence, the
+    /// references and relations.
+    Explain(ExplainArgs),
     /// List the rules and guards and what each one does.
     Rules(RulesArgs),
 }
@@ -94,6 +97,25 @@ pub struct PlanArgs {
     pub rules: Vec<String>,
     /// Load rules, guards and views from this folder (laid out like sql/) instead of the
     /// built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub sql_dir: Option<PathBuf>,
+}
+
+/// `ecrgc explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The image: a URI (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` or `…/REPO@sha256:…`)
+    /// or a bare digest (`sha256:…`, explained in every repository that holds it).
+    pub image: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The instant to plan for (RFC 3339) [default: the current time].
+    #[arg(long, value_name = "TS")]
+    pub now: Option<String>,
+    /// Explain within this committed run instead of the latest.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Load rules, guards and views from this folder instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub sql_dir: Option<PathBuf>,
 }

@@ -7,12 +7,14 @@ use anyhow::{Context, Result};
 use ecrgc_collect::demo::{DemoOptions, generate};
 use ecrgc_config::{Config, DEFAULT_STORE};
 use ecrgc_engine::{Catalog, Params, Planner, SqlKind};
-use ecrgc_model::time::{Micros, parse_rfc3339};
+use ecrgc_model::time::{DAY, Micros, parse_rfc3339};
 use ecrgc_report::{PlanContext, write_plan};
 use ecrgc_store::{RunMarker, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{Cli, Command, DemoArgs, Format, PlanArgs, QueryArgs, RulesArgs, StoreArgs};
+use crate::cli::{
+    Cli, Command, DemoArgs, ExplainArgs, Format, PlanArgs, QueryArgs, RulesArgs, StoreArgs,
+};
 use crate::error::bad_input;
 
 /// Runs one command.
@@ -21,6 +23,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo(args).await,
         Command::Plan(args) => plan(args).await,
         Command::Query(args) => query(args).await,
+        Command::Explain(args) => explain(args).await,
         Command::Rules(args) => rules(args),
     }
 }
@@ -59,6 +62,54 @@ fn load_catalog(sql_dir: Option<&Path>) -> Result<Catalog> {
     })
 }
 
+/// The catalog with the rules the configuration (or `--rule`) switches on.
+fn configured_catalog(
+    sql_dir: Option<&Path>,
+    only: &[String],
+    config: &Config,
+    config_path: Option<&Path>,
+) -> Result<Catalog> {
+    let origin = config_path.map_or_else(|| "defaults".to_owned(), |p| p.display().to_string());
+    Ok(load_catalog(sql_dir)?.select_rules(
+        only,
+        &config.rules.enable,
+        &config.rules.disable,
+        &origin,
+    )?)
+}
+
+/// A session over `run` with its history window, the params and the catalog installed.
+async fn prepare_session(
+    store: &Store,
+    run: &RunMarker,
+    config: &Config,
+    planner: &Planner,
+    now: Micros,
+    materialize: bool,
+) -> Result<(
+    datafusion::execution::context::SessionContext,
+    Params,
+    Vec<String>,
+)> {
+    let ctx = ecrgc_engine::new_context();
+    ecrgc_engine::register_run(&ctx, store, run).await?;
+    let window_start = run.snapshot_time_micros - i64::from(config.rules.history_days) * DAY;
+    let history: Vec<RunMarker> = store
+        .committed_runs()
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.snapshot_time_micros >= window_start
+                && r.snapshot_time_micros <= run.snapshot_time_micros
+        })
+        .collect();
+    ecrgc_engine::register_history(&ctx, store, &history).await?;
+    let params = Params::from_config(config, now);
+    ecrgc_engine::session::register_params(&ctx, &params)?;
+    planner.install(&ctx, materialize).await?;
+    Ok((ctx, params, history.into_iter().map(|r| r.run_id).collect()))
+}
+
 async fn pick_run(store: &Store, run: Option<&str>) -> Result<RunMarker> {
     let found = match run {
         Some(id) => store.run(id).await?,
@@ -87,13 +138,11 @@ async fn plan_run(
     now: Micros,
     out: &Path,
 ) -> Result<ecrgc_report::Summary> {
-    let ctx = ecrgc_engine::new_context();
-    ecrgc_engine::register_run(&ctx, store, run).await?;
-    let params = Params::from_config(config, now);
-    ecrgc_engine::session::register_params(&ctx, &params)?;
     let planner = Planner::new(catalog);
+    let started = std::time::Instant::now();
     let spinner = spinner("running rules and guards");
-    planner.install(&ctx, true).await?;
+    let (ctx, params, history_runs) =
+        prepare_session(store, run, config, &planner, now, true).await?;
     spinner.set_message("deciding and writing reports");
     let (summary, files) = write_plan(PlanContext {
         ctx: &ctx,
@@ -101,6 +150,7 @@ async fn plan_run(
         run_id: &run.run_id,
         snapshot_time: &run.snapshot_time,
         params: &params,
+        history_runs,
         store: store.display(),
         config_hash: &config.hash(),
         manifest_ttl_hours: i64::from(config.safety.manifest_ttl_hours),
@@ -109,6 +159,11 @@ async fn plan_run(
     .await
     .with_context(|| format!("planning run {}", run.run_id))?;
     spinner.finish_and_clear();
+    eprintln!(
+        "planned run {} in {:.1} s",
+        run.run_id,
+        started.elapsed().as_secs_f64()
+    );
     let text = ecrgc_report::text::render(&summary, &files);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
@@ -143,29 +198,37 @@ async fn demo(args: DemoArgs) -> Result<()> {
         seed: args.seed,
         now,
     };
+    let started = std::time::Instant::now();
     let (run, truth) = generate(&store, &options, |n| bar.set_position(n))
         .await
         .context("generating the demo organization")?;
     bar.finish_and_clear();
     eprintln!(
-        "wrote demo run {} ({} images) to {}",
+        "wrote demo run {} ({} images) to {} in {:.1} s",
         run.run_id,
         truth.all.images,
-        store.display()
+        store.display(),
+        started.elapsed().as_secs_f64()
     );
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let truth_path = args.out.join("demo-truth.json");
     std::fs::write(&truth_path, serde_json::to_vec_pretty(&truth)?)
         .with_context(|| format!("cannot write {}", truth_path.display()))?;
-    plan_run(&store, &run, &config, Catalog::builtin(), now, &args.out).await?;
+    let catalog = configured_catalog(None, &[], &config, args.config.as_deref())?;
+    plan_run(&store, &run, &config, catalog, now, &args.out).await?;
     Ok(())
 }
 
 async fn plan(args: PlanArgs) -> Result<()> {
     let config = load_config(args.store.config.as_deref())?;
     let now = parse_now(args.now.as_deref())?;
-    let catalog = load_catalog(args.sql_dir.as_deref())?.select_rules(&args.rules)?;
+    let catalog = configured_catalog(
+        args.sql_dir.as_deref(),
+        &args.rules,
+        &config,
+        args.store.config.as_deref(),
+    )?;
     let store = open_store(&args.store, &config)?;
     let run = pick_run(&store, args.run.as_deref()).await?;
     plan_run(&store, &run, &config, catalog, now, &args.out).await?;
@@ -206,16 +269,61 @@ async fn query(args: QueryArgs) -> Result<()> {
     Ok(())
 }
 
+async fn explain(args: ExplainArgs) -> Result<()> {
+    let config = load_config(args.store.config.as_deref())?;
+    let now = parse_now(args.now.as_deref())?;
+    let catalog = configured_catalog(
+        args.sql_dir.as_deref(),
+        &[],
+        &config,
+        args.store.config.as_deref(),
+    )?;
+    let store = open_store(&args.store, &config)?;
+    let run = pick_run(&store, args.run.as_deref()).await?;
+    let planner = Planner::new(catalog);
+    let (ctx, _, _) = prepare_session(&store, &run, &config, &planner, now, true).await?;
+    let keys = ecrgc_report::explain::resolve(&ctx, &args.image).await?;
+    if keys.is_empty() {
+        return Err(bad_input(format!(
+            "no image {:?} in run {} of {}",
+            args.image,
+            run.run_id,
+            store.display()
+        )));
+    }
+    ecrgc_report::explain::install_decisions(&ctx, &planner).await?;
+    let mut stdout = std::io::stdout().lock();
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            writeln!(stdout)?;
+        }
+        let text = ecrgc_report::explain::explain(&ctx, &planner, key).await?;
+        stdout.write_all(text.as_bytes())?;
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
 fn rules(args: RulesArgs) -> Result<()> {
     let catalog = load_catalog(args.sql_dir.as_deref())?;
     let mut stdout = std::io::stdout().lock();
     for (kind, title) in [(SqlKind::Rule, "Rules"), (SqlKind::Guard, "Guards")] {
         writeln!(stdout, "{title} (in precedence order):")?;
         for unit in catalog.of(kind) {
-            if args.full {
-                writeln!(stdout, "\n== {} ==\n{}", unit.path, unit.text.trim_end())?;
+            let off = if unit.enabled {
+                ""
             } else {
-                writeln!(stdout, "  {:<26} {}", unit.id, unit.summary)?;
+                " (off by default)"
+            };
+            if args.full {
+                writeln!(
+                    stdout,
+                    "\n== {}{off} ==\n{}",
+                    unit.path,
+                    unit.text.trim_end()
+                )?;
+            } else {
+                writeln!(stdout, "  {:<26} {}{off}", unit.id, unit.summary)?;
             }
         }
         writeln!(stdout)?;

@@ -76,8 +76,18 @@ fn demo_prints_the_plan_summary() {
 /// The generator knows what every image deserves; the plan must agree, class by class.
 #[test]
 fn demo_summary_matches_the_generated_truth() {
+    assert_plan_matches_truth(40_000, 11);
+}
+
+/// The same at the scale the README promises: a million images, generated streaming.
+#[test]
+fn a_million_image_demo_matches_the_generated_truth() {
+    assert_plan_matches_truth(1_000_000, 5);
+}
+
+fn assert_plan_matches_truth(images: u64, seed: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    demo(dir.path(), 40_000, 11);
+    demo(dir.path(), images, seed);
     let summary = read_json(&dir.path().join("out/summary.json"));
     let truth = read_json(&dir.path().join("out/demo-truth.json"));
     assert_eq!(summary["scanned"]["totals"], truth["all"]);
@@ -308,4 +318,129 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+fn first_decision(csv_path: &Path, status: &str, reason: &str) -> String {
+    let text = std::fs::read_to_string(csv_path).expect("decisions.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect("column");
+    let (digest, st, why) = (col("image_digest"), col("status"), col("reason"));
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f[st] == status && f[why] == reason)
+        .map(|f| f[digest].to_owned())
+        .expect("the demo has such an image")
+}
+
+#[test]
+fn explain_shows_why_an_image_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 3000, 7);
+    let store = dir.path().join("store");
+    let digest = first_decision(
+        &dir.path().join("out/decisions.csv"),
+        "protected",
+        "live_reference",
+    );
+    let o = ecrgc(&[
+        "explain",
+        &digest,
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--now",
+        NOW,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("decision: KEEP — protected by live_reference"),
+        "{text}"
+    );
+    assert!(
+        text.contains("LIVE"),
+        "the live reference is listed: {text}"
+    );
+    assert!(text.contains("[x] live_reference"), "{text}");
+
+    let digest = first_decision(
+        &dir.path().join("out/decisions.csv"),
+        "kept_with_parent",
+        "parent_kept",
+    );
+    let o = ecrgc(&[
+        "explain",
+        &digest,
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--now",
+        NOW,
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("a parent (index or subject) is kept") && text.contains("child of sha256:"),
+        "{text}"
+    );
+
+    let o = ecrgc(&[
+        "explain",
+        "sha256:nothing",
+        "--store",
+        store.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn the_config_switches_rules_on_and_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 3000, 7);
+    let store = dir.path().join("store");
+    let config = dir.path().join("ecrgc.toml");
+    let out = dir.path().join("switched");
+    std::fs::write(
+        &config,
+        "[rules]\ndisable = [\"never_used\"]\nenable = [\"not_pulled\"]\n",
+    )
+    .expect("write");
+    let o = ecrgc(&[
+        "plan",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--now",
+        NOW,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = read_json(&out.join("summary.json"));
+    let rules: Vec<&str> = summary["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        rules.contains(&"not_pulled") && !rules.contains(&"never_used"),
+        "{rules:?}"
+    );
+    assert!(summary["delete_by_rule"].get("never_used").is_none());
+    assert!(summary["delete_by_rule"]["not_pulled"]["images"].as_u64() > Some(0));
+
+    std::fs::write(&config, "[rules]\nenable = [\"no_such_rule\"]\n").expect("write");
+    let o = ecrgc(&[
+        "plan",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--store",
+        store.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ecrgc.toml") && err.contains("rules.enable") && err.contains("no_such_rule"),
+        "{err}"
+    );
 }
