@@ -1,0 +1,285 @@
+//! The safety properties of the decision pipeline, checked over random organizations: what
+//! is deleted is never used, planning is deterministic, and more evidence of use (a
+//! reference, a failed usage source, a pull, an Inspector sighting) never deletes more.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ecrgc_engine::DECISION_STATUSES;
+use ecrgc_model::time::DAY;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::{Config, FileFailurePersistence};
+
+use crate::generate::{self, failure, live_ref};
+use crate::oracle::{self, Expected};
+use crate::org::{self, Coverage, Org, SourceStatus, now};
+use crate::pipeline::{Key, Plan, key, plan};
+
+/// Cases per property. Every case plans one or two organizations in a fresh session.
+const CASES: u32 = 48;
+
+fn config() -> Config {
+    Config {
+        cases: CASES,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        // A failure shrinks for at most a minute: every step plans an organization.
+        max_shrink_time: 60_000,
+        ..Config::default()
+    }
+}
+
+fn image_index(org: &Org) -> BTreeMap<Key, usize> {
+    (0..org.images.len()).map(|i| (key(org, i), i)).collect()
+}
+
+fn deleted(plan: &Plan) -> BTreeSet<Key> {
+    plan.deleted().into_iter().cloned().collect()
+}
+
+/// Invariant 1: nothing deleted is used, protected, young, excluded, blind, kept with a
+/// parent, or outside the opt-in; every parent of a deleted child is deleted.
+fn check_safety(org: &Org, plan: &Plan) -> Result<(), TestCaseError> {
+    let params = org::params();
+    let verdicts = oracle::verdicts(org, &params);
+    let index = image_index(org);
+    for (k, d) in &plan.by_key {
+        prop_assert!(index.contains_key(k), "decision for an unknown image {k:?}");
+        prop_assert!(
+            DECISION_STATUSES.contains(&d.status.as_str()),
+            "unknown status {:?}",
+            d.status
+        );
+    }
+    for k in plan.deleted() {
+        let v = &verdicts[index[k]];
+        prop_assert!(
+            !v.live_named,
+            "(a) deleted {k:?} is named by a live reference"
+        );
+        prop_assert!(!v.recent_use, "(b) deleted {k:?} was recently used");
+        prop_assert!(!v.recent_pull, "(c) deleted {k:?} was recently pulled");
+        prop_assert!(!v.young, "(d) deleted {k:?} is young");
+        prop_assert!(
+            !v.excluded,
+            "(e) deleted {k:?} is in an excluded repository"
+        );
+        prop_assert!(!v.inactive, "deleted {k:?} is archived or being restored");
+        prop_assert!(
+            !v.coverage_gap,
+            "(f) deleted {k:?} is in a repository whose usage coverage is incomplete"
+        );
+        prop_assert!(
+            v.opted_in,
+            "(h) deleted {k:?} is in a repository not opted in"
+        );
+        for &p in &v.parents {
+            let pk = key(org, p);
+            let status = plan.status(&pk);
+            prop_assert!(
+                matches!(status, Some("delete" | "not_opted_in")),
+                "(g) deleted {k:?} is a child of {pk:?}, which is {status:?}"
+            );
+            prop_assert_eq!(
+                status,
+                Some("delete"),
+                "a parent of deleted {:?} is not deleted",
+                k
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every image the references after the first `known` name.
+fn named_by_new_refs(org: &Org, known: usize) -> Vec<usize> {
+    (0..org.images.len())
+        .filter(|&i| {
+            org.refs[known..]
+                .iter()
+                .any(|r| oracle::names(org, r, &org.images[i]))
+        })
+        .collect()
+}
+
+fn assert_subset(after: &Plan, before: &Plan, what: &str) -> Result<(), TestCaseError> {
+    let (after, before) = (deleted(after), deleted(before));
+    let added: Vec<&Key> = after.difference(&before).collect();
+    prop_assert!(added.is_empty(), "{what} added deletions: {added:?}");
+    Ok(())
+}
+
+/// Protected images and their guards other than `usage_coverage_gap`, where any.
+fn protected_by_other_guards(plan: &Plan) -> BTreeMap<Key, Vec<String>> {
+    plan.by_key
+        .iter()
+        .filter(|(_, d)| d.status == "protected")
+        .filter_map(|(k, d)| {
+            let others: Vec<String> = d
+                .guards
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|g| !g.is_empty() && *g != "usage_coverage_gap")
+                .map(str::to_owned)
+                .collect();
+            (!others.is_empty()).then(|| (k.clone(), others))
+        })
+        .collect()
+}
+
+/// Fresh evidence of use for one image.
+#[derive(Debug, Clone)]
+enum Evidence {
+    /// ECR recorded a pull three days ago.
+    Pull,
+    /// Inspector saw it in use five days ago.
+    RecentUse,
+    /// Inspector sees tasks running it now.
+    InUseNow,
+}
+
+fn evidence() -> impl Strategy<Value = Evidence> {
+    prop_oneof![
+        Just(Evidence::Pull),
+        Just(Evidence::RecentUse),
+        Just(Evidence::InUseNow)
+    ]
+}
+
+fn add_evidence(org: &mut Org, image: usize, evidence: &Evidence) {
+    let image = &mut org.images[image];
+    let mut coverage = image.coverage.unwrap_or(Coverage {
+        last_in_use_at: None,
+        in_use_count: Some(0),
+        image_pulled_at: None,
+    });
+    match evidence {
+        Evidence::Pull => image.last_pull = Some(now() - 3 * DAY),
+        Evidence::RecentUse => {
+            coverage.last_in_use_at = Some(now() - 5 * DAY);
+            image.coverage = Some(coverage);
+        }
+        Evidence::InUseNow => {
+            coverage.in_use_count = Some(2);
+            image.coverage = Some(coverage);
+        }
+    }
+}
+
+fn compare_with_oracle(org: &Org, plan: &Plan) -> Result<(), TestCaseError> {
+    let expected = oracle::expected(org, &org::params());
+    for (i, e) in expected.iter().enumerate() {
+        let k = key(org, i);
+        let got = plan.by_key.get(&k).map(|d| Expected {
+            status: DECISION_STATUSES
+                .iter()
+                .copied()
+                .find(|s| *s == d.status.as_str()),
+            rule: d.rule.clone(),
+            rules: d.rules.clone(),
+            reason: d.reason.clone(),
+            guards: d.guards.clone(),
+            parent_digests: d.parent_digests.clone(),
+            depth: d.depth,
+        });
+        match (e.status, got) {
+            (None, None) => {}
+            (None, Some(got)) => prop_assert!(false, "{k:?}: expected unlisted, got {got:?}"),
+            (Some(_), got) => prop_assert_eq!(Some(e), got.as_ref(), "decision of {:?}", k),
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Property 1: what the plan deletes is unused by every measure the guards know, and
+    /// deleting it never orphans a kept parent's child.
+    #[test]
+    fn deleted_images_are_never_used_protected_or_kept_with_a_parent(org in generate::org()) {
+        let plan = plan(&org);
+        check_safety(&org, &plan)?;
+    }
+
+    /// Property 2: the same organization plans to the same rows, in the same order.
+    #[test]
+    fn planning_is_deterministic(org in generate::org()) {
+        let first = plan(&org);
+        let second = plan(&org);
+        prop_assert_eq!(first.rows, second.rows);
+    }
+
+    /// Property 3: a new live reference to an existing image never adds a deletion, and
+    /// what it names is not deleted.
+    #[test]
+    fn adding_a_live_reference_never_adds_a_deletion(org in generate::org(), spec in live_ref()) {
+        let before = plan(&org);
+        let mut more = org.clone();
+        more.add_ref(&spec);
+        let after = plan(&more);
+        assert_subset(&after, &before, "a live reference")?;
+        for i in named_by_new_refs(&more, org.refs.len()) {
+            let k = key(&more, i);
+            prop_assert_ne!(after.status(&k), Some("delete"), "{:?} is named by the new reference", k);
+        }
+        check_safety(&more, &after)?;
+    }
+
+    /// Property 4a: a usage source that fails never adds a deletion.
+    #[test]
+    fn a_failed_usage_source_never_adds_a_deletion(org in generate::org(), failed in failure()) {
+        let before = plan(&org);
+        let mut blind = org.clone();
+        blind.set_source(failed);
+        let after = plan(&blind);
+        assert_subset(&after, &before, "a failed usage source")?;
+        check_safety(&blind, &after)?;
+    }
+
+    /// Property 4b: restoring a failed usage source to `ok` leaves every protection by the
+    /// other guards as it was.
+    #[test]
+    fn restoring_a_usage_source_keeps_every_other_protection(org in generate::org(), failed in failure()) {
+        let mut blind = org.clone();
+        blind.set_source(failed.clone());
+        let before = plan(&blind);
+        let mut restored = blind.clone();
+        restored.set_source(SourceStatus { status: "ok", ..failed });
+        let after = plan(&restored);
+        prop_assert_eq!(protected_by_other_guards(&before), protected_by_other_guards(&after));
+        check_safety(&restored, &after)?;
+    }
+
+    /// Property 5: a recent pull or Inspector sighting keeps the image and everything
+    /// below it, and deletes nothing new.
+    #[test]
+    fn fresh_use_keeps_the_image_and_its_children(
+        org in generate::org(),
+        image in any::<Index>(),
+        evidence in evidence(),
+    ) {
+        if org.images.is_empty() {
+            return Ok(());
+        }
+        let before = plan(&org);
+        let image = image.index(org.images.len());
+        let mut used = org.clone();
+        add_evidence(&mut used, image, &evidence);
+        let after = plan(&used);
+        assert_subset(&after, &before, "fresh use")?;
+        for i in std::iter::once(image).chain(oracle::descendants(&used, image)) {
+            let k = key(&used, i);
+            prop_assert_ne!(after.status(&k), Some("delete"), "{:?} is used or below a used image", k);
+        }
+    }
+
+    /// Every decision, not only the deletions, is the one the documented semantics give.
+    #[test]
+    fn decisions_match_the_documented_semantics(org in generate::org()) {
+        let plan = plan(&org);
+        compare_with_oracle(&org, &plan)?;
+    }
+}
