@@ -78,61 +78,71 @@ fn configured_catalog(
     )?)
 }
 
-/// A session over `run` with its history window, the params and the catalog installed.
-async fn prepare_session(
-    store: &Store,
-    run: &RunMarker,
-    config: &Config,
-    planner: &Planner,
-    now: Micros,
-    materialize: bool,
-) -> Result<(
-    datafusion::execution::context::SessionContext,
-    Params,
-    Vec<String>,
-)> {
-    let ctx = ecrgc_engine::new_context();
-    ecrgc_engine::register_run(&ctx, store, run).await?;
-    let window_start = run.snapshot_time_micros - i64::from(config.rules.history_days) * DAY;
-    let history: Vec<RunMarker> = store
-        .committed_runs()
-        .await?
-        .into_iter()
-        .filter(|r| {
-            r.snapshot_time_micros >= window_start
-                && r.snapshot_time_micros <= run.snapshot_time_micros
-        })
-        .collect();
-    ecrgc_engine::register_history(&ctx, store, &history).await?;
-    let params = Params::from_config(config, now);
-    ecrgc_engine::session::register_params(&ctx, &params)?;
-    planner.install(&ctx, materialize).await?;
-    Ok((ctx, params, history.into_iter().map(|r| r.run_id).collect()))
+/// A committed run to plan, and the runs of its history window (oldest first, the run
+/// itself last).
+struct Chosen {
+    run: RunMarker,
+    history: Vec<RunMarker>,
 }
 
-async fn pick_run(store: &Store, run: Option<&str>) -> Result<RunMarker> {
-    let found = match run {
-        Some(id) => store.run(id).await?,
-        None => store.latest_run().await?,
-    };
-    match (found, run) {
-        (Some(r), _) => Ok(r),
-        (None, Some(id)) => Err(bad_input(format!(
-            "no committed run {id:?} in {}",
-            store.display()
-        ))),
-        (None, None) => anyhow::bail!(
-            "no committed run in {}: run `ecrgc collect` (or `ecrgc demo`) first",
-            store.display()
-        ),
+impl Chosen {
+    /// Picks `run` (default: the latest) among the store's committed runs, listed once.
+    async fn pick(store: &Store, run: Option<&str>, config: &Config) -> Result<Self> {
+        let all = store.committed_runs().await?;
+        let found = match run {
+            Some(id) => all.iter().find(|r| r.run_id == id).cloned(),
+            None => all.last().cloned(),
+        };
+        let chosen = match (found, run) {
+            (Some(r), _) => r,
+            (None, Some(id)) => {
+                return Err(bad_input(format!(
+                    "no committed run {id:?} in {}",
+                    store.display()
+                )));
+            }
+            (None, None) => anyhow::bail!(
+                "no committed run in {}: run `ecrgc collect` (or `ecrgc demo`) first",
+                store.display()
+            ),
+        };
+        let window_start = chosen.snapshot_time_micros - i64::from(config.rules.history_days) * DAY;
+        let history = all
+            .into_iter()
+            .filter(|r| {
+                r.snapshot_time_micros >= window_start
+                    && r.snapshot_time_micros <= chosen.snapshot_time_micros
+            })
+            .collect();
+        Ok(Self {
+            run: chosen,
+            history,
+        })
     }
 }
 
+/// A session over the chosen run and its history window, with the params and the catalog
+/// installed (rules and guards computed once, in memory).
+async fn prepare_session(
+    store: &Store,
+    chosen: &Chosen,
+    config: &Config,
+    planner: &Planner,
+    now: Micros,
+) -> Result<(datafusion::execution::context::SessionContext, Params)> {
+    let ctx = ecrgc_engine::new_context();
+    ecrgc_engine::register_run(&ctx, store, &chosen.run).await?;
+    ecrgc_engine::register_history(&ctx, store, &chosen.history).await?;
+    let params = Params::from_config(config, now);
+    ecrgc_engine::session::register_params(&ctx, &params)?;
+    planner.install(&ctx, true).await?;
+    Ok((ctx, params))
+}
+
 /// Plans `run` and prints the summary; returns the summary.
-#[allow(clippy::too_many_arguments)]
 async fn plan_run(
     store: &Store,
-    run: &RunMarker,
+    chosen: &Chosen,
     config: &Config,
     catalog: Catalog,
     now: Micros,
@@ -141,8 +151,8 @@ async fn plan_run(
     let planner = Planner::new(catalog);
     let started = std::time::Instant::now();
     let spinner = spinner("running rules and guards");
-    let (ctx, params, history_runs) =
-        prepare_session(store, run, config, &planner, now, true).await?;
+    let (ctx, params) = prepare_session(store, chosen, config, &planner, now).await?;
+    let run = &chosen.run;
     spinner.set_message("deciding and writing reports");
     let (summary, files) = write_plan(PlanContext {
         ctx: &ctx,
@@ -150,7 +160,7 @@ async fn plan_run(
         run_id: &run.run_id,
         snapshot_time: &run.snapshot_time,
         params: &params,
-        history_runs,
+        history_runs: chosen.history.iter().map(|r| r.run_id.clone()).collect(),
         store: store.display(),
         config_hash: &config.hash(),
         manifest_ttl_hours: i64::from(config.safety.manifest_ttl_hours),
@@ -216,7 +226,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
     std::fs::write(&truth_path, serde_json::to_vec_pretty(&truth)?)
         .with_context(|| format!("cannot write {}", truth_path.display()))?;
     let catalog = configured_catalog(None, &[], &config, args.config.as_deref())?;
-    plan_run(&store, &run, &config, catalog, now, &args.out).await?;
+    let chosen = Chosen::pick(&store, Some(&run.run_id), &config).await?;
+    plan_run(&store, &chosen, &config, catalog, now, &args.out).await?;
     Ok(())
 }
 
@@ -230,15 +241,17 @@ async fn plan(args: PlanArgs) -> Result<()> {
         args.store.config.as_deref(),
     )?;
     let store = open_store(&args.store, &config)?;
-    let run = pick_run(&store, args.run.as_deref()).await?;
-    plan_run(&store, &run, &config, catalog, now, &args.out).await?;
+    let chosen = Chosen::pick(&store, args.run.as_deref(), &config).await?;
+    plan_run(&store, &chosen, &config, catalog, now, &args.out).await?;
     Ok(())
 }
 
 async fn query(args: QueryArgs) -> Result<()> {
     let config = load_config(args.store.config.as_deref())?;
     let store = open_store(&args.store, &config)?;
-    let run = pick_run(&store, args.run.as_deref()).await?;
+    let run = Chosen::pick(&store, args.run.as_deref(), &config)
+        .await?
+        .run;
     let ctx = ecrgc_engine::new_context();
     ecrgc_engine::register_run(&ctx, &store, &run).await?;
     let df = ctx.sql(&args.sql).await.map_err(bad_input)?;
@@ -279,9 +292,10 @@ async fn explain(args: ExplainArgs) -> Result<()> {
         args.store.config.as_deref(),
     )?;
     let store = open_store(&args.store, &config)?;
-    let run = pick_run(&store, args.run.as_deref()).await?;
+    let chosen = Chosen::pick(&store, args.run.as_deref(), &config).await?;
     let planner = Planner::new(catalog);
-    let (ctx, _, _) = prepare_session(&store, &run, &config, &planner, now, true).await?;
+    let (ctx, _) = prepare_session(&store, &chosen, &config, &planner, now).await?;
+    let run = &chosen.run;
     let keys = ecrgc_report::explain::resolve(&ctx, &args.image).await?;
     if keys.is_empty() {
         return Err(bad_input(format!(
