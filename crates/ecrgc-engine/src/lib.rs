@@ -17,7 +17,9 @@ pub mod session;
 pub use catalog::{Catalog, SqlKind, SqlUnit};
 pub use params::Params;
 pub use plan::{DECISION_STATUSES, Planner};
-pub use session::{new_context, register_empty_tables, register_history, register_run};
+pub use session::{
+    new_context, register_empty_tables, register_history, register_params, register_run,
+};
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]

@@ -82,6 +82,7 @@ fn partition_parts(table: &str, dt: &str, run_id: &str) -> [String; 3] {
 }
 
 struct TableTask {
+    schema: arrow::datatypes::SchemaRef,
     sender: mpsc::Sender<RecordBatch>,
     handle: JoinHandle<Result<TableStats>>,
 }
@@ -134,7 +135,7 @@ impl RunWriter {
             self.tables.insert(table.to_owned(), task);
         }
         let task = self.tables.get(table).expect("inserted above");
-        if batch.schema() != task_schema(table)? {
+        if batch.schema() != task.schema {
             return Err(StoreError::SchemaMismatch {
                 table: table.to_owned(),
             });
@@ -156,8 +157,13 @@ impl RunWriter {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let store = self.store.clone();
         let parts = partition_parts(def.name, &self.dt, &self.run_id);
+        let schema = def.schema();
         let handle = tokio::spawn(write_table(store, parts, def, receiver));
-        TableTask { sender, handle }
+        TableTask {
+            schema,
+            sender,
+            handle,
+        }
     }
 
     /// Finishes every table (tables never written get an empty file, so every engine sees
@@ -214,12 +220,6 @@ impl RunWriter {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-fn task_schema(table: &str) -> Result<arrow::datatypes::SchemaRef> {
-    ecrgc_model::table_def(table)
-        .map(|d| d.schema())
-        .ok_or_else(|| StoreError::UnknownTable(table.to_owned()))
 }
 
 async fn join_table(table: &str, task: TableTask) -> Result<TableStats> {

@@ -134,7 +134,7 @@ async fn prepare_session(
     ecrgc_engine::register_run(&ctx, store, &chosen.run).await?;
     ecrgc_engine::register_history(&ctx, store, &chosen.history).await?;
     let params = Params::from_config(config, now);
-    ecrgc_engine::session::register_params(&ctx, &params)?;
+    ecrgc_engine::register_params(&ctx, &params)?;
     planner.install(&ctx, true).await?;
     Ok((ctx, params))
 }
