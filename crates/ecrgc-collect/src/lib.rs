@@ -1,10 +1,11 @@
 //! ecrgc collectors.
 //!
-//! A collector turns an organization into one committed store run. This crate starts with
-//! the demo collector, which generates a synthetic but realistic organization from a seed
-//! and knows the right answer for every image it writes ([`demo::DemoTruth`]), so the whole
-//! pipeline can be checked end to end without AWS.
+//! A collector turns an organization into one committed store run: [`aws`] reads a live
+//! organization through the AWS APIs (`ecrgc collect`); [`demo`] generates a synthetic but
+//! realistic one from a seed and knows the right answer for every image it writes
+//! ([`demo::DemoTruth`]), so the whole pipeline can be checked end to end without AWS.
 
+pub mod aws;
 pub mod demo;
 pub mod rng;
 
@@ -14,6 +15,9 @@ pub enum CollectError {
     /// Writing the run failed.
     #[error(transparent)]
     Store(#[from] ecrgc_store::StoreError),
+    /// AWS could not be reached as a whole (no identity, no account list).
+    #[error(transparent)]
+    Aws(#[from] ecrgc_aws::AwsError),
     /// The request cannot be collected as given.
     #[error("{0}")]
     Invalid(String),

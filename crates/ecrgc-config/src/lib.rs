@@ -64,6 +64,65 @@ pub struct Config {
     /// Safety settings.
     #[serde(default)]
     pub safety: SafetyConfig,
+    /// How hard `collect` may push the AWS APIs.
+    #[serde(default)]
+    pub collect: CollectConfig,
+}
+
+/// `[collect]`: parallelism and retries of the collectors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CollectConfig {
+    /// Account × region × source units read at the same time.
+    #[serde(default = "default_parallel_units")]
+    pub parallel_units: u32,
+    /// Calls in flight per API in one account and region (AWS limits are per account,
+    /// region and API).
+    #[serde(default = "default_api_concurrency")]
+    pub api_concurrency: u32,
+    /// Per-API overrides of `api_concurrency`, by service (`ecr`) or API
+    /// (`ecr:DescribeImages`).
+    #[serde(default)]
+    pub api_concurrency_overrides: std::collections::BTreeMap<String, u32>,
+    /// Attempts per API call, the first included, on throttling and transient errors.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First backoff after a throttled or failed attempt, in milliseconds; it doubles with
+    /// every attempt (with jitter) up to `max_backoff_ms`.
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    /// Longest single backoff, in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        Self {
+            parallel_units: default_parallel_units(),
+            api_concurrency: default_api_concurrency(),
+            api_concurrency_overrides: Default::default(),
+            max_attempts: default_max_attempts(),
+            initial_backoff_ms: default_initial_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
+        }
+    }
+}
+
+fn default_parallel_units() -> u32 {
+    16
+}
+fn default_api_concurrency() -> u32 {
+    4
+}
+fn default_max_attempts() -> u32 {
+    10
+}
+fn default_initial_backoff_ms() -> u64 {
+    200
+}
+fn default_max_backoff_ms() -> u64 {
+    20_000
 }
 
 /// `[org]`: accounts, role and regions.
@@ -359,6 +418,24 @@ impl Config {
                 &self.safety.opt_in_tag,
                 "expected key=value, or \"\" to let every repository in",
             ));
+        }
+        for (key, value) in [
+            ("collect.parallel_units", self.collect.parallel_units),
+            ("collect.api_concurrency", self.collect.api_concurrency),
+            ("collect.max_attempts", self.collect.max_attempts),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "0", "must be at least 1"));
+            }
+        }
+        for (api, value) in &self.collect.api_concurrency_overrides {
+            if *value == 0 {
+                return Err(invalid(
+                    &format!("collect.api_concurrency_overrides.{api}"),
+                    "0",
+                    "must be at least 1",
+                ));
+            }
         }
         if self.safety.manifest_ttl_hours == 0 {
             return Err(invalid(

@@ -9,6 +9,10 @@
 //! <root>/_runs/<run_id>.json          commit marker, written last
 //! ```
 //!
+//! A sharded run (`collect --shard i/n`) writes the same folders from several processes, each
+//! with its own file-name prefix, records each finished shard under
+//! `_shards/<name>/<i>of<n>.json`, and is committed by the last shard to finish.
+//!
 //! A run becomes visible only when its commit marker exists. The marker is created with a
 //! create-if-absent put, so a committed run can never be committed (or rewritten) twice, and a
 //! run that crashed before its marker leaves files that no reader ever lists.
@@ -17,7 +21,7 @@ mod location;
 mod run;
 
 pub use location::Store;
-pub use run::{RunMarker, RunWriter, TableStats};
+pub use run::{RunMarker, RunWriter, ShardOutcome, TableStats};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,14 @@ pub enum StoreError {
     /// The run's commit marker exists already.
     #[error("run {0} is already committed; committed runs are never rewritten")]
     AlreadyCommitted(String),
+    /// A sharded run that cannot be started or finished as asked.
+    #[error("sharded run {name:?}: {reason}")]
+    InvalidShard {
+        /// The run name the shards share.
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A commit marker that cannot be read.
     #[error("corrupt commit marker {path}: {source}")]
     CorruptMarker {

@@ -38,6 +38,17 @@ impl Store {
     /// Opens a store from a location: `s3://bucket/prefix`, `memory://`, `file:///path` or a
     /// plain local path (created if missing).
     pub fn open(location: &str) -> Result<Self> {
+        Self::open_with(location, None, None)
+    }
+
+    /// Opens a store like [`Store::open`]; an S3 store signs with `credentials` and uses
+    /// `region` when given (ecrgc hands it the AWS SDK's default chain, so profiles and SSO
+    /// work for the store as they do for the collectors), else the environment's.
+    pub fn open_with(
+        location: &str,
+        credentials: Option<object_store::aws::AwsCredentialProvider>,
+        region: Option<&str>,
+    ) -> Result<Self> {
         let invalid = |reason: String| StoreError::InvalidLocation {
             location: location.to_owned(),
             reason,
@@ -50,10 +61,17 @@ impl Store {
             if bucket.is_empty() {
                 return Err(invalid("no bucket name".into()));
             }
-            let s3 = AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(|e| invalid(e.to_string()))?;
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Some(c) = credentials {
+                builder = builder.with_credentials(c);
+            }
+            if let Some(r) = region
+                && std::env::var_os("AWS_REGION").is_none()
+                && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+            {
+                builder = builder.with_region(r);
+            }
+            let s3 = builder.build().map_err(|e| invalid(e.to_string()))?;
             let base_url =
                 Url::parse(&format!("s3://{bucket}")).map_err(|e| invalid(e.to_string()))?;
             return Ok(Self::from_parts(
@@ -150,6 +168,19 @@ impl Store {
     /// Starts writing a new run that describes the instant `snapshot_time` (µs, UTC).
     pub fn begin_run(&self, snapshot_time: i64, origin: &str) -> RunWriter {
         RunWriter::new(self.clone(), snapshot_time, origin)
+    }
+
+    /// Starts or joins shard `index` of `count` of the sharded run called `name` (see
+    /// [`RunWriter::finish_shard`]). The first shard to start fixes the snapshot time.
+    pub async fn begin_shard(
+        &self,
+        name: &str,
+        snapshot_time: i64,
+        origin: &str,
+        index: u32,
+        count: u32,
+    ) -> Result<RunWriter> {
+        RunWriter::new_shard(self.clone(), name, snapshot_time, origin, index, count).await
     }
 
     /// Every committed run, oldest first (by snapshot time, then run id).

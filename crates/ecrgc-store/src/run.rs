@@ -6,7 +6,7 @@ use arrow::record_batch::RecordBatch;
 use ecrgc_model::time::{partition_date, rfc3339};
 use ecrgc_model::{RunRow, RunsBuilder, TableDef, all_tables};
 use object_store::buffered::BufWriter;
-use object_store::{PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -81,6 +81,48 @@ fn partition_parts(table: &str, dt: &str, run_id: &str) -> [String; 3] {
     ]
 }
 
+/// Folder of the shard records below the store root.
+pub(crate) const SHARD_DIR: &str = "_shards";
+
+/// What the first shard of a sharded run fixes for every other shard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct ShardPlan {
+    run_id: String,
+    snapshot_time_micros: i64,
+    count: u32,
+    started_at: i64,
+    origin: String,
+}
+
+/// What a finished shard records: its table statistics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct ShardRecord {
+    index: u32,
+    count: u32,
+    finished_at: String,
+    tables: BTreeMap<String, TableStats>,
+}
+
+/// How finishing a shard ended.
+#[derive(Debug)]
+pub enum ShardOutcome {
+    /// Every shard is in and the run is committed (by this shard or a concurrent one).
+    Committed(RunMarker),
+    /// Other shards are still missing; the last one to finish commits.
+    Waiting {
+        /// Shards finished, this one included.
+        done: u32,
+        /// Shards in all.
+        count: u32,
+    },
+}
+
+struct ShardOf {
+    name: String,
+    index: u32,
+    count: u32,
+}
+
 struct TableTask {
     schema: arrow::datatypes::SchemaRef,
     sender: mpsc::Sender<RecordBatch>,
@@ -96,6 +138,9 @@ pub struct RunWriter {
     origin: String,
     started_at: i64,
     tables: BTreeMap<String, TableTask>,
+    /// First part of every file name: shards of one run write to the same folders.
+    file_prefix: String,
+    shard: Option<ShardOf>,
 }
 
 impl RunWriter {
@@ -109,7 +154,106 @@ impl RunWriter {
             origin: origin.to_owned(),
             started_at,
             tables: BTreeMap::new(),
+            file_prefix: "part".to_owned(),
+            shard: None,
         }
+    }
+
+    /// Starts (or joins) shard `index` of `count` of the run called `name`. The first shard
+    /// to start fixes the run id and snapshot time for all of them (create-if-absent), so
+    /// shards started at different moments still write one run.
+    pub(crate) async fn new_shard(
+        store: Store,
+        name: &str,
+        snapshot_time: i64,
+        origin: &str,
+        index: u32,
+        count: u32,
+    ) -> Result<Self> {
+        let invalid = |reason: String| StoreError::InvalidShard {
+            name: name.to_owned(),
+            reason,
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(invalid(
+                "a run name is letters, digits, '-', '_' and '.'".into(),
+            ));
+        }
+        if index == 0 || index > count {
+            return Err(invalid(format!("shard {index}/{count} does not exist")));
+        }
+        let started_at = chrono::Utc::now().timestamp_micros();
+        let fresh = ShardPlan {
+            run_id: new_run_id(snapshot_time, started_at),
+            snapshot_time_micros: snapshot_time,
+            count,
+            started_at,
+            origin: origin.to_owned(),
+        };
+        let path = store.path(&[SHARD_DIR, name, "plan.json"]);
+        let body =
+            serde_json::to_vec_pretty(&fresh).map_err(|source| StoreError::CorruptMarker {
+                path: path.to_string(),
+                source,
+            })?;
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        let plan = match store
+            .object_store()
+            .put_opts(&path, PutPayload::from(body), create)
+            .await
+        {
+            Ok(_) => fresh,
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                let bytes = store.object_store().get(&path).await?.bytes().await?;
+                serde_json::from_slice::<ShardPlan>(&bytes).map_err(|source| {
+                    StoreError::CorruptMarker {
+                        path: path.to_string(),
+                        source,
+                    }
+                })?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if plan.count != count {
+            return Err(invalid(format!(
+                "it was started with {} shards, not {count}",
+                plan.count
+            )));
+        }
+        if store.run(&plan.run_id).await?.is_some() {
+            return Err(invalid(format!(
+                "its run {} is already committed; give every run its own name",
+                plan.run_id
+            )));
+        }
+        let record = store.path(&[SHARD_DIR, name, &format!("{index}of{count}.json")]);
+        if store.object_store().head(&record).await.is_ok() {
+            return Err(invalid(format!(
+                "shard {index}/{count} has already finished"
+            )));
+        }
+        Ok(Self {
+            store,
+            run_id: plan.run_id,
+            snapshot_time: plan.snapshot_time_micros,
+            dt: partition_date(plan.snapshot_time_micros),
+            origin: plan.origin,
+            started_at: plan.started_at,
+            tables: BTreeMap::new(),
+            file_prefix: format!("part-s{index:03}of{count:03}"),
+            shard: Some(ShardOf {
+                name: name.to_owned(),
+                index,
+                count,
+            }),
+        })
     }
 
     /// The run's identifier: the snapshot time, sortable, plus a random suffix.
@@ -158,7 +302,13 @@ impl RunWriter {
         let store = self.store.clone();
         let parts = partition_parts(def.name, &self.dt, &self.run_id);
         let schema = def.schema();
-        let handle = tokio::spawn(write_table(store, parts, def, receiver));
+        let handle = tokio::spawn(write_table(
+            store,
+            parts,
+            self.file_prefix.clone(),
+            def,
+            receiver,
+        ));
         TableTask {
             schema,
             sender,
@@ -169,10 +319,151 @@ impl RunWriter {
     /// Finishes every table (tables never written get an empty file, so every engine sees
     /// every table), writes the `runs` row, and finally the commit marker.
     pub async fn commit(mut self, row: RunRow<'_>) -> Result<RunMarker> {
+        if self.shard.is_some() {
+            return Err(StoreError::WriterFailed {
+                table: "runs".into(),
+                reason: "a shard is finished with finish_shard, not committed".into(),
+            });
+        }
         let mut runs = RunsBuilder::new(&self.run_id, self.snapshot_time, 1);
         runs.append(row);
         let runs_batch = runs.finish();
         self.write(RunsBuilder::NAME, runs_batch).await?;
+        let stats = self.finish_tables().await?;
+        self.write_marker(stats).await
+    }
+
+    /// Finishes this shard's tables and records the shard as done. The shard that finds every
+    /// other shard done writes the `runs` row and commits the run; when two find it at the
+    /// same moment, the create-if-absent marker lets exactly one commit, and the other
+    /// reports the committed run.
+    pub async fn finish_shard(mut self, row: RunRow<'_>) -> Result<ShardOutcome> {
+        let shard = match &self.shard {
+            Some(s) => ShardOf {
+                name: s.name.clone(),
+                index: s.index,
+                count: s.count,
+            },
+            None => {
+                return Err(StoreError::WriterFailed {
+                    table: "runs".into(),
+                    reason: "finish_shard called on a run that is not sharded".into(),
+                });
+            }
+        };
+        let mut stats = self.finish_tables().await?;
+        // The runs table is the committer's: an empty part from every shard would only add
+        // files, so it is dropped from the shard's record (its empty file stays harmless).
+        stats.remove(RunsBuilder::NAME);
+        let record = ShardRecord {
+            index: shard.index,
+            count: shard.count,
+            finished_at: rfc3339(chrono::Utc::now().timestamp_micros()),
+            tables: stats,
+        };
+        let dir = [SHARD_DIR, shard.name.as_str()];
+        let path = self.store.path(&[
+            dir[0],
+            dir[1],
+            &format!("{}of{}.json", shard.index, shard.count),
+        ]);
+        let body =
+            serde_json::to_vec_pretty(&record).map_err(|source| StoreError::CorruptMarker {
+                path: path.to_string(),
+                source,
+            })?;
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .object_store()
+            .put_opts(&path, PutPayload::from(body), create)
+            .await
+        {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                return Err(StoreError::InvalidShard {
+                    name: shard.name.clone(),
+                    reason: format!("shard {}/{} has already finished", shard.index, shard.count),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut records = Vec::new();
+        for i in 1..=shard.count {
+            let p = self
+                .store
+                .path(&[dir[0], dir[1], &format!("{i}of{}.json", shard.count)]);
+            match self.store.object_store().get(&p).await {
+                Ok(got) => {
+                    let bytes = got.bytes().await?;
+                    let r: ShardRecord = serde_json::from_slice(&bytes).map_err(|source| {
+                        StoreError::CorruptMarker {
+                            path: p.to_string(),
+                            source,
+                        }
+                    })?;
+                    records.push(r);
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if records.len() < shard.count as usize {
+            return Ok(ShardOutcome::Waiting {
+                done: records.len() as u32,
+                count: shard.count,
+            });
+        }
+        if let Some(m) = self.store.run(&self.run_id).await? {
+            return Ok(ShardOutcome::Committed(m));
+        }
+        // Every shard is in: write the runs row under a name of its own, then commit.
+        let mut runs = RunsBuilder::new(&self.run_id, self.snapshot_time, 1);
+        runs.append(RunRow {
+            started_at: self.started_at,
+            ..row
+        });
+        let batch = runs.finish();
+        let parts = partition_parts(RunsBuilder::NAME, &self.dt, &self.run_id);
+        let file = self
+            .store
+            .path(&[&parts[0], &parts[1], &parts[2], "part-commit.parquet"]);
+        let object = BufWriter::new(self.store.object_store(), file);
+        let mut w = AsyncArrowWriter::try_new(object, batch.schema(), Some(writer_properties()))?;
+        w.write(&batch).await?;
+        let runs_bytes = w.bytes_written() as u64;
+        w.close().await?;
+        let mut totals: BTreeMap<String, TableStats> = BTreeMap::new();
+        for r in &records {
+            for (table, s) in &r.tables {
+                let t = totals.entry(table.clone()).or_default();
+                t.rows += s.rows;
+                t.files += s.files;
+                t.bytes += s.bytes;
+            }
+        }
+        totals.insert(
+            RunsBuilder::NAME.to_owned(),
+            TableStats {
+                rows: 1,
+                files: 1,
+                bytes: runs_bytes,
+            },
+        );
+        match self.write_marker(totals).await {
+            Ok(m) => Ok(ShardOutcome::Committed(m)),
+            Err(StoreError::AlreadyCommitted(id)) => match self.store.run(&id).await? {
+                Some(m) => Ok(ShardOutcome::Committed(m)),
+                None => Err(StoreError::AlreadyCommitted(id)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn finish_tables(&mut self) -> Result<BTreeMap<String, TableStats>> {
         for def in all_tables() {
             if !self.tables.contains_key(def.name) {
                 let task = self.spawn_table(def.clone());
@@ -184,6 +475,10 @@ impl RunWriter {
             let s = join_table(&table, task).await?;
             stats.insert(table, s);
         }
+        Ok(stats)
+    }
+
+    async fn write_marker(&self, stats: BTreeMap<String, TableStats>) -> Result<RunMarker> {
         let marker = RunMarker {
             format: MARKER_FORMAT,
             run_id: self.run_id.clone(),
@@ -247,6 +542,7 @@ fn writer_properties() -> WriterProperties {
 async fn write_table(
     store: Store,
     parts: [String; 3],
+    file_prefix: String,
     def: TableDef,
     mut receiver: mpsc::Receiver<RecordBatch>,
 ) -> Result<TableStats> {
@@ -254,7 +550,7 @@ async fn write_table(
     let mut stats = TableStats::default();
     let mut writer: Option<(AsyncArrowWriter<BufWriter>, usize)> = None;
     let open = |index: u64| -> Result<AsyncArrowWriter<BufWriter>> {
-        let file = format!("part-{index:05}.parquet");
+        let file = format!("{file_prefix}-{index:05}.parquet");
         let path = store.path(&[&parts[0], &parts[1], &parts[2], &file]);
         let object = BufWriter::new(store.object_store(), path);
         Ok(AsyncArrowWriter::try_new(

@@ -1,8 +1,8 @@
 //! The shared store suite: the same checks run against every backend (local folder,
-//! in-memory; S3 joins when a local S3 endpoint is available), so backends cannot drift.
+//! in-memory, S3 on a moto server), so backends cannot drift.
 
 use ecrgc_model::{ImageTagRow, ImageTagsBuilder, RunRow, all_tables};
-use ecrgc_store::{Store, StoreError};
+use ecrgc_store::{ShardOutcome, Store, StoreError};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -176,6 +176,94 @@ async fn bad_writes_are_refused(store: Store) {
     assert!(matches!(err, StoreError::SchemaMismatch { .. }), "{err}");
 }
 
+async fn sharded_run_commits_when_the_last_shard_finishes(store: Store) {
+    let mut first = store
+        .begin_shard("nightly", NOW, "test", 1, 2)
+        .await
+        .expect("shard 1 starts");
+    let run_id = first.run_id().to_owned();
+    first
+        .write("image_tags", tags(&run_id, NOW, 3))
+        .await
+        .expect("write");
+    match first
+        .finish_shard(run_row())
+        .await
+        .expect("shard 1 finishes")
+    {
+        ShardOutcome::Waiting { done: 1, count: 2 } => {}
+        other => panic!("shard 1 must wait for shard 2: {other:?}"),
+    }
+    assert!(
+        store.latest_run().await.expect("list").is_none(),
+        "not visible before the last shard"
+    );
+
+    let err = store
+        .begin_shard("nightly", NOW, "test", 1, 3)
+        .await
+        .err()
+        .expect("another shard count is refused");
+    assert!(matches!(err, StoreError::InvalidShard { .. }), "{err}");
+    let err = store
+        .begin_shard("nightly", NOW, "test", 1, 2)
+        .await
+        .err()
+        .expect("a finished shard cannot run again");
+    assert!(matches!(err, StoreError::InvalidShard { .. }), "{err}");
+
+    // Started a day later, shard 2 still writes the run shard 1 fixed.
+    let mut second = store
+        .begin_shard("nightly", NOW + DAY, "test", 2, 2)
+        .await
+        .expect("shard 2 starts");
+    assert_eq!(second.run_id(), run_id);
+    assert_eq!(second.snapshot_time(), NOW);
+    second
+        .write("image_tags", tags(&run_id, NOW, 4))
+        .await
+        .expect("write");
+    let marker = match second
+        .finish_shard(run_row())
+        .await
+        .expect("shard 2 finishes")
+    {
+        ShardOutcome::Committed(m) => m,
+        other => panic!("the last shard commits: {other:?}"),
+    };
+    assert_eq!(marker.run_id, run_id);
+    assert_eq!(marker.tables["image_tags"].rows, 7);
+    assert_eq!(marker.tables["runs"].rows, 1);
+    assert_eq!(
+        read_rows(&store, &marker.table_parts("image_tags")).await,
+        7
+    );
+    assert_eq!(read_rows(&store, &marker.table_parts("runs")).await, 1);
+    assert_eq!(
+        store.latest_run().await.expect("list").map(|m| m.run_id),
+        Some(run_id)
+    );
+
+    let err = store
+        .begin_shard("nightly", NOW, "test", 2, 2)
+        .await
+        .err()
+        .expect("a committed run is never reopened");
+    assert!(matches!(err, StoreError::InvalidShard { .. }), "{err}");
+    assert!(err.to_string().contains("already committed"), "{err}");
+    for bad in ["", "a/b", "../x"] {
+        let err = store
+            .begin_shard(bad, NOW, "test", 1, 1)
+            .await
+            .err()
+            .expect(bad);
+        assert!(
+            matches!(err, StoreError::InvalidShard { .. }),
+            "{bad}: {err}"
+        );
+    }
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -183,45 +271,74 @@ macro_rules! suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn committed_run_is_visible_and_readable() {
-                let (store, _guard) = $make;
+                let Some((store, _guard)) = $make else { return };
                 super::committed_run_is_visible_and_readable(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn crashed_run_is_invisible() {
-                let (store, _guard) = $make;
+                let Some((store, _guard)) = $make else { return };
                 super::crashed_run_is_invisible(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn latest_run_is_the_newest_snapshot() {
-                let (store, _guard) = $make;
+                let Some((store, _guard)) = $make else { return };
                 super::latest_run_is_the_newest_snapshot(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn committed_run_is_never_rewritten() {
-                let (store, _guard) = $make;
+                let Some((store, _guard)) = $make else { return };
                 super::committed_run_is_never_rewritten(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sharded_run_commits_when_the_last_shard_finishes() {
+                let Some((store, _guard)) = $make else { return };
+                super::sharded_run_commits_when_the_last_shard_finishes(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn bad_writes_are_refused() {
-                let (store, _guard) = $make;
+                let Some((store, _guard)) = $make else { return };
                 super::bad_writes_are_refused(store).await;
             }
         }
     };
 }
 
-fn local() -> (Store, tempfile::TempDir) {
+fn local() -> Option<(Store, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path().to_str().expect("utf-8 path")).expect("open");
-    (store, dir)
+    Some((store, dir))
+}
+
+/// A bucket on a fresh moto server, under a prefix (as production stores are).
+fn s3_on_moto() -> Option<(Store, ecrgc_testkit::Moto)> {
+    let moto = ecrgc_testkit::Moto::start()?;
+    moto.create_bucket("snapshots");
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(moto.url())
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_bucket_name("snapshots")
+        .with_access_key_id(ecrgc_testkit::ACCESS_KEY)
+        .with_secret_access_key(ecrgc_testkit::SECRET_KEY)
+        .build()
+        .expect("s3 client");
+    let store = Store::from_parts(
+        std::sync::Arc::new(s3),
+        url::Url::parse("s3://snapshots").expect("url"),
+        object_store::path::Path::from("ecrgc/prod"),
+        "s3://snapshots/ecrgc/prod",
+    );
+    Some((store, moto))
 }
 
 suite!(local_folder, local());
-suite!(in_memory, (Store::in_memory(), ()));
+suite!(in_memory, Some((Store::in_memory(), ())));
+suite!(s3_moto, s3_on_moto());
 
 #[test]
 fn invalid_locations_are_refused() {

@@ -32,6 +32,16 @@ pub enum Command {
     /// account whose usage collection failed. The expected answer is written next to the
     /// reports as demo-truth.json.
     Demo(DemoArgs),
+    /// Snapshot every configured account × region × source into one committed run.
+    ///
+    /// Reads ECR (repositories, images, index manifests, referrers), Inspector coverage, the
+    /// Config aggregator's task definitions, ECS and Lambda through the standard AWS
+    /// credential and endpoint chain (profiles, AWS_REGION, AWS_ENDPOINT_URL), assuming
+    /// `org.role_name` in every account but the caller's own. A source that fails in one
+    /// account and region is recorded in `collection_coverage` and the run still commits;
+    /// `plan` then keeps every image whose use that failure hides. Prints the run id and
+    /// every unit that was not read cleanly.
+    Collect(CollectArgs),
     /// Run the rules and guards on the latest committed run; write reports and a manifest.
     Plan(PlanArgs),
     /// Run SQL over the tables of a committed run (default: the latest).
@@ -76,6 +86,24 @@ pub struct DemoArgs {
     /// Configuration file (TOML) for the plan; the demo truth assumes the defaults.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `ecrgc collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The snapshot time the run records (RFC 3339) [default: the current time].
+    #[arg(long, value_name = "TS")]
+    pub now: Option<String>,
+    /// Collect only shard I of N of the accounts (sorted by id, every N-th one); the last
+    /// shard to finish commits the run. Needs --run-name.
+    #[arg(long, value_name = "I/N", requires = "run_name")]
+    pub shard: Option<String>,
+    /// The name every shard of one run shares, e.g. nightly-2026-11-21; the first shard to
+    /// start fixes the run's snapshot time.
+    #[arg(long, value_name = "NAME", requires = "shard")]
+    pub run_name: Option<String>,
 }
 
 /// `ecrgc plan`.

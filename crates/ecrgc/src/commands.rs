@@ -13,7 +13,8 @@ use ecrgc_store::{RunMarker, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{
-    Cli, Command, DemoArgs, ExplainArgs, Format, PlanArgs, QueryArgs, RulesArgs, StoreArgs,
+    Cli, CollectArgs, Command, DemoArgs, ExplainArgs, Format, PlanArgs, QueryArgs, RulesArgs,
+    StoreArgs,
 };
 use crate::error::bad_input;
 
@@ -21,6 +22,7 @@ use crate::error::bad_input;
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo(args).await,
+        Command::Collect(args) => collect(args).await,
         Command::Plan(args) => plan(args).await,
         Command::Query(args) => query(args).await,
         Command::Explain(args) => explain(args).await,
@@ -46,13 +48,23 @@ fn parse_now(now: Option<&str>) -> Result<Micros> {
     }
 }
 
-fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
+async fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
     let location = args
         .store
         .clone()
         .or_else(|| config.store.clone())
         .unwrap_or_else(|| DEFAULT_STORE.to_owned());
-    Ok(Store::open(&location)?)
+    if !location.starts_with("s3://") {
+        return Ok(Store::open(&location)?);
+    }
+    // The store signs with the same chain as the collectors (profiles, SSO, web identity,
+    // containers, instances), not object_store's environment-only one.
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let credentials = sdk
+        .credentials_provider()
+        .map(ecrgc_aws::StoreCredentials::provider);
+    let region = sdk.region().map(|r| r.as_ref().to_owned());
+    Ok(Store::open_with(&location, credentials, region.as_deref())?)
 }
 
 fn load_catalog(sql_dir: Option<&Path>) -> Result<Catalog> {
@@ -231,6 +243,92 @@ async fn demo(args: DemoArgs) -> Result<()> {
     Ok(())
 }
 
+async fn collect(args: CollectArgs) -> Result<()> {
+    use ecrgc_collect::aws::{CollectOptions, CollectProgress, Shard, collect};
+    let config_path = args.store.config.as_deref().ok_or_else(|| {
+        bad_input("collect needs a configuration file (--config FILE or ECRGC_CONFIG): the accounts and regions to read")
+    })?;
+    let config = load_config(Some(config_path))?;
+    let now = parse_now(args.now.as_deref())?;
+    let shard = match &args.shard {
+        Some(s) => Some(s.parse::<Shard>().map_err(bad_input)?),
+        None => None,
+    };
+    let store = open_store(&args.store, &config).await?;
+    let progress = std::sync::Arc::new(CollectProgress::default());
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {prefix:<17} {bar:24} {pos}/{len} units  {msg} ({elapsed})",
+        )
+        .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let options = CollectOptions {
+        now,
+        shard,
+        run_name: args.run_name.clone(),
+    };
+    let work = collect(&config, &store, &options, progress.clone());
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    let report = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = tick.tick() => {
+                let p = progress.snapshot();
+                bar.set_prefix(p.phase.clone());
+                bar.set_length(p.units_total);
+                bar.set_position(p.units_done);
+                bar.set_message(format!(
+                    "accounts {}/{}  images {}  refs {}  errors {}",
+                    p.accounts_done, p.accounts_total, p.images, p.refs, p.errors
+                ));
+            }
+        }
+    };
+    bar.finish_and_clear();
+    let report = report.context("collecting")?;
+    let mut out = std::io::stdout().lock();
+    match (&report.committed, report.shards_done) {
+        (Some(m), _) => writeln!(
+            out,
+            "committed run {} ({} images, {} workload references) to {}",
+            m.run_id,
+            m.tables.get("images").map_or(0, |t| t.rows),
+            m.tables.get("workload_refs").map_or(0, |t| t.rows),
+            store.display()
+        )?,
+        (None, Some((done, count))) => writeln!(
+            out,
+            "shard finished for run {}: {done} of {count} shards in; the last one commits",
+            report.run_id
+        )?,
+        (None, None) => writeln!(out, "run {} written", report.run_id)?,
+    }
+    writeln!(
+        out,
+        "{} API calls, {} throttled; {} of {} units not ok",
+        report.api_calls,
+        report.throttles,
+        report.outcomes.iter().filter(|o| o.status != "ok").count(),
+        report.outcomes.len()
+    )?;
+    for o in report.outcomes.iter().filter(|o| o.status != "ok") {
+        writeln!(
+            out,
+            "  {} {} {:<17} {:<8} {}",
+            o.account_id,
+            o.region,
+            o.source,
+            o.status,
+            o.error.as_deref().unwrap_or_default()
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 async fn plan(args: PlanArgs) -> Result<()> {
     let config = load_config(args.store.config.as_deref())?;
     let now = parse_now(args.now.as_deref())?;
@@ -240,7 +338,7 @@ async fn plan(args: PlanArgs) -> Result<()> {
         &config,
         args.store.config.as_deref(),
     )?;
-    let store = open_store(&args.store, &config)?;
+    let store = open_store(&args.store, &config).await?;
     let chosen = Chosen::pick(&store, args.run.as_deref(), &config).await?;
     plan_run(&store, &chosen, &config, catalog, now, &args.out).await?;
     Ok(())
@@ -248,7 +346,7 @@ async fn plan(args: PlanArgs) -> Result<()> {
 
 async fn query(args: QueryArgs) -> Result<()> {
     let config = load_config(args.store.config.as_deref())?;
-    let store = open_store(&args.store, &config)?;
+    let store = open_store(&args.store, &config).await?;
     let run = Chosen::pick(&store, args.run.as_deref(), &config)
         .await?
         .run;
@@ -291,7 +389,7 @@ async fn explain(args: ExplainArgs) -> Result<()> {
         &config,
         args.store.config.as_deref(),
     )?;
-    let store = open_store(&args.store, &config)?;
+    let store = open_store(&args.store, &config).await?;
     let chosen = Chosen::pick(&store, args.run.as_deref(), &config).await?;
     let planner = Planner::new(catalog);
     let (ctx, _) = prepare_session(&store, &chosen, &config, &planner, now).await?;

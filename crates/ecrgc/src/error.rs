@@ -30,11 +30,20 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(ecrgc_engine::EngineError::InvalidSql { .. }) = cause.downcast_ref() {
             return 2;
         }
-        if let Some(ecrgc_store::StoreError::InvalidLocation { .. }) = cause.downcast_ref() {
+        if let Some(
+            ecrgc_store::StoreError::InvalidLocation { .. }
+            | ecrgc_store::StoreError::InvalidShard { .. },
+        ) = cause.downcast_ref()
+        {
             return 2;
         }
-        if let Some(ecrgc_collect::CollectError::Invalid(_)) = cause.downcast_ref() {
-            return 2;
+        match cause.downcast_ref() {
+            Some(ecrgc_collect::CollectError::Invalid(_))
+            | Some(ecrgc_collect::CollectError::Store(
+                ecrgc_store::StoreError::InvalidLocation { .. }
+                | ecrgc_store::StoreError::InvalidShard { .. },
+            )) => return 2,
+            _ => {}
         }
     }
     1

@@ -5,37 +5,18 @@
 //! `ECRGC_PYTHON`. Without it the tests are skipped with a notice, except under CI, where a
 //! skipped differential test would pass unnoticed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
 const NOW: &str = "2026-11-21T00:00:00Z";
 
-/// The repository root: `crates/ecrgc/../..`.
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root exists")
-}
+use ecrgc_testkit::repo_root;
 
 /// The Python with DuckDB, or `None` (after a notice) when a developer runs plain
 /// `cargo test`.
 fn python() -> Option<String> {
-    match std::env::var("ECRGC_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) => panic!(
-            "ECRGC_PYTHON is not set, so the DuckDB differential test cannot run: \
-             run scripts/test, which installs DuckDB into .venv-test and sets it"
-        ),
-        _ => {
-            eprintln!(
-                "skipping the DuckDB differential test: ECRGC_PYTHON is not set \
-                 (scripts/test installs DuckDB and sets it)"
-            );
-            None
-        }
-    }
+    ecrgc_testkit::python("the DuckDB differential test")
 }
 
 fn text(o: &Output) -> String {

@@ -1,4 +1,5 @@
 //! Integration tests of the `ecrgc` binary, one test binary with a module per area.
 
 mod cli;
+mod collect;
 mod differential;

@@ -1,0 +1,424 @@
+//! ECR inventory of one registry account and region: repositories with their tags,
+//! mutability, lifecycle and pull grants; every image; index → child edges (BatchGetImage,
+//! only for image indexes, since it counts as a pull); OCI referrers and cosign tags.
+//!
+//! A repository is written whole or not at all: when one of its calls fails for good, none
+//! of its rows are written (a half-read index would leave its children looking like
+//! orphans) and the unit records the failure. Images that are not in the snapshot can never
+//! be planned for deletion.
+
+use std::collections::{BTreeSet, HashSet};
+
+use aws_sdk_ecr::Client;
+use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, ImageStatusFilter};
+use ecrgc_aws::Failure;
+use ecrgc_model::time::Micros;
+use ecrgc_model::{
+    ImageRelationRow, ImageRow, ImageTagRow, RepositoryPullerRow, RepositoryRow, RepositoryTagRow,
+};
+use futures::StreamExt;
+
+use super::policy::puller_accounts;
+use super::unit::{Api, Unit, UnitError, micros};
+
+/// Media types of image indexes, whose children only the manifest names.
+const INDEX_MEDIA_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// Image ids per BatchGetImage call (the API's maximum).
+const BATCH_GET_IDS: usize = 100;
+
+struct Repository {
+    name: String,
+    arn: String,
+    created_at: Option<Micros>,
+    mutability: String,
+}
+
+struct Image {
+    digest: String,
+    pushed_at: Micros,
+    size: i64,
+    media_type: String,
+    artifact_media_type: Option<String>,
+    last_pull: Option<Micros>,
+    status: String,
+    subject: Option<String>,
+    tags: Vec<String>,
+}
+
+struct RepositoryData {
+    repo: Repository,
+    tags: Vec<(String, String)>,
+    lifecycle: Option<String>,
+    pullers: BTreeSet<String>,
+    images: Vec<Image>,
+    relations: Vec<(String, String, &'static str)>,
+}
+
+/// Collects the registry of the unit's account and region.
+pub(crate) async fn collect(unit: &mut Unit, ecr: &Client) -> Result<(), UnitError> {
+    let repos = list_repositories(&unit.api, ecr).await?;
+    let fan_out = unit.ctx.fan_out;
+    let api = &unit.api;
+    let mut reads = futures::stream::iter(repos)
+        .map(|repo| read_repository(api, ecr, repo))
+        .buffer_unordered(fan_out);
+    while let Some(read) = reads.next().await {
+        match read {
+            Ok(data) => {
+                let n = data.images.len() as u64;
+                append(&mut unit.tables, api, &data);
+                unit.items += n;
+                unit.ctx.progress.add_images(n);
+                unit.tables.maybe_flush(&unit.ctx.sink).await?;
+            }
+            Err(f) => unit.partial.push(f),
+        }
+    }
+    Ok(())
+}
+
+async fn list_repositories(api: &Api, ecr: &Client) -> Result<Vec<Repository>, Failure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = api
+            .call("ecr:DescribeRepositories", || {
+                ecr.describe_repositories()
+                    .max_results(1000)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        for r in page.repositories() {
+            let (Some(name), Some(arn)) = (r.repository_name(), r.repository_arn()) else {
+                continue;
+            };
+            out.push(Repository {
+                name: name.to_owned(),
+                arn: arn.to_owned(),
+                created_at: r.created_at().map(micros),
+                mutability: r
+                    .image_tag_mutability()
+                    .map(|m| m.as_str().to_owned())
+                    .unwrap_or_else(|| "MUTABLE".to_owned()),
+            });
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn read_repository(
+    api: &Api,
+    ecr: &Client,
+    repo: Repository,
+) -> Result<RepositoryData, Failure> {
+    let in_repo = |f: Failure| f.context(format!("repository {}", repo.name));
+    // Tags decide opt-in and exclusion: without them the repository cannot be judged.
+    let tags = api
+        .call("ecr:ListTagsForResource", || {
+            ecr.list_tags_for_resource().resource_arn(&repo.arn).send()
+        })
+        .await
+        .map_err(in_repo)?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    let lifecycle = match api
+        .call("ecr:GetLifecyclePolicy", || {
+            ecr.get_lifecycle_policy()
+                .repository_name(&repo.name)
+                .send()
+        })
+        .await
+    {
+        Ok(out) => out.lifecycle_policy_text().map(str::to_owned),
+        Err(f) if f.code.as_deref() == Some("LifecyclePolicyNotFoundException") => None,
+        Err(f) => return Err(in_repo(f)),
+    };
+    // The registry's own account always pulls; a policy adds others. A policy that cannot be
+    // read counts as "anyone", which only blocks more.
+    let pullers = match api
+        .call("ecr:GetRepositoryPolicy", || {
+            ecr.get_repository_policy()
+                .repository_name(&repo.name)
+                .send()
+        })
+        .await
+    {
+        Ok(out) => out.policy_text().map(puller_accounts).unwrap_or_default(),
+        Err(f) if f.code.as_deref() == Some("RepositoryPolicyNotFoundException") => BTreeSet::new(),
+        Err(_) => BTreeSet::from(["*".to_owned()]),
+    };
+    let images = describe_images(api, ecr, &repo.name)
+        .await
+        .map_err(in_repo)?;
+    let relations = relations(api, ecr, &repo.name, &images)
+        .await
+        .map_err(in_repo)?;
+    Ok(RepositoryData {
+        repo,
+        tags,
+        lifecycle,
+        pullers,
+        images,
+        relations,
+    })
+}
+
+async fn describe_images(api: &Api, ecr: &Client, repo: &str) -> Result<Vec<Image>, Failure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    // DescribeImages lists ACTIVE images only unless asked for ANY; archived images must be
+    // in the snapshot too (they are protected, and they still cost storage).
+    let any_status = DescribeImagesFilter::builder()
+        .image_status(ImageStatusFilter::Any)
+        .build();
+    loop {
+        let page = api
+            .call("ecr:DescribeImages", || {
+                ecr.describe_images()
+                    .repository_name(repo)
+                    .filter(any_status.clone())
+                    .max_results(1000)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        for d in page.image_details() {
+            let Some(digest) = d.image_digest() else {
+                continue;
+            };
+            let mut tags = d.image_tags().to_vec();
+            tags.sort();
+            out.push(Image {
+                digest: digest.to_owned(),
+                pushed_at: d.image_pushed_at().map(micros).unwrap_or(0),
+                size: d.image_size_in_bytes().unwrap_or(0),
+                media_type: d.image_manifest_media_type().unwrap_or_default().to_owned(),
+                artifact_media_type: d.artifact_media_type().map(str::to_owned),
+                last_pull: d.last_recorded_pull_time().map(micros),
+                status: d
+                    .image_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_else(|| "ACTIVE".to_owned()),
+                subject: d.subject_manifest_digest().map(str::to_owned),
+                tags,
+            });
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    // DescribeImages pages have no defined order; a stable one keeps runs comparable.
+    out.sort_by(|a, b| a.digest.cmp(&b.digest));
+    out.dedup_by(|a, b| a.digest == b.digest);
+    Ok(out)
+}
+
+/// Index children (from the index manifests), referrers (subjectManifestDigest) and cosign
+/// tags (`sha256-<hex>.sig|.att|.sbom`).
+async fn relations(
+    api: &Api,
+    ecr: &Client,
+    repo: &str,
+    images: &[Image],
+) -> Result<Vec<(String, String, &'static str)>, Failure> {
+    let digests: HashSet<&str> = images.iter().map(|i| i.digest.as_str()).collect();
+    let mut out = Vec::new();
+    for image in images {
+        if let Some(subject) = &image.subject
+            && subject != &image.digest
+        {
+            out.push((subject.clone(), image.digest.clone(), "referrer"));
+        }
+        for tag in &image.tags {
+            if let Some(subject) = cosign_subject(tag)
+                && subject != image.digest
+                && digests.contains(subject.as_str())
+            {
+                out.push((subject, image.digest.clone(), "cosign_tag"));
+            }
+        }
+    }
+    let indexes: Vec<&str> = images
+        .iter()
+        .filter(|i| INDEX_MEDIA_TYPES.contains(&i.media_type.as_str()))
+        .map(|i| i.digest.as_str())
+        .collect();
+    for chunk in indexes.chunks(BATCH_GET_IDS) {
+        let ids: Vec<ImageIdentifier> = chunk
+            .iter()
+            .map(|d| ImageIdentifier::builder().image_digest(*d).build())
+            .collect();
+        let got = api
+            .call("ecr:BatchGetImage", || {
+                ecr.batch_get_image()
+                    .repository_name(repo)
+                    .set_image_ids(Some(ids.clone()))
+                    .set_accepted_media_types(Some(
+                        INDEX_MEDIA_TYPES.iter().map(|s| (*s).to_owned()).collect(),
+                    ))
+                    .send()
+            })
+            .await?;
+        if let Some(f) = got.failures().first() {
+            let digest = f.image_id().and_then(|i| i.image_digest()).unwrap_or("?");
+            return Err(Failure::other(format!(
+                "ecr:BatchGetImage {digest}: {} {}",
+                f.failure_code().map(|c| c.as_str()).unwrap_or_default(),
+                f.failure_reason().unwrap_or_default()
+            )));
+        }
+        for img in got.images() {
+            let Some(parent) = img.image_id().and_then(|i| i.image_digest()) else {
+                continue;
+            };
+            let manifest = img.image_manifest().unwrap_or_default();
+            let children = index_children(manifest).map_err(|e| {
+                Failure::other(format!("index manifest {parent} is not valid JSON: {e}"))
+            })?;
+            for child in children {
+                if child != parent {
+                    out.push((parent.to_owned(), child, "index_child"));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The subject digest a cosign-style tag names: `sha256-<hex>.sig` → `sha256:<hex>`.
+pub(crate) fn cosign_subject(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let (hex, suffix) = rest.split_once('.')?;
+    let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    (valid && matches!(suffix, "sig" | "att" | "sbom")).then(|| format!("sha256:{hex}"))
+}
+
+/// The digests an image index lists.
+pub(crate) fn index_children(manifest: &str) -> Result<Vec<String>, serde_json::Error> {
+    let doc: serde_json::Value = serde_json::from_str(manifest)?;
+    Ok(doc
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| m.get("digest").and_then(|d| d.as_str()))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn append(t: &mut super::sink::Tables, api: &Api, data: &RepositoryData) {
+    let (account_id, region) = (api.account.as_str(), api.region.as_str());
+    let repository_name = data.repo.name.as_str();
+    t.repositories.append(RepositoryRow {
+        account_id,
+        region,
+        repository_name,
+        repository_arn: &data.repo.arn,
+        created_at: data.repo.created_at,
+        image_tag_mutability: &data.repo.mutability,
+        lifecycle_policy_text: data.lifecycle.as_deref(),
+    });
+    for (tag_key, tag_value) in &data.tags {
+        t.repository_tags.append(RepositoryTagRow {
+            account_id,
+            region,
+            repository_name,
+            tag_key,
+            tag_value,
+        });
+    }
+    for puller in &data.pullers {
+        t.repository_pullers.append(RepositoryPullerRow {
+            account_id,
+            region,
+            repository_name,
+            puller_account_id: puller,
+        });
+    }
+    for i in &data.images {
+        t.images.append(ImageRow {
+            account_id,
+            region,
+            repository_name,
+            image_digest: &i.digest,
+            image_pushed_at: i.pushed_at,
+            image_size_bytes: i.size,
+            image_manifest_media_type: &i.media_type,
+            artifact_media_type: i.artifact_media_type.as_deref(),
+            last_recorded_pull_time: i.last_pull,
+            image_status: &i.status,
+            subject_manifest_digest: i.subject.as_deref(),
+            tag_count: i.tags.len() as i64,
+        });
+        for image_tag in &i.tags {
+            t.image_tags.append(ImageTagRow {
+                account_id,
+                region,
+                repository_name,
+                image_digest: &i.digest,
+                image_tag,
+            });
+        }
+    }
+    for (parent, child, relation) in &data.relations {
+        t.image_relations.append(ImageRelationRow {
+            account_id,
+            region,
+            repository_name,
+            parent_digest: parent,
+            child_digest: child,
+            relation,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosign_tags_name_their_subject() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            cosign_subject(&format!("sha256-{hex}.sig")),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(
+            cosign_subject(&format!("sha256-{hex}.att")),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(
+            cosign_subject(&format!("sha256-{hex}.sbom")),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(cosign_subject(&format!("sha256-{hex}.txt")), None);
+        assert_eq!(cosign_subject("sha256-abc.sig"), None);
+        assert_eq!(cosign_subject("v1.2"), None);
+    }
+
+    #[test]
+    fn index_manifests_list_their_children() {
+        let m = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",
+            "manifests":[{"digest":"sha256:aa","platform":{"architecture":"amd64"}},{"digest":"sha256:bb"}]}"#;
+        assert_eq!(
+            index_children(m).expect("valid"),
+            vec!["sha256:aa", "sha256:bb"]
+        );
+        assert!(index_children("{").is_err());
+    }
+}

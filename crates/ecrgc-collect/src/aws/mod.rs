@@ -1,0 +1,469 @@
+//! The AWS collectors: `ecrgc collect`.
+//!
+//! One run reads every configured account × region × source as a unit of work:
+//!
+//! | source | where | tables |
+//! |---|---|---|
+//! | `ecr` | registry accounts | repositories, repository_tags, repository_pullers, images, image_tags, image_relations |
+//! | `inspector` | registry accounts | inspector_coverage |
+//! | `config_aggregator` | the aggregator's account and region, once | workload_refs |
+//! | `ecs` | workload accounts | workload_refs |
+//! | `lambda` | workload accounts | workload_refs |
+//!
+//! Every unit ends as one `collection_coverage` row: `ok`, or `denied`, `disabled`, `error`
+//! with the message. A failing unit never stops the run; the plan's `usage_coverage_gap`
+//! guard turns a failed usage source into protection for exactly the repositories that
+//! account can pull from. Only a store failure stops the run, and then nothing is committed.
+//!
+//! Units run concurrently (`collect.parallel_units`); inside a unit, requests fan out up to
+//! `collect.api_concurrency`, and every call goes through the per-account × region × API
+//! gates of [`ecrgc_aws::Caller`].
+
+mod aggregator;
+mod ecr;
+mod ecs;
+mod inspector;
+mod lambda;
+mod policy;
+mod progress;
+mod sink;
+mod unit;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecrgc_aws::{AccountSession, ApiLimits, Aws, Caller, Failure, RetrySettings};
+use ecrgc_config::Config;
+use ecrgc_model::time::Micros;
+use ecrgc_model::{CollectionCoverageBuilder, CollectionCoverageRow, RunRow};
+use ecrgc_store::{RunMarker, ShardOutcome, Store};
+use futures::StreamExt;
+
+pub use progress::{CollectProgress, ProgressSnapshot};
+pub use unit::Outcome;
+
+use crate::{CollectError, Result};
+use sink::Sink;
+use unit::{RunContext, Unit};
+
+/// One shard of a collection split over processes: `index` of `count`, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 1.
+    pub index: u32,
+    /// Shards in all.
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let bad = || format!("invalid shard {s:?}: expected I/N with 1 <= I <= N, e.g. 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether this shard takes the `position`-th account of the sorted scope.
+    fn takes(&self, position: usize) -> bool {
+        position % self.count as usize == (self.index - 1) as usize
+    }
+}
+
+/// What `collect` is asked to do besides the configuration.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    /// The snapshot time every row carries.
+    pub now: Micros,
+    /// Split the accounts over several processes writing one run.
+    pub shard: Option<Shard>,
+    /// The name the shards of one run share (required with `shard`).
+    pub run_name: Option<String>,
+}
+
+/// How a collection ended.
+#[derive(Debug)]
+pub struct CollectReport {
+    /// The run written (committed, or waiting for other shards).
+    pub run_id: String,
+    /// The commit marker, when this process committed the run (or found it committed).
+    pub committed: Option<RunMarker>,
+    /// Shards finished so far, when sharded and not yet committed.
+    pub shards_done: Option<(u32, u32)>,
+    /// Every unit's outcome, sorted by account, region, source.
+    pub outcomes: Vec<Outcome>,
+    /// API calls made, retries included.
+    pub api_calls: u64,
+    /// Throttling answers met.
+    pub throttles: u64,
+}
+
+struct Scope {
+    /// Accounts whose workloads are read (ECS, Lambda).
+    workloads: BTreeSet<String>,
+    /// Accounts whose registries are read (ECR, Inspector).
+    registries: BTreeSet<String>,
+    regions: Vec<String>,
+}
+
+/// Collects the organization the configuration describes into one run of `store`.
+pub async fn collect(
+    config: &Config,
+    store: &Store,
+    options: &CollectOptions,
+    progress: Arc<CollectProgress>,
+) -> Result<CollectReport> {
+    if config.org.regions.is_empty() {
+        return Err(CollectError::Invalid(
+            "the config lists no regions: set org.regions".into(),
+        ));
+    }
+    if config.org.accounts.is_empty() && config.org.discover.is_none() {
+        return Err(CollectError::Invalid(
+            "the config names no accounts: set org.accounts or org.discover = \"organizations\""
+                .into(),
+        ));
+    }
+    if options.shard.is_some() && options.run_name.is_none() {
+        return Err(CollectError::Invalid(
+            "--shard needs --run-name, the name every shard of the run shares".into(),
+        ));
+    }
+    let c = &config.collect;
+    let caller = Caller::new(
+        RetrySettings {
+            max_attempts: c.max_attempts,
+            initial_backoff: Duration::from_millis(c.initial_backoff_ms),
+            max_backoff: Duration::from_millis(c.max_backoff_ms),
+        },
+        ApiLimits {
+            default: c.api_concurrency as usize,
+            overrides: c
+                .api_concurrency_overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), *v as usize))
+                .collect(),
+        },
+    );
+    progress.set_phase("connecting");
+    let aws = Aws::load(
+        caller.clone(),
+        config.org.regions.first().map(String::as_str),
+    )
+    .await?;
+
+    progress.set_phase("listing accounts");
+    let scope = scope(config, &aws, options.shard).await?;
+
+    // Start writing only now: a scope that cannot be read leaves nothing behind.
+    let run = match (&options.shard, &options.run_name) {
+        (Some(shard), Some(name)) => {
+            store
+                .begin_shard(name, options.now, "collect", shard.index, shard.count)
+                .await?
+        }
+        _ => store.begin_run(options.now, "collect"),
+    };
+    let run_id = run.run_id().to_owned();
+    let now = run.snapshot_time();
+    let (sink, writer) = Sink::start(run);
+    let ctx = RunContext {
+        caller: caller.clone(),
+        sink: sink.clone(),
+        run_id: Arc::from(run_id.as_str()),
+        now,
+        progress: progress.clone(),
+        fan_out: c.api_concurrency.max(1) as usize,
+    };
+
+    progress.set_phase("assuming roles");
+    let mut needed: BTreeSet<String> = scope.workloads.union(&scope.registries).cloned().collect();
+    let aggregator = config
+        .sources
+        .config_aggregator
+        .as_ref()
+        .filter(|_| options.shard.is_none_or(|s| s.index == 1));
+    if let Some(agg) = aggregator {
+        needed.insert(agg.account.clone());
+    }
+    let sessions: BTreeMap<String, std::result::Result<AccountSession, Failure>> =
+        futures::stream::iter(needed)
+            .map(|account| {
+                let aws = aws.clone();
+                let role = config.org.role_name.clone();
+                async move {
+                    let s = aws.account(&account, &role).await;
+                    (account, s)
+                }
+            })
+            .buffer_unordered(c.parallel_units as usize)
+            .collect()
+            .await;
+
+    let (jobs, mut outcomes) = plan_units(config, &scope, &sessions, aggregator.is_some());
+    let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
+    for job in jobs.iter().filter(|j| j.aggregator.is_none()) {
+        *remaining.entry(job.account.clone()).or_default() += 1;
+    }
+    let accounts_total = scope.workloads.union(&scope.registries).count() as u64;
+    progress.set_totals(jobs.len() as u64, accounts_total);
+    // Accounts without a unit to run (their role could not be assumed) are done already.
+    for _ in remaining.len() as u64..accounts_total {
+        progress.account_done();
+    }
+    progress.set_phase("collecting");
+
+    let inactive_from_ecs = config.sources.config_aggregator.is_none();
+    let mut runs = futures::stream::iter(jobs)
+        .map(|job| {
+            let ctx = ctx.clone();
+            let session = sessions[&job.account].as_ref().ok().cloned();
+            async move { run_unit(ctx, job, session, inactive_from_ecs).await }
+        })
+        .buffer_unordered(c.parallel_units as usize);
+    let mut sink_failed = false;
+    while let Some(result) = runs.next().await {
+        progress.unit_done();
+        match result {
+            Ok(outcome) => {
+                if outcome.source != "config_aggregator"
+                    && let Some(n) = remaining.get_mut(&outcome.account_id)
+                {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        progress.account_done();
+                    }
+                }
+                outcomes.push(outcome);
+            }
+            Err(_) => {
+                sink_failed = true;
+                break;
+            }
+        }
+    }
+    drop(runs);
+
+    outcomes.sort_by(|a, b| {
+        (&a.account_id, &a.region, a.source).cmp(&(&b.account_id, &b.region, b.source))
+    });
+    if !sink_failed {
+        let mut coverage = CollectionCoverageBuilder::new(&run_id, now, outcomes.len());
+        for o in &outcomes {
+            coverage.append(CollectionCoverageRow {
+                account_id: &o.account_id,
+                region: &o.region,
+                source: o.source,
+                status: &o.status,
+                error: o.error.as_deref(),
+                items: o.items,
+                api_calls: o.api_calls,
+                throttles: o.throttles,
+                duration_ms: o.duration_ms,
+            });
+        }
+        sink_failed = sink
+            .send(CollectionCoverageBuilder::NAME, coverage.finish())
+            .await
+            .is_err();
+    }
+    drop(ctx);
+    drop(sink);
+    let run = match writer.await {
+        Ok(Ok(run)) if !sink_failed => run,
+        Ok(Err(e)) => return Err(e.into()),
+        Ok(Ok(_)) => {
+            return Err(CollectError::Invalid(
+                "the run writer stopped before every row was written".into(),
+            ));
+        }
+        Err(e) => {
+            return Err(CollectError::Invalid(format!("the run writer failed: {e}")));
+        }
+    };
+
+    progress.set_phase("committing");
+    let config_hash = config.hash();
+    let row = RunRow {
+        started_at: now,
+        origin: "collect",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        config_hash: Some(&config_hash),
+        demo_seed: None,
+    };
+    let (committed, shards_done) = if options.shard.is_some() {
+        match run.finish_shard(row).await? {
+            ShardOutcome::Committed(m) => (Some(m), None),
+            ShardOutcome::Waiting { done, count } => (None, Some((done, count))),
+        }
+    } else {
+        (Some(run.commit(row).await?), None)
+    };
+    Ok(CollectReport {
+        run_id,
+        committed,
+        shards_done,
+        outcomes,
+        api_calls: caller.totals().calls(),
+        throttles: caller.totals().throttles(),
+    })
+}
+
+async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope> {
+    let mut workloads: BTreeSet<String> = config.org.accounts.iter().cloned().collect();
+    if config.org.discover.is_some() {
+        for a in aws.organization_accounts().await? {
+            workloads.insert(a.id);
+        }
+    }
+    let mut registries: BTreeSet<String> = if config.org.registry_accounts.is_empty() {
+        workloads.clone()
+    } else {
+        config.org.registry_accounts.iter().cloned().collect()
+    };
+    if let Some(shard) = shard {
+        let all: BTreeSet<String> = workloads.union(&registries).cloned().collect();
+        let mine: BTreeSet<String> = all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| shard.takes(*i))
+            .map(|(_, a)| a)
+            .collect();
+        workloads.retain(|a| mine.contains(a));
+        registries.retain(|a| mine.contains(a));
+    }
+    Ok(Scope {
+        workloads,
+        registries,
+        regions: config.org.regions.clone(),
+    })
+}
+
+/// A unit to run.
+struct Job {
+    account: String,
+    region: String,
+    source: &'static str,
+    /// The aggregator's name, for the `config_aggregator` unit.
+    aggregator: Option<String>,
+}
+
+/// The units to run, and the outcomes already known: sources switched off in the config
+/// and accounts whose role could not be assumed.
+fn plan_units(
+    config: &Config,
+    scope: &Scope,
+    sessions: &BTreeMap<String, std::result::Result<AccountSession, Failure>>,
+    with_aggregator: bool,
+) -> (Vec<Job>, Vec<Outcome>) {
+    let src = &config.sources;
+    let mut jobs = Vec::new();
+    let mut known = Vec::new();
+    let mut add =
+        |account: &str, region: &str, source: &'static str, agg: Option<String>| match &sessions
+            [account]
+        {
+            Ok(_) => jobs.push(Job {
+                account: account.to_owned(),
+                region: region.to_owned(),
+                source,
+                aggregator: agg,
+            }),
+            Err(f) => known.push(Outcome::not_read(
+                account,
+                region,
+                source,
+                f.kind.coverage_status(),
+                &f.message,
+            )),
+        };
+    let off = |what: &str| format!("switched off in the config (sources.{what} = false)");
+    let mut disabled = Vec::new();
+    // ECS direct may be switched off when the aggregator and Inspector together see what it
+    // would: task definitions and running tasks. Otherwise its absence hides use.
+    let ecs_covered = src.config_aggregator.is_some() && src.inspector;
+    for region in &scope.regions {
+        for account in &scope.registries {
+            add(account, region, "ecr", None);
+            if src.inspector {
+                add(account, region, "inspector", None);
+            } else {
+                disabled.push(Outcome::not_read(
+                    account,
+                    region,
+                    "inspector",
+                    "disabled",
+                    &off("inspector"),
+                ));
+            }
+        }
+        for account in &scope.workloads {
+            if src.ecs {
+                add(account, region, "ecs", None);
+            } else if !ecs_covered {
+                disabled.push(Outcome::not_read(
+                    account,
+                    region,
+                    "ecs",
+                    "disabled",
+                    &off("ecs"),
+                ));
+            }
+            if src.lambda {
+                add(account, region, "lambda", None);
+            } else {
+                disabled.push(Outcome::not_read(
+                    account,
+                    region,
+                    "lambda",
+                    "disabled",
+                    &off("lambda"),
+                ));
+            }
+        }
+    }
+    if with_aggregator && let Some(agg) = &src.config_aggregator {
+        add(
+            &agg.account,
+            &agg.region,
+            "config_aggregator",
+            Some(agg.name.clone()),
+        );
+    }
+    known.extend(disabled);
+    (jobs, known)
+}
+
+async fn run_unit(
+    ctx: RunContext,
+    job: Job,
+    session: Option<AccountSession>,
+    inactive_from_ecs: bool,
+) -> std::result::Result<Outcome, sink::SinkClosed> {
+    let mut unit = Unit::new(&ctx, &job.account, &job.region, job.source);
+    let Some(session) = session else {
+        // Sessions that failed were turned into outcomes by `plan_units`.
+        return unit.finish(Err(Failure::other("no session").into())).await;
+    };
+    let region = job.region.as_str();
+    let result = match job.source {
+        "ecr" => ecr::collect(&mut unit, &session.ecr(region)).await,
+        "inspector" => inspector::collect(&mut unit, &session.inspector(region)).await,
+        "ecs" => ecs::collect(&mut unit, &session.ecs(region), inactive_from_ecs).await,
+        "lambda" => lambda::collect(&mut unit, &session.lambda(region)).await,
+        "config_aggregator" => {
+            let name = job.aggregator.as_deref().unwrap_or_default();
+            aggregator::collect(&mut unit, &session.config_service(region), name).await
+        }
+        other => Err(Failure::other(format!("unknown source {other}")).into()),
+    };
+    unit.finish(result).await
+}

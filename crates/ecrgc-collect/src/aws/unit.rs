@@ -1,0 +1,262 @@
+//! One unit of work: one source in one account and region, with its call counters, its
+//! builders and the outcome it records in `collection_coverage`.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use ecrgc_aws::{CallStats, Caller, Failure};
+use ecrgc_model::WorkloadRefRow;
+use ecrgc_model::image_ref::parse_image_ref;
+use ecrgc_model::time::Micros;
+
+use super::progress::CollectProgress;
+use super::sink::{Sink, SinkClosed, Tables};
+
+/// Why a unit stopped early.
+#[derive(Debug)]
+pub(crate) enum UnitError {
+    /// An API call failed for good: recorded in the coverage table, the run goes on.
+    Failed(Failure),
+    /// The writer is gone: the whole run fails.
+    Sink(SinkClosed),
+}
+
+impl From<Failure> for UnitError {
+    fn from(f: Failure) -> Self {
+        Self::Failed(f)
+    }
+}
+
+impl From<SinkClosed> for UnitError {
+    fn from(s: SinkClosed) -> Self {
+        Self::Sink(s)
+    }
+}
+
+/// What every unit shares with the rest of the run.
+#[derive(Clone)]
+pub(crate) struct RunContext {
+    pub caller: Caller,
+    pub sink: Sink,
+    pub run_id: Arc<str>,
+    pub now: Micros,
+    pub progress: Arc<CollectProgress>,
+    /// Requests a unit keeps in flight at once (the gates cap each API further).
+    pub fan_out: usize,
+}
+
+/// Where a unit's calls go: borrowed by the unit's concurrent requests while the unit's
+/// builders are appended to.
+pub(crate) struct Api {
+    pub caller: Caller,
+    pub account: String,
+    pub region: String,
+    pub stats: CallStats,
+}
+
+impl Api {
+    /// One API call of this unit, through the shared gates and retries.
+    pub(crate) async fn call<T, E, F, Fut>(&self, api: &str, f: F) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        self.caller
+            .call(&self.account, &self.region, api, &self.stats, f)
+            .await
+    }
+}
+
+/// A unit being collected.
+pub(crate) struct Unit {
+    pub ctx: RunContext,
+    pub api: Api,
+    pub source: &'static str,
+    pub tables: Tables,
+    pub items: u64,
+    /// Failures that cost part of the unit but not all of it (a repository skipped).
+    pub partial: Vec<Failure>,
+    started: Instant,
+}
+
+impl Unit {
+    pub(crate) fn new(ctx: &RunContext, account: &str, region: &str, source: &'static str) -> Self {
+        Self {
+            tables: Tables::new(&ctx.run_id, ctx.now),
+            ctx: ctx.clone(),
+            api: Api {
+                caller: ctx.caller.clone(),
+                account: account.to_owned(),
+                region: region.to_owned(),
+                stats: CallStats::default(),
+            },
+            source,
+            items: 0,
+            partial: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    pub(crate) async fn maybe_flush(&mut self) -> Result<(), SinkClosed> {
+        self.tables.maybe_flush(&self.ctx.sink).await
+    }
+
+    /// Writes what is left and returns the coverage outcome.
+    pub(crate) async fn finish(
+        mut self,
+        result: Result<(), UnitError>,
+    ) -> Result<Outcome, SinkClosed> {
+        let failure = match result {
+            Ok(()) => None,
+            Err(UnitError::Sink(s)) => return Err(s),
+            Err(UnitError::Failed(f)) => Some(f),
+        };
+        self.tables.flush(&self.ctx.sink).await?;
+        let (status, error) = match (&failure, self.partial.first()) {
+            (Some(f), _) => (f.kind.coverage_status().to_owned(), Some(f.message.clone())),
+            (None, Some(p)) => (
+                "error".to_owned(),
+                Some(format!(
+                    "{} item(s) skipped; first: {}",
+                    self.partial.len(),
+                    p.message
+                )),
+            ),
+            (None, None) => ("ok".to_owned(), None),
+        };
+        if status != "ok" {
+            self.ctx.progress.add_error();
+        }
+        Ok(Outcome {
+            account_id: self.api.account,
+            region: self.api.region,
+            source: self.source,
+            status,
+            error,
+            items: self.items as i64,
+            api_calls: self.api.stats.calls() as i64,
+            throttles: self.api.stats.throttles() as i64,
+            duration_ms: self.started.elapsed().as_millis() as i64,
+        })
+    }
+}
+
+/// How one unit ended: its `collection_coverage` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Account read.
+    pub account_id: String,
+    /// Region read.
+    pub region: String,
+    /// `ecr`, `inspector`, `config_aggregator`, `ecs` or `lambda`.
+    pub source: &'static str,
+    /// `ok`, `denied`, `disabled` or `error`.
+    pub status: String,
+    /// The failure, when not `ok`.
+    pub error: Option<String>,
+    /// Rows collected.
+    pub items: i64,
+    /// API calls made, retries included.
+    pub api_calls: i64,
+    /// Throttling answers met.
+    pub throttles: i64,
+    /// Wall time of the unit.
+    pub duration_ms: i64,
+}
+
+impl Outcome {
+    /// A unit that was never attempted: its source is switched off, or its account's role
+    /// could not be assumed.
+    pub(crate) fn not_read(
+        account: &str,
+        region: &str,
+        source: &'static str,
+        status: &str,
+        error: &str,
+    ) -> Self {
+        Self {
+            account_id: account.to_owned(),
+            region: region.to_owned(),
+            source,
+            status: status.to_owned(),
+            error: Some(error.to_owned()),
+            items: 0,
+            api_calls: 0,
+            throttles: 0,
+            duration_ms: 0,
+        }
+    }
+}
+
+/// Microseconds since the epoch of an SDK timestamp.
+pub(crate) fn micros(t: &aws_smithy_types::DateTime) -> Micros {
+    t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1_000)
+}
+
+/// A workload reference as a collector reads it.
+pub(crate) struct RefRecord<'a> {
+    pub kind: &'a str,
+    pub resource_arn: &'a str,
+    pub status: &'a str,
+    pub status_at: Option<Micros>,
+    pub container_name: Option<&'a str>,
+    pub image_uri: &'a str,
+    pub resolved_digest: Option<&'a str>,
+}
+
+impl Tables {
+    /// Appends a workload reference of `api`'s account and region, with the image string
+    /// parsed.
+    pub(crate) fn push_ref(&mut self, api: &Api, source: &str, r: RefRecord<'_>) {
+        let parsed = parse_image_ref(r.image_uri);
+        self.refs.append(WorkloadRefRow {
+            account_id: &api.account,
+            region: &api.region,
+            source,
+            kind: r.kind,
+            resource_arn: r.resource_arn,
+            status: r.status,
+            status_at: r.status_at,
+            container_name: r.container_name,
+            image_uri: r.image_uri,
+            ref_is_ecr: parsed.is_ecr,
+            ref_account_id: parsed.account_id.as_deref(),
+            ref_region: parsed.region.as_deref(),
+            ref_repository: Some(parsed.repository.as_str()),
+            ref_tag: parsed.tag.as_deref(),
+            ref_digest: parsed.digest.as_deref(),
+            resolved_digest: r.resolved_digest,
+        });
+    }
+}
+
+/// Follows a list call's continuation token (`nextToken`, `NextMarker`…) through every page;
+/// `page` sends one request for a token and returns its items and the next token.
+pub(crate) async fn paginate<T, F, Fut, E>(
+    api: &Api,
+    name: &str,
+    mut page: F,
+) -> Result<Vec<T>, Failure>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (items, next) = api.call(name, || page(token.clone())).await?;
+        out.extend(items);
+        // An empty token ends the listing too: some services send "" on the last page.
+        token = next.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}

@@ -1,0 +1,633 @@
+//! `ecrgc collect` → `ecrgc plan` against a moto server seeded with a multi-account,
+//! multi-region organization (`testing/moto/scenario.py`), whose truth file says what must
+//! happen to every image. Faults injected by the server's extension check that a failing
+//! source blocks exactly what it should, that throttling storms are ridden out, and that
+//! sharded collection writes the same run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ecrgc_testkit::Moto;
+use serde_json::{Value, json};
+
+const NOW: &str = "2026-11-21T00:00:00Z";
+
+const CONFIG: &str = r#"
+[org]
+accounts = ["111111111111", "222222222222", "333333333333"]
+regions = ["eu-west-1", "us-east-1"]
+registry_accounts = ["111111111111", "222222222222"]
+
+[sources]
+config_aggregator = { account = "111111111111", region = "eu-west-1", name = "org" }
+
+[collect]
+initial_backoff_ms = 5
+max_backoff_ms = 200
+"#;
+
+/// An image: account, region, repository, digest.
+type Key = (String, String, String, String);
+
+struct Env {
+    moto: Moto,
+    dir: tempfile::TempDir,
+    truth: Value,
+}
+
+impl Env {
+    /// A server seeded with the scenario (plus `faults`), or `None` outside CI without moto.
+    fn start(faults: Option<Value>) -> Option<Self> {
+        let moto = Moto::start()?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let truth = moto.seed_scenario(NOW, dir.path(), faults.as_ref());
+        Some(Self { moto, dir, truth })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn config(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write config");
+        p
+    }
+
+    fn ecrgc(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
+        cmd.args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("ECRGC_CONFIG")
+            .env_remove("ECRGC_STORE");
+        for (k, v) in self.moto.env() {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("ecrgc runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.ecrgc(args);
+        assert!(
+            o.status.success(),
+            "ecrgc {args:?} failed ({})\n--- stdout\n{}--- stderr\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// collect into `store`, then plan into `out`; returns collect's stdout.
+    fn collect_and_plan(&self, config: &Path, store: &str, out: &str) -> String {
+        let (config, store, out) = (s(config), s(&self.path(store)), s(&self.path(out)));
+        let collected = self.ok(&[
+            "collect", "--config", &config, "--store", &store, "--now", NOW,
+        ]);
+        self.ok(&[
+            "plan", "--config", &config, "--store", &store, "--now", NOW, "--out", &out,
+        ]);
+        collected
+    }
+
+    /// Every image the truth names, with its expectation.
+    fn expectations(&self) -> BTreeMap<Key, (String, String)> {
+        self.truth["images"]
+            .as_object()
+            .expect("truth.images")
+            .iter()
+            .map(|(name, i)| {
+                let key = (
+                    i["account_id"].as_str().expect("account").to_owned(),
+                    i["region"].as_str().expect("region").to_owned(),
+                    i["repository_name"].as_str().expect("repo").to_owned(),
+                    i["image_digest"].as_str().expect("digest").to_owned(),
+                );
+                (
+                    key,
+                    (
+                        name.clone(),
+                        i["expect"].as_str().expect("expect").to_owned(),
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_owned()
+}
+
+/// The manifest's items as keys.
+fn manifest_keys(out: &Path) -> BTreeSet<Key> {
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    m["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["account_id"].as_str().expect("a").to_owned(),
+                i["region"].as_str().expect("r").to_owned(),
+                i["repository_name"].as_str().expect("n").to_owned(),
+                i["image_digest"].as_str().expect("d").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// decisions.csv as (key → (status, reason, guards)).
+fn decisions(out: &Path) -> BTreeMap<Key, (String, String, String)> {
+    let text = std::fs::read_to_string(out.join("decisions.csv")).expect("decisions.csv");
+    let mut rows = text.lines().map(split_csv);
+    let header = rows.next().expect("header");
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| panic!("column {n}"))
+    };
+    let (a, r, n, d) = (
+        col("account_id"),
+        col("region"),
+        col("repository_name"),
+        col("image_digest"),
+    );
+    let (st, why, guards) = (col("status"), col("reason"), col("guards"));
+    rows.map(|f| {
+        (
+            (f[a].clone(), f[r].clone(), f[n].clone(), f[d].clone()),
+            (f[st].clone(), f[why].clone(), f[guards].clone()),
+        )
+    })
+    .collect()
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                out.last_mut().expect("field").push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(String::new()),
+            (c, _) => out.last_mut().expect("field").push(c),
+        }
+    }
+    out
+}
+
+/// Checks the plan in `out` against the truth, with `adjust` rewriting expectations (for
+/// injected failures). Returns a readable list of mismatches (empty when all agree).
+fn mismatches(env: &Env, out: &Path, adjust: impl Fn(&Key, &str) -> String) -> Vec<String> {
+    let manifest = manifest_keys(out);
+    let decided = decisions(out);
+    let mut wrong = Vec::new();
+    let expected = env.expectations();
+    for (key, (name, expect)) in &expected {
+        let expect = adjust(key, expect);
+        let got = decided.get(key);
+        let in_manifest = manifest.contains(key);
+        let ok = match (expect.as_str(), got) {
+            ("delete", Some((st, _, _))) => st == "delete" && in_manifest,
+            ("none", None) => !in_manifest,
+            ("none", Some((st, _, _))) => st != "delete" && !in_manifest,
+            (e, Some((st, reason, guards))) if e.starts_with("protected:") => {
+                let guard = &e["protected:".len()..];
+                st == "protected"
+                    && !in_manifest
+                    && (reason == guard || guards.split([',', ';', ' ']).any(|g| g == guard))
+            }
+            (e, Some((st, _, _))) => st == e && !in_manifest,
+            (_, None) => false,
+        };
+        if !ok {
+            wrong.push(format!(
+                "{name}: expected {expect}, got {got:?} (in manifest: {in_manifest})"
+            ));
+        }
+    }
+    for key in &manifest {
+        if !expected.contains_key(key) {
+            wrong.push(format!(
+                "{key:?} is in the manifest but not in the scenario"
+            ));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn collect_then_plan_flags_exactly_the_scenario_truth() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let collected = env.collect_and_plan(&config, "store", "out");
+    assert!(collected.contains("committed run"), "{collected}");
+    assert!(
+        collected.contains("0 of "),
+        "every unit reads cleanly: {collected}"
+    );
+    let wrong = mismatches(&env, &env.path("out"), |_, e| e.to_owned());
+    assert!(
+        wrong.is_empty(),
+        "plan differs from the scenario truth:\n{}",
+        wrong.join("\n")
+    );
+
+    // BatchGetImage counts as a pull: only image indexes may be fetched.
+    let indexes: BTreeSet<String> = env.truth["images"]
+        .as_object()
+        .expect("images")
+        .iter()
+        .filter(|(n, _)| n.as_str() == "index" || n.as_str() == "live-index")
+        .map(|(_, i)| i["image_digest"].as_str().expect("digest").to_owned())
+        .collect();
+    assert_eq!(indexes.len(), 2);
+    let mut fetched = BTreeSet::new();
+    for c in env.moto.get("/_ecrgc/calls").as_array().expect("calls") {
+        if c["operation"] == "BatchGetImage" {
+            for d in c["image_digests"].as_array().into_iter().flatten() {
+                fetched.insert(d.as_str().expect("digest").to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        fetched, indexes,
+        "BatchGetImage must only fetch index manifests"
+    );
+
+    // Every account × region × source the config names has a coverage row, all ok.
+    let store = s(&env.path("store"));
+    let rows = env.ok(&[
+        "query",
+        "SELECT account_id, region, source, status FROM collection_coverage ORDER BY 1, 2, 3",
+        "--store",
+        &store,
+        "--format",
+        "csv",
+    ]);
+    let expected_units = 2 * 2 * 2 + 3 * 2 * 2 + 1;
+    assert_eq!(rows.lines().count(), expected_units + 1, "{rows}");
+    assert!(rows.lines().skip(1).all(|l| l.ends_with(",ok")), "{rows}");
+}
+
+/// Repositories an ECS failure in 333333333333 must block: those whose policy lets 333 pull.
+fn pullable_by_333(key: &Key) -> bool {
+    matches!(
+        (key.0.as_str(), key.2.as_str()),
+        ("111111111111", "payments/api") | ("222222222222", "data/etl")
+    )
+}
+
+#[test]
+fn a_failing_source_in_one_account_blocks_exactly_what_it_can_pull() {
+    let faults = json!([{
+        "account_id": "333333333333", "region": "us-east-1", "service": "ecs",
+        "status": 400, "code": "AccessDeniedException",
+        "message": "User: arn:aws:sts::333333333333:assumed-role/ecrgc-collector/ecrgc is not authorized to perform: ecs:ListTaskDefinitions"
+    }]);
+    let Some(env) = Env::start(Some(faults)) else {
+        return;
+    };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let collected = env.collect_and_plan(&config, "store", "out");
+    assert!(
+        collected.contains("333333333333 us-east-1 ecs"),
+        "{collected}"
+    );
+    assert!(collected.contains("denied"), "{collected}");
+    let wrong = mismatches(&env, &env.path("out"), |key, e| {
+        // In a blocked repository every listed image carries the guard itself, children too.
+        if pullable_by_333(key) && (e == "delete" || e == "kept_with_parent") {
+            "protected:usage_coverage_gap".to_owned()
+        } else {
+            e.to_owned()
+        }
+    });
+    assert!(wrong.is_empty(), "blocking differs:\n{}", wrong.join("\n"));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(env.path("out/summary.json")).expect("summary"))
+            .expect("json");
+    let blocked = summary["blocked_sources"].to_string();
+    assert!(
+        blocked.contains("333333333333") && blocked.contains("denied"),
+        "{blocked}"
+    );
+}
+
+#[test]
+fn a_missing_aggregator_or_role_blocks_everything_it_hides() {
+    let Some(env) = Env::start(None) else { return };
+    // The aggregator's name is wrong: task definitions of the whole organization are unknown.
+    let config = env.config(
+        "ecrgc.toml",
+        &CONFIG.replace("name = \"org\"", "name = \"no-such\""),
+    );
+    let collected = env.collect_and_plan(&config, "store", "out");
+    assert!(
+        collected.contains("config_aggregator disabled"),
+        "{collected}"
+    );
+    assert!(
+        manifest_keys(&env.path("out")).is_empty(),
+        "nothing may be deleted"
+    );
+
+    // A role that cannot be assumed in 222222222222 blocks what 222 can pull, and 222's own
+    // registry is not read at all.
+    env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"faults": [{"account_id": "222222222222", "service": "sts", "operation": "AssumeRole",
+                            "status": 403, "code": "AccessDenied",
+                            "message": "not authorized to perform sts:AssumeRole on 222222222222"}]}),
+    );
+    let config = env.config("ecrgc2.toml", CONFIG);
+    let collected = env.collect_and_plan(&config, "store2", "out2");
+    assert!(collected.contains("222222222222"), "{collected}");
+    let manifest = manifest_keys(&env.path("out2"));
+    assert!(
+        manifest.iter().all(|k| k.0 != "222222222222"),
+        "222's registry was not read"
+    );
+    assert!(
+        manifest.iter().all(|k| k.2 != "payments/api"),
+        "payments/api grants 222, whose usage is unknown"
+    );
+    assert!(
+        manifest.iter().any(|k| k.2 == "payments/worker"),
+        "payments/worker does not grant 222"
+    );
+}
+
+#[test]
+fn throttling_storms_and_server_errors_are_ridden_out() {
+    let faults = json!([
+        {"service": "ecr", "operation": "DescribeImages", "status": 400, "code": "ThrottlingException",
+         "message": "Rate exceeded", "times": 8},
+        {"service": "inspector2", "operation": "ListCoverage", "status": 429, "code": "ThrottlingException",
+         "message": "Rate exceeded", "times": 6},
+        {"service": "ecs", "status": 500, "code": "ServerException", "message": "boom", "times": 5},
+        {"service": "lambda", "status": 503, "code": "ServiceException", "message": "try again", "times": 3}
+    ]);
+    let Some(env) = Env::start(Some(faults)) else {
+        return;
+    };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let collected = env.collect_and_plan(&config, "store", "out");
+    assert!(
+        collected.contains("0 of "),
+        "every unit completes: {collected}"
+    );
+    let wrong = mismatches(&env, &env.path("out"), |_, e| e.to_owned());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let store = s(&env.path("store"));
+    let throttles = env.ok(&[
+        "query",
+        "SELECT SUM(throttles) AS t FROM collection_coverage",
+        "--store",
+        &store,
+        "--format",
+        "csv",
+    ]);
+    let n: i64 = throttles
+        .lines()
+        .nth(1)
+        .expect("a row")
+        .trim()
+        .parse()
+        .expect("a number");
+    assert_eq!(n, 14, "every throttling answer is counted");
+}
+
+#[test]
+fn sharded_collection_writes_one_run_with_the_same_plan() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let (c, store) = (s(&config), s(&env.path("store")));
+    let first = env.ok(&[
+        "collect",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        NOW,
+        "--shard",
+        "1/2",
+        "--run-name",
+        "nightly",
+    ]);
+    assert!(first.contains("1 of 2 shards"), "{first}");
+    let none = env.ecrgc(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        NOW,
+        "--out",
+        &s(&env.path("early")),
+    ]);
+    assert!(
+        !none.status.success(),
+        "no run is visible before the last shard"
+    );
+    let second = env.ok(&[
+        "collect",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        NOW,
+        "--shard",
+        "2/2",
+        "--run-name",
+        "nightly",
+    ]);
+    assert!(second.contains("committed run"), "{second}");
+    let again = env.ecrgc(&[
+        "collect",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        NOW,
+        "--shard",
+        "2/2",
+        "--run-name",
+        "nightly",
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a committed sharded run cannot be written again: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let out = env.path("out");
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        NOW,
+        "--out",
+        &s(&out),
+    ]);
+    let wrong = mismatches(&env, &out, |_, e| e.to_owned());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn accounts_can_be_discovered_through_organizations() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config(
+        "ecrgc.toml",
+        &CONFIG.replace(
+            "accounts = [\"111111111111\", \"222222222222\", \"333333333333\"]",
+            "discover = \"organizations\"",
+        ),
+    );
+    env.collect_and_plan(&config, "store", "out");
+    let wrong = mismatches(&env, &env.path("out"), |_, e| e.to_owned());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn collect_and_plan_work_on_an_s3_store() {
+    let Some(env) = Env::start(None) else { return };
+    env.moto.create_bucket("snapshots");
+    let config = env.config(
+        "ecrgc.toml",
+        &format!("store = \"s3://snapshots/ecrgc\"\n{CONFIG}"),
+    );
+    let c = s(&config);
+    let out = env.path("out");
+    env.ok(&["collect", "--config", &c, "--now", NOW]);
+    env.ok(&["plan", "--config", &c, "--now", NOW, "--out", &s(&out)]);
+    let wrong = mismatches(&env, &out, |_, e| e.to_owned());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn an_unreachable_store_fails_and_commits_nothing() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let c = s(&config);
+    // The bucket does not exist: every write fails.
+    let o = env.ecrgc(&[
+        "collect",
+        "--config",
+        &c,
+        "--store",
+        "s3://no-such-bucket/x",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.is_empty(), "no run is reported");
+    env.moto.create_bucket("no-such-bucket");
+    let plan = env.ecrgc(&[
+        "plan",
+        "--store",
+        "s3://no-such-bucket/x",
+        "--now",
+        NOW,
+        "--out",
+        &s(&env.path("out")),
+    ]);
+    assert!(!plan.status.success(), "nothing was committed");
+    assert!(
+        String::from_utf8_lossy(&plan.stderr).contains("no committed run"),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+}
+
+#[test]
+fn bad_collect_input_exits_2_before_any_call() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("ECRGC_CONFIG")
+            // Nothing listens here: a call would fail with status 1, not 2.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .output()
+            .expect("ecrgc runs")
+    };
+    let no_regions = dir.path().join("no-regions.toml");
+    std::fs::write(&no_regions, "[org]\naccounts = [\"111111111111\"]\n").expect("write");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, CONFIG).expect("write");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["collect".into()], "needs a configuration file"),
+        (
+            vec!["collect".into(), "--config".into(), s(&no_regions)],
+            "org.regions",
+        ),
+        (
+            vec![
+                "collect".into(),
+                "--config".into(),
+                s(&good),
+                "--shard".into(),
+                "3/2".into(),
+                "--run-name".into(),
+                "n".into(),
+            ],
+            "invalid shard",
+        ),
+        (
+            vec![
+                "collect".into(),
+                "--config".into(),
+                s(&good),
+                "--shard".into(),
+                "1/2".into(),
+            ],
+            "--run-name",
+        ),
+        (
+            vec![
+                "collect".into(),
+                "--config".into(),
+                s(&good),
+                "--now".into(),
+                "yesterday".into(),
+            ],
+            "--now",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut args = args;
+        args.extend(["--store".into(), s(&store)]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&argv);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{argv:?}: {err}");
+        assert!(err.contains(message), "{argv:?}: {err}");
+    }
+    assert!(!store.join("_runs").exists(), "nothing was written");
+}

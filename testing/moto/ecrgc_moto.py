@@ -1,0 +1,1631 @@
+#!/usr/bin/env python3
+"""A seedable moto 5.2.5 server for ecrgc's tests.
+
+    python testing/moto/ecrgc_moto.py --port 0
+
+runs moto's WSGI application in this process, behind a WSGI middleware that adds what moto
+lacks (see README.md beside this file): Inspector2 ListCoverage, Config
+SelectAggregateResourceConfig, pagination of the list operations the collectors page
+through, DescribeImages fields moto never fills, task image digests, fault injection and a
+call log. It prints one line `READY http://127.0.0.1:PORT` when it listens, and exits when
+its standard input reaches EOF (so a test that spawns it with a pipe never leaks it), on
+SIGTERM or on SIGINT.
+
+The caller's own account (static fake credentials, any access key moto does not know) is
+111111111111; other accounts are reached with STS AssumeRole, exactly as moto does it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import calendar
+import copy
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import uuid
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs, parse_qsl, urlencode
+
+DEFAULT_ACCOUNT = "111111111111"
+
+# MOTO_ACCOUNT_ID would pin *every* request to one account (moto reads it before the access
+# key), which breaks AssumeRole into other accounts. The default account is set below, by
+# patching moto's DEFAULT_ACCOUNT_ID, which moto only uses for access keys it does not know.
+os.environ.pop("MOTO_ACCOUNT_ID", None)
+# The extension resolves Lambda image URIs itself (see _lambda_*); moto's stub is kept.
+os.environ.setdefault("MOTO_LAMBDA_STUB_ECR", "TRUE")
+
+import botocore.session  # noqa: E402
+import moto.core  # noqa: E402
+import moto.core.models  # noqa: E402
+import moto.iam.models  # noqa: E402
+
+for _module in (moto.core, moto.core.models, moto.iam.models):
+    _module.DEFAULT_ACCOUNT_ID = DEFAULT_ACCOUNT
+
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+# --------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------
+
+_BOTO = botocore.session.get_session()
+_MODELS: dict[str, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def service_model(name: str) -> Any | None:
+    with _MODELS_LOCK:
+        if name not in _MODELS:
+            try:
+                _MODELS[name] = _BOTO.get_service_model(name)
+            except Exception:  # unknown service
+                _MODELS[name] = None
+        return _MODELS[name]
+
+
+def to_epoch(value: Any) -> float | int | None:
+    """ISO-8601 string (or epoch number) -> epoch seconds, as awsJson/restJson send them."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    moment = _dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    seconds = calendar.timegm(moment.utctimetuple()) + moment.microsecond / 1e6
+    return int(seconds) if seconds == int(seconds) else round(seconds, 3)
+
+
+def now_epoch() -> float:
+    return round(_dt.datetime.now(_dt.timezone.utc).timestamp(), 3)
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class ApiError(Exception):
+    """An AWS error, rendered in the protocol of the service that raised it."""
+
+    def __init__(self, code: str, message: str, status: int = 400, extra: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra or {}
+
+
+# Where each service's paginated requests carry their token and page size, and what the real
+# API returns per page when the caller gives no size.
+class Pager:
+    def __init__(self, result: str, token_in: str, max_in: str, token_out: str,
+                 default_max: int, bad_token: str, query: bool = False):
+        self.result = result
+        self.token_in = token_in
+        self.max_in = max_in
+        self.token_out = token_out
+        self.default_max = default_max
+        self.bad_token = bad_token
+        self.query = query
+
+
+PAGERS: dict[tuple[str, str], Pager] = {
+    ("ecr", "DescribeRepositories"): Pager("repositories", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecr", "DescribeImages"): Pager("imageDetails", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecr", "ListImages"): Pager("imageIds", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecr", "ListPullTimeUpdateExclusions"): Pager("pullTimeUpdateExclusions", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecr", "ListImageReferrers"): Pager("referrers", "nextToken", "maxResults", "nextToken", 50, "InvalidParameterException"),
+    ("ecs", "ListClusters"): Pager("clusterArns", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecs", "ListServices"): Pager("serviceArns", "nextToken", "maxResults", "nextToken", 10, "InvalidParameterException"),
+    ("ecs", "ListTasks"): Pager("taskArns", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecs", "ListTaskDefinitions"): Pager("taskDefinitionArns", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("lambda", "ListFunctions"): Pager("Functions", "Marker", "MaxItems", "NextMarker", 50, "InvalidParameterValueException", query=True),
+    ("lambda", "ListVersionsByFunction"): Pager("Versions", "Marker", "MaxItems", "NextMarker", 50, "InvalidParameterValueException", query=True),
+    ("lambda", "ListAliases"): Pager("Aliases", "Marker", "MaxItems", "NextMarker", 50, "InvalidParameterValueException", query=True),
+    ("organizations", "ListAccounts"): Pager("Accounts", "NextToken", "MaxResults", "NextToken", 20, "InvalidInputException"),
+    ("inspector2", "ListCoverage"): Pager("coveredResources", "nextToken", "maxResults", "nextToken", 100, "ValidationException"),
+    ("config", "SelectAggregateResourceConfig"): Pager("Results", "NextToken", "Limit", "NextToken", 100, "InvalidNextTokenException"),
+}
+
+
+def encode_token(operation: str, offset: int) -> str:
+    raw = json.dumps({"op": operation, "offset": offset}, separators=(",", ":")).encode()
+    return "ecrgc-" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(operation: str, token: str | None, pager: Pager) -> int:
+    if not token:
+        return 0
+    try:
+        if not token.startswith("ecrgc-"):
+            raise ValueError(token)
+        body = token[len("ecrgc-"):]
+        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if data["op"] != operation:
+            raise ValueError(token)
+        return int(data["offset"])
+    except Exception:
+        raise ApiError(pager.bad_token, f"Invalid pagination token: {token}", 400,
+                       {"reason": "CANNOT_PARSE"} if pager.bad_token == "ValidationException" else None)
+
+
+# --------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
+# SigV4 signing name -> botocore service name, where they differ.
+_SIGNING_TO_SERVICE = {"execute-api": "apigateway", "states": "stepfunctions"}
+_REST_OPS: dict[str, list[tuple[str, re.Pattern, list[str], int, str]]] = {}
+
+
+def _rest_operations(service: str) -> list[tuple[str, re.Pattern, list[str], int, str]]:
+    with _MODELS_LOCK:
+        cached = _REST_OPS.get(service)
+    if cached is not None:
+        return cached
+    model = service_model(service)
+    table = []
+    for name in model.operation_names if model else []:
+        http = model.operation_model(name).http
+        path, _, query = http.get("requestUri", "/").partition("?")
+        parts = re.split(r"(\{[^}]+\})", path)
+        pattern, literal = "", 0
+        for part in parts:
+            if part.startswith("{") and part.endswith("}"):
+                pattern += "(.+)" if part.endswith("+}") else "([^/]+)"
+            else:
+                pattern += re.escape(part)
+                literal += len(part)
+        required = [kv.split("=")[0] for kv in query.split("&") if kv]
+        table.append((http.get("method", "POST"), re.compile("^" + pattern.rstrip("/") + "/?$"),
+                      required, literal, name))
+    with _MODELS_LOCK:
+        _REST_OPS[service] = table
+    return table
+
+
+class Req:
+    """What the middleware needs to know about one AWS request."""
+
+    def __init__(self, environ: dict, body: bytes):
+        self.environ = environ
+        self.body = body
+        self.method = environ.get("REQUEST_METHOD", "GET")
+        self.path = environ.get("PATH_INFO", "")
+        self.query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        match = _CREDENTIAL.search(auth)
+        self.access_key = match.group(1) if match else None
+        self.region = match.group(2) if match else "us-east-1"
+        self.signing_name = match.group(3).lower() if match else None
+        self.service = _SIGNING_TO_SERVICE.get(self.signing_name, self.signing_name) if self.signing_name else None
+        model = service_model(self.service) if self.service else None
+        self.protocol = model.metadata.get("protocol") if model else None
+        self.operation: str | None = None
+        self.form: dict[str, str] = {}
+        self._json: Any = None
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            self.operation = target.split(".")[-1]
+            if self.protocol is None:
+                self.protocol = "json"
+        elif self.protocol == "query" or (environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")):
+            self.form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            self.form.update({k: v[0] for k, v in self.query.items() if k not in self.form})
+            self.operation = self.form.get("Action")
+        elif self.protocol in ("rest-json", "rest-xml") and self.service:
+            self.operation = self._match_rest()
+        self.account = self._account()
+
+    def _match_rest(self) -> str | None:
+        best: tuple[int, str] | None = None
+        for method, pattern, required, literal, name in _rest_operations(self.service):
+            if method != self.method or not pattern.match(self.path):
+                continue
+            if any(key not in self.query for key in required):
+                continue
+            score = literal + 1000 * len(required)
+            if best is None or score > best[0]:
+                best = (score, name)
+        return best[1] if best else None
+
+    def _account(self) -> str:
+        # The same order moto follows (moto.core.responses.BaseResponse.get_current_account),
+        # less MOTO_ACCOUNT_ID, which this server never sets.
+        header = self.environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+        if header:
+            return header
+        if not self.access_key:
+            return DEFAULT_ACCOUNT
+        return moto.iam.models.get_account_id_from(self.access_key)
+
+    @property
+    def json(self) -> dict:
+        if self._json is None:
+            try:
+                self._json = json.loads(self.body or b"{}")
+            except ValueError:
+                self._json = {}
+            if not isinstance(self._json, dict):
+                self._json = {}
+        return self._json
+
+
+# --------------------------------------------------------------------------------------
+# Seeded state
+# --------------------------------------------------------------------------------------
+
+IMAGE_OVERRIDE_FIELDS = {
+    "image_pushed_at": "imagePushedAt",
+    "last_recorded_pull_time": "lastRecordedPullTime",
+    "image_status": "imageStatus",
+    "subject_manifest_digest": "subjectManifestDigest",
+    "artifact_media_type": "artifactMediaType",
+    "image_size_in_bytes": "imageSizeInBytes",
+    "last_archived_at": "lastArchivedAt",
+    "last_activated_at": "lastActivatedAt",
+}
+TIMESTAMP_FIELDS = {"imagePushedAt", "lastRecordedPullTime", "lastArchivedAt", "lastActivatedAt"}
+TASK_OVERRIDE_FIELDS = {
+    "created_at": "createdAt", "started_at": "startedAt", "stopping_at": "stoppingAt",
+    "stopped_at": "stoppedAt", "execution_stopped_at": "executionStoppedAt",
+    "last_status": "lastStatus", "desired_status": "desiredStatus",
+    "stopped_reason": "stoppedReason", "stop_code": "stopCode",
+}
+TASK_DEFINITION_OVERRIDE_FIELDS = {"registered_at": "registeredAt", "deregistered_at": "deregisteredAt"}
+SEED_KEYS = {"images", "coverage", "aggregators", "task_image_digests", "task_overrides",
+             "task_definition_overrides", "organization_accounts", "page_size", "faults",
+             "inspector2_delegated_admin", "ecr_record_pulls"}
+
+
+class State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.images: dict[tuple, dict] = {}
+            self.coverage: dict[tuple, dict] = {}
+            self.aggregators: dict[tuple, dict[tuple, dict]] = {}
+            self.task_digests: dict[tuple, str] = {}
+            self.task_overrides: dict[tuple, dict] = {}
+            self.td_overrides: dict[tuple, dict] = {}
+            self.td_times: dict[str, dict[str, float]] = {}
+            self.org_accounts: dict[str, dict] = {}
+            self.page_size: dict[str, int] = {}
+            self.faults: list[dict] = []
+            self.inspector_admins: set[str] = set()
+            self.calls: dict[tuple, dict] = {}
+            self.task_times: dict[str, dict[str, float]] = {}
+            self.lambda_digests: dict[tuple, str] = {}
+            self.pull_exclusions: dict[tuple, dict[str, float]] = {}
+            self.record_pulls = False
+
+    def seed(self, doc: dict) -> dict:
+        if not isinstance(doc, dict):
+            raise ValueError("the seed document must be a JSON object")
+        unknown = set(doc) - SEED_KEYS
+        if unknown:
+            raise ValueError(f"unknown seed keys: {sorted(unknown)}")
+        counts: dict[str, int] = {}
+        with self.lock:
+            for row in doc.get("images") or []:
+                key = (row["account_id"], row["region"], row["repository_name"], row["image_digest"])
+                entry = self.images.setdefault(key, {})
+                for name, field in IMAGE_OVERRIDE_FIELDS.items():
+                    if name in row:
+                        entry[field] = row[name]
+            counts["images"] = len(doc.get("images") or [])
+            for row in doc.get("coverage") or []:
+                key = (row["account_id"], row["region"], row["repository_name"], row["image_digest"])
+                self.coverage[key] = dict(row)
+            counts["coverage"] = len(doc.get("coverage") or [])
+            for agg in doc.get("aggregators") or []:
+                items = self.aggregators.setdefault((agg["account_id"], agg["region"], agg["name"]), {})
+                for item in agg.get("items") or []:
+                    item = dict(item)
+                    item.setdefault("resourceType", "AWS::ECS::TaskDefinition")
+                    ident = (item.get("accountId"), item.get("awsRegion"), item["resourceType"], item.get("resourceId"))
+                    items[ident] = item
+            counts["aggregators"] = len(doc.get("aggregators") or [])
+            for row in doc.get("task_image_digests") or []:
+                self.task_digests[(row["account_id"], row["region"], row["image"])] = row["image_digest"]
+            counts["task_image_digests"] = len(doc.get("task_image_digests") or [])
+            for row in doc.get("task_overrides") or []:
+                entry = self.task_overrides.setdefault((row["account_id"], row["region"], row["task_arn"]), {})
+                for name, field in TASK_OVERRIDE_FIELDS.items():
+                    if name in row:
+                        entry[field] = row[name]
+            counts["task_overrides"] = len(doc.get("task_overrides") or [])
+            for row in doc.get("task_definition_overrides") or []:
+                key = (row["account_id"], row["region"], row["task_definition_arn"])
+                entry = self.td_overrides.setdefault(key, {})
+                for name, field in TASK_DEFINITION_OVERRIDE_FIELDS.items():
+                    if name in row:
+                        entry[field] = row[name]
+            counts["task_definition_overrides"] = len(doc.get("task_definition_overrides") or [])
+            for acct in doc.get("organization_accounts") or []:
+                self.org_accounts[acct["Id"]] = {**self.org_accounts.get(acct["Id"], {}), **acct}
+            counts["organization_accounts"] = len(doc.get("organization_accounts") or [])
+            for name, size in (doc.get("page_size") or {}).items():
+                if size is None:
+                    self.page_size.pop(name, None)
+                else:
+                    if int(size) < 1:
+                        raise ValueError("page sizes must be >= 1")
+                    self.page_size[name] = int(size)
+            for fault in doc.get("faults") or []:
+                fault = {
+                    "account_id": fault.get("account_id"), "region": fault.get("region"),
+                    "service": fault.get("service"), "operation": fault.get("operation"),
+                    "status": int(fault.get("status") or 400), "code": fault["code"],
+                    "message": fault.get("message") or f"{fault['code']} (injected by ecrgc_moto)",
+                    "times": fault.get("times"), "answered": 0,
+                }
+                self.faults.append(fault)
+            counts["faults"] = len(doc.get("faults") or [])
+            if "ecr_record_pulls" in doc:
+                self.record_pulls = bool(doc["ecr_record_pulls"])
+            admin = doc.get("inspector2_delegated_admin")
+            if admin:
+                self.inspector_admins.update([admin] if isinstance(admin, str) else admin)
+        return counts
+
+    def page_for(self, service: str) -> int | None:
+        with self.lock:
+            if service in self.page_size:
+                return self.page_size[service]
+            return self.page_size.get("default")
+
+    def record(self, req: Req) -> None:
+        key = (req.account, req.region, req.service, req.operation)
+        with self.lock:
+            entry = self.calls.setdefault(key, {"count": 0, "image_digests": [], "image_tags": []})
+            entry["count"] += 1
+            if req.service == "ecr" and req.operation in ("BatchGetImage", "BatchDeleteImage"):
+                for image_id in req.json.get("imageIds") or []:
+                    if image_id.get("imageDigest"):
+                        entry["image_digests"].append(image_id["imageDigest"])
+                    if image_id.get("imageTag"):
+                        entry["image_tags"].append(image_id["imageTag"])
+
+    def match_fault(self, req: Req) -> dict | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault["times"] is not None and fault["answered"] >= fault["times"]:
+                    continue
+                if fault["account_id"] is not None and fault["account_id"] != req.account:
+                    # AssumeRole is also matched on the account of the role it asks for.
+                    role_arn = req.form.get("RoleArn", "") if req.operation == "AssumeRole" else ""
+                    if f":{fault['account_id']}:" not in role_arn:
+                        continue
+                if fault["region"] is not None and fault["region"] != req.region:
+                    continue
+                if fault["service"] is not None and fault["service"] != req.service:
+                    continue
+                if fault["operation"] is not None and fault["operation"] != req.operation:
+                    continue
+                fault["answered"] += 1
+                return fault
+        return None
+
+    def calls_report(self) -> list[dict]:
+        with self.lock:
+            rows = []
+            for (account, region, service, operation), entry in sorted(
+                    self.calls.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+                row = {"account_id": account, "region": region, "service": service,
+                       "operation": operation, "count": entry["count"]}
+                if service == "ecr" and operation in ("BatchGetImage", "BatchDeleteImage"):
+                    row["image_digests"] = list(entry["image_digests"])
+                    row["image_tags"] = list(entry["image_tags"])
+                rows.append(row)
+            return rows
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {
+                "images": [dict(zip(("account_id", "region", "repository_name", "image_digest"), k), **v)
+                           for k, v in self.images.items()],
+                "coverage": list(self.coverage.values()),
+                "aggregators": [{"account_id": k[0], "region": k[1], "name": k[2], "items": list(v.values())}
+                                for k, v in self.aggregators.items()],
+                "task_image_digests": [{"account_id": k[0], "region": k[1], "image": k[2], "image_digest": v}
+                                       for k, v in self.task_digests.items()],
+                "task_overrides": [dict(zip(("account_id", "region", "task_arn"), k), **v)
+                                   for k, v in self.task_overrides.items()],
+                "task_definition_overrides": [dict(zip(("account_id", "region", "task_definition_arn"), k), **v)
+                                              for k, v in self.td_overrides.items()],
+                "organization_accounts": list(self.org_accounts.values()),
+                "page_size": dict(self.page_size),
+                "faults": [dict(f) for f in self.faults],
+                "inspector2_delegated_admin": sorted(self.inspector_admins),
+                "ecr_record_pulls": self.record_pulls,
+            }
+
+
+# --------------------------------------------------------------------------------------
+# The middleware
+# --------------------------------------------------------------------------------------
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _status_line(status: int) -> str:
+    from http import HTTPStatus
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
+
+
+def _json_response(status: int, payload: Any, content_type: str = "application/json",
+                   headers: Iterable[tuple[str, str]] = ()) -> Response:
+    body = json.dumps(payload).encode()
+    hdrs = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    hdrs.extend(headers)
+    return status, hdrs, body
+
+
+def _replace_body(response: Response, payload: Any) -> Response:
+    status, headers, _ = response
+    body = json.dumps(payload).encode()
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    return status, headers, body
+
+
+class Extension:
+    def __init__(self, moto_app: Callable) -> None:
+        self.moto = moto_app
+        self.state = State()
+        self.handlers: dict[tuple[str, str], Callable[[Req], Response]] = {
+            ("ecr", "PutImage"): self.ecr_put_image,
+            ("ecr", "DescribeRepositories"): self.ecr_describe_repositories,
+            ("ecr", "DescribeImages"): self.ecr_describe_images,
+            ("ecr", "ListImages"): self.ecr_list_images,
+            ("ecr", "BatchDeleteImage"): self.ecr_batch_delete_image,
+            ("ecr", "ListImageReferrers"): self.ecr_list_image_referrers,
+            ("ecr", "BatchGetImage"): self.ecr_batch_get_image,
+            ("ecr", "RegisterPullTimeUpdateExclusion"): self.ecr_pull_exclusion,
+            ("ecr", "DeregisterPullTimeUpdateExclusion"): self.ecr_pull_exclusion,
+            ("ecr", "ListPullTimeUpdateExclusions"): self.ecr_pull_exclusion,
+            ("ecs", "ListClusters"): self.paged_json_passthrough,
+            ("ecs", "ListServices"): self.paged_json_passthrough,
+            ("ecs", "ListTaskDefinitions"): self.ecs_list_task_definitions,
+            ("ecs", "ListTasks"): self.ecs_list_tasks,
+            ("ecs", "DescribeTasks"): self.ecs_describe_tasks,
+            ("ecs", "RunTask"): self.ecs_run_task,
+            ("ecs", "StartTask"): self.ecs_run_task,
+            ("ecs", "StopTask"): self.ecs_stop_task,
+            ("ecs", "RegisterTaskDefinition"): self.ecs_task_definition,
+            ("ecs", "DeregisterTaskDefinition"): self.ecs_task_definition,
+            ("ecs", "DescribeTaskDefinition"): self.ecs_task_definition,
+            ("lambda", "ListFunctions"): self.lambda_list,
+            ("lambda", "ListVersionsByFunction"): self.lambda_list,
+            ("lambda", "ListAliases"): self.lambda_list,
+            ("lambda", "CreateFunction"): self.lambda_deploy,
+            ("lambda", "UpdateFunctionCode"): self.lambda_deploy,
+            ("lambda", "GetFunction"): self.lambda_get_function,
+            ("lambda", "PublishVersion"): self.lambda_fix_configuration,
+            ("lambda", "GetFunctionConfiguration"): self.lambda_fix_configuration,
+            ("organizations", "ListAccounts"): self.org_list_accounts,
+            ("inspector2", "ListCoverage"): self.inspector_list_coverage,
+            ("config", "SelectAggregateResourceConfig"): self.config_select_aggregate,
+        }
+        self._configure_moto()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @staticmethod
+    def _configure_moto() -> None:
+        # moto advances an ECS task one lifecycle state per DescribeTasks call, so a RUNNING
+        # task reads DEACTIVATING on its second look. Keep tasks where RunTask/StopTask put them.
+        from moto.moto_api import state_manager
+        state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10 ** 12})
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        try:
+            if path.startswith("/_ecrgc/"):
+                status, headers, body = self.admin(environ)
+            elif path.startswith("/moto-api") or path.startswith("/latest/"):
+                return self.moto(environ, start_response)
+            else:
+                status, headers, body = self.aws(environ)
+        except Exception as exc:  # a bug here must show, not hang the client
+            import traceback
+            traceback.print_exc()
+            status, headers, body = _json_response(500, {"__type": "InternalFailure", "message": f"ecrgc_moto: {exc!r}"})
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(_status_line(status), headers)
+        return [body]
+
+    @staticmethod
+    def _read_body(environ: dict) -> bytes:
+        stream = environ.get("wsgi.input")
+        if stream is None:
+            return b""
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            body = stream.read(int(length))
+        elif environ.get("wsgi.input_terminated"):
+            body = stream.read()
+        else:
+            body = b""
+        return body
+
+    def call_moto(self, environ: dict, body: bytes, query: str | None = None) -> Response:
+        env = dict(environ)
+        env.pop("werkzeug.request", None)
+        env["wsgi.input"] = io.BytesIO(body)
+        env["CONTENT_LENGTH"] = str(len(body))
+        env.pop("HTTP_TRANSFER_ENCODING", None)
+        env.pop("wsgi.input_terminated", None)
+        if query is not None:
+            env["QUERY_STRING"] = query
+        captured: dict[str, Any] = {}
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = list(headers)
+            return lambda data: None
+
+        result = self.moto(env, start)
+        try:
+            data = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return captured["status"], captured["headers"], data
+
+    def moto_json(self, req: Req, payload: dict | None = None, query: dict | None = None) -> tuple[Response, Any]:
+        """Call moto with a (possibly rewritten) request; return its response and parsed body."""
+        body = req.body if payload is None else json.dumps(payload).encode()
+        qs = None if query is None else urlencode(query, doseq=True)
+        response = self.call_moto(req.environ, body, qs)
+        parsed = None
+        if 200 <= response[0] < 300:
+            try:
+                parsed = json.loads(response[2] or b"{}")
+            except ValueError:
+                parsed = None
+        return response, parsed
+
+    # -- /_ecrgc routes ------------------------------------------------------------------
+
+    def admin(self, environ: dict) -> Response:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        body = self._read_body(environ)
+        if path == "/_ecrgc/seed" and method == "POST":
+            try:
+                counts = self.state.seed(json.loads(body or b"{}"))
+            except (ValueError, KeyError, TypeError) as exc:
+                return _json_response(400, {"error": f"bad seed document: {exc!r}"})
+            return _json_response(200, {"status": "ok", "merged": counts})
+        if path == "/_ecrgc/seed" and method == "GET":
+            return _json_response(200, self.state.snapshot())
+        if path == "/_ecrgc/reset" and method == "POST":
+            env = dict(environ, PATH_INFO="/moto-api/reset", REQUEST_METHOD="POST")
+            status, _, data = self.call_moto(env, b"")
+            self.state.clear()
+            self._configure_moto()
+            return _json_response(200 if status == 200 else 500, {"status": "ok" if status == 200 else data.decode()})
+        if path == "/_ecrgc/calls" and method == "GET":
+            return _json_response(200, self.state.calls_report())
+        if path == "/_ecrgc/calls/reset" and method == "POST":
+            with self.state.lock:
+                self.state.calls.clear()
+            return _json_response(200, {"status": "ok"})
+        if path == "/_ecrgc/faults/reset" and method == "POST":
+            with self.state.lock:
+                self.state.faults.clear()
+            return _json_response(200, {"status": "ok"})
+        return _json_response(404, {"error": f"no route {method} {path}"})
+
+    # -- AWS requests --------------------------------------------------------------------
+
+    def aws(self, environ: dict) -> Response:
+        body = self._read_body(environ)
+        req = Req(environ, body)
+        if req.service is None:
+            return self.call_moto(environ, body)
+        self.state.record(req)
+        fault = self.state.match_fault(req)
+        if fault is not None:
+            return self.error(req, ApiError(fault["code"], fault["message"], fault["status"]))
+        handler = self.handlers.get((req.service, req.operation or ""))
+        try:
+            if handler is None:
+                return self.call_moto(environ, body)
+            return handler(req)
+        except ApiError as err:
+            return self.error(req, err)
+        except NotImplementedError as exc:
+            # moto has no such operation: answer a 500 in the service's own protocol, not HTML.
+            return self.error(req, ApiError("InternalFailure", f"ecrgc_moto: not implemented by moto: {exc}", 500))
+
+    def error(self, req: Req, err: ApiError) -> Response:
+        request_id = str(uuid.uuid4())
+        if req.protocol == "query":
+            kind = "Receiver" if err.status >= 500 else "Sender"
+            ns = (service_model(req.service).metadata.get("xmlNamespace") if service_model(req.service) else None) \
+                or "https://sts.amazonaws.com/doc/2011-06-15/"
+            msg = err.message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            xml = (f'<ErrorResponse xmlns="{ns}">\n  <Error>\n    <Type>{kind}</Type>\n'
+                   f"    <Code>{err.code}</Code>\n    <Message>{msg}</Message>\n  </Error>\n"
+                   f"  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n")
+            return err.status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode()
+        payload: dict[str, Any] = {}
+        message_key = "message"
+        model = service_model(req.service) if req.service else None
+        shape = None
+        if model is not None:
+            try:
+                shape = model.shape_for(err.code)
+            except Exception:
+                shape = None
+        if shape is not None and getattr(shape, "members", None):
+            if "Message" in shape.members and "message" not in shape.members:
+                message_key = "Message"
+            if "Type" in shape.members:
+                payload["Type"] = "Service" if err.status >= 500 else "User"
+            if "reason" in shape.members and "reason" not in err.extra:
+                payload["reason"] = "OTHER"
+        payload.update(err.extra)
+        payload[message_key] = err.message
+        headers = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", err.code)]
+        if req.protocol == "json":
+            payload["__type"] = err.code
+            return err.status, headers + [("Content-Type", "application/x-amz-json-1.1")], json.dumps(payload).encode()
+        return err.status, headers + [("Content-Type", "application/json")], json.dumps(payload).encode()
+
+    # -- pagination ------------------------------------------------------------------------
+
+    def paginate(self, req: Req, operation: str, items: list, requested_max: Any) -> tuple[list, str | None]:
+        """Slice a full result list into the page this request asked for."""
+        pager = PAGERS[(req.service, operation)]
+        seeded = self.state.page_for(req.service)
+        if requested_max is not None and requested_max != "":
+            try:
+                size = int(requested_max)
+            except ValueError:
+                raise ApiError(pager.bad_token, f"Invalid {pager.max_in}: {requested_max}")
+        else:
+            size = pager.default_max
+        if seeded is not None:
+            size = min(size, seeded)
+        if size < 1:
+            raise ApiError(pager.bad_token if pager.bad_token != "InvalidNextTokenException" else "InvalidLimitException",
+                           f"{pager.max_in} must be at least 1")
+        token = req.query.get(pager.token_in, [None])[0] if pager.query else req.json.get(pager.token_in)
+        offset = decode_token(operation, token, pager)
+        if offset > len(items):
+            raise ApiError(pager.bad_token, f"Invalid pagination token: {token}")
+        page = items[offset:offset + size]
+        nxt = encode_token(operation, offset + size) if offset + size < len(items) else None
+        return page, nxt
+
+    def _paging_active(self, req: Req) -> bool:
+        """Pagination is added only once a page size is seeded: moto's own behaviour otherwise."""
+        return self.state.page_for(req.service) is not None
+
+    def _stripped(self, req: Req, pager: Pager) -> dict:
+        payload = dict(req.json)
+        payload.pop(pager.token_in, None)
+        payload.pop(pager.max_in, None)
+        return payload
+
+    def paged_json_passthrough(self, req: Req, payload: dict | None = None,
+                               transform: Callable[[list], list] | None = None) -> Response:
+        pager = PAGERS[(req.service, req.operation)]
+        paging = self._paging_active(req)
+        if not paging and transform is None and payload is None:
+            return self.call_moto(req.environ, req.body)
+        body = dict(payload if payload is not None else req.json)
+        if paging:
+            body.pop(pager.token_in, None)
+            body.pop(pager.max_in, None)
+        response, parsed = self.moto_json(req, body)
+        if parsed is None:
+            return response
+        items = parsed.get(pager.result) or []
+        if transform is not None:
+            items = transform(items)
+        if paging:
+            items, nxt = self.paginate(req, req.operation, items, req.json.get(pager.max_in))
+            parsed.pop(pager.token_out, None)
+            if nxt:
+                parsed[pager.token_out] = nxt
+        parsed[pager.result] = items
+        return _replace_body(response, parsed)
+
+    # -- ECR ---------------------------------------------------------------------------
+
+    def _ecr_repo(self, req: Req, name: str | None) -> Any:
+        from moto.ecr.models import ecr_backends
+        try:
+            return ecr_backends[req.account][req.region].repositories.get(name)
+        except Exception:
+            return None
+
+    @staticmethod
+    def _manifest(image: Any) -> dict:
+        try:
+            data = json.loads(image.image_manifest)
+            return data if isinstance(data, dict) else {}
+        except (ValueError, TypeError):
+            return {}
+
+    def _image_size(self, repo: Any, image: Any, depth: int = 0) -> int | None:
+        manifest = self._manifest(image)
+        if "manifests" in manifest:
+            if depth > 2:
+                return None
+            sizes = []
+            for child in manifest.get("manifests") or []:
+                found = self._find_image(repo, child.get("digest"))
+                if found is not None:
+                    size = self._image_size(repo, found, depth + 1)
+                    if size is not None:
+                        sizes.append(size)
+            return max(sizes) if sizes else None
+        layers = manifest.get("layers")
+        if isinstance(layers, list):
+            return sum(int(layer.get("size") or 0) for layer in layers)
+        return None
+
+    @staticmethod
+    def _find_image(repo: Any, digest: str | None) -> Any:
+        if repo is None or not digest:
+            return None
+        for image in repo.images:
+            if image.get_image_digest() == digest:
+                return image
+        return None
+
+    def _enrich_detail(self, req: Req, repo: Any, detail: dict) -> dict:
+        """Fill what real DescribeImages returns and moto does not, then apply seeded overrides."""
+        image = self._find_image(repo, detail.get("imageDigest"))
+        if image is not None:
+            manifest = self._manifest(image)
+            media_type = detail.get("imageManifestMediaType") or manifest.get("mediaType")
+            if media_type:
+                detail["imageManifestMediaType"] = media_type
+            artifact = manifest.get("artifactType") or (manifest.get("config") or {}).get("mediaType")
+            if artifact:
+                detail["artifactMediaType"] = artifact
+            subject = (manifest.get("subject") or {}).get("digest")
+            if subject:
+                detail["subjectManifestDigest"] = subject
+            size = self._image_size(repo, image)
+            if size is not None:
+                detail["imageSizeInBytes"] = size
+            else:
+                detail.pop("imageSizeInBytes", None)
+        detail.setdefault("imageStatus", "ACTIVE")
+        key = (req.account, req.region, detail.get("repositoryName"), detail.get("imageDigest"))
+        with self.state.lock:
+            override = dict(self.state.images.get(key, {}))
+        for field, value in override.items():
+            if value is None:
+                continue
+            detail[field] = to_epoch(value) if field in TIMESTAMP_FIELDS else value
+        return detail
+
+    def _image_status(self, req: Req, repo_name: str, digest: str) -> str:
+        with self.state.lock:
+            status = self.state.images.get((req.account, req.region, repo_name, digest), {}).get("imageStatus")
+        return status or "ACTIVE"
+
+    def ecr_put_image(self, req: Req) -> Response:
+        payload = dict(req.json)
+        manifest = payload.get("imageManifest")
+        if isinstance(manifest, str) and not payload.get("imageDigest"):
+            # ECR names an image by the sha256 of its manifest bytes; moto hashes the layer
+            # digests (or picks one of 101 random values for an index). Give it the real one.
+            payload["imageDigest"] = sha256_digest(manifest.encode("utf-8"))
+        return self.moto_json(req, payload)[0]
+
+    def ecr_describe_repositories(self, req: Req) -> Response:
+        return self.paged_json_passthrough(req)
+
+    def ecr_describe_images(self, req: Req) -> Response:
+        pager = PAGERS[("ecr", "DescribeImages")]
+        payload = self._stripped(req, pager)
+        payload.pop("filter", None)
+        response, parsed = self.moto_json(req, payload)
+        if parsed is None:
+            return response
+        repo = self._ecr_repo(req, req.json.get("repositoryName"))
+        details = [self._enrich_detail(req, repo, d) for d in parsed.get("imageDetails") or []]
+        if not req.json.get("imageIds"):
+            flt = req.json.get("filter") or {}
+            tag_status = flt.get("tagStatus") or "ANY"
+            image_status = flt.get("imageStatus") or "ACTIVE"
+            if tag_status == "TAGGED":
+                details = [d for d in details if d.get("imageTags")]
+            elif tag_status == "UNTAGGED":
+                details = [d for d in details if not d.get("imageTags")]
+            if image_status != "ANY":
+                details = [d for d in details if d.get("imageStatus", "ACTIVE") == image_status]
+        parsed.pop("nextToken", None)
+        if self._paging_active(req) and not req.json.get("imageIds"):
+            details, nxt = self.paginate(req, "DescribeImages", details, req.json.get("maxResults"))
+            if nxt:
+                parsed["nextToken"] = nxt
+        parsed["imageDetails"] = details
+        return _replace_body(response, parsed)
+
+    def ecr_list_images(self, req: Req) -> Response:
+        pager = PAGERS[("ecr", "ListImages")]
+        payload = self._stripped(req, pager)
+        payload.pop("filter", None)
+        response, parsed = self.moto_json(req, payload)
+        if parsed is None:
+            return response
+        ids = parsed.get("imageIds") or []
+        flt = req.json.get("filter") or {}
+        tag_status = flt.get("tagStatus") or "ANY"
+        image_status = flt.get("imageStatus") or "ACTIVE"
+        if tag_status == "TAGGED":
+            ids = [i for i in ids if i.get("imageTag")]
+        elif tag_status == "UNTAGGED":
+            ids = [i for i in ids if not i.get("imageTag")]
+        if image_status != "ANY":
+            repo_name = req.json.get("repositoryName")
+            ids = [i for i in ids if self._image_status(req, repo_name, i.get("imageDigest")) == image_status]
+        parsed.pop("nextToken", None)
+        if self._paging_active(req):
+            ids, nxt = self.paginate(req, "ListImages", ids, req.json.get("maxResults"))
+            if nxt:
+                parsed["nextToken"] = nxt
+        parsed["imageIds"] = ids
+        return _replace_body(response, parsed)
+
+    def ecr_batch_delete_image(self, req: Req) -> Response:
+        image_ids = req.json.get("imageIds") or []
+        if len(image_ids) > 100:
+            raise ApiError("InvalidParameterException",
+                           "1 validation error detected: Value at 'imageIds' failed to satisfy constraint: "
+                           "Member must have length less than or equal to 100")
+        repo = self._ecr_repo(req, req.json.get("repositoryName"))
+        if repo is None:
+            return self.call_moto(req.environ, req.body)
+        # ECR refuses to delete a manifest that an image index still in the repository lists.
+        deleting = set()
+        for image_id in image_ids:
+            if image_id.get("imageDigest"):
+                deleting.add(image_id["imageDigest"])
+            elif image_id.get("imageTag"):
+                for image in repo.images:
+                    if image_id["imageTag"] in image.image_tags and len(image.image_tags) == 1:
+                        deleting.add(image.get_image_digest())
+        parents: dict[str, list[str]] = {}
+        for image in repo.images:
+            digest = image.get_image_digest()
+            if digest in deleting:
+                continue
+            for child in self._manifest(image).get("manifests") or []:
+                parents.setdefault(child.get("digest"), []).append(digest)
+        kept, failures = [], []
+        for image_id in image_ids:
+            digest = image_id.get("imageDigest")
+            if digest is None and image_id.get("imageTag"):
+                for image in repo.images:
+                    if image_id["imageTag"] in image.image_tags and len(image.image_tags) == 1:
+                        digest = image.get_image_digest()
+            if digest and digest in parents:
+                failures.append({
+                    "imageId": dict(image_id),
+                    "failureCode": "ImageReferencedByManifestList",
+                    "failureReason": f"Requested image referenced by manifest list: {parents[digest]}",
+                })
+            else:
+                kept.append(image_id)
+        if not kept:
+            return _json_response(200, {"imageIds": [], "failures": failures}, "application/x-amz-json-1.1")
+        before = {image.get_image_digest() for image in repo.images}
+        response, parsed = self.moto_json(req, dict(req.json, imageIds=kept))
+        if parsed is None:
+            return response
+        # moto deletes an untagged image asked for by digest but leaves it out of imageIds.
+        after = {image.get_image_digest() for image in repo.images}
+        reported = {i.get("imageDigest") for i in parsed.get("imageIds") or []}
+        for image_id in kept:
+            digest = image_id.get("imageDigest")
+            if digest and digest in before and digest not in after and digest not in reported:
+                parsed.setdefault("imageIds", []).append({"imageDigest": digest})
+                reported.add(digest)
+        parsed["failures"] = (parsed.get("failures") or []) + failures
+        return _replace_body(response, parsed)
+
+    def ecr_list_image_referrers(self, req: Req) -> Response:
+        name = req.json.get("repositoryName")
+        repo = self._ecr_repo(req, name)
+        registry = req.json.get("registryId") or req.account
+        if repo is None or repo.registry_id != registry:
+            raise ApiError("RepositoryNotFoundException",
+                           f"The repository with name '{name}' does not exist in the registry with id '{registry}'")
+        subject = (req.json.get("subjectId") or {}).get("imageDigest")
+        if not subject:
+            raise ApiError("InvalidParameterException", "subjectId.imageDigest is required")
+        flt = req.json.get("filter") or {}
+        kinds = set(flt.get("artifactTypes") or [])
+        wanted_status = flt.get("artifactStatus") or "ACTIVE"
+        referrers = []
+        for image in list(repo.images):
+            detail = self._enrich_detail(req, repo, {"repositoryName": name, "imageDigest": image.get_image_digest()})
+            if detail.get("subjectManifestDigest") != subject:
+                continue
+            if kinds and detail.get("artifactMediaType") not in kinds:
+                continue
+            if wanted_status != "ANY" and detail.get("imageStatus") != wanted_status:
+                continue
+            entry = {"digest": detail["imageDigest"], "mediaType": detail.get("imageManifestMediaType"),
+                     "artifactType": detail.get("artifactMediaType"),
+                     "size": len(image.image_manifest.encode("utf-8")),
+                     "artifactStatus": detail.get("imageStatus")}
+            annotations = self._manifest(image).get("annotations")
+            if annotations:
+                entry["annotations"] = annotations
+            referrers.append({k: v for k, v in entry.items() if v is not None})
+        page, nxt = self.paginate(req, "ListImageReferrers", referrers, req.json.get("maxResults"))
+        payload: dict[str, Any] = {"referrers": page}
+        if nxt:
+            payload["nextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
+
+    def _principal(self, req: Req) -> str:
+        """The IAM principal behind the request's access key, as moto knows it."""
+        try:
+            key = moto.iam.models.iam_backends[req.account]["aws"].access_keys.get(req.access_key)
+            if key is not None and key.role_arn:
+                return key.role_arn
+        except Exception:
+            pass
+        return f"arn:aws:iam::{req.account}:root"
+
+    def ecr_batch_get_image(self, req: Req) -> Response:
+        """BatchGetImage is a pull: with `ecr_record_pulls` seeded it moves lastRecordedPullTime,
+        unless the caller's role is registered as a pull-time update exclusion."""
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        with self.state.lock:
+            record = self.state.record_pulls
+            excluded = self._principal(req) in self.state.pull_exclusions.get((req.account, req.region), {})
+        if record and not excluded:
+            moment = now_epoch()
+            with self.state.lock:
+                for image in parsed.get("images") or []:
+                    key = (req.account, req.region, image.get("repositoryName"),
+                           (image.get("imageId") or {}).get("imageDigest"))
+                    self.state.images.setdefault(key, {})["lastRecordedPullTime"] = moment
+        return response
+
+    def ecr_pull_exclusion(self, req: Req) -> Response:
+        with self.state.lock:
+            table = self.state.pull_exclusions.setdefault((req.account, req.region), {})
+            principal = req.json.get("principalArn")
+            if req.operation == "RegisterPullTimeUpdateExclusion":
+                if not principal or not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+", principal):
+                    raise ApiError("InvalidParameterException", f"Invalid principalArn: {principal}")
+                if principal in table:
+                    raise ApiError("ExclusionAlreadyExistsException",
+                                   f"A pull time update exclusion already exists for {principal}")
+                table[principal] = now_epoch()
+                payload: dict[str, Any] = {"principalArn": principal, "createdAt": table[principal]}
+            elif req.operation == "DeregisterPullTimeUpdateExclusion":
+                if principal not in table:
+                    raise ApiError("ExclusionNotFoundException",
+                                   f"No pull time update exclusion exists for {principal}")
+                del table[principal]
+                payload = {"principalArn": principal}
+            else:
+                names = list(table)
+                page, nxt = self.paginate(req, "ListPullTimeUpdateExclusions", names, req.json.get("maxResults"))
+                payload = {"pullTimeUpdateExclusions": page}
+                if nxt:
+                    payload["nextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
+
+    # -- ECS ---------------------------------------------------------------------------
+
+    def ecs_list_tasks(self, req: Req) -> Response:
+        payload = dict(req.json)
+        # Real ListTasks answers desiredStatus RUNNING unless asked otherwise; moto returns all.
+        payload.setdefault("desiredStatus", "RUNNING")
+        return self.paged_json_passthrough(req, payload)
+
+    def ecs_list_task_definitions(self, req: Req) -> Response:
+        """familyPrefix is a prefix in ECS (moto: the exact family); sort=DESC reverses."""
+        payload = dict(req.json)
+        prefix = payload.pop("familyPrefix", None)
+        descending = str(payload.pop("sort", "ASC")).upper() == "DESC"
+
+        def transform(arns: list) -> list:
+            if prefix:
+                arns = [a for a in arns if a.rsplit("/", 1)[-1].rsplit(":", 1)[0].startswith(prefix)]
+            return list(reversed(arns)) if descending else arns
+
+        return self.paged_json_passthrough(req, payload, transform)
+
+    def _ecs_backend(self, req: Req) -> Any:
+        from moto.ecs.models import ecs_backends
+        return ecs_backends[req.account][req.region]
+
+    def _enrich_task(self, req: Req, task: dict) -> dict:
+        arn = task.get("taskArn", "")
+        backend = self._ecs_backend(req)
+        containers = task.get("containers") or []
+        # moto describes one container per task (the first definition); ECS has one per definition.
+        try:
+            definition = backend.describe_task_definition(task["taskDefinitionArn"])
+            definitions = definition.container_definitions or []
+        except Exception:
+            definitions = []
+        names = {c.get("name") for c in containers}
+        for cdef in definitions:
+            if cdef.get("name") not in names:
+                containers.append({
+                    "containerArn": arn.replace(":task/", ":container/", 1) + "/"
+                    + str(uuid.uuid5(uuid.NAMESPACE_URL, arn + cdef.get("name", ""))),
+                    "taskArn": arn, "name": cdef.get("name"), "image": cdef.get("image"),
+                })
+        with self.state.lock:
+            times = dict(self.state.task_times.get(arn, {}))
+            override = dict(self.state.task_overrides.get((req.account, req.region, arn), {}))
+        for field, value in times.items():
+            task.setdefault(field, value)
+        for field, value in override.items():
+            if value is None:
+                continue
+            task[field] = to_epoch(value) if field.endswith("At") else value
+        last = task.get("lastStatus")
+        for container in containers:
+            container["taskArn"] = arn
+            if last:
+                container["lastStatus"] = last
+            if not container.get("imageDigest"):
+                with self.state.lock:
+                    digest = self.state.task_digests.get((req.account, req.region, container.get("image")))
+                if digest:
+                    container["imageDigest"] = digest
+        task["containers"] = containers
+        return task
+
+    def ecs_run_task(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        moment = now_epoch()
+        with self.state.lock:
+            for task in parsed.get("tasks") or []:
+                self.state.task_times.setdefault(task.get("taskArn"), {"createdAt": moment, "startedAt": moment})
+        parsed["tasks"] = [self._enrich_task(req, t) for t in parsed.get("tasks") or []]
+        return _replace_body(response, parsed)
+
+    def ecs_stop_task(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        moment = now_epoch()
+        task = parsed.get("task") or {}
+        with self.state.lock:
+            times = self.state.task_times.setdefault(task.get("taskArn"), {})
+            times.setdefault("stoppingAt", moment)
+            times.setdefault("stoppedAt", moment)
+            times.setdefault("executionStoppedAt", moment)
+        if task:
+            parsed["task"] = self._enrich_task(req, task)
+        return _replace_body(response, parsed)
+
+    def ecs_task_definition(self, req: Req) -> Response:
+        """registeredAt / deregisteredAt, which moto never returns (times seen here, or seeded)."""
+        response, parsed = self.moto_json(req)
+        if parsed is None or not isinstance(parsed.get("taskDefinition"), dict):
+            return response
+        definition = parsed["taskDefinition"]
+        arn = definition.get("taskDefinitionArn")
+        moment = now_epoch()
+        with self.state.lock:
+            times = self.state.td_times.setdefault(arn, {})
+            if req.operation == "RegisterTaskDefinition":
+                times.setdefault("registeredAt", moment)
+            if req.operation == "DeregisterTaskDefinition":
+                times.setdefault("deregisteredAt", moment)
+            times = dict(times)
+            override = dict(self.state.td_overrides.get((req.account, req.region, arn), {}))
+        for field, value in times.items():
+            definition.setdefault(field, value)
+        for field, value in override.items():
+            if value is not None:
+                definition[field] = to_epoch(value)
+        if definition.get("status") != "INACTIVE":
+            definition.pop("deregisteredAt", None)
+        return _replace_body(response, parsed)
+
+    def ecs_describe_tasks(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        parsed["tasks"] = [self._enrich_task(req, t) for t in parsed.get("tasks") or []]
+        return _replace_body(response, parsed)
+
+    # -- Lambda --------------------------------------------------------------------------
+
+    _IMAGE_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::([^@]+))?(?:@(sha256:[0-9a-f]{64}))?$")
+
+    def _resolve_image_uri(self, uri: str) -> str | None:
+        match = self._IMAGE_URI.match(uri or "")
+        if not match:
+            return None
+        account, region, repo_name, tag, digest = match.groups()
+        if digest:
+            return digest
+        from moto.ecr.models import ecr_backends
+        try:
+            repo = ecr_backends[account][region].repositories.get(repo_name)
+        except Exception:
+            return None
+        if repo is None:
+            return None
+        for image in repo.images:
+            if (tag or "latest") in image.image_tags:
+                return image.get_image_digest()
+        return None
+
+    def _fix_function_config(self, req: Req, config: dict) -> dict:
+        sha = config.get("CodeSha256")
+        if config.get("PackageType") == "Image" and sha:
+            with self.state.lock:
+                digest = self.state.lambda_digests.get((req.account, req.region, sha))
+            if digest:
+                config["CodeSha256"] = digest.split(":", 1)[1]
+        return config
+
+    def lambda_deploy(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        uri = (req.json.get("Code") or {}).get("ImageUri") if req.operation == "CreateFunction" else req.json.get("ImageUri")
+        if uri:
+            # Lambda resolves the image URI to a digest when the code is deployed.
+            fake = hashlib.sha256(uri.encode("utf-8")).hexdigest()
+            digest = self._resolve_image_uri(uri)
+            if digest:
+                with self.state.lock:
+                    self.state.lambda_digests[(req.account, req.region, fake)] = digest
+        return _replace_body(response, self._fix_function_config(req, parsed))
+
+    def lambda_fix_configuration(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        return _replace_body(response, self._fix_function_config(req, parsed))
+
+    def lambda_get_function(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        config = parsed.get("Configuration") or {}
+        fake = config.get("CodeSha256")
+        self._fix_function_config(req, config)
+        code = parsed.get("Code") or {}
+        resolved = code.get("ResolvedImageUri")
+        if resolved and fake:
+            with self.state.lock:
+                digest = self.state.lambda_digests.get((req.account, req.region, fake))
+            uri = code.get("ImageUri") or ""
+            repo_uri = re.split(r"[:@]", uri.split("/", 1)[1], 1)[0] if "/" in uri else ""
+            base = uri.split("/", 1)[0] + "/" + repo_uri if repo_uri else resolved.split("@")[0]
+            if digest:
+                code["ResolvedImageUri"] = f"{base}@{digest}"
+            else:
+                code["ResolvedImageUri"] = f"{base}@sha256:{fake}"
+        return _replace_body(response, parsed)
+
+    def lambda_list(self, req: Req) -> Response:
+        pager = PAGERS[("lambda", req.operation)]
+        paging = self._paging_active(req)
+        query = {k: v for k, v in req.query.items() if not paging or k not in (pager.token_in, pager.max_in)}
+        response, parsed = self.moto_json(req, query=query)
+        if parsed is None:
+            return response
+        items = parsed.get(pager.result) or []
+        if req.operation != "ListAliases":
+            items = [self._fix_function_config(req, c) for c in items]
+        if paging:
+            items, nxt = self.paginate(req, req.operation, items, req.query.get(pager.max_in, [None])[0])
+            parsed.pop(pager.token_out, None)
+            if nxt:
+                parsed[pager.token_out] = nxt
+        parsed[pager.result] = items
+        return _replace_body(response, parsed)
+
+    # -- Organizations ---------------------------------------------------------------------
+
+    def org_list_accounts(self, req: Req) -> Response:
+        with self.state.lock:
+            seeded = [dict(a) for a in self.state.org_accounts.values()]
+        if not seeded:
+            return self.paged_json_passthrough(req)
+        master, org_id = seeded[0]["Id"], "o-ecrgc00001"
+        try:  # the organization moto holds for the caller, if one was created
+            from moto.organizations.models import organizations_backends
+            org = organizations_backends[req.account]["aws"].org
+            if org is not None:
+                master, org_id = org.master_account_id, org.id
+        except Exception:
+            pass
+        accounts = []
+        for acct in seeded:
+            entry = {
+                "Id": acct["Id"],
+                "Arn": acct.get("Arn") or f"arn:aws:organizations::{master}:account/{org_id}/{acct['Id']}",
+                "Email": acct.get("Email") or f"{acct.get('Name', acct['Id'])}@example.com".replace(" ", "-"),
+                "Name": acct.get("Name") or acct["Id"],
+                "Status": acct.get("Status") or "ACTIVE",
+                "State": acct.get("State") or (acct.get("Status") or "ACTIVE"),
+                "JoinedMethod": acct.get("JoinedMethod") or "CREATED",
+                "JoinedTimestamp": to_epoch(acct.get("JoinedTimestamp") or "2024-01-01T00:00:00Z"),
+            }
+            accounts.append(entry)
+        page, nxt = self.paginate(req, "ListAccounts", accounts, req.json.get("MaxResults"))
+        payload: dict[str, Any] = {"Accounts": page}
+        if nxt:
+            payload["NextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
+
+    # -- Inspector2 ----------------------------------------------------------------------
+
+    @staticmethod
+    def _string_filter(filters: list | None, values: list[str]) -> bool:
+        """One CoverageStringFilterList: EQUALS filters OR together, NOT_EQUALS ones AND."""
+        if not filters:
+            return True
+        equals = [f.get("value") for f in filters if f.get("comparison", "EQUALS") == "EQUALS"]
+        not_equals = [f.get("value") for f in filters if f.get("comparison") == "NOT_EQUALS"]
+        if equals and not any(v in values for v in equals):
+            return False
+        if any(v in values for v in not_equals):
+            return False
+        return True
+
+    def inspector_list_coverage(self, req: Req) -> Response:
+        max_results = req.json.get("maxResults")
+        if max_results is not None and not (1 <= int(max_results) <= 200):
+            raise ApiError("ValidationException", "maxResults must be between 1 and 200", 400,
+                           {"reason": "FIELD_VALIDATION_FAILED"})
+        criteria = req.json.get("filterCriteria") or {}
+        with self.state.lock:
+            admin = req.account in self.state.inspector_admins
+            rows = [dict(r) for k, r in self.state.coverage.items()
+                    if k[1] == req.region and (admin or k[0] == req.account)]
+        resources = []
+        for row in rows:
+            account, region, repo, digest = row["account_id"], row["region"], row["repository_name"], row["image_digest"]
+            resource_id = f"arn:aws:ecr:{region}:{account}:repository/{repo}/{digest}"
+            status_code = row.get("scan_status") or "ACTIVE"
+            reason = row.get("scan_status_reason") or ("SUCCESSFUL" if status_code == "ACTIVE" else "SCAN_ELIGIBILITY_EXPIRED")
+            tags = list(row.get("image_tags") or [])
+            checks = [
+                ("resourceType", ["AWS_ECR_CONTAINER_IMAGE"]), ("accountId", [account]),
+                ("ecrRepositoryName", [repo]), ("resourceId", [resource_id]), ("scanType", ["PACKAGE"]),
+                ("scanStatusCode", [status_code]), ("scanStatusReason", [reason]), ("ecrImageTags", tags),
+            ]
+            if not all(self._string_filter(criteria.get(name), values) for name, values in checks):
+                continue
+            image: dict[str, Any] = {"tags": tags}
+            for src, dst in (("image_pulled_at", "imagePulledAt"), ("last_in_use_at", "lastInUseAt")):
+                if row.get(src) is not None:
+                    image[dst] = to_epoch(row[src])
+            if row.get("in_use_count") is not None:
+                image["inUseCount"] = int(row["in_use_count"])
+            resource: dict[str, Any] = {
+                "resourceType": "AWS_ECR_CONTAINER_IMAGE",
+                "resourceId": resource_id,
+                "accountId": account,
+                "scanType": "PACKAGE",
+                "scanStatus": {"statusCode": status_code, "reason": reason},
+                "resourceMetadata": {
+                    "ecrRepository": {"name": repo, "scanFrequency": row.get("scan_frequency") or "CONTINUOUS_SCAN"},
+                    "ecrImage": image,
+                },
+            }
+            if row.get("last_scanned_at") is not None:
+                resource["lastScannedAt"] = to_epoch(row["last_scanned_at"])
+            resources.append(resource)
+        page, nxt = self.paginate(req, "ListCoverage", resources, max_results)
+        payload: dict[str, Any] = {"coveredResources": page}
+        if nxt:
+            payload["nextToken"] = nxt
+        return _json_response(200, payload)
+
+    # -- Config --------------------------------------------------------------------------
+
+    def config_select_aggregate(self, req: Req) -> Response:
+        expression = req.json.get("Expression") or ""
+        name = req.json.get("ConfigurationAggregatorName")
+        if len(expression) > 4096:
+            raise ApiError("InvalidExpressionException",
+                           "1 validation error detected: Value at 'expression' failed to satisfy constraint: "
+                           "Member must have length less than or equal to 4096")
+        for key in ("Limit", "MaxResults"):
+            value = req.json.get(key)
+            if value is not None and not (0 <= int(value) <= 100):
+                raise ApiError("InvalidLimitException", f"{key} must be between 0 and 100")
+        with self.state.lock:
+            items = self.state.aggregators.get((req.account, req.region, name))
+            items = [copy.deepcopy(i) for i in items.values()] if items is not None else None
+        if items is None:
+            raise ApiError("NoSuchConfigurationAggregatorException",
+                           f"The configuration aggregator does not exist. Check the configuration aggregator name {name} and try again.")
+        fields, conditions = parse_select(expression)
+        results = []
+        for item in items:
+            if all(cond(item) for cond in conditions):
+                projected: dict = {}
+                for field in fields:
+                    projected = merge_projection(projected, project(item, field.split(".")))
+                results.append(json.dumps(projected, separators=(",", ":")))
+        limit = req.json.get("Limit") or req.json.get("MaxResults") or None
+        page, nxt = self.paginate(req, "SelectAggregateResourceConfig", results, limit)
+        payload: dict[str, Any] = {"Results": page, "QueryInfo": {"SelectFields": [{"Name": f} for f in fields]}}
+        if nxt:
+            payload["NextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
+
+
+# --------------------------------------------------------------------------------------
+# A small subset of Config's SQL: SELECT path[, path...] [WHERE cond [AND|OR cond ...]]
+# cond: path (= | != | <> | < | <= | > | >=) 'v' | path IN ('a', 'b') | path LIKE 'x%'
+# AND binds tighter than OR; no parentheses, NOT, BETWEEN or aggregates.
+# --------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(?:('(?:[^']|'')*')|(<>|!=|<=|>=|=|<|>|\(|\)|,)|([A-Za-z_][A-Za-z0-9_.:]*))")
+
+
+def _tokens(expression: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = expression.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise ApiError("InvalidExpressionException", f"Invalid expression near: {text[pos:pos + 20]!r}")
+        pos = match.end()
+        if match.group(1) is not None:
+            out.append(("str", match.group(1)[1:-1].replace("''", "'")))
+        elif match.group(2) is not None:
+            out.append(("op", match.group(2)))
+        elif match.group(3) is not None:
+            out.append(("id", match.group(3)))
+    return out
+
+
+def _values(item: Any, path: list[str]) -> list:
+    """Every value a dotted path reaches, looking through lists as Config does."""
+    if not path:
+        if isinstance(item, list):
+            return [v for x in item for v in _values(x, [])]
+        return [item]
+    if isinstance(item, list):
+        return [v for x in item for v in _values(x, path)]
+    if not isinstance(item, dict):
+        return []
+    key = path[0]
+    if key not in item:
+        lowered = {k.lower(): k for k in item}
+        key = lowered.get(key.lower(), key)
+    if key not in item:
+        return []
+    return _values(item[key], path[1:])
+
+
+def project(item: Any, path: list[str]) -> Any:
+    if not path:
+        return copy.deepcopy(item)
+    if isinstance(item, list):
+        return [project(x, path) for x in item]
+    if not isinstance(item, dict):
+        return {}
+    key = path[0]
+    if key not in item:
+        lowered = {k.lower(): k for k in item}
+        key = lowered.get(key.lower(), key)
+    if key not in item:
+        return {}
+    return {key: project(item[key], path[1:])}
+
+
+def merge_projection(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge_projection(out[k], v) if k in out else v
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [merge_projection(x, y) for x, y in zip(a, b)]
+    return b if b not in ({}, None) else a
+
+
+def _like(pattern: str, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    regex = "^" + "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern) + "$"
+    return re.match(regex, value, re.S) is not None
+
+
+def _compare(op: str, value: Any, literal: str) -> bool:
+    if not isinstance(value, (str, int, float)):
+        return False
+    left: Any = value
+    right: Any = literal
+    try:  # timestamps compare as instants, numbers as numbers, the rest as strings
+        left, right = to_epoch(value), to_epoch(literal)
+    except (ValueError, TypeError):
+        try:
+            left, right = float(value), float(literal)
+        except (ValueError, TypeError):
+            left, right = str(value), literal
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+
+
+def parse_select(expression: str) -> tuple[list[str], list[Callable[[dict], bool]]]:
+    toks = _tokens(expression)
+    bad = ApiError("InvalidExpressionException", f"Invalid or unsupported expression: {expression}")
+    if not toks or toks[0] != ("id", toks[0][1]) or toks[0][1].upper() != "SELECT":
+        raise bad
+    pos, fields = 1, []
+    while True:
+        if pos >= len(toks) or toks[pos][0] != "id" or toks[pos][1].upper() in ("WHERE", "SELECT"):
+            raise bad
+        fields.append(toks[pos][1])
+        pos += 1
+        if pos < len(toks) and toks[pos] == ("op", ","):
+            pos += 1
+            continue
+        break
+    groups: list[list[Callable[[dict], bool]]] = [[]]
+    conditions = groups[0]
+    if pos < len(toks):
+        if toks[pos][0] != "id" or toks[pos][1].upper() != "WHERE":
+            raise bad
+        pos += 1
+        while True:
+            if pos + 2 > len(toks) or toks[pos][0] != "id":
+                raise bad
+            path = toks[pos][1].split(".")
+            op = toks[pos + 1]
+            pos += 2
+            if op[0] == "op" and op[1] in ("=", "!=", "<>"):
+                if pos >= len(toks) or toks[pos][0] != "str":
+                    raise bad
+                value = toks[pos][1]
+                pos += 1
+                if op[1] == "=":
+                    conditions.append(lambda item, p=path, v=value: v in _values(item, p))
+                else:
+                    conditions.append(lambda item, p=path, v=value: v not in _values(item, p))
+            elif op[0] == "op" and op[1] in ("<", "<=", ">", ">="):
+                if pos >= len(toks) or toks[pos][0] != "str":
+                    raise bad
+                value = toks[pos][1]
+                pos += 1
+                conditions.append(lambda item, p=path, o=op[1], v=value: any(_compare(o, x, v) for x in _values(item, p)))
+            elif op[0] == "id" and op[1].upper() == "IN":
+                if pos >= len(toks) or toks[pos] != ("op", "("):
+                    raise bad
+                pos += 1
+                options = []
+                while pos < len(toks) and toks[pos][0] == "str":
+                    options.append(toks[pos][1])
+                    pos += 1
+                    if pos < len(toks) and toks[pos] == ("op", ","):
+                        pos += 1
+                if pos >= len(toks) or toks[pos] != ("op", ")") or not options:
+                    raise bad
+                pos += 1
+                conditions.append(lambda item, p=path, o=tuple(options): any(v in o for v in _values(item, p)))
+            elif op[0] == "id" and op[1].upper() == "LIKE":
+                if pos >= len(toks) or toks[pos][0] != "str":
+                    raise bad
+                pattern = toks[pos][1]
+                pos += 1
+                conditions.append(lambda item, p=path, pat=pattern: any(_like(pat, v) for v in _values(item, p)))
+            else:
+                raise bad
+            if pos < len(toks) and toks[pos][0] == "id" and toks[pos][1].upper() == "AND":
+                pos += 1
+                continue
+            if pos < len(toks) and toks[pos][0] == "id" and toks[pos][1].upper() == "OR":
+                pos += 1
+                conditions = []
+                groups.append(conditions)
+                continue
+            break
+    if pos != len(toks):
+        raise bad
+    if len(groups) == 1:
+        return fields, groups[0]
+    return fields, [lambda item, g=tuple(tuple(x) for x in groups): any(all(c(item) for c in grp) for grp in g)]
+
+
+# --------------------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------------------
+
+def build_app() -> Extension:
+    return Extension(DomainDispatcherApplication(create_backend_app))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--no-stdin", action="store_true",
+                        help="do not exit at EOF on standard input (for running by hand)")
+    parser.add_argument("--log", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+
+    handler = MotoRequestHandler
+    if not args.log:
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, *a: Any, **k: Any) -> None:
+                pass
+        handler = QuietHandler
+    server = make_server(args.host, args.port, build_app(), threaded=True, request_handler=handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"READY http://{args.host}:{server.server_port}", flush=True)
+
+    if not args.no_stdin:
+        def watch_stdin() -> None:
+            # os.read on the descriptor, not sys.stdin: a daemon thread blocked inside the
+            # buffered reader would hold its lock through interpreter shutdown.
+            try:
+                while os.read(0, 65536):
+                    pass
+            except OSError:
+                pass
+            stop.set()
+        threading.Thread(target=watch_stdin, daemon=True).start()
+
+    while not stop.wait(0.1):
+        pass
+    # Nothing to flush or save: leave at once, without waiting for in-flight requests.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+"""Check every behaviour ecrgc_moto adds, over the wire, with boto3.
+
+    python testing/moto/selftest.py
+
+Starts ecrgc_moto.py as a subprocess (stdin piped, as a test does), runs scenario.py
+against it, then checks pagination, shapes, overrides, faults, per-account separation,
+the call log and reset. Prints one line per check and a closing `selftest: N passed,
+N failed`; exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from typing import Any, Callable
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NOW = "2026-11-21T00:00:00Z"
+NOW_DT = dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc)
+CENTRAL, PROD, WORKLOADS = "111111111111", "222222222222", "333333333333"
+EU, US = "eu-west-1", "us-east-1"
+
+RESULTS: list[tuple[str, bool, str]] = []
+
+
+def check(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    def wrap(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> None:
+            try:
+                detail = fn()
+                RESULTS.append((name, True, detail or ""))
+                print(f"ok   - {name}" + (f" ({detail})" if detail else ""), flush=True)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported
+                RESULTS.append((name, False, repr(exc)))
+                print(f"FAIL - {name}: {exc!r}", flush=True)
+                traceback.print_exc(file=sys.stdout)
+        run.__name__ = fn.__name__
+        CHECKS.append(run)
+        return run
+    return wrap
+
+
+CHECKS: list[Callable[[], None]] = []
+
+
+class Env:
+    url = ""
+    truth: dict = {}
+    creds: dict[str, dict] = {}
+    cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+    @classmethod
+    def credentials(cls, account: str) -> dict:
+        if account == CENTRAL:
+            return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        if account not in cls.creds:
+            sts = boto3.client("sts", endpoint_url=cls.url, region_name=US, config=cls.cfg,
+                               **cls.credentials(CENTRAL))
+            got = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/ecrgc-collector",
+                                  RoleSessionName="ecrgc-selftest")["Credentials"]
+            cls.creds[account] = {"aws_access_key_id": got["AccessKeyId"],
+                                  "aws_secret_access_key": got["SecretAccessKey"],
+                                  "aws_session_token": got["SessionToken"]}
+        return cls.creds[account]
+
+    @classmethod
+    def client(cls, service: str, account: str = CENTRAL, region: str = EU) -> Any:
+        return boto3.client(service, endpoint_url=cls.url, region_name=region, config=cls.cfg,
+                            **cls.credentials(account))
+
+
+def http(method: str, path: str, payload: Any = None) -> Any:
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(Env.url + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def seed(doc: dict) -> Any:
+    return http("POST", "/_ecrgc/seed", doc)
+
+
+def img(name: str) -> dict:
+    return Env.truth["images"][name]
+
+
+def ago(days: float) -> dt.datetime:
+    return NOW_DT - dt.timedelta(days=days)
+
+
+def expect(cond: bool, message: str) -> None:
+    if not cond:
+        raise AssertionError(message)
+
+
+def all_pages(call: Callable[..., dict], result: str, token_in: str, token_out: str, **kwargs: Any) -> tuple[list, int]:
+    """Follow the tokens by hand; return every item and the number of pages."""
+    items, pages, token = [], 0, None
+    while True:
+        args = dict(kwargs)
+        if token:
+            args[token_in] = token
+        page = call(**args)
+        pages += 1
+        items.extend(page.get(result) or [])
+        token = page.get(token_out)
+        if not token:
+            return items, pages
+        expect(pages < 100, "pagination does not end")
+
+
+def error_of(fn: Callable[[], Any]) -> ClientError:
+    try:
+        fn()
+    except ClientError as err:
+        return err
+    raise AssertionError("the call succeeded; an error was expected")
+
+
+# --------------------------------------------------------------------------------------
+# checks, in order
+# --------------------------------------------------------------------------------------
+
+@check("scenario: every image pushed with digest = sha256(manifest), in truth.json")
+def _scenario() -> str:
+    images = Env.truth["images"]
+    expect(len(images) == 28, f"{len(images)} images in truth.json")
+    expect(Env.truth["now"] == NOW, "now")
+    for name, entry in images.items():
+        expect(entry["expect"] in ("delete", "not_opted_in", "kept_with_parent", "none")
+               or entry["expect"].startswith("protected:"), f"{name}: {entry['expect']}")
+    found = set()
+    for account, region in ((CENTRAL, EU), (PROD, US)):
+        ecr = Env.client("ecr", account, region)
+        for repo in ecr.get_paginator("describe_repositories").paginate().build_full_result()["repositories"]:
+            details = ecr.get_paginator("describe_images").paginate(
+                repositoryName=repo["repositoryName"], filter={"imageStatus": "ANY"}).build_full_result()["imageDetails"]
+            found.update((account, region, repo["repositoryName"], d["imageDigest"]) for d in details)
+    wanted = {(e["account_id"], e["region"], e["repository_name"], e["image_digest"]) for e in images.values()}
+    expect(wanted == found, f"missing {wanted - found}, extra {found - wanted}")
+    return f"{len(images)} images"
+
+
+@check("per-account separation through AssumeRole")
+def _accounts() -> str:
+    for account in (CENTRAL, PROD, WORKLOADS):
+        got = Env.client("sts", account, US).get_caller_identity()["Account"]
+        expect(got == account, f"caller identity {got} for {account}")
+    central = {r["repositoryName"] for r in Env.client("ecr", CENTRAL, EU).describe_repositories(maxResults=100)["repositories"]}
+    central_us = Env.client("ecr", CENTRAL, US).describe_repositories()["repositories"]
+    prod = Env.client("ecr", PROD, US).get_paginator("describe_repositories").paginate().build_full_result()["repositories"]
+    expect(not central_us, "111/us-east-1 has repositories")
+    expect({r["repositoryName"] for r in prod} == {"data/etl", "data/private"}, f"222 repos {prod}")
+    expect(all(r["registryId"] == PROD for r in prod), "registryId of 222's repositories")
+    expect("data/etl" not in central, "222's repository visible from 111")
+    cov = Env.client("inspector2", PROD, US).get_paginator("list_coverage").paginate().build_full_result()["coveredResources"]
+    expect(cov and all(c["accountId"] == PROD for c in cov), "coverage of 222 holds other accounts")
+    expect(not Env.client("lambda", CENTRAL, US).list_functions()["Functions"], "111 sees 333's functions")
+    return "111/222/333 distinct"
+
+
+@check("pagination: ECR DescribeRepositories, DescribeImages, ListImages")
+def _page_ecr() -> str:
+    ecr = Env.client("ecr", CENTRAL, EU)
+    repos, pages = all_pages(ecr.describe_repositories, "repositories", "nextToken", "nextToken", maxResults=1000)
+    expect(len(repos) == 5 and pages == 3, f"repositories {len(repos)} in {pages} pages")
+    in_api = [e for e in Env.truth["images"].values() if e["repository_name"] == "payments/api"]
+    details, pages = all_pages(ecr.describe_images, "imageDetails", "nextToken", "nextToken",
+                               repositoryName="payments/api", filter={"imageStatus": "ANY"})
+    expect(len(details) == len(in_api) and pages == (len(in_api) + 1) // 2, f"images {len(details)} in {pages}")
+    expect(len({d["imageDigest"] for d in details}) == len(in_api), "duplicate or missing digests across pages")
+    one, pages1 = all_pages(ecr.describe_images, "imageDetails", "nextToken", "nextToken",
+                            repositoryName="payments/api", maxResults=1)
+    expect(len(one) == len(in_api) and pages1 == len(in_api), f"maxResults=1: {len(one)} in {pages1}")
+    ids, pages = all_pages(ecr.list_images, "imageIds", "nextToken", "nextToken", repositoryName="payments/api")
+    rows = sum(max(1, len(e["tags"])) for e in in_api)
+    expect(len(ids) == rows and pages == (rows + 1) // 2, f"list_images {len(ids)} rows in {pages} pages")
+    untagged, _ = all_pages(ecr.list_images, "imageIds", "nextToken", "nextToken", repositoryName="payments/api",
+                            filter={"tagStatus": "UNTAGGED"})
+    expect(len(untagged) == sum(1 for e in in_api if not e["tags"]), "UNTAGGED filter")
+    full = ecr.get_paginator("describe_images").paginate(repositoryName="payments/api").build_full_result()
+    expect(len(full["imageDetails"]) == len(in_api), "boto3 paginator on DescribeImages")
+    err = error_of(lambda: ecr.describe_images(repositoryName="payments/api", nextToken="garbage"))
+    expect(err.response["Error"]["Code"] == "InvalidParameterException", "bad token error")
+    return f"{len(details)} images, {rows} list rows, pages of 2"
+
+
+@check("pagination: ECS ListClusters, ListServices, ListTasks, ListTaskDefinitions")
+def _page_ecs() -> str:
+    ecs = Env.client("ecs", PROD, US)
+    tds, pages = all_pages(ecs.list_task_definitions, "taskDefinitionArns", "nextToken", "nextToken")
+    expect(len(tds) == 3 and pages == 2, f"ACTIVE task definitions {len(tds)} in {pages}")
+    pref = ecs.list_task_definitions(familyPrefix="private")["taskDefinitionArns"]
+    expect(len(pref) == 1 and "private-runner" in pref[0], f"familyPrefix is a prefix: {pref}")
+    inactive = ecs.list_task_definitions(status="INACTIVE")["taskDefinitionArns"]
+    expect(len(inactive) == 1 and "private-batch" in inactive[0], f"INACTIVE {inactive}")
+    running = ecs.list_tasks(cluster="etl")["taskArns"]
+    stopped = ecs.list_tasks(cluster="etl", desiredStatus="STOPPED")["taskArns"]
+    expect(len(running) == 1 and len(stopped) == 1 and running != stopped, f"running {running} stopped {stopped}")
+    # A busier region to page through: account 333 / eu-west-1.
+    busy = Env.client("ecs", WORKLOADS, EU)
+    for i in range(5):
+        busy.create_cluster(clusterName=f"selftest-{i}")
+    td = busy.register_task_definition(family="selftest", containerDefinitions=[
+        {"name": "app", "image": "docker.io/library/alpine:3", "memory": 64}])["taskDefinition"]["taskDefinitionArn"]
+    for i in range(3):
+        busy.create_service(cluster="selftest-0", serviceName=f"svc-{i}", taskDefinition=td, desiredCount=0)
+    for i in range(5):
+        busy.run_task(cluster="selftest-0", taskDefinition=td, launchType="FARGATE")
+    clusters, pages = all_pages(busy.list_clusters, "clusterArns", "nextToken", "nextToken")
+    expect(len(clusters) == 5 and pages == 3, f"clusters {len(clusters)} in {pages}")
+    services, pages = all_pages(busy.list_services, "serviceArns", "nextToken", "nextToken", cluster="selftest-0")
+    expect(len(services) == 3 and pages == 2, f"services {len(services)} in {pages}")
+    tasks, pages = all_pages(busy.list_tasks, "taskArns", "nextToken", "nextToken", cluster="selftest-0", maxResults=100)
+    expect(len(tasks) == 5 and pages == 3, f"tasks {len(tasks)} in {pages}")
+    full = busy.get_paginator("list_tasks").paginate(cluster="selftest-0").build_full_result()["taskArns"]
+    expect(sorted(full) == sorted(tasks), "boto3 paginator on ListTasks")
+    return "clusters 5/3 pages, services 3/2, tasks 5/3, task definitions 3/2"
+
+
+@check("pagination: Lambda ListFunctions, ListVersionsByFunction, ListAliases (Marker/MaxItems)")
+def _page_lambda() -> str:
+    lam = Env.client("lambda", WORKLOADS, US)
+    lam.create_alias(FunctionName="edge-api", Name="canary", FunctionVersion="$LATEST")
+    fns, pages = all_pages(lam.list_functions, "Functions", "Marker", "NextMarker", MaxItems=1)
+    expect(len(fns) == 2 and pages == 2, f"functions {len(fns)} in {pages}")
+    fns2, pages2 = all_pages(lam.list_functions, "Functions", "Marker", "NextMarker")
+    expect(len(fns2) == 2 and pages2 == 1, f"default page size 2: {len(fns2)} in {pages2}")
+    versions, pages = all_pages(lam.list_versions_by_function, "Versions", "Marker", "NextMarker",
+                                FunctionName="edge-api", MaxItems=1)
+    expect([v["Version"] for v in versions] == ["$LATEST", "1"] and pages == 2, f"versions {versions}")
+    aliases, pages = all_pages(lam.list_aliases, "Aliases", "Marker", "NextMarker", FunctionName="edge-api", MaxItems=1)
+    expect(sorted(a["Name"] for a in aliases) == ["canary", "live"] and pages == 2, f"aliases in {pages}")
+    full = lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 1}).build_full_result()
+    expect(len(full["Functions"]) == 2, "boto3 paginator on ListFunctions")
+    err = error_of(lambda: lam.list_functions(Marker="garbage"))
+    expect(err.response["Error"]["Code"] == "InvalidParameterValueException", "bad marker error")
+    return "functions 2/2 pages, versions 2/2, aliases 2/2"
+
+
+@check("pagination: Organizations ListAccounts from organization_accounts")
+def _page_org() -> str:
+    org = Env.client("organizations", CENTRAL, US)
+    accounts, pages = all_pages(org.list_accounts, "Accounts", "NextToken", "NextToken")
+    expect([a["Id"] for a in accounts] == [CENTRAL, PROD, WORKLOADS] and pages == 2, f"{accounts} in {pages}")
+    expect(all(a["Status"] == "ACTIVE" and a["Arn"].endswith(a["Id"]) for a in accounts), "account fields")
+    expect(isinstance(accounts[0]["JoinedTimestamp"], dt.datetime), "JoinedTimestamp parses as a timestamp")
+    return "3 accounts in 2 pages"
+
+
+@check("Inspector2 ListCoverage: shape, filters, pages")
+def _coverage() -> str:
+    ins = Env.client("inspector2", CENTRAL, EU)
+    ecr_filter = {"resourceType": [{"comparison": "EQUALS", "value": "AWS_ECR_CONTAINER_IMAGE"}]}
+    rows, pages = all_pages(ins.list_coverage, "coveredResources", "nextToken", "nextToken",
+                            filterCriteria=ecr_filter, maxResults=200)
+    expected = [n for n, e in Env.truth["images"].items() if e["account_id"] == CENTRAL]
+    with_cov = {r["resourceId"] for r in rows}
+    expect(pages == (len(rows) + 1) // 2 and pages > 1, f"{len(rows)} rows in {pages} pages")
+    by_id = {r["resourceId"]: r for r in rows}
+
+    def rid(name: str) -> str:
+        e = img(name)
+        return f"arn:aws:ecr:{e['region']}:{e['account_id']}:repository/{e['repository_name']}/{e['image_digest']}"
+
+    for name in ("by-digest", "inactive-td", "old-unused-sig", "stale-sbom", "child-amd64", "signed-sig"):
+        expect(rid(name) not in with_cov, f"{name} must have no coverage")
+    never = by_id[rid("old-unused")]
+    expect(never["resourceMetadata"]["ecrImage"] == {"tags": ["v1"], "inUseCount": 0}, f"never used: {never}")
+    expect(never["scanType"] == "PACKAGE" and never["scanStatus"] == {"statusCode": "ACTIVE", "reason": "SUCCESSFUL"},
+           "scan fields")
+    expect(never["resourceMetadata"]["ecrRepository"]["name"] == "payments/api", "repository name")
+    signed = by_id[rid("signed")]["resourceMetadata"]["ecrImage"]
+    expect(signed["inUseCount"] == 1 and signed["lastInUseAt"] == ago(1) and signed["imagePulledAt"] == ago(1),
+           f"signed: {signed}")
+    stale = by_id[rid("stale")]["resourceMetadata"]["ecrImage"]
+    expect(stale["lastInUseAt"] == ago(200), "stale lastInUseAt parses to a datetime, 200 days before now")
+    only_worker = ins.list_coverage(filterCriteria={"ecrRepositoryName": [{"comparison": "EQUALS", "value": "payments/worker"}]})
+    expect(len(only_worker["coveredResources"]) == 2, "ecrRepositoryName filter")
+    other = ins.list_coverage(filterCriteria={"accountId": [{"comparison": "EQUALS", "value": PROD}]})
+    expect(not other["coveredResources"], "accountId filter / account scoping")
+    lam = ins.list_coverage(filterCriteria={"resourceType": [{"comparison": "EQUALS", "value": "AWS_LAMBDA_FUNCTION"}]})
+    expect(not lam["coveredResources"], "resourceType filter")
+    full = ins.get_paginator("list_coverage").paginate(filterCriteria=ecr_filter).build_full_result()
+    expect(len(full["coveredResources"]) == len(rows), "boto3 paginator")
+    return f"{len(rows)} rows of {len(expected)} images in 111, {pages} pages"
+
+
+@check("Config SelectAggregateResourceConfig: shape, filter, projection, pages, errors")
+def _select() -> str:
+    cfg = Env.client("config", CENTRAL, EU)
+    expr = ("SELECT accountId, awsRegion, resourceId, configuration.Status, configuration.Family, "
+            "configuration.ContainerDefinitions.Image, configurationItemCaptureTime "
+            "WHERE resourceType = 'AWS::ECS::TaskDefinition'")
+    results, pages = all_pages(cfg.select_aggregate_resource_config, "Results", "NextToken", "NextToken",
+                               Expression=expr, ConfigurationAggregatorName="org", Limit=100)
+    expect(len(results) == 4 and pages == 2, f"{len(results)} rows in {pages} pages")
+    rows = [json.loads(r) for r in results]
+    first = rows[0]
+    expect(set(first) == {"accountId", "awsRegion", "resourceId", "configuration", "configurationItemCaptureTime"},
+           f"fields {sorted(first)}")
+    expect(set(first["configuration"]) == {"Status", "Family", "ContainerDefinitions"}, "nested configuration")
+    expect(first["configuration"]["ContainerDefinitions"] == [
+        {"Image": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/api:prod-2026"},
+        {"Image": "docker.io/library/busybox:1.36"}], "ContainerDefinitions projected through the list")
+    page = cfg.select_aggregate_resource_config(Expression=expr, ConfigurationAggregatorName="org")
+    names = [f["Name"] for f in page["QueryInfo"]["SelectFields"]]
+    expect(names[0] == "accountId" and names[5] == "configuration.ContainerDefinitions.Image", f"SelectFields {names}")
+    inactive = cfg.get_paginator("select_aggregate_resource_config").paginate(
+        Expression="SELECT resourceId WHERE resourceType = 'AWS::ECS::TaskDefinition' AND configuration.Status = 'INACTIVE'",
+        ConfigurationAggregatorName="org").build_full_result()["Results"]
+    expect(len(inactive) == 3, f"AND filter {inactive}")
+    full = cfg.get_paginator("select_aggregate_resource_config").paginate(
+        Expression=expr, ConfigurationAggregatorName="org").build_full_result()
+    expect(len(full["Results"]) == 4, "boto3 paginator")
+    err = error_of(lambda: cfg.select_aggregate_resource_config(Expression=expr, ConfigurationAggregatorName="nope"))
+    expect(err.response["Error"]["Code"] == "NoSuchConfigurationAggregatorException", "unknown aggregator")
+    long_expr = expr + " AND configuration.Family IN (" + ", ".join(f"'f{i:05d}'" for i in range(500)) + ")"
+    err = error_of(lambda: cfg.select_aggregate_resource_config(Expression=long_expr, ConfigurationAggregatorName="org"))
+    expect(len(long_expr) > 4096 and err.response["Error"]["Code"] == "InvalidExpressionException", "4096 limit")
+    err = error_of(lambda: cfg.select_aggregate_resource_config(Expression=expr, ConfigurationAggregatorName="org", Limit=101))
+    expect(err.response["Error"]["Code"] == "InvalidLimitException", "Limit > 100")
+    err = error_of(lambda: cfg.select_aggregate_resource_config(Expression="SELEKT nothing", ConfigurationAggregatorName="org"))
+    expect(err.response["Error"]["Code"] == "InvalidExpressionException", "bad expression")
+    return "4 task definitions in 2 pages; Lambda item filtered out"
+
+
+@check("DescribeImages overrides and fields moto lacks")
+def _overrides() -> str:
+    ecr = Env.client("ecr", CENTRAL, EU)
+
+    def detail(name: str) -> dict:
+        e = img(name)
+        got = ecr.describe_images(repositoryName=e["repository_name"], imageIds=[{"imageDigest": e["image_digest"]}])
+        return got["imageDetails"][0]
+
+    old = detail("old-unused")
+    expect(old["imagePushedAt"] == ago(300), f"imagePushedAt {old['imagePushedAt']}")
+    expect("lastRecordedPullTime" not in old, "no pull time unless seeded")
+    expect(old["imageManifestMediaType"] == "application/vnd.oci.image.manifest.v1+json", "manifest media type")
+    expect(old["artifactMediaType"] == "application/vnd.oci.image.config.v1+json", "artifact media type from config")
+    expect(old["imageStatus"] == "ACTIVE", "imageStatus")
+    expect(detail("recent-pull")["lastRecordedPullTime"] == ago(5), "lastRecordedPullTime")
+    sig = detail("old-unused-sig")
+    expect(sig["artifactMediaType"] == "application/vnd.dev.cosign.artifact.sig.v1+json", f"cosign {sig}")
+    sbom = detail("stale-sbom")
+    expect(sbom["subjectManifestDigest"] == img("stale")["image_digest"] and sbom["artifactMediaType"] == "application/spdx+json"
+           and "imageTags" not in sbom, f"referrer {sbom}")
+    index = detail("index")
+    children = [detail("child-amd64"), detail("child-arm64")]
+    expect(index["imageManifestMediaType"] == "application/vnd.oci.image.index.v1+json", "index media type")
+    expect(index["imageSizeInBytes"] == max(c["imageSizeInBytes"] for c in children), "index size = largest child")
+    docker = detail("worker-old")
+    expect(docker["imageManifestMediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+           and docker["artifactMediaType"] == "application/vnd.docker.container.image.v1+json", "docker v2 media types")
+    archived = img("worker-archived")["image_digest"]
+    default = ecr.describe_images(repositoryName="payments/worker")["imageDetails"]
+    expect(archived not in {d["imageDigest"] for d in default}, "ARCHIVED listed without an imageStatus filter")
+    every = ecr.describe_images(repositoryName="payments/worker", filter={"imageStatus": "ANY"})["imageDetails"]
+    arch = [d for d in every if d["imageDigest"] == archived]
+    expect(arch and arch[0]["imageStatus"] == "ARCHIVED" and arch[0]["lastArchivedAt"] == ago(30), "ARCHIVED via ANY")
+    only = ecr.describe_images(repositoryName="payments/worker", filter={"imageStatus": "ARCHIVED"})["imageDetails"]
+    expect([d["imageDigest"] for d in only] == [archived], "ARCHIVED filter")
+    refs = ecr.list_image_referrers(repositoryName="payments/api", subjectId={"imageDigest": img("stale")["image_digest"]})
+    expect([r["digest"] for r in refs["referrers"]] == [img("stale-sbom")["image_digest"]]
+           and refs["referrers"][0]["artifactType"] == "application/spdx+json", f"ListImageReferrers {refs['referrers']}")
+    return "pushedAt, pull time, status, subject, artifact type, index size"
+
+
+@check("ECS: RUNNING and STOPPED tasks, imageDigest, back-dated times, deregisteredAt")
+def _ecs_tasks() -> str:
+    ecs = Env.client("ecs", PROD, US)
+    running = ecs.list_tasks(cluster="etl")["taskArns"]
+    stopped = ecs.list_tasks(cluster="etl", desiredStatus="STOPPED")["taskArns"]
+    tasks = {t["taskArn"]: t for t in ecs.describe_tasks(cluster="etl", tasks=running + stopped)["tasks"]}
+    run, stop = tasks[running[0]], tasks[stopped[0]]
+    expect(run["lastStatus"] == "RUNNING" and stop["lastStatus"] == "STOPPED", "statuses")
+    again = ecs.describe_tasks(cluster="etl", tasks=running)["tasks"][0]
+    expect(again["lastStatus"] == "RUNNING", "a second DescribeTasks keeps RUNNING")
+    runner = {c["name"]: c for c in run["containers"]}
+    expect(set(runner) == {"runner", "log-router"}, f"one container per definition: {sorted(runner)}")
+    expect(runner["runner"]["imageDigest"] == img("running-digest")["image_digest"], "running task imageDigest")
+    expect("imageDigest" not in runner["log-router"], "no digest for an unseeded image")
+    expect(run["startedAt"] == ago(3), "startedAt override")
+    expect(stop["stoppedAt"] == ago(2.9) and stop["containers"][0]["imageDigest"] == img("stopped-long-ago")["image_digest"],
+           "stopped task")
+    td = ecs.describe_task_definition(taskDefinition=stop["taskDefinitionArn"])["taskDefinition"]
+    expect(td["status"] == "INACTIVE" and td["deregisteredAt"] == ago(2.9) and td["registeredAt"] == ago(10),
+           f"deregisteredAt {td.get('deregisteredAt')}")
+    active = ecs.describe_task_definition(taskDefinition="api-by-digest")["taskDefinition"]
+    expect("deregisteredAt" not in active and isinstance(active.get("registeredAt"), dt.datetime), "ACTIVE registeredAt")
+    expect(active["containerDefinitions"][0]["image"].endswith("@" + img("by-digest")["image_digest"]), "by-digest reference")
+    return "RUNNING + STOPPED, digests filled"
+
+
+@check("Lambda: image function resolved to the digest its tag named at deploy time")
+def _lambda() -> str:
+    lam = Env.client("lambda", WORKLOADS, US)
+    got = lam.get_function(FunctionName="edge-api")
+    digest = img("live-index")["image_digest"]
+    expect(got["Configuration"]["PackageType"] == "Image", "PackageType")
+    expect(got["Code"]["ImageUri"] == "111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/api:live-multi", "ImageUri")
+    expect(got["Code"]["ResolvedImageUri"] == f"111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/api@{digest}",
+           f"ResolvedImageUri {got['Code']['ResolvedImageUri']}")
+    expect(got["Configuration"]["CodeSha256"] == digest.split(":")[1], "CodeSha256")
+    zipped = lam.get_function(FunctionName="nightly-report")
+    expect(zipped["Configuration"]["PackageType"] == "Zip" and "ImageUri" not in zipped.get("Code", {}), "zip function")
+    return "ResolvedImageUri = live-index"
+
+
+@check("faults: AccessDenied once for one account only (awsJson1_1)")
+def _fault_denied() -> str:
+    seed({"faults": [{"account_id": WORKLOADS, "region": None, "service": "ecs", "operation": "ListClusters",
+                      "status": 400, "code": "AccessDeniedException", "message": "denied by selftest", "times": 1}]})
+    err = error_of(lambda: Env.client("ecs", WORKLOADS, US).list_clusters())
+    expect(err.response["Error"]["Code"] == "AccessDeniedException", f"code {err.response['Error']}")
+    expect(err.response["Error"]["Message"] == "denied by selftest", "message")
+    expect(err.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-errortype") == "AccessDeniedException", "header")
+    Env.client("ecs", PROD, US).list_clusters()
+    Env.client("ecs", WORKLOADS, US).list_clusters()
+    return "333 denied once; 222 untouched"
+
+
+@check("faults: ThrottlingException times=2 then success (ECR, retries off)")
+def _fault_throttle() -> str:
+    seed({"faults": [{"account_id": CENTRAL, "region": EU, "service": "ecr", "operation": "DescribeImages",
+                      "status": 400, "code": "ThrottlingException", "message": "Rate exceeded", "times": 2}]})
+    ecr = Env.client("ecr", CENTRAL, EU)
+    codes = []
+    for _ in range(2):
+        codes.append(error_of(lambda: ecr.describe_images(repositoryName="payments/api")).response["Error"]["Code"])
+    ecr.describe_images(repositoryName="payments/api")
+    expect(codes == ["ThrottlingException"] * 2, f"codes {codes}")
+    return "2 errors then a page"
+
+
+@check("faults: restJson1 (Inspector2 429, Lambda 429), awsQuery (STS), Organizations Message")
+def _fault_protocols() -> str:
+    seed({"faults": [
+        {"account_id": CENTRAL, "service": "inspector2", "operation": "ListCoverage", "status": 429,
+         "code": "ThrottlingException", "message": "slow down", "times": 1},
+        {"account_id": WORKLOADS, "service": "lambda", "operation": "ListFunctions", "status": 429,
+         "code": "TooManyRequestsException", "message": "Rate exceeded", "times": 1},
+        {"account_id": WORKLOADS, "service": "sts", "operation": "AssumeRole", "status": 403,
+         "code": "AccessDenied", "message": "not authorized to perform sts:AssumeRole", "times": 1},
+        {"account_id": CENTRAL, "service": "organizations", "operation": "ListAccounts", "status": 400,
+         "code": "AccessDeniedException", "message": "org denied", "times": 1},
+        {"account_id": PROD, "region": US, "service": "ecr", "operation": "DescribeRepositories", "status": 503,
+         "code": "ServiceUnavailable", "message": "try later", "times": 1},
+    ]})
+    err = error_of(lambda: Env.client("inspector2", CENTRAL, EU).list_coverage())
+    expect(err.response["Error"]["Code"] == "ThrottlingException" and err.response["ResponseMetadata"]["HTTPStatusCode"] == 429,
+           f"inspector2 {err.response['Error']}")
+    err = error_of(lambda: Env.client("lambda", WORKLOADS, US).list_functions())
+    expect(err.response["Error"]["Code"] == "TooManyRequestsException" and err.response["Error"]["Message"] == "Rate exceeded",
+           f"lambda {err.response['Error']}")
+    sts = Env.client("sts", CENTRAL, US)
+    err = error_of(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{WORKLOADS}:role/ecrgc-collector", RoleSessionName="x-selftest"))
+    expect(err.response["Error"]["Code"] == "AccessDenied" and err.response["ResponseMetadata"]["HTTPStatusCode"] == 403,
+           f"sts {err.response['Error']}")
+    sts.assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/ecrgc-collector", RoleSessionName="x-selftest")
+    err = error_of(lambda: Env.client("organizations", CENTRAL, US).list_accounts())
+    expect(err.response["Error"]["Code"] == "AccessDeniedException" and err.response["Error"]["Message"] == "org denied",
+           f"organizations {err.response['Error']}")
+    err = error_of(lambda: Env.client("ecr", PROD, US).describe_repositories())
+    expect(err.response["Error"]["Code"] == "ServiceUnavailable" and err.response["ResponseMetadata"]["HTTPStatusCode"] == 503,
+           f"ecr 503 {err.response['Error']}")
+    Env.client("inspector2", CENTRAL, EU).list_coverage()
+    Env.client("lambda", WORKLOADS, US).list_functions()
+    left = [f for f in http("GET", "/_ecrgc/seed")["faults"] if f["times"] is None or f["answered"] < f["times"]]
+    expect(not left, f"faults not used up: {left}")
+    http("POST", "/_ecrgc/faults/reset")
+    return "each answered once in its protocol"
+
+
+@check("/_ecrgc/calls counts, with the digests BatchGetImage asked for")
+def _calls() -> str:
+    http("POST", "/_ecrgc/calls/reset")
+    ecr = Env.client("ecr", CENTRAL, EU)
+    index = img("index")["image_digest"]
+    ecr.batch_get_image(repositoryName="payments/api", imageIds=[{"imageDigest": index}],
+                        acceptedMediaTypes=["application/vnd.oci.image.index.v1+json"])
+    ecr.describe_images(repositoryName="payments/api")
+    ecr.describe_images(repositoryName="payments/api")
+    Env.client("ecs", PROD, US).list_clusters()
+    calls = http("GET", "/_ecrgc/calls")
+    by_op = {(c["account_id"], c["region"], c["service"], c["operation"]): c for c in calls}
+    bgi = by_op[(CENTRAL, EU, "ecr", "BatchGetImage")]
+    expect(bgi["count"] == 1 and bgi["image_digests"] == [index], f"BatchGetImage {bgi}")
+    expect(by_op[(CENTRAL, EU, "ecr", "DescribeImages")]["count"] == 2, "DescribeImages count")
+    expect(by_op[(PROD, US, "ecs", "ListClusters")]["count"] == 1, "ECS ListClusters under 222")
+    return f"{len(calls)} rows"
+
+
+@check("ECR pulls: ecr_record_pulls moves lastRecordedPullTime unless the role is excluded")
+def _pulls() -> str:
+    ecr = Env.client("ecr", PROD, US)
+    role = f"arn:aws:iam::{PROD}:role/ecrgc-collector"
+
+    def pulled(name: str) -> Any:
+        e = img(name)
+        got = ecr.describe_images(repositoryName=e["repository_name"], imageIds=[{"imageDigest": e["image_digest"]}])
+        return got["imageDetails"][0].get("lastRecordedPullTime")
+
+    ecr.batch_get_image(repositoryName="data/private", imageIds=[{"imageTag": "p1"}])
+    expect(pulled("private-old") is None, "a pull moved the time without ecr_record_pulls")
+    seed({"ecr_record_pulls": True})
+    before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+    ecr.batch_get_image(repositoryName="data/private", imageIds=[{"imageTag": "p1"}])
+    moved = pulled("private-old")
+    expect(moved is not None and moved >= before, f"pull time after a pull: {moved}")
+    got = ecr.register_pull_time_update_exclusion(principalArn=role)
+    expect(got["principalArn"] == role and isinstance(got["createdAt"], dt.datetime), f"register {got}")
+    err = error_of(lambda: ecr.register_pull_time_update_exclusion(principalArn=role))
+    expect(err.response["Error"]["Code"] == "ExclusionAlreadyExistsException", "second register")
+    expect(ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"] == [role], "list")
+    ecr.batch_get_image(repositoryName="data/etl", imageIds=[{"imageTag": "e1"}])
+    expect(pulled("etl-old") is None, "an excluded role moved the pull time")
+    ecr.deregister_pull_time_update_exclusion(principalArn=role)
+    err = error_of(lambda: ecr.deregister_pull_time_update_exclusion(principalArn=role))
+    expect(err.response["Error"]["Code"] == "ExclusionNotFoundException", "second deregister")
+    seed({"ecr_record_pulls": False})
+    err = error_of(lambda: ecr.describe_image_replication_status(
+        repositoryName="data/etl", imageId={"imageTag": "e1"}))
+    expect(err.response["Error"]["Code"] == "InternalFailure" and err.response["ResponseMetadata"]["HTTPStatusCode"] == 500,
+           f"unimplemented operation {err.response['Error']}")
+    return "moved once, not when excluded"
+
+
+@check("ECR BatchDeleteImage: a child of a live index fails ImageReferencedByManifestList")
+def _delete_child() -> str:
+    ecr = Env.client("ecr", CENTRAL, EU)
+    child = img("live-amd64")["image_digest"]
+    got = ecr.batch_delete_image(repositoryName="payments/api", imageIds=[{"imageDigest": child}])
+    expect(not got["imageIds"] and got["failures"][0]["failureCode"] == "ImageReferencedByManifestList", f"{got}")
+    still = ecr.describe_images(repositoryName="payments/api", imageIds=[{"imageDigest": child}])["imageDetails"]
+    expect(len(still) == 1, "child survived")
+    err = error_of(lambda: ecr.batch_delete_image(repositoryName="payments/api",
+                                                  imageIds=[{"imageDigest": child}] * 101))
+    expect(err.response["Error"]["Code"] == "InvalidParameterException", "more than 100 ids")
+    # index first, then its children: both succeed, in that order.
+    index, kids = img("index")["image_digest"], [img("child-amd64")["image_digest"], img("child-arm64")["image_digest"]]
+    first = ecr.batch_delete_image(repositoryName="payments/api", imageIds=[{"imageDigest": index}])
+    expect(not first["failures"] and first["imageIds"][0]["imageDigest"] == index, f"index delete {first}")
+    second = ecr.batch_delete_image(repositoryName="payments/api", imageIds=[{"imageDigest": d} for d in kids])
+    expect(not second["failures"] and len(second["imageIds"]) == 2, f"children delete {second}")
+    return "refused while referenced; index then children deleted"
+
+
+@check("reset: /_ecrgc/reset empties moto and every seed")
+def _reset() -> str:
+    http("POST", "/_ecrgc/reset")
+    expect(not Env.client("ecr", CENTRAL, EU).describe_repositories()["repositories"], "repositories after reset")
+    state = http("GET", "/_ecrgc/seed")
+    expect(not state["coverage"] and not state["images"] and not state["page_size"], f"seed after reset {state}")
+    expect(http("GET", "/_ecrgc/calls") == [] or all(c["operation"] == "DescribeRepositories" for c in http("GET", "/_ecrgc/calls")),
+           "calls after reset")
+    return "clean"
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.pop("MOTO_ACCOUNT_ID", None)
+    server = subprocess.Popen([sys.executable, os.path.join(HERE, "ecrgc_moto.py"), "--port", "0"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = server.stdout.readline().strip()
+        if not line.startswith("READY http://"):
+            print(f"FAIL - server start: {line!r}")
+            return 1
+        Env.url = line.split()[1]
+        print(f"ok   - server start ({line})", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "truth.json")
+            started = time.time()
+            subprocess.run([sys.executable, os.path.join(HERE, "scenario.py"), "--url", Env.url, "--now", NOW,
+                            "--out", out], check=True)
+            print(f"ok   - scenario.py seeded the organization ({time.time() - started:.1f} s)", flush=True)
+            with open(out) as fh:
+                Env.truth = json.load(fh)
+        for run in CHECKS:
+            run()
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+            RESULTS.append(("server exits at EOF on stdin", server.returncode == 0, ""))
+            print(("ok   - " if server.returncode == 0 else "FAIL - ") + f"server exits at EOF on stdin (rc {server.returncode})")
+        except subprocess.TimeoutExpired:
+            server.kill()
+            RESULTS.append(("server exits at EOF on stdin", False, "timeout"))
+            print("FAIL - server exits at EOF on stdin: still running after 10 s")
+    passed = sum(1 for _, ok, _ in RESULTS if ok) + 2
+    failed = sum(1 for _, ok, _ in RESULTS if not ok)
+    print(f"selftest: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
