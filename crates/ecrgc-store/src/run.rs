@@ -200,17 +200,9 @@ impl RunWriter {
                 path: path.to_string(),
                 source,
             })?;
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        let plan = match store
-            .object_store()
-            .put_opts(&path, PutPayload::from(body), create)
-            .await
-        {
-            Ok(_) => fresh,
-            Err(object_store::Error::AlreadyExists { .. }) => {
+        let plan = match put_if_absent(&store, &path, body).await? {
+            true => fresh,
+            false => {
                 let bytes = store.object_store().get(&path).await?.bytes().await?;
                 serde_json::from_slice::<ShardPlan>(&bytes).map_err(|source| {
                     StoreError::CorruptMarker {
@@ -219,7 +211,6 @@ impl RunWriter {
                     }
                 })?
             }
-            Err(e) => return Err(e.into()),
         };
         if plan.count != count {
             return Err(invalid(format!(
@@ -372,24 +363,11 @@ impl RunWriter {
                 path: path.to_string(),
                 source,
             })?;
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match self
-            .store
-            .object_store()
-            .put_opts(&path, PutPayload::from(body), create)
-            .await
-        {
-            Ok(_) => {}
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                return Err(StoreError::InvalidShard {
-                    name: shard.name.clone(),
-                    reason: format!("shard {}/{} has already finished", shard.index, shard.count),
-                });
-            }
-            Err(e) => return Err(e.into()),
+        if !put_if_absent(&self.store, &path, body).await? {
+            return Err(StoreError::InvalidShard {
+                name: shard.name.clone(),
+                reason: format!("shard {}/{} has already finished", shard.index, shard.count),
+            });
         }
         let mut records = Vec::new();
         for i in 1..=shard.count {
@@ -498,22 +476,33 @@ impl RunWriter {
         let path = self
             .store
             .path(&[MARKER_DIR, &format!("{}.json", self.run_id)]);
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match self
-            .store
-            .object_store()
-            .put_opts(&path, PutPayload::from(body), opts)
-            .await
-        {
-            Ok(_) => Ok(marker),
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                Err(StoreError::AlreadyCommitted(self.run_id.clone()))
-            }
-            Err(e) => Err(e.into()),
+        if put_if_absent(&self.store, &path, body).await? {
+            Ok(marker)
+        } else {
+            Err(StoreError::AlreadyCommitted(self.run_id.clone()))
         }
+    }
+}
+
+/// Creates `path` with `body` unless it exists: `true` when this call created it. Markers
+/// and shard records rely on it, so that exactly one writer wins a race.
+async fn put_if_absent(
+    store: &Store,
+    path: &object_store::path::Path,
+    body: Vec<u8>,
+) -> Result<bool> {
+    let create = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match store
+        .object_store()
+        .put_opts(path, PutPayload::from(body), create)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -7,12 +7,10 @@
 
 use aws_sdk_config::Client;
 use ecrgc_aws::Failure;
-use ecrgc_model::WorkloadRefRow;
-use ecrgc_model::image_ref::parse_image_ref;
 use ecrgc_model::time::parse_rfc3339;
 use serde_json::Value;
 
-use super::unit::{Unit, UnitError};
+use super::unit::{RefRecord, Unit, UnitError};
 
 /// The query: every field ecrgc reads, well under Config's 4096-character limit.
 pub(crate) const QUERY: &str = "SELECT accountId, awsRegion, resourceId, configurationItemCaptureTime, \
@@ -45,25 +43,20 @@ pub(crate) async fn collect(
         for result in page.results() {
             let item = parse_item(result)?;
             for c in &item.containers {
-                let parsed = parse_image_ref(&c.image);
-                unit.tables.refs.append(WorkloadRefRow {
-                    account_id: &item.account_id,
-                    region: &item.region,
-                    source: "config_aggregator",
-                    kind: "task_definition",
-                    resource_arn: &item.arn,
-                    status: &item.status,
-                    status_at: item.captured_at,
-                    container_name: c.name.as_deref(),
-                    image_uri: &c.image,
-                    ref_is_ecr: parsed.is_ecr,
-                    ref_account_id: parsed.account_id.as_deref(),
-                    ref_region: parsed.region.as_deref(),
-                    ref_repository: Some(parsed.repository.as_str()),
-                    ref_tag: parsed.tag.as_deref(),
-                    ref_digest: parsed.digest.as_deref(),
-                    resolved_digest: None,
-                });
+                unit.tables.push_ref_in(
+                    &item.account_id,
+                    &item.region,
+                    "config_aggregator",
+                    RefRecord {
+                        kind: "task_definition",
+                        resource_arn: &item.arn,
+                        status: &item.status,
+                        status_at: item.captured_at,
+                        container_name: c.name.as_deref(),
+                        image_uri: &c.image,
+                        resolved_digest: None,
+                    },
+                );
                 unit.items += 1;
             }
             unit.ctx.progress.add_refs(item.containers.len() as u64);

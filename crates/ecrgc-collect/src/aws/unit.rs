@@ -214,10 +214,22 @@ impl Tables {
     /// Appends a workload reference of `api`'s account and region, with the image string
     /// parsed.
     pub(crate) fn push_ref(&mut self, api: &Api, source: &str, r: RefRecord<'_>) {
+        self.push_ref_in(&api.account, &api.region, source, r);
+    }
+
+    /// Appends a workload reference of `account` and `region` (the aggregator reads
+    /// every account's), with the image string parsed.
+    pub(crate) fn push_ref_in(
+        &mut self,
+        account: &str,
+        region: &str,
+        source: &str,
+        r: RefRecord<'_>,
+    ) {
         let parsed = parse_image_ref(r.image_uri);
         self.refs.append(WorkloadRefRow {
-            account_id: &api.account,
-            region: &api.region,
+            account_id: account,
+            region,
             source,
             kind: r.kind,
             resource_arn: r.resource_arn,

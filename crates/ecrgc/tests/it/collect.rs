@@ -412,62 +412,43 @@ fn sharded_collection_writes_one_run_with_the_same_plan() {
     let Some(env) = Env::start(None) else { return };
     let config = env.config("ecrgc.toml", CONFIG);
     let (c, store) = (s(&config), s(&env.path("store")));
-    let first = env.ok(&[
-        "collect",
-        "--config",
-        &c,
-        "--store",
-        &store,
-        "--now",
-        NOW,
-        "--shard",
-        "1/2",
-        "--run-name",
-        "nightly",
-    ]);
-    assert!(first.contains("1 of 2 shards"), "{first}");
+    let shard = |i: &str| {
+        env.ecrgc(&[
+            "collect",
+            "--config",
+            &c,
+            "--store",
+            &store,
+            "--now",
+            NOW,
+            "--shard",
+            i,
+            "--run-name",
+            "nightly",
+        ])
+    };
+    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let first = shard("1/2");
+    assert!(
+        stdout(&first).contains("1 of 2 shards"),
+        "{}",
+        stdout(&first)
+    );
+    let early = s(&env.path("early"));
     let none = env.ecrgc(&[
-        "plan",
-        "--config",
-        &c,
-        "--store",
-        &store,
-        "--now",
-        NOW,
-        "--out",
-        &s(&env.path("early")),
+        "plan", "--config", &c, "--store", &store, "--now", NOW, "--out", &early,
     ]);
     assert!(
         !none.status.success(),
         "no run is visible before the last shard"
     );
-    let second = env.ok(&[
-        "collect",
-        "--config",
-        &c,
-        "--store",
-        &store,
-        "--now",
-        NOW,
-        "--shard",
-        "2/2",
-        "--run-name",
-        "nightly",
-    ]);
-    assert!(second.contains("committed run"), "{second}");
-    let again = env.ecrgc(&[
-        "collect",
-        "--config",
-        &c,
-        "--store",
-        &store,
-        "--now",
-        NOW,
-        "--shard",
-        "2/2",
-        "--run-name",
-        "nightly",
-    ]);
+    let second = shard("2/2");
+    assert!(
+        stdout(&second).contains("committed run"),
+        "{}",
+        stdout(&second)
+    );
+    let again = shard("2/2");
     assert_eq!(
         again.status.code(),
         Some(2),
