@@ -7,7 +7,7 @@
 folder. This script reads the run id and the `params` row from `summary.json`, registers
 every table of that run in DuckDB, installs the SQL catalog exactly as the engine does
 (crates/ecrgc-engine/src/plan.rs: views by id, `rule_<id>`, `guard_<id>`, `candidates`,
-`protections`; only the rules the plan ran, as `summary.json` lists them, feed `candidates`),
+`protections`, then the steps of `plan/` before `decisions` as tables by id; only the rules the plan ran, as `summary.json` lists them, feed `candidates`),
 runs `plan/decisions.sql` and compares its rows with DataFusion's
 `decisions.parquet`: same columns, same values, same order.
 
@@ -261,6 +261,15 @@ def install(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]
             con.execute(f"CREATE TABLE {table} AS\n{union}")
         except duckdb.Error as e:
             raise Failure(f"running the {prefix}s in DuckDB failed:\n{e}") from None
+    # The steps of plan/ before `decisions` (flagged, guarded, edges, children), in order,
+    # each computed once as a table under its id, as the engine does.
+    for unit in of(units, "plan"):
+        if unit.id == "decisions":
+            continue
+        try:
+            con.execute(f'CREATE TABLE "{unit.id}" AS\n{unit.query()}')
+        except duckdb.Error as e:
+            raise Failure(f"{unit.path} does not run in DuckDB:\n{e}") from None
 
 
 # Representation differences only, never values: DuckDB types integer literals INTEGER and

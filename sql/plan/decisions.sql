@@ -4,7 +4,12 @@
 --
 -- Inputs, besides the snapshot tables: `candidates` (the union of every rule's rows, with
 -- `rule_id` and `rule_order`) and `protections` (every guard's rows, with `guard_id` and
--- `guard_order`), both built by the engine from the files of `sql/rules/` and `sql/guards/`.
+-- `guard_order`), both built by the engine from the files of `sql/rules/` and `sql/guards/`;
+-- and the earlier steps of `sql/plan/`, which this query reads several times and the engine
+-- therefore computes once and holds in memory: `flagged` (one row per flagged image, its
+-- rules in order), `guarded` (one row per protected image, its guards in order), `edges`
+-- (parent → child links between images of the snapshot) and `children` (images with a
+-- parent, and their parents).
 --
 -- Images are decided in two kinds:
 --   * roots (no parent in `image_relations`): flagged by a rule and protected by no guard →
@@ -23,37 +28,6 @@
 -- Output: one row per flagged image and per child, ordered for the manifest: account,
 -- region, repository, depth (parents before their children), digest.
 WITH RECURSIVE
-flagged AS (
-    SELECT account_id, region, repository_name, image_digest,
-           STRING_AGG(rule_id, ',' ORDER BY rule_order, rule_id) AS rules,
-           STRING_AGG(rule_id || ': ' || detail, '; ' ORDER BY rule_order, rule_id) AS rule_detail
-    FROM candidates
-    GROUP BY account_id, region, repository_name, image_digest
-),
-guarded AS (
-    SELECT account_id, region, repository_name, image_digest,
-           STRING_AGG(guard_id, ',' ORDER BY guard_order, guard_id) AS guards,
-           STRING_AGG(guard_id || ': ' || detail, '; ' ORDER BY guard_order, guard_id) AS guard_detail
-    FROM protections
-    GROUP BY account_id, region, repository_name, image_digest
-),
-edges AS (
-    SELECT DISTINCT r.account_id, r.region, r.repository_name, r.parent_digest, r.child_digest
-    FROM image_relations r
-    JOIN images p
-      ON p.account_id = r.account_id AND p.region = r.region
-     AND p.repository_name = r.repository_name AND p.image_digest = r.parent_digest
-    JOIN images c
-      ON c.account_id = r.account_id AND c.region = r.region
-     AND c.repository_name = r.repository_name AND c.image_digest = r.child_digest
-    WHERE r.parent_digest <> r.child_digest
-),
-children AS (
-    SELECT account_id, region, repository_name, child_digest AS image_digest,
-           STRING_AGG(parent_digest, ',' ORDER BY parent_digest) AS parent_digests
-    FROM edges
-    GROUP BY account_id, region, repository_name, child_digest
-),
 kept_seeds AS (
     -- parents that are kept on their own: protected, or a root no rule flags
     SELECT DISTINCT e.account_id, e.region, e.repository_name, e.parent_digest AS image_digest

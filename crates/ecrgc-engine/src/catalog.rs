@@ -169,6 +169,10 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     Guard "guards" "keep_newest",
     Guard "guards" "young_image",
     Guard "guards" "usage_coverage_gap",
+    Plan "plan" "flagged",
+    Plan "plan" "guarded",
+    Plan "plan" "edges",
+    Plan "plan" "children",
     Plan "plan" "decisions",
 ];
 

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod params;
 pub mod plan;
 pub mod session;
+pub mod string_agg;
 
 pub use catalog::{Catalog, SqlKind, SqlUnit};
 pub use params::Params;

@@ -13,6 +13,10 @@ use crate::{Context, EngineError, Result};
 /// Every status a decision row can carry.
 pub const DECISION_STATUSES: &[&str] = &["delete", "not_opted_in", "protected", "kept_with_parent"];
 
+/// The last step of `sql/plan/`, whose rows are the decisions; the other files of
+/// `sql/plan/` are steps it reads.
+pub const DECISIONS: &str = "decisions";
+
 /// Columns every rule and guard returns, in this order.
 pub const KEY_COLUMNS: &[&str] = &["account_id", "region", "repository_name", "image_digest"];
 
@@ -34,8 +38,10 @@ impl Planner {
     }
 
     /// Registers the shared views, one view per rule (`rule_<id>`, switched off or not, so
-    /// any rule can be inspected) and guard (`guard_<id>`), and the `candidates` (switched-on
-    /// rules only) and `protections` tables the decision step reads. With `materialize`, candidates and protections are computed once and held in
+    /// any rule can be inspected) and guard (`guard_<id>`), the `candidates` (switched-on
+    /// rules only) and `protections` tables, and the steps of `sql/plan/` before
+    /// `decisions` under their ids (`flagged`, `guarded`, `edges`, `children`). With
+    /// `materialize`, candidates, protections and those steps are computed once and held in
     /// memory (a plan); without it they stay views that follow later inserts (fixtures).
     pub async fn install(&self, ctx: &SessionContext, materialize: bool) -> Result<()> {
         for unit in self.catalog.of(SqlKind::View) {
@@ -80,18 +86,21 @@ impl Planner {
                 .sql(&union)
                 .await
                 .context(|| format!("cannot combine the {prefix}s into {table}"))?;
-            let _ = ctx.deregister_table(table)?;
-            if materialize {
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                let batches = df
-                    .collect()
-                    .await
-                    .context(|| format!("running the {prefix}s failed"))?;
-                let mem = MemTable::try_new(schema, vec![batches])?;
-                ctx.register_table(table, Arc::new(mem))?;
-            } else {
-                ctx.register_table(table, df.into_view())?;
-            }
+            register_result(ctx, table, df, materialize)
+                .await
+                .context(|| format!("running the {prefix}s failed"))?;
+        }
+        // The steps of the decision before `decisions` itself, in order. decisions.sql reads
+        // each of them several times, and DataFusion recomputes a CTE or a view at every
+        // reference, so a plan computes them once (benches/README.md has the profile).
+        for unit in self.catalog.of(SqlKind::Plan).filter(|u| u.id != DECISIONS) {
+            let df = ctx
+                .sql(unit.query())
+                .await
+                .context(|| format!("{} does not plan", unit.path))?;
+            register_result(ctx, &unit.id, df, materialize)
+                .await
+                .context(|| format!("running {} failed", unit.path))?;
         }
         Ok(())
     }
@@ -101,7 +110,7 @@ impl Planner {
         let unit = self
             .catalog
             .of(SqlKind::Plan)
-            .find(|u| u.id == "decisions")
+            .find(|u| u.id == DECISIONS)
             .ok_or_else(|| EngineError::InvalidSql {
                 path: "sql/plan".into(),
                 reason: "no decisions.sql".into(),
@@ -110,6 +119,25 @@ impl Planner {
             .await
             .context(|| format!("{} does not plan", unit.path))
     }
+}
+
+/// Registers `df` as `name`: computed now and held in memory (`materialize`), or as a view.
+async fn register_result(
+    ctx: &SessionContext,
+    name: &str,
+    df: DataFrame,
+    materialize: bool,
+) -> datafusion::error::Result<()> {
+    let _ = ctx.deregister_table(name)?;
+    if materialize {
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        let mem = MemTable::try_new(schema, vec![batches])?;
+        ctx.register_table(name, Arc::new(mem))?;
+    } else {
+        ctx.register_table(name, df.into_view())?;
+    }
+    Ok(())
 }
 
 async fn register_view(ctx: &SessionContext, name: &str, unit: &SqlUnit) -> Result<DataFrame> {

@@ -21,7 +21,12 @@ pub fn new_context() -> SessionContext {
         .with_information_schema(true)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.execution.parquet.reorder_filters", true);
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(config);
+    // Replaces DataFusion's `string_agg` for its ORDER BY form, which the decision step
+    // uses on every image: same results, a groups accumulator instead of one boxed
+    // accumulator per group (see `string_agg.rs`).
+    ctx.register_udaf(crate::string_agg::ordered_string_agg());
+    ctx
 }
 
 /// Registers the store's object store with the session so that its URLs resolve.
