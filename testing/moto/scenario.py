@@ -48,6 +48,23 @@ COSIGN_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
 SPDX = "application/spdx+json"
 
 
+def account_credentials(url: str, account: str, config: Config, cache: dict[str, dict[str, str]],
+                        session_name: str) -> dict[str, str]:
+    """boto3 credentials for `account`: the static test keys in 111111111111 (the caller's
+    own account), an AssumeRole of the collector role everywhere else (cached)."""
+    if account == CENTRAL:
+        return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if account not in cache:
+        sts = boto3.client("sts", endpoint_url=url, region_name=US, config=config,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        got = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}",
+                              RoleSessionName=session_name)["Credentials"]
+        cache[account] = {"aws_access_key_id": got["AccessKeyId"],
+                          "aws_secret_access_key": got["SecretAccessKey"],
+                          "aws_session_token": got["SessionToken"]}
+    return cache[account]
+
+
 def sha(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -75,17 +92,7 @@ class Scenario:
         return (self.now - dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def credentials(self, account: str) -> dict[str, str]:
-        if account == CENTRAL:
-            return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        if account not in self._creds:
-            sts = boto3.client("sts", endpoint_url=self.url, region_name=US, config=self.config,
-                               **self.credentials(CENTRAL))
-            got = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}",
-                                  RoleSessionName="ecrgc-scenario")["Credentials"]
-            self._creds[account] = {"aws_access_key_id": got["AccessKeyId"],
-                                    "aws_secret_access_key": got["SecretAccessKey"],
-                                    "aws_session_token": got["SessionToken"]}
-        return self._creds[account]
+        return account_credentials(self.url, account, self.config, self._creds, "ecrgc-scenario")
 
     def client(self, service: str, account: str, region: str) -> Any:
         return boto3.client(service, endpoint_url=self.url, region_name=region, config=self.config,

@@ -29,8 +29,7 @@ from botocore.exceptions import ClientError
 HERE = os.path.dirname(os.path.abspath(__file__))
 NOW = "2026-11-21T00:00:00Z"
 NOW_DT = dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc)
-CENTRAL, PROD, WORKLOADS = "111111111111", "222222222222", "333333333333"
-EU, US = "eu-west-1", "us-east-1"
+from scenario import CENTRAL, EU, PROD, US, WORKLOADS, account_credentials  # noqa: E402
 
 RESULTS: list[tuple[str, bool, str]] = []
 
@@ -63,17 +62,7 @@ class Env:
 
     @classmethod
     def credentials(cls, account: str) -> dict:
-        if account == CENTRAL:
-            return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        if account not in cls.creds:
-            sts = boto3.client("sts", endpoint_url=cls.url, region_name=US, config=cls.cfg,
-                               **cls.credentials(CENTRAL))
-            got = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/ecrgc-collector",
-                                  RoleSessionName="ecrgc-selftest")["Credentials"]
-            cls.creds[account] = {"aws_access_key_id": got["AccessKeyId"],
-                                  "aws_secret_access_key": got["SecretAccessKey"],
-                                  "aws_session_token": got["SessionToken"]}
-        return cls.creds[account]
+        return account_credentials(cls.url, account, cls.cfg, cls.creds, "ecrgc-selftest")
 
     @classmethod
     def client(cls, service: str, account: str = CENTRAL, region: str = EU) -> Any:

@@ -75,47 +75,35 @@ pub(crate) async fn collect(unit: &mut Unit, lambda: &Client) -> Result<(), Unit
         .await?;
         let by_version: HashMap<&str, &Version> =
             versions.iter().map(|v| (v.version.as_str(), v)).collect();
-        for v in &versions {
-            if let Some(image) = &v.image_uri {
-                unit.tables.push_ref(
-                    &unit.api,
-                    "lambda",
-                    RefRecord {
-                        kind: "lambda_version",
-                        resource_arn: &v.arn,
-                        status: "ACTIVE",
-                        status_at: None,
-                        container_name: None,
-                        image_uri: image,
-                        resolved_digest: v.resolved_digest.as_deref(),
-                    },
-                );
-                unit.items += 1;
-                unit.ctx.progress.add_refs(1);
-            }
-        }
+        let mut refs: Vec<(&str, &str, &Version)> = versions
+            .iter()
+            .map(|v| ("lambda_version", v.arn.as_str(), v))
+            .collect();
         for (alias_arn, targets) in &aliases {
-            for target in targets {
-                let Some(v) = by_version.get(target.as_str()) else {
-                    continue;
-                };
-                let Some(image) = &v.image_uri else { continue };
-                unit.tables.push_ref(
-                    &unit.api,
-                    "lambda",
-                    RefRecord {
-                        kind: "lambda_alias",
-                        resource_arn: alias_arn,
-                        status: "ACTIVE",
-                        status_at: None,
-                        container_name: None,
-                        image_uri: image,
-                        resolved_digest: v.resolved_digest.as_deref(),
-                    },
-                );
-                unit.items += 1;
-                unit.ctx.progress.add_refs(1);
-            }
+            refs.extend(
+                targets
+                    .iter()
+                    .filter_map(|t| by_version.get(t.as_str()))
+                    .map(|v| ("lambda_alias", alias_arn.as_str(), *v)),
+            );
+        }
+        for (kind, resource_arn, v) in refs {
+            let Some(image) = &v.image_uri else { continue };
+            unit.tables.push_ref(
+                &unit.api,
+                "lambda",
+                RefRecord {
+                    kind,
+                    resource_arn,
+                    status: "ACTIVE",
+                    status_at: None,
+                    container_name: None,
+                    image_uri: image,
+                    resolved_digest: v.resolved_digest.as_deref(),
+                },
+            );
+            unit.items += 1;
+            unit.ctx.progress.add_refs(1);
         }
         unit.maybe_flush().await?;
     }

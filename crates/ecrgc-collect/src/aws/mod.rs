@@ -223,11 +223,7 @@ pub async fn collect(
 
     let inactive_from_ecs = config.sources.config_aggregator.is_none();
     let mut runs = futures::stream::iter(jobs)
-        .map(|job| {
-            let ctx = ctx.clone();
-            let session = sessions[&job.account].as_ref().ok().cloned();
-            async move { run_unit(ctx, job, session, inactive_from_ecs).await }
-        })
+        .map(|job| run_unit(ctx.clone(), job, inactive_from_ecs))
         .buffer_unordered(c.parallel_units as usize);
     let mut sink_failed = false;
     while let Some(result) = runs.next().await {
@@ -347,10 +343,11 @@ async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope
     })
 }
 
-/// A unit to run.
+/// A unit to run, with the session of its account.
 struct Job {
     account: String,
     region: String,
+    session: AccountSession,
     source: &'static str,
     /// The aggregator's name, for the `config_aggregator` unit.
     aggregator: Option<String>,
@@ -371,9 +368,10 @@ fn plan_units(
         |account: &str, region: &str, source: &'static str, agg: Option<String>| match &sessions
             [account]
         {
-            Ok(_) => jobs.push(Job {
+            Ok(session) => jobs.push(Job {
                 account: account.to_owned(),
                 region: region.to_owned(),
+                session: session.clone(),
                 source,
                 aggregator: agg,
             }),
@@ -445,14 +443,10 @@ fn plan_units(
 async fn run_unit(
     ctx: RunContext,
     job: Job,
-    session: Option<AccountSession>,
     inactive_from_ecs: bool,
 ) -> std::result::Result<Outcome, sink::SinkClosed> {
     let mut unit = Unit::new(&ctx, &job.account, &job.region, job.source);
-    let Some(session) = session else {
-        // Sessions that failed were turned into outcomes by `plan_units`.
-        return unit.finish(Err(Failure::other("no session").into())).await;
-    };
+    let session = &job.session;
     let region = job.region.as_str();
     let result = match job.source {
         "ecr" => ecr::collect(&mut unit, &session.ecr(region)).await,
