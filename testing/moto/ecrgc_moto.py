@@ -30,6 +30,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import uuid
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, parse_qsl, urlencode
@@ -293,7 +294,7 @@ TASK_OVERRIDE_FIELDS = {
 TASK_DEFINITION_OVERRIDE_FIELDS = {"registered_at": "registeredAt", "deregistered_at": "deregisteredAt"}
 SEED_KEYS = {"images", "coverage", "aggregators", "task_image_digests", "task_overrides",
              "task_definition_overrides", "organization_accounts", "page_size", "faults",
-             "inspector2_delegated_admin", "ecr_record_pulls"}
+             "inspector2_delegated_admin", "ecr_record_pulls", "delays"}
 
 
 class State:
@@ -319,6 +320,7 @@ class State:
             self.lambda_digests: dict[tuple, str] = {}
             self.pull_exclusions: dict[tuple, dict[str, float]] = {}
             self.record_pulls = False
+            self.delays: dict[tuple, float] = {}
 
     def seed(self, doc: dict) -> dict:
         if not isinstance(doc, dict):
@@ -383,6 +385,11 @@ class State:
                 }
                 self.faults.append(fault)
             counts["faults"] = len(doc.get("faults") or [])
+            for delay in doc.get("delays") or []:
+                # Seconds each matching call waits before it is answered: lets a test stop a
+                # client in the middle of a run.
+                self.delays[(delay["service"], delay["operation"])] = float(delay["ms"]) / 1000.0
+            counts["delays"] = len(doc.get("delays") or [])
             if "ecr_record_pulls" in doc:
                 self.record_pulls = bool(doc["ecr_record_pulls"])
             admin = doc.get("inspector2_delegated_admin")
@@ -460,6 +467,7 @@ class State:
                 "faults": [dict(f) for f in self.faults],
                 "inspector2_delegated_admin": sorted(self.inspector_admins),
                 "ecr_record_pulls": self.record_pulls,
+                "delays": [{"service": k[0], "operation": k[1], "ms": v * 1000.0} for k, v in self.delays.items()],
             }
 
 
@@ -504,6 +512,7 @@ class Extension:
             ("ecr", "ListImages"): self.ecr_list_images,
             ("ecr", "BatchDeleteImage"): self.ecr_batch_delete_image,
             ("ecr", "ListImageReferrers"): self.ecr_list_image_referrers,
+            ("ecr", "UpdateImageStorageClass"): self.ecr_update_image_storage_class,
             ("ecr", "BatchGetImage"): self.ecr_batch_get_image,
             ("ecr", "RegisterPullTimeUpdateExclusion"): self.ecr_pull_exclusion,
             ("ecr", "DeregisterPullTimeUpdateExclusion"): self.ecr_pull_exclusion,
@@ -651,6 +660,10 @@ class Extension:
         if req.service is None:
             return self.call_moto(environ, body)
         self.state.record(req)
+        with self.state.lock:
+            delay = self.state.delays.get((req.service, req.operation))
+        if delay:
+            time.sleep(delay)
         fault = self.state.match_fault(req)
         if fault is not None:
             return self.error(req, ApiError(fault["code"], fault["message"], fault["status"]))
@@ -959,6 +972,40 @@ class Extension:
                 reported.add(digest)
         parsed["failures"] = (parsed.get("failures") or []) + failures
         return _replace_body(response, parsed)
+
+    def ecr_update_image_storage_class(self, req: Req) -> Response:
+        """UpdateImageStorageClass (moto has none): ARCHIVE marks the image ARCHIVED, STANDARD
+        restores it (at once; real ECR passes through ACTIVATING)."""
+        name = req.json.get("repositoryName")
+        repo = self._ecr_repo(req, name)
+        registry = req.json.get("registryId") or req.account
+        if repo is None or repo.registry_id != registry:
+            raise ApiError("RepositoryNotFoundException",
+                           f"The repository with name '{name}' does not exist in the registry with id '{registry}'")
+        target = req.json.get("targetStorageClass")
+        if target not in ("STANDARD", "ARCHIVE"):
+            raise ApiError("InvalidParameterException", f"Invalid targetStorageClass: {target}")
+        image_id = req.json.get("imageId") or {}
+        image = self._find_image(repo, image_id.get("imageDigest"))
+        if image is None and image_id.get("imageTag"):
+            image = next((i for i in repo.images if image_id["imageTag"] in i.image_tags), None)
+        if image is None:
+            raise ApiError("ImageNotFoundException",
+                           f"The image with imageId {json.dumps(image_id)} does not exist within the repository "
+                           f"with name '{name}' in the registry with id '{registry}'")
+        digest = image.get_image_digest()
+        with self.state.lock:
+            entry = self.state.images.setdefault((req.account, req.region, name, digest), {})
+            if target == "ARCHIVE":
+                entry["imageStatus"] = "ARCHIVED"
+                entry["lastArchivedAt"] = now_epoch()
+            else:
+                entry["imageStatus"] = "ACTIVE"
+                entry["lastActivatedAt"] = now_epoch()
+            status = entry["imageStatus"]
+        return _json_response(200, {"registryId": registry, "repositoryName": name,
+                                    "imageId": {"imageDigest": digest}, "imageStatus": status},
+                              "application/x-amz-json-1.1")
 
     def ecr_list_image_referrers(self, req: Req) -> Response:
         name = req.json.get("repositoryName")

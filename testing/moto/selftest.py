@@ -549,6 +549,29 @@ def _delete_child() -> str:
     return "refused while referenced; index then children deleted"
 
 
+@check("UpdateImageStorageClass archives and restores; a seeded delay holds a call back")
+def _storage_class() -> str:
+    ecr = Env.client("ecr", CENTRAL, EU)
+    digest = img("worker-old")["image_digest"]
+    got = ecr.update_image_storage_class(repositoryName="payments/worker", imageId={"imageDigest": digest},
+                                         targetStorageClass="ARCHIVE")
+    expect(got["imageStatus"] == "ARCHIVED", f"{got}")
+    detail = ecr.describe_images(repositoryName="payments/worker", imageIds=[{"imageDigest": digest}])["imageDetails"][0]
+    expect(detail["imageStatus"] == "ARCHIVED" and "lastArchivedAt" in detail, f"{detail}")
+    ecr.update_image_storage_class(repositoryName="payments/worker", imageId={"imageDigest": digest},
+                                   targetStorageClass="STANDARD")
+    err = error_of(lambda: ecr.update_image_storage_class(
+        repositoryName="payments/worker", imageId={"imageDigest": "sha256:" + "0" * 64}, targetStorageClass="ARCHIVE"))
+    expect(err.response["Error"]["Code"] == "ImageNotFoundException", "unknown image")
+    seed({"delays": [{"service": "ecr", "operation": "DescribeRepositories", "ms": 300}]})
+    started = time.monotonic()
+    ecr.describe_repositories()
+    held = time.monotonic() - started
+    seed({"delays": [{"service": "ecr", "operation": "DescribeRepositories", "ms": 0}]})
+    expect(held >= 0.3, f"delay held the call {held:.2f} s")
+    return "archived, restored, unknown digest refused; delay 0.3 s held"
+
+
 @check("reset: /_ecrgc/reset empties moto and every seed")
 def _reset() -> str:
     http("POST", "/_ecrgc/reset")

@@ -240,6 +240,36 @@ impl Caller {
             tokio::time::sleep(wait).await;
         }
     }
+
+    /// Every page of a listing: `page(token)` makes one request and returns its items and
+    /// the next token. Each page goes through [`Caller::call`].
+    pub async fn paginate<T, E, F, Fut>(
+        &self,
+        account: &str,
+        region: &str,
+        api: &str,
+        stats: &CallStats,
+        mut page: F,
+    ) -> Result<Vec<T>, Failure>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<(Vec<T>, Option<String>), SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (items, next) = self
+                .call(account, region, api, stats, || page(token.clone()))
+                .await?;
+            out.extend(items);
+            // An empty token ends the listing too: some services send "" on the last page.
+            token = next.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

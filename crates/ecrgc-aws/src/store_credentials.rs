@@ -31,6 +31,13 @@ impl StoreCredentials {
             cached: Mutex::new(None),
         })
     }
+
+    /// The default chain's credentials and region, for opening an `s3://` store.
+    pub async fn from_default_chain() -> (Option<AwsCredentialProvider>, Option<String>) {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let credentials = sdk.credentials_provider().map(Self::provider);
+        (credentials, sdk.region().map(|r| r.as_ref().to_owned()))
+    }
 }
 
 #[async_trait::async_trait]

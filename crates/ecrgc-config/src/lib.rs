@@ -67,6 +67,65 @@ pub struct Config {
     /// How hard `collect` may push the AWS APIs.
     #[serde(default)]
     pub collect: CollectConfig,
+    /// How `apply` reaches and paces the AWS APIs.
+    #[serde(default)]
+    pub apply: ApplyConfig,
+}
+
+/// `[apply]`: the executor's role, batching, parallelism and retries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyConfig {
+    /// Role assumed in every account but the caller's own [default: `org.role_name`]. A
+    /// separate deletion role keeps the collector read-only.
+    #[serde(default)]
+    pub role_name: Option<String>,
+    /// Repositories worked on at the same time.
+    #[serde(default = "default_parallel_repositories")]
+    pub parallel_repositories: u32,
+    /// Calls in flight per API in one account and region.
+    #[serde(default = "default_apply_api_concurrency")]
+    pub api_concurrency: u32,
+    /// Per-API overrides of `api_concurrency`, by service or API.
+    #[serde(default)]
+    pub api_concurrency_overrides: std::collections::BTreeMap<String, u32>,
+    /// Images re-validated and deleted per batch (BatchDeleteImage takes at most 100).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    /// Attempts per API call, the first included, on throttling and transient errors.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First backoff after a throttled or failed attempt, in milliseconds.
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    /// Longest single backoff, in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+impl Default for ApplyConfig {
+    fn default() -> Self {
+        Self {
+            role_name: None,
+            parallel_repositories: default_parallel_repositories(),
+            api_concurrency: default_apply_api_concurrency(),
+            api_concurrency_overrides: Default::default(),
+            batch_size: default_batch_size(),
+            max_attempts: default_max_attempts(),
+            initial_backoff_ms: default_initial_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
+        }
+    }
+}
+
+fn default_parallel_repositories() -> u32 {
+    8
+}
+fn default_apply_api_concurrency() -> u32 {
+    2
+}
+fn default_batch_size() -> u32 {
+    100
 }
 
 /// `[collect]`: parallelism and retries of the collectors.
@@ -428,13 +487,44 @@ impl Config {
                 return Err(invalid(key, "0", "must be at least 1"));
             }
         }
-        for (api, value) in &self.collect.api_concurrency_overrides {
-            if *value == 0 {
-                return Err(invalid(
-                    &format!("collect.api_concurrency_overrides.{api}"),
-                    "0",
-                    "must be at least 1",
-                ));
+        for (key, value) in [
+            (
+                "apply.parallel_repositories",
+                self.apply.parallel_repositories,
+            ),
+            ("apply.api_concurrency", self.apply.api_concurrency),
+            ("apply.max_attempts", self.apply.max_attempts),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "0", "must be at least 1"));
+            }
+        }
+        if !(1..=100).contains(&self.apply.batch_size) {
+            return Err(invalid(
+                "apply.batch_size",
+                &self.apply.batch_size.to_string(),
+                "BatchDeleteImage takes 1 to 100 images a call",
+            ));
+        }
+        if self.apply.role_name.as_deref() == Some("") {
+            return Err(invalid(
+                "apply.role_name",
+                "",
+                "name a role, or leave the key out",
+            ));
+        }
+        for (section, overrides) in [
+            ("collect", &self.collect.api_concurrency_overrides),
+            ("apply", &self.apply.api_concurrency_overrides),
+        ] {
+            for (api, value) in overrides {
+                if *value == 0 {
+                    return Err(invalid(
+                        &format!("{section}.api_concurrency_overrides.{api}"),
+                        "0",
+                        "must be at least 1",
+                    ));
+                }
             }
         }
         if self.safety.manifest_ttl_hours == 0 {
@@ -458,6 +548,14 @@ impl Config {
     /// The opt-in tag, or `None` when every repository may enter a manifest.
     pub fn opt_in_tag(&self) -> Option<TagSelector> {
         TagSelector::parse(&self.safety.opt_in_tag)
+    }
+
+    /// The role `apply` assumes.
+    pub fn apply_role(&self) -> &str {
+        self.apply
+            .role_name
+            .as_deref()
+            .unwrap_or(&self.org.role_name)
     }
 
     /// SHA-256 of the effective configuration, recorded in runs and manifests.

@@ -291,7 +291,12 @@ mod tests {
     #[test]
     fn builtin_catalog_parses_and_matches_the_sql_folder() {
         let catalog = Catalog::builtin();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql");
+        // The running test's folder, not the one compiled in (the build cache is shared
+        // between clones).
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let root = dir.join("../../sql");
         let on_disk = Catalog::load_dir(&root).expect("sql/ loads");
         let ids = |c: &Catalog| -> Vec<(SqlKind, String)> {
             c.units().iter().map(|u| (u.kind, u.id.clone())).collect()

@@ -141,7 +141,12 @@ impl sqllogictest::AsyncDB for Session {
 }
 
 fn slt_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slt");
+    // The running test's folder, not the one compiled in (the build cache is shared between
+    // clones).
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let root = dir.join("../../fixtures/slt");
     std::fs::canonicalize(&root).unwrap_or(root)
 }
 

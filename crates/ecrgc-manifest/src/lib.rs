@@ -9,6 +9,12 @@
 //! item carries an `item_id`, the SHA-256 of its canonical content; the header carries
 //! `items_sha256`, the SHA-256 of the planned item ids in order. A reviewer who removes
 //! items leaves every remaining `item_id` valid; an altered item no longer matches its id.
+//!
+//! A manifest alone cannot prove that nothing was added: whoever edits the file can
+//! recompute every id. So `plan` also records a [`PlannedRecord`] in the store (the header
+//! and the planned item ids, under the header's [`Header::manifest_id`]), and
+//! [`Manifest::check_against`] accepts a manifest only if its header is the recorded one and
+//! every item is one of the planned ones.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,6 +44,71 @@ pub enum ManifestError {
         /// The version found.
         found: u32,
     },
+    /// The same item twice.
+    #[error("{path}: item {index} ({digest}) appears twice")]
+    DuplicateItem {
+        /// The file.
+        path: String,
+        /// Position of the second copy in `items`.
+        index: usize,
+        /// The item's image digest.
+        digest: String,
+    },
+    /// The store holds no record of this manifest: its header was edited, or it was planned
+    /// from another store.
+    #[error(
+        "{path}: header.{field} does not match any plan recorded in the store {store} \
+         (no record {manifest_id}): the header was altered, or the manifest comes from another store"
+    )]
+    NotPlanned {
+        /// The file.
+        path: String,
+        /// The header field that differs from the record (or `*` when no record is close).
+        field: String,
+        /// The id the header hashes to.
+        manifest_id: String,
+        /// The store searched.
+        store: String,
+    },
+    /// An item that was not in the plan.
+    #[error(
+        "{path}: item {index} ({repository}@{digest}, item_id {item_id}) was not planned: \
+         a manifest may only lose items in review, never gain them"
+    )]
+    ItemNotPlanned {
+        /// The file.
+        path: String,
+        /// Position in `items`.
+        index: usize,
+        /// The item's repository.
+        repository: String,
+        /// The item's image digest.
+        digest: String,
+        /// The id it claims.
+        item_id: String,
+    },
+    /// The manifest is past its expiry.
+    #[error(
+        "{path}: header.expires_at {expires_at} has passed (now {now}); plan again for a fresh manifest"
+    )]
+    Expired {
+        /// The file.
+        path: String,
+        /// The expiry.
+        expires_at: String,
+        /// The clock used.
+        now: String,
+    },
+    /// A header time that cannot be read.
+    #[error("{path}: header.{field} {value:?} is not an RFC 3339 time")]
+    BadTime {
+        /// The file.
+        path: String,
+        /// The field.
+        field: String,
+        /// The value.
+        value: String,
+    },
     /// An item whose content does not match its id.
     #[error(
         "{path}: item {index} ({digest}) was altered: its content does not match item_id {item_id}"
@@ -52,6 +123,27 @@ pub enum ManifestError {
         /// The id it claims.
         item_id: String,
     },
+}
+
+/// What `plan` records in the store next to every manifest it writes, so the executor can
+/// tell a reviewed subset from an extended or edited manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlannedRecord {
+    /// Format version.
+    pub manifest_version: u32,
+    /// [`Header::manifest_id`] of `header`.
+    pub manifest_id: String,
+    /// The header as planned.
+    pub header: Header,
+    /// Every planned `item_id`, in manifest order.
+    pub item_ids: Vec<String>,
+}
+
+impl PlannedRecord {
+    /// Where the record lives in the store, as path parts.
+    pub fn store_parts(manifest_id: &str) -> [String; 2] {
+        ["_manifests".to_owned(), format!("{manifest_id}.json")]
+    }
 }
 
 /// Figures of the planned manifest.
@@ -84,6 +176,15 @@ pub struct Header {
     pub totals: Totals,
     /// SHA-256 over the planned `item_id`s in order.
     pub items_sha256: String,
+}
+
+impl Header {
+    /// SHA-256 of the header's canonical JSON: the identity of one plan. The header carries
+    /// `items_sha256`, so the id covers the planned items too.
+    pub fn manifest_id(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("headers serialize");
+        hex(&Sha256::digest(&canonical))
+    }
 }
 
 /// Why an image is in the manifest, and what was known about it.
@@ -170,7 +271,61 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl Manifest {
-    /// Parses a manifest and checks its version and every item's id.
+    /// The record `plan` keeps in the store for this manifest.
+    pub fn planned_record(&self) -> PlannedRecord {
+        PlannedRecord {
+            manifest_version: MANIFEST_VERSION,
+            manifest_id: self.header.manifest_id(),
+            header: self.header.clone(),
+            item_ids: self.items.iter().map(|i| i.item_id.clone()).collect(),
+        }
+    }
+
+    /// Checks the manifest against the record of its plan (`None`: no record under the
+    /// header's id): the header must be the recorded one, and every item a planned one.
+    /// Removing items is the reviewer's right; adding or changing them is refused.
+    pub fn check_against(
+        &self,
+        path: &str,
+        store: &str,
+        record: Option<&PlannedRecord>,
+    ) -> Result<(), ManifestError> {
+        let manifest_id = self.header.manifest_id();
+        let Some(record) = record.filter(|r| r.header == self.header) else {
+            return Err(ManifestError::NotPlanned {
+                path: path.to_owned(),
+                field: record
+                    .and_then(|r| first_difference(&r.header, &self.header))
+                    .unwrap_or_else(|| "*".to_owned()),
+                manifest_id,
+                store: store.to_owned(),
+            });
+        };
+        if items_sha256(record.item_ids.iter().map(String::as_str)) != record.header.items_sha256 {
+            return Err(ManifestError::NotPlanned {
+                path: path.to_owned(),
+                field: "items_sha256".to_owned(),
+                manifest_id,
+                store: store.to_owned(),
+            });
+        }
+        let planned: std::collections::HashSet<&str> =
+            record.item_ids.iter().map(String::as_str).collect();
+        for (index, item) in self.items.iter().enumerate() {
+            if !planned.contains(item.item_id.as_str()) {
+                return Err(ManifestError::ItemNotPlanned {
+                    path: path.to_owned(),
+                    index,
+                    repository: item.repository_name.clone(),
+                    digest: item.image_digest.clone(),
+                    item_id: item.item_id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a manifest and checks its version, every item's id, and that no item repeats.
     pub fn from_json(path: &str, text: &str) -> Result<Self, ManifestError> {
         #[derive(Deserialize)]
         struct Version {
@@ -201,8 +356,27 @@ impl Manifest {
                 });
             }
         }
+        let mut seen = std::collections::HashSet::new();
+        for (index, item) in manifest.items.iter().enumerate() {
+            if !seen.insert(item.item_id.as_str()) {
+                return Err(ManifestError::DuplicateItem {
+                    path: path.to_owned(),
+                    index,
+                    digest: item.image_digest.clone(),
+                });
+            }
+        }
         Ok(manifest)
     }
+}
+
+/// The first header field (by name) whose value differs, for the error message.
+fn first_difference(a: &Header, b: &Header) -> Option<String> {
+    let (a, b) = (serde_json::to_value(a).ok()?, serde_json::to_value(b).ok()?);
+    let (a, b) = (a.as_object()?, b.as_object()?);
+    a.iter()
+        .find(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
 }
 
 #[cfg(test)]
@@ -258,5 +432,56 @@ mod tests {
         let future = text.replace("\"manifest_version\": 1", "\"manifest_version\": 9");
         let err = Manifest::from_json("m.json", &future).expect_err("unknown version");
         assert!(err.to_string().contains("manifest_version 9"), "{err}");
+    }
+
+    fn other_item() -> Item {
+        let mut other = item();
+        other.image_digest = "sha256:bb".into();
+        other.item_id = other.compute_id();
+        other
+    }
+
+    #[test]
+    fn a_reviewed_subset_is_accepted_an_extension_is_not() {
+        let planned = manifest(vec![item(), other_item()]);
+        let record = planned.planned_record();
+        planned
+            .check_against("m.json", "s", Some(&record))
+            .expect("as planned");
+
+        let mut cut = planned.clone();
+        cut.items.remove(0);
+        cut.check_against("m.json", "s", Some(&record))
+            .expect("a subset");
+
+        let mut third = item();
+        third.image_digest = "sha256:cc".into();
+        third.item_id = third.compute_id();
+        let mut extended = planned.clone();
+        extended.items.push(third);
+        let err = extended
+            .check_against("m.json", "s", Some(&record))
+            .expect_err("extended");
+        assert!(err.to_string().contains("item 2 (app@sha256:cc"), "{err}");
+
+        let mut later = planned.clone();
+        later.header.expires_at = "2027-01-01T00:00:00Z".into();
+        let err = later
+            .check_against("m.json", "s", Some(&record))
+            .expect_err("header edited");
+        assert!(err.to_string().contains("header.expires_at"), "{err}");
+
+        let err = planned
+            .check_against("m.json", "s", None)
+            .expect_err("no record");
+        assert!(err.to_string().contains("header.*"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_items_are_refused() {
+        let m = manifest(vec![item(), item()]);
+        let text = serde_json::to_string(&m).expect("serializes");
+        let err = Manifest::from_json("m.json", &text).expect_err("duplicate");
+        assert!(err.to_string().contains("appears twice"), "{err}");
     }
 }

@@ -11,7 +11,7 @@ pub mod plan;
 pub mod summary;
 pub mod text;
 
-pub use plan::{PlanContext, write_plan};
+pub use plan::{PlanContext, PlanOutput, write_plan};
 pub use summary::{Summary, Totals};
 
 /// Errors of the reports.

@@ -49,9 +49,19 @@ pub const PLAN_FILES: &[&str] = &[
     "manifest.json",
 ];
 
-/// Runs the decision step and writes every report file. Returns the summary and the paths
-/// written. On error nothing is left in `out_dir` but what was there before.
-pub async fn write_plan(p: PlanContext<'_>) -> Result<(Summary, Vec<String>)> {
+/// What a written plan hands back.
+pub struct PlanOutput {
+    /// The figures.
+    pub summary: Summary,
+    /// The paths written.
+    pub files: Vec<String>,
+    /// What the store must record for the executor to admit the manifest.
+    pub planned: ecrgc_manifest::PlannedRecord,
+}
+
+/// Runs the decision step and writes every report file. On error nothing is left in
+/// `out_dir` but what was there before.
+pub async fn write_plan(p: PlanContext<'_>) -> Result<PlanOutput> {
     std::fs::create_dir_all(p.out_dir).map_err(|source| ReportError::Io {
         path: p.out_dir.display().to_string(),
         source,
@@ -59,9 +69,13 @@ pub async fn write_plan(p: PlanContext<'_>) -> Result<(Summary, Vec<String>)> {
     let mut staged = Staged::new(p.out_dir);
     let result = write_staged(&p, &mut staged).await;
     match result {
-        Ok(summary) => {
+        Ok((summary, planned)) => {
             let files = staged.commit()?;
-            Ok((summary, files))
+            Ok(PlanOutput {
+                summary,
+                files,
+                planned,
+            })
         }
         Err(e) => {
             staged.discard();
@@ -70,7 +84,10 @@ pub async fn write_plan(p: PlanContext<'_>) -> Result<(Summary, Vec<String>)> {
     }
 }
 
-async fn write_staged(p: &PlanContext<'_>, staged: &mut Staged) -> Result<Summary> {
+async fn write_staged(
+    p: &PlanContext<'_>,
+    staged: &mut Staged,
+) -> Result<(Summary, ecrgc_manifest::PlannedRecord)> {
     let catalog = p.planner.catalog();
     let mut summary = Summary {
         run_id: p.run_id.to_owned(),
@@ -142,7 +159,7 @@ async fn write_staged(p: &PlanContext<'_>, staged: &mut Staged) -> Result<Summar
     };
     write_json(&staged.path("manifest.json"), &manifest)?;
     write_json(&staged.path("summary.json"), &summary)?;
-    Ok(summary)
+    Ok((summary, manifest.planned_record()))
 }
 
 fn plan_params(p: &Params) -> PlanParams {

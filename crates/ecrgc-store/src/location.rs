@@ -149,11 +149,14 @@ impl Store {
         &self.display
     }
 
-    /// The object path of `parts` below the store root.
+    /// The object path of `parts` below the store root; a part may hold several
+    /// `/`-separated segments (as [`Store::list_objects`] returns them).
     pub fn path(&self, parts: &[&str]) -> Path {
         let mut p = self.root.clone();
-        for part in parts {
-            p = p.join(*part);
+        for segment in parts.iter().flat_map(|part| part.split('/')) {
+            if !segment.is_empty() {
+                p = p.join(segment);
+            }
         }
         p
     }
@@ -209,6 +212,86 @@ impl Store {
     /// The newest committed run, if any.
     pub async fn latest_run(&self) -> Result<Option<RunMarker>> {
         Ok(self.committed_runs().await?.pop())
+    }
+
+    /// Writes a small object (a record, a journal chunk), replacing any object at that path.
+    pub async fn put_object(&self, parts: &[&str], body: Vec<u8>) -> Result<()> {
+        self.store
+            .put(&self.path(parts), object_store::PutPayload::from(body))
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a small object unless one exists; `true` when this call created it.
+    pub async fn put_object_if_absent(&self, parts: &[&str], body: Vec<u8>) -> Result<bool> {
+        crate::run::put_if_absent(self, &self.path(parts), body).await
+    }
+
+    /// Reads a small object, `None` when it does not exist.
+    pub async fn get_object(&self, parts: &[&str]) -> Result<Option<bytes::Bytes>> {
+        match self.store.get(&self.path(parts)).await {
+            Ok(got) => Ok(Some(got.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every object below the folder `parts`, as paths relative to that folder, sorted.
+    pub async fn list_objects(&self, parts: &[&str]) -> Result<Vec<String>> {
+        let prefix = self.path(parts);
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut names: Vec<String> = metas
+            .into_iter()
+            .filter_map(|m| {
+                m.location.prefix_match(&prefix).map(|rest| {
+                    rest.map(|p| p.as_ref().to_owned())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Reads `columns` of `table` in a committed run (every Parquet file of its partition).
+    /// For readers that need a few columns without a query engine.
+    pub async fn read_columns(
+        &self,
+        run: &RunMarker,
+        table: &str,
+        columns: &[&str],
+    ) -> Result<Vec<arrow::array::RecordBatch>> {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let parts = run.table_parts(table);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let prefix = self.path(&parts);
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut batches = Vec::new();
+        for meta in metas {
+            if meta.location.extension() != Some("parquet") {
+                continue;
+            }
+            // Whole files: the callers read small tables, and a few columns of them.
+            let bytes = self.store.get(&meta.location).await?.bytes().await?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+            let schema = builder.parquet_schema();
+            let indices: Vec<usize> = columns
+                .iter()
+                .map(|c| {
+                    schema
+                        .columns()
+                        .iter()
+                        .position(|d| d.name() == *c)
+                        .ok_or_else(|| StoreError::UnknownTable(format!("{table}.{c}")))
+                })
+                .collect::<Result<_>>()?;
+            let mask = parquet::arrow::ProjectionMask::leaves(schema, indices);
+            for batch in builder.with_projection(mask).build()? {
+                batches.push(batch?);
+            }
+        }
+        Ok(batches)
     }
 
     /// Looks a committed run up by id.

@@ -486,7 +486,7 @@ impl RunWriter {
 
 /// Creates `path` with `body` unless it exists: `true` when this call created it. Markers
 /// and shard records rely on it, so that exactly one writer wins a race.
-async fn put_if_absent(
+pub(crate) async fn put_if_absent(
     store: &Store,
     path: &object_store::path::Path,
     body: Vec<u8>,

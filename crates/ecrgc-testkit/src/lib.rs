@@ -15,11 +15,22 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use serde_json::Value;
 
 /// The repository root.
+///
+/// Read from the environment cargo gives the running test, not from the build: the build
+/// cache is shared between clones, and a path compiled in would point at whichever clone
+/// built first.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    manifest_dir()
         .join("../..")
         .canonicalize()
         .expect("repository root exists")
+}
+
+/// The running crate's folder: `CARGO_MANIFEST_DIR` as cargo sets it when it runs a test.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }
 
 /// The test Python, or `None` after a notice when a developer runs plain `cargo test`.

@@ -51,6 +51,19 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List the rules and guards and what each one does.
     Rules(RulesArgs),
+    /// Apply a reviewed manifest: re-check every image live, then delete (or archive) it.
+    ///
+    /// Dry run unless --yes: every check is made against live AWS and each item is listed
+    /// with what would happen to it. The manifest must be a subset of a plan the store
+    /// records, and not expired; anything else is refused before any API call (exit 2).
+    /// Each image is re-checked right before its batch: still there with the same digest
+    /// and push time, no new tag, no pull since the snapshot, Inspector not seeing it in use,
+    /// its repository still opted in and not excluded, and no ECS task definition or Lambda
+    /// function naming it since the snapshot. Indexes go before their children. Every
+    /// decision and API result is journaled (a local JSON Lines file and the store's
+    /// `journal` table) before the next call; running the same command again resumes and
+    /// never repeats a deletion. The same command ships alone as `ecrgc-exec`.
+    Apply(ecrgc_exec::ApplyArgs),
 }
 
 /// Options every command reading a store shares.

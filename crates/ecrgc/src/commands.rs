@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Query(args) => query(args).await,
         Command::Explain(args) => explain(args).await,
         Command::Rules(args) => rules(args),
+        Command::Apply(args) => apply(args).await,
     }
 }
 
@@ -59,11 +60,7 @@ async fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
     }
     // The store signs with the same chain as the collectors (profiles, SSO, web identity,
     // containers, instances), not object_store's environment-only one.
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let credentials = sdk
-        .credentials_provider()
-        .map(ecrgc_aws::StoreCredentials::provider);
-    let region = sdk.region().map(|r| r.as_ref().to_owned());
+    let (credentials, region) = ecrgc_aws::StoreCredentials::from_default_chain().await;
     Ok(Store::open_with(&location, credentials, region.as_deref())?)
 }
 
@@ -166,7 +163,7 @@ async fn plan_run(
     let (ctx, params) = prepare_session(store, chosen, config, &planner, now).await?;
     let run = &chosen.run;
     spinner.set_message("deciding and writing reports");
-    let (summary, files) = write_plan(PlanContext {
+    let output = write_plan(PlanContext {
         ctx: &ctx,
         planner: &planner,
         run_id: &run.run_id,
@@ -180,6 +177,19 @@ async fn plan_run(
     })
     .await
     .with_context(|| format!("planning run {}", run.run_id))?;
+    // The executor admits only manifests whose plan the store records; without the record
+    // the manifest is useless, so it is removed rather than left to be refused later.
+    let planned = &output.planned;
+    let parts = ecrgc_manifest::PlannedRecord::store_parts(&planned.manifest_id);
+    let body = serde_json::to_vec_pretty(planned)?;
+    if let Err(e) = store.put_object(&[&parts[0], &parts[1]], body).await {
+        let _ = std::fs::remove_file(out.join("manifest.json"));
+        return Err(anyhow::Error::new(e).context(format!(
+            "recording the plan in the store {} (the manifest was removed: apply would refuse it)",
+            store.display()
+        )));
+    }
+    let (summary, files) = (output.summary, output.files);
     spinner.finish_and_clear();
     eprintln!(
         "planned run {} in {:.1} s",
@@ -201,6 +211,17 @@ fn spinner(message: &'static str) -> ProgressBar {
     bar.set_message(message);
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
+}
+
+async fn apply(args: ecrgc_exec::ApplyArgs) -> Result<()> {
+    let summary = ecrgc_exec::run(args).await?;
+    if summary.failed() > 0 {
+        anyhow::bail!(
+            "{} items failed; they are in the journal and the next apply retries them",
+            summary.failed()
+        );
+    }
+    Ok(())
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {

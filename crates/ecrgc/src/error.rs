@@ -21,6 +21,9 @@ pub fn bad_input(e: impl std::fmt::Display) -> anyhow::Error {
 /// The exit status of an error.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
+        if let Some(exec) = cause.downcast_ref::<ecrgc_exec::ExecError>() {
+            return exec.exit_code();
+        }
         if cause.is::<BadInput>()
             || cause.is::<ecrgc_config::ConfigError>()
             || cause.is::<ecrgc_manifest::ManifestError>()

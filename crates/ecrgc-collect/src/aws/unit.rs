@@ -253,22 +253,14 @@ impl Tables {
 pub(crate) async fn paginate<T, F, Fut, E>(
     api: &Api,
     name: &str,
-    mut page: F,
+    page: F,
 ) -> Result<Vec<T>, Failure>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, Option<String>), SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let (items, next) = api.call(name, || page(token.clone())).await?;
-        out.extend(items);
-        // An empty token ends the listing too: some services send "" on the last page.
-        token = next.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+    api.caller
+        .paginate(&api.account, &api.region, name, &api.stats, page)
+        .await
 }

@@ -11,9 +11,9 @@ use std::process::{Command, Output};
 use ecrgc_testkit::Moto;
 use serde_json::{Value, json};
 
-const NOW: &str = "2026-11-21T00:00:00Z";
+pub(crate) const NOW: &str = "2026-11-21T00:00:00Z";
 
-const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 [org]
 accounts = ["111111111111", "222222222222", "333333333333"]
 regions = ["eu-west-1", "us-east-1"]
@@ -28,34 +28,34 @@ max_backoff_ms = 200
 "#;
 
 /// An image: account, region, repository, digest.
-type Key = (String, String, String, String);
+pub(crate) type Key = (String, String, String, String);
 
-struct Env {
-    moto: Moto,
-    dir: tempfile::TempDir,
-    truth: Value,
+pub(crate) struct Env {
+    pub(crate) moto: Moto,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) truth: Value,
 }
 
 impl Env {
     /// A server seeded with the scenario (plus `faults`), or `None` outside CI without moto.
-    fn start(faults: Option<Value>) -> Option<Self> {
+    pub(crate) fn start(faults: Option<Value>) -> Option<Self> {
         let moto = Moto::start()?;
         let dir = tempfile::tempdir().expect("tempdir");
         let truth = moto.seed_scenario(NOW, dir.path(), faults.as_ref());
         Some(Self { moto, dir, truth })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn config(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn config(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, text).expect("write config");
         p
     }
 
-    fn ecrgc(&self, args: &[&str]) -> Output {
+    pub(crate) fn ecrgc(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
         cmd.args(args)
             .env("NO_COLOR", "1")
@@ -67,7 +67,7 @@ impl Env {
         cmd.output().expect("ecrgc runs")
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let o = self.ecrgc(args);
         assert!(
             o.status.success(),
@@ -80,7 +80,7 @@ impl Env {
     }
 
     /// collect into `store`, then plan into `out`; returns collect's stdout.
-    fn collect_and_plan(&self, config: &Path, store: &str, out: &str) -> String {
+    pub(crate) fn collect_and_plan(&self, config: &Path, store: &str, out: &str) -> String {
         let (config, store, out) = (s(config), s(&self.path(store)), s(&self.path(out)));
         let collected = self.ok(&[
             "collect", "--config", &config, "--store", &store, "--now", NOW,
@@ -92,7 +92,7 @@ impl Env {
     }
 
     /// Every image the truth names, with its expectation.
-    fn expectations(&self) -> BTreeMap<Key, (String, String)> {
+    pub(crate) fn expectations(&self) -> BTreeMap<Key, (String, String)> {
         self.truth["images"]
             .as_object()
             .expect("truth.images")
@@ -116,12 +116,12 @@ impl Env {
     }
 }
 
-fn s(p: &Path) -> String {
+pub(crate) fn s(p: &Path) -> String {
     p.to_str().expect("utf-8 path").to_owned()
 }
 
 /// The manifest's items as keys.
-fn manifest_keys(out: &Path) -> BTreeSet<Key> {
+pub(crate) fn manifest_keys(out: &Path) -> BTreeSet<Key> {
     let m: Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest"))
             .expect("json");

@@ -1,5 +1,6 @@
 //! Integration tests of the `ecrgc` binary, one test binary with a module per area.
 
+mod apply;
 mod cli;
 mod collect;
 mod differential;

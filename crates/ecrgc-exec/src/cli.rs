@@ -1,0 +1,265 @@
+//! `apply`: the command line shared by `ecrgc apply` and the `ecrgc-exec` binary, and the
+//! text it prints. The per-item listing and the summary go to stdout; progress to stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use ecrgc_config::{Config, DEFAULT_STORE};
+use ecrgc_model::time::{Micros, parse_rfc3339};
+use ecrgc_store::Store;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::admit::admit;
+use crate::executor::{self, Mode, Report, RunOptions, Summary};
+use crate::journal::Event;
+use crate::{ExecError, Result};
+
+/// Apply a reviewed manifest: re-check every image live, then delete (or archive) it.
+///
+/// Without --yes this is a dry run: every check is made against live AWS and each item is
+/// listed with what would happen to it; nothing is changed and nothing is journaled. With
+/// --yes, every decision and API result is appended to the journal (a local JSON Lines file
+/// and the store's `journal` table) before the next call, so running the same command again
+/// after a crash resumes where it stopped and never repeats a deletion.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// The reviewed manifest: `manifest.json` from `ecrgc plan`, with any items removed.
+    #[arg(value_name = "MANIFEST")]
+    pub manifest: PathBuf,
+    /// Configuration file (TOML): the store, accounts, regions, safety tags and `[apply]`.
+    #[arg(long, short = 'c', env = "ECRGC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Store the plan was made from: a local folder or s3://bucket/prefix [default: the
+    /// config's `store`, else ./ecrgc-data].
+    #[arg(long, env = "ECRGC_STORE", value_name = "URL")]
+    pub store: Option<String>,
+    /// Act for real. Without it nothing is deleted, archived or journaled.
+    #[arg(long)]
+    pub yes: bool,
+    /// Move images to ECR's archive storage class (UpdateImageStorageClass) instead of
+    /// deleting them. Archived images cannot be pulled until restored, and archive storage
+    /// is charged for at least 90 days.
+    #[arg(long)]
+    pub archive: bool,
+    /// The clock for the expiry check (RFC 3339) [default: the current time].
+    #[arg(long, value_name = "TS")]
+    pub now: Option<String>,
+    /// Local journal file [default: next to the manifest, `<name>.journal.jsonl`].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+}
+
+/// Runs `apply`; prints the listing (dry run) and the summary to stdout.
+pub async fn run(args: ApplyArgs) -> Result<Summary> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let now = parse_now(args.now.as_deref())?;
+    let store = open_store(&args, &config).await?;
+    let admitted = admit(&args.manifest, &store, now).await?;
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| default_journal(&args.manifest));
+    if admitted.manifest.header.config_hash != config.hash() {
+        eprintln!(
+            "warning: the configuration differs from the one the plan used; the live checks \
+             use the current one (opt-in and exclude tags, accounts, regions)"
+        );
+    }
+    if !args.yes {
+        eprintln!("dry run: nothing is changed; pass --yes to apply");
+    }
+    let report = executor::run(RunOptions {
+        admitted: &admitted,
+        config: &config,
+        store: &store,
+        mode: if args.archive {
+            Mode::Archive
+        } else {
+            Mode::Delete
+        },
+        execute: args.yes,
+        journal_path,
+        progress: progress(),
+    })
+    .await?;
+    let mut out = std::io::stdout().lock();
+    let text = render(&report, admitted.manifest.header.run_id.as_str());
+    out.write_all(text.as_bytes()).map_err(ExecError::Output)?;
+    out.flush().map_err(ExecError::Output)?;
+    Ok(report.summary)
+}
+
+fn parse_now(now: Option<&str>) -> Result<Micros> {
+    match now {
+        Some(s) => parse_rfc3339(s).map_err(|e| ExecError::BadArgument {
+            flag: "--now",
+            value: s.to_owned(),
+            reason: format!("{e} (expected RFC 3339, e.g. 2026-11-21T03:00:00Z)"),
+        }),
+        None => Ok(chrono::Utc::now().timestamp_micros()),
+    }
+}
+
+async fn open_store(args: &ApplyArgs, config: &Config) -> Result<Store> {
+    let location = args
+        .store
+        .clone()
+        .or_else(|| config.store.clone())
+        .unwrap_or_else(|| DEFAULT_STORE.to_owned());
+    if !location.starts_with("s3://") {
+        return Ok(Store::open(&location)?);
+    }
+    let (credentials, region) = ecrgc_aws::StoreCredentials::from_default_chain().await;
+    Ok(Store::open_with(&location, credentials, region.as_deref())?)
+}
+
+/// `out/manifest.json` → `out/manifest.journal.jsonl`.
+pub fn default_journal(manifest: &Path) -> PathBuf {
+    let stem = manifest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "manifest".into());
+    manifest.with_file_name(format!("{stem}.journal.jsonl"))
+}
+
+fn progress() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} images ({elapsed})")
+            .expect("valid template"),
+    );
+    bar
+}
+
+fn event_name(event: Event) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The text `apply` prints: in a dry run one line per item, then the summary.
+pub fn render(report: &Report, run_id: &str) -> String {
+    let s = &report.summary;
+    let mut t = String::new();
+    if s.dry_run {
+        t.push_str("action\taccount\tregion\trepository\tdigest\ttags\tbytes\twhy\n");
+        for (item, d, earlier) in &report.items {
+            let action = match (d.event, *earlier) {
+                (_, true) if d.event.is_done(s.mode == Some(Mode::Archive)) => {
+                    format!("done_earlier:{}", event_name(d.event))
+                }
+                (Event::Deleted, false) => "would_delete".into(),
+                (Event::Archived, false) => "would_archive".into(),
+                (e, _) => event_name(e),
+            };
+            let why = match (&d.reason, &d.message) {
+                (Some(r), Some(m)) => format!("{r}: {m}"),
+                (Some(r), None) => r.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => String::new(),
+            };
+            t.push_str(&format!(
+                "{action}\t{}\t{}\t{}\t{}\t{}\t{}\t{why}\n",
+                item.account_id,
+                item.region,
+                item.repository_name,
+                item.image_digest,
+                item.image_tags.join(","),
+                item.image_size_bytes,
+            ));
+        }
+        t.push('\n');
+    }
+    let mode = match s.mode {
+        Some(Mode::Archive) => "archive",
+        _ => "delete",
+    };
+    t.push_str(&format!(
+        "manifest {} (run {run_id}): {} of {} planned items, mode {mode}{}\n",
+        s.manifest_id,
+        s.items,
+        s.planned_items,
+        if s.dry_run { ", dry run" } else { "" }
+    ));
+    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
+    let (verb, done) = match (s.mode, s.dry_run) {
+        (Some(Mode::Archive), true) => ("would archive", get("archived")),
+        (Some(Mode::Archive), false) => ("archived", get("archived")),
+        (_, true) => ("would delete", get("deleted")),
+        (_, false) => ("deleted", get("deleted")),
+    };
+    t.push_str(&format!(
+        "  {verb:<16}{done:>8} images, {}{}\n",
+        human_bytes(s.bytes),
+        if s.dry_run { "" } else { " freed" }
+    ));
+    if s.mode == Some(Mode::Archive) {
+        t.push_str(&format!(
+            "  {:<16}{:>8}\n",
+            "already archived",
+            get("already_archived")
+        ));
+    }
+    t.push_str(&format!("  {:<16}{:>8}\n", "already gone", get("absent")));
+    t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
+    for (reason, n) in &s.skipped_by_reason {
+        t.push_str(&format!("    {reason:<30}{n:>6}\n"));
+    }
+    t.push_str(&format!("  {:<16}{:>8}\n", "failed", s.failed()));
+    for (code, n) in &s.failed_by_code {
+        t.push_str(&format!("    {code:<30}{n:>6}\n"));
+    }
+    if s.done_before > 0 {
+        t.push_str(&format!(
+            "  {:<16}{:>8} (done by an earlier apply, not repeated)\n",
+            "earlier", s.done_before
+        ));
+    }
+    t.push_str(&format!(
+        "  {:<16}{:>8} ({} throttled)\n",
+        "API calls", s.api_calls, s.throttles
+    ));
+    if let Some(j) = &s.journal {
+        t.push_str(&format!("journal {j}\n"));
+    }
+    if let Some(j) = &s.journal_store {
+        t.push_str(&format!("journal table {j}\n"));
+    }
+    t
+}
+
+/// `1536` → `1.5 KiB`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_sits_next_to_the_manifest() {
+        assert_eq!(
+            default_journal(Path::new("out/manifest.json")),
+            PathBuf::from("out/manifest.journal.jsonl")
+        );
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(12), "12 B");
+    }
+}

@@ -1,0 +1,513 @@
+//! The run: which items are left to do, the sessions and the reference sweep they need, the
+//! repositories worked on in parallel, and the summary over every session of the manifest.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use arrow::array::{Array, StringArray};
+use ecrgc_aws::{AccountSession, ApiLimits, Aws, Caller, Failure, RetrySettings};
+use ecrgc_config::{Config, TagSelector};
+use ecrgc_manifest::Item;
+use ecrgc_model::time::Micros;
+use ecrgc_store::Store;
+use futures::{StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::Result;
+use crate::admit::Admitted;
+use crate::journal::{Entry, Event, History, Journal, read_history};
+use crate::live::process_repository;
+use crate::references::{RepoKey, Sweep, SweepScope, sweep};
+
+/// What happens to an image that passes every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// BatchDeleteImage.
+    Delete,
+    /// UpdateImageStorageClass to ARCHIVE.
+    Archive,
+}
+
+/// The final word on one item in this session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The item.
+    pub item_id: String,
+    /// Deleted, archived, absent, already archived, skipped or failed (or, in a dry run,
+    /// what would be done).
+    pub event: Event,
+    /// Why it was skipped.
+    pub reason: Option<String>,
+    /// What was found or what the API said.
+    pub message: Option<String>,
+    /// The API's failure code.
+    pub code: Option<String>,
+}
+
+/// What the run shares with every repository task.
+pub struct Shared {
+    /// The call gates.
+    pub caller: Caller,
+    /// A session per account, or why none.
+    pub sessions: HashMap<String, Result<AccountSession, Failure>>,
+    /// Set when the reference sweep failed: nothing may be deleted.
+    pub blocked: Option<String>,
+    /// Whether Inspector usage is re-read.
+    pub inspector: bool,
+    /// New references since the snapshot.
+    pub sweep: Sweep,
+    /// The snapshot time.
+    pub snapshot_time: Micros,
+    /// Delete or archive.
+    pub mode: Mode,
+    /// `false` in a dry run.
+    pub execute: bool,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Repositories with this tag are left alone.
+    pub exclude_tag: TagSelector,
+    /// Only repositories with this tag may lose images.
+    pub opt_in_tag: Option<TagSelector>,
+    journal: Option<Mutex<Journal>>,
+    progress: ProgressBar,
+}
+
+impl Shared {
+    /// Fills the item fields of a journal entry.
+    pub(crate) fn fill_item(&self, e: &mut Entry, item: &Item) {
+        e.item_id = Some(item.item_id.clone());
+        e.account_id = Some(item.account_id.clone());
+        e.region = Some(item.region.clone());
+        e.repository_name = Some(item.repository_name.clone());
+        e.image_digest = Some(item.image_digest.clone());
+    }
+
+    /// A final decision on `item`, and its journal entry.
+    pub(crate) fn decision(
+        &self,
+        item: &Item,
+        event: Event,
+        reason: Option<&str>,
+        message: Option<String>,
+    ) -> (Decision, Entry) {
+        let mut e = Entry::new(event);
+        self.fill_item(&mut e, item);
+        e.reason = reason.map(str::to_owned);
+        e.message = message.clone();
+        self.progress.inc(1);
+        (
+            Decision {
+                item_id: item.item_id.clone(),
+                event,
+                reason: reason.map(str::to_owned),
+                message,
+                code: None,
+            },
+            e,
+        )
+    }
+
+    /// Appends to the journal (nothing in a dry run).
+    pub(crate) async fn record(&self, entries: Vec<Entry>) -> Result<()> {
+        if let Some(journal) = &self.journal {
+            journal.lock().await.append(entries).await?;
+        }
+        Ok(())
+    }
+
+    /// Skips every item with one reason.
+    pub(crate) async fn skip_all(
+        &self,
+        items: &[&Item],
+        reason: &str,
+        message: &str,
+    ) -> Result<Vec<Decision>> {
+        let mut decisions = Vec::new();
+        let mut entries = Vec::new();
+        for item in items {
+            let (d, e) =
+                self.decision(item, Event::Skipped, Some(reason), Some(message.to_owned()));
+            decisions.push(d);
+            entries.push(e);
+        }
+        self.record(entries).await?;
+        Ok(decisions)
+    }
+}
+
+/// Everything a run needs.
+pub struct RunOptions<'a> {
+    /// The admitted manifest.
+    pub admitted: &'a Admitted,
+    /// The configuration now.
+    pub config: &'a Config,
+    /// The store (planned records, snapshot, journal).
+    pub store: &'a Store,
+    /// Delete or archive.
+    pub mode: Mode,
+    /// `false` for a dry run.
+    pub execute: bool,
+    /// The local journal file.
+    pub journal_path: PathBuf,
+    /// Progress display (stderr).
+    pub progress: ProgressBar,
+}
+
+/// Figures of a manifest after this run, over every session.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Summary {
+    /// The plan.
+    pub manifest_id: String,
+    /// Delete or archive.
+    pub mode: Option<Mode>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Items in the manifest given.
+    pub items: u64,
+    /// Items the plan had.
+    pub planned_items: u64,
+    /// Final events by kind (`deleted`, `skipped`, …), over every session; in a dry run,
+    /// what would happen.
+    pub by_event: BTreeMap<String, u64>,
+    /// Skipped items by reason.
+    pub skipped_by_reason: BTreeMap<String, u64>,
+    /// Failed items by code.
+    pub failed_by_code: BTreeMap<String, u64>,
+    /// Bytes of the images deleted (or archived), by the manifest's sizes.
+    pub bytes: u64,
+    /// Items this session acted on or decided.
+    pub decided_now: u64,
+    /// Items earlier sessions had finished.
+    pub done_before: u64,
+    /// API calls this session.
+    pub api_calls: u64,
+    /// Throttled answers this session.
+    pub throttles: u64,
+    /// The local journal.
+    pub journal: Option<String>,
+    /// The journal in the store.
+    pub journal_store: Option<String>,
+}
+
+impl Summary {
+    /// Items that failed.
+    pub fn failed(&self) -> u64 {
+        self.by_event.get("failed").copied().unwrap_or(0)
+    }
+}
+
+/// The outcome of a run.
+pub struct Report {
+    /// Figures.
+    pub summary: Summary,
+    /// Per item, in manifest order: the final event and its reason.
+    pub items: Vec<(Item, Decision, bool)>,
+}
+
+/// Applies (or dry-runs) the admitted manifest.
+pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
+    let admitted = opts.admitted;
+    let manifest = &admitted.manifest;
+    let archive = opts.mode == Mode::Archive;
+    let history = read_history(Some(&opts.journal_path), opts.store, &admitted.manifest_id).await?;
+    let latest = history.latest(archive);
+    let pending: Vec<&Item> = manifest
+        .items
+        .iter()
+        .filter(|i| {
+            !latest
+                .get(i.item_id.as_str())
+                .is_some_and(|e| e.event.is_done(archive))
+        })
+        .collect();
+    let mut prior_done: HashMap<RepoKey, HashSet<String>> = HashMap::new();
+    for e in latest.values().filter(|e| e.event.is_done(archive)) {
+        if let (Some(a), Some(r), Some(n), Some(d)) = (
+            &e.account_id,
+            &e.region,
+            &e.repository_name,
+            &e.image_digest,
+        ) {
+            prior_done
+                .entry((a.clone(), r.clone(), n.clone()))
+                .or_default()
+                .insert(d.clone());
+        }
+    }
+    opts.progress.set_length(pending.len() as u64);
+
+    let a = &opts.config.apply;
+    let caller = Caller::new(
+        RetrySettings {
+            max_attempts: a.max_attempts,
+            initial_backoff: Duration::from_millis(a.initial_backoff_ms),
+            max_backoff: Duration::from_millis(a.max_backoff_ms),
+        },
+        ApiLimits {
+            default: a.api_concurrency as usize,
+            overrides: a
+                .api_concurrency_overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), *v as usize))
+                .collect(),
+        },
+    );
+    let mut decisions: HashMap<String, Decision> = HashMap::new();
+    let mut journal_paths = (None, None);
+    if !pending.is_empty() {
+        let shared = prepare(&opts, &pending, caller.clone()).await?;
+        if let Some(j) = &shared.journal {
+            let j = j.lock().await;
+            journal_paths = (
+                Some(j.local_path().display().to_string()),
+                Some(j.store_folder()),
+            );
+        }
+        let mut started = Entry::new(Event::SessionStarted);
+        started.detail = Some(serde_json::json!({
+            "mode": opts.mode,
+            "items": manifest.items.len(),
+            "pending": pending.len(),
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "config_hash": opts.config.hash(),
+            "planned_config_hash": manifest.header.config_hash,
+        }));
+        shared.record(vec![started]).await?;
+
+        let mut groups: BTreeMap<RepoKey, Vec<&Item>> = BTreeMap::new();
+        for item in &pending {
+            groups
+                .entry((
+                    item.account_id.clone(),
+                    item.region.clone(),
+                    item.repository_name.clone(),
+                ))
+                .or_default()
+                .push(item);
+        }
+        let empty = HashSet::new();
+        let (shared_ref, prior_ref, empty_ref) = (&shared, &prior_done, &empty);
+        let results: Vec<Vec<Decision>> = futures::stream::iter(groups)
+            .map(|(key, items)| async move {
+                let prior = prior_ref.get(&key).unwrap_or(empty_ref);
+                process_repository(shared_ref, &key, items, prior).await
+            })
+            .buffer_unordered(opts.config.apply.parallel_repositories.max(1) as usize)
+            .try_collect()
+            .await?;
+        for d in results.into_iter().flatten() {
+            decisions.insert(d.item_id.clone(), d);
+        }
+        let summary = summarize(&opts, &history, &decisions, &caller, &journal_paths);
+        let mut finished = Entry::new(Event::SessionFinished);
+        finished.detail = serde_json::to_value(&summary).ok();
+        shared.record(vec![finished]).await?;
+    }
+    opts.progress.finish_and_clear();
+    let summary = summarize(&opts, &history, &decisions, &caller, &journal_paths);
+    let items = manifest
+        .items
+        .iter()
+        .map(|item| {
+            if let Some(d) = decisions.get(&item.item_id) {
+                return (item.clone(), d.clone(), false);
+            }
+            let e = latest.get(item.item_id.as_str());
+            let d = Decision {
+                item_id: item.item_id.clone(),
+                event: e.map(|e| e.event).unwrap_or(Event::Skipped),
+                reason: e.and_then(|e| e.reason.clone()),
+                message: e.and_then(|e| e.message.clone()),
+                code: e.and_then(|e| e.code.clone()),
+            };
+            (item.clone(), d, true)
+        })
+        .collect();
+    Ok(Report { summary, items })
+}
+
+/// Sessions, the reference sweep and the journal: everything the repository tasks share.
+async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Result<Shared> {
+    let config = opts.config;
+    let home = pending.first().map(|i| i.region.clone());
+    let aws = Aws::load(caller.clone(), home.as_deref()).await?;
+    let check_ecs = config.sources.ecs || config.sources.config_aggregator.is_some();
+    let check_lambda = config.sources.lambda;
+    let mut accounts: Vec<String> = pending.iter().map(|i| i.account_id.clone()).collect();
+    let mut reference_accounts = Vec::new();
+    if check_ecs || check_lambda {
+        reference_accounts = if config.org.discover.is_some() {
+            aws.organization_accounts()
+                .await?
+                .into_iter()
+                .map(|a| a.id)
+                .collect()
+        } else if config.org.accounts.is_empty() {
+            vec![aws.caller_account().to_owned()]
+        } else {
+            config.org.accounts.clone()
+        };
+        accounts.extend(reference_accounts.iter().cloned());
+    }
+    accounts.sort();
+    accounts.dedup();
+    let role = config.apply_role();
+    let sessions: HashMap<String, Result<AccountSession, Failure>> =
+        futures::future::join_all(accounts.iter().map(|a| {
+            let aws = &aws;
+            async move { (a.clone(), aws.account(a, role).await) }
+        }))
+        .await
+        .into_iter()
+        .collect();
+
+    let mut regions = config.org.regions.clone();
+    if regions.is_empty() {
+        regions = pending.iter().map(|i| i.region.clone()).collect();
+        regions.sort();
+        regions.dedup();
+    }
+    let known_task_definitions = if check_ecs {
+        snapshot_task_definitions(opts.store, &opts.admitted.manifest.header.run_id).await?
+    } else {
+        HashSet::new()
+    };
+    let found = sweep(SweepScope {
+        caller: caller.clone(),
+        sessions: reference_accounts
+            .iter()
+            .map(|a| (a.clone(), sessions[a].clone()))
+            .collect(),
+        regions,
+        known_task_definitions,
+        snapshot_time: opts.admitted.snapshot_time,
+        ecs: check_ecs,
+        lambda: check_lambda,
+        parallel: config.apply.parallel_repositories as usize,
+    })
+    .await;
+    let blocked = (!found.failures.is_empty()).then(|| {
+        format!(
+            "new references could not be searched: {}",
+            found.failures.join("; ")
+        )
+    });
+    let journal = if opts.execute {
+        let session = format!(
+            "{}-{:04x}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+            std::process::id() & 0xffff
+        );
+        Some(Mutex::new(Journal::open(
+            &opts.journal_path,
+            opts.store.clone(),
+            &opts.admitted.manifest_id,
+            &session,
+        )?))
+    } else {
+        None
+    };
+    Ok(Shared {
+        caller,
+        sessions,
+        blocked,
+        inspector: config.sources.inspector,
+        sweep: found,
+        snapshot_time: opts.admitted.snapshot_time,
+        mode: opts.mode,
+        execute: opts.execute,
+        batch_size: config.apply.batch_size.clamp(1, 100) as usize,
+        exclude_tag: config.exclude_tag(),
+        opt_in_tag: config.opt_in_tag(),
+        journal,
+        progress: opts.progress.clone(),
+    })
+}
+
+/// Task definition ARNs the snapshot run holds (from any source); only newer ones are
+/// described. A run no longer in the store means every ACTIVE one is described.
+async fn snapshot_task_definitions(store: &Store, run_id: &str) -> Result<HashSet<String>> {
+    let Some(run) = store.run(run_id).await? else {
+        return Ok(HashSet::new());
+    };
+    let mut arns = HashSet::new();
+    for batch in store
+        .read_columns(&run, "workload_refs", &["kind", "resource_arn"])
+        .await?
+    {
+        let (Some(kind), Some(arn)) = (
+            batch.column(0).as_any().downcast_ref::<StringArray>(),
+            batch.column(1).as_any().downcast_ref::<StringArray>(),
+        ) else {
+            continue;
+        };
+        for i in 0..batch.num_rows() {
+            if kind.is_valid(i) && kind.value(i) == "task_definition" && arn.is_valid(i) {
+                arns.insert(arn.value(i).to_owned());
+            }
+        }
+    }
+    Ok(arns)
+}
+
+fn summarize(
+    opts: &RunOptions<'_>,
+    history: &History,
+    now: &HashMap<String, Decision>,
+    caller: &Caller,
+    journal: &(Option<String>, Option<String>),
+) -> Summary {
+    let archive = opts.mode == Mode::Archive;
+    let latest = history.latest(archive);
+    let manifest = &opts.admitted.manifest;
+    let mut s = Summary {
+        manifest_id: opts.admitted.manifest_id.clone(),
+        mode: Some(opts.mode),
+        dry_run: !opts.execute,
+        items: manifest.items.len() as u64,
+        planned_items: manifest.header.totals.images,
+        api_calls: caller.totals().calls(),
+        throttles: caller.totals().throttles(),
+        journal: journal.0.clone(),
+        journal_store: journal.1.clone(),
+        ..Summary::default()
+    };
+    for item in &manifest.items {
+        let prior = latest.get(item.item_id.as_str());
+        let (event, reason, code) = match (prior, now.get(&item.item_id)) {
+            (Some(p), _) if p.event.is_done(archive) => {
+                s.done_before += 1;
+                (p.event, p.reason.clone(), p.code.clone())
+            }
+            (_, Some(d)) => {
+                s.decided_now += 1;
+                (d.event, d.reason.clone(), d.code.clone())
+            }
+            (Some(p), None) => (p.event, p.reason.clone(), p.code.clone()),
+            (None, None) => continue,
+        };
+        let name = serde_json::to_value(event)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *s.by_event.entry(name).or_default() += 1;
+        match event {
+            Event::Deleted | Event::Archived => s.bytes += item.image_size_bytes.max(0) as u64,
+            Event::Skipped => {
+                *s.skipped_by_reason
+                    .entry(reason.unwrap_or_else(|| "unknown".into()))
+                    .or_default() += 1
+            }
+            Event::Failed => {
+                let code = code.unwrap_or_else(|| "unknown".into());
+                *s.failed_by_code.entry(code).or_default() += 1
+            }
+            _ => {}
+        }
+    }
+    s
+}

@@ -1,0 +1,105 @@
+//! The executor: applies a reviewed deletion manifest.
+//!
+//! This crate owns everything between a manifest a person has reviewed and the images that
+//! are gone afterwards. It depends on no query engine, so a locked-down deletion role can run
+//! its own binary (`ecrgc-exec`) alone; `ecrgc apply` calls the same [`cli::run`].
+//!
+//! * [`admit`]: before any API call, the manifest must parse, be of a known version, have
+//!   every item match its id, not be expired, and be a subset of a plan recorded in the
+//!   store (a reviewer may remove items, never add or change them). Anything else is bad
+//!   input (exit status 2) and nothing is touched.
+//! * [`journal`]: every decision and API result, appended as JSON Lines to a local file and
+//!   to the store (`journal/manifest_id=…/session=…/…jsonl`), durable before the API call it
+//!   announces. A second `apply` of the same manifest reads it back and never repeats what
+//!   is done.
+//! * [`references`]: the live search for workloads that started naming an image after the
+//!   snapshot (ECS task definitions registered since, Lambda functions changed since).
+//! * [`live`]: per repository, the live checks (still opted in and not excluded, Inspector's
+//!   usage now) and, per batch, the image itself (same digest and push, no new tag, no pull
+//!   since the snapshot); then BatchDeleteImage or UpdateImageStorageClass.
+//! * [`executor`]: the order (an index before its children, a child never while its index
+//!   stays), the parallelism and the summary.
+
+pub mod admit;
+pub mod cli;
+pub mod executor;
+pub mod journal;
+pub mod live;
+pub mod references;
+
+pub use cli::{ApplyArgs, run};
+pub use executor::{Mode, Summary};
+
+/// Errors of the executor.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The manifest is refused (corrupt, unknown version, altered, extended, expired).
+    #[error(transparent)]
+    Manifest(#[from] ecrgc_manifest::ManifestError),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ecrgc_config::ConfigError),
+    /// The manifest file cannot be read.
+    #[error("cannot read manifest {path}: {source}")]
+    ReadManifest {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command-line value that cannot be used.
+    #[error("{flag} {value:?}: {reason}")]
+    BadArgument {
+        /// The flag.
+        flag: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// A journal that cannot be used for this manifest.
+    #[error("journal {path}: {reason}")]
+    BadJournal {
+        /// The journal file or store folder.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing the journal failed: the run stops before the next API call.
+    #[error("cannot write the journal {path}: {source}")]
+    JournalWrite {
+        /// The journal file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] ecrgc_store::StoreError),
+    /// AWS could not be reached as a whole (identity, organization listing).
+    #[error(transparent)]
+    Aws(#[from] ecrgc_aws::AwsError),
+    /// Writing the output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+impl ExecError {
+    /// Exit status: 2 for bad input (nothing was done), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Manifest(_)
+            | Self::Config(_)
+            | Self::ReadManifest { .. }
+            | Self::BadArgument { .. }
+            | Self::BadJournal { .. }
+            | Self::Store(ecrgc_store::StoreError::InvalidLocation { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Result alias of the executor.
+pub type Result<T, E = ExecError> = std::result::Result<T, E>;

@@ -1,0 +1,803 @@
+//! One repository, live: the checks made just before acting, and the acting itself.
+//!
+//! Per repository: it still exists; it is still opted in and not excluded (its tags now,
+//! under the configuration now); Inspector's usage now, when Inspector is a source. Per
+//! batch of at most `batch_size` images, right before the call: each image still exists
+//! with the same digest and push time, gained no tag, has no pull recorded after the one
+//! the plan saw, is not being restored, and no workload started naming it. Only then does
+//! the batch go to BatchDeleteImage (or UpdateImageStorageClass, one image a call).
+//!
+//! An index goes before its children, in separate batches: a child is sent only once every
+//! parent of it in the manifest is gone, and is kept if a parent is kept.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier, ImageStatus, TargetStorageClass};
+use aws_sdk_inspector2::types::{
+    CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter,
+};
+use ecrgc_aws::{AccountSession, CallStats, Failure};
+use ecrgc_manifest::Item;
+use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
+
+use crate::Result;
+use crate::executor::{Decision, Mode, Shared};
+use crate::journal::{Entry, Event};
+use crate::references::RepoKey;
+
+/// Why an item is left alone: the stable identifiers the journal and the summary use.
+pub mod reason {
+    /// The role could not be assumed in the registry account.
+    pub const ROLE_UNAVAILABLE: &str = "role_unavailable";
+    /// The search for new workload references failed somewhere.
+    pub const REFERENCE_CHECK_FAILED: &str = "reference_check_failed";
+    /// The repository or its tags could not be read.
+    pub const REPOSITORY_CHECK_FAILED: &str = "repository_check_failed";
+    /// The repository carries the exclude tag now.
+    pub const REPOSITORY_EXCLUDED: &str = "repository_excluded";
+    /// The repository no longer carries the opt-in tag.
+    pub const REPOSITORY_NOT_OPTED_IN: &str = "repository_not_opted_in";
+    /// Inspector coverage could not be read.
+    pub const INSPECTOR_CHECK_FAILED: &str = "inspector_check_failed";
+    /// The images could not be described.
+    pub const DESCRIBE_FAILED: &str = "describe_failed";
+    /// A parent (index or subject) of the image is kept.
+    pub const PARENT_KEPT: &str = "parent_kept";
+    /// The image is being restored from the archive.
+    pub const RESTORING: &str = "restoring";
+    /// The digest was pushed again after the plan.
+    pub const REPUSHED: &str = "repushed";
+    /// The image carries a tag the manifest does not list.
+    pub const TAGGED_SINCE_PLAN: &str = "tagged_since_plan";
+    /// ECR or Inspector recorded a pull after the snapshot.
+    pub const PULLED_SINCE_SNAPSHOT: &str = "pulled_since_snapshot";
+    /// Inspector sees the image in use.
+    pub const IN_USE: &str = "in_use";
+    /// A workload started naming the image after the snapshot.
+    pub const NEW_REFERENCE: &str = "new_reference";
+    /// ECR refused: an image index in the repository still lists it.
+    pub const REFERENCED_BY_INDEX: &str = "referenced_by_index";
+}
+
+/// Inspector's view of one image now.
+#[derive(Debug, Clone, Default)]
+struct Usage {
+    last_in_use_at: Option<Micros>,
+    in_use_count: i64,
+    pulled_at: Option<Micros>,
+}
+
+/// Where an item stands within this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Done,
+    Kept,
+}
+
+struct Repo<'a> {
+    shared: &'a Shared,
+    key: &'a RepoKey,
+    ecr: aws_sdk_ecr::Client,
+    stats: CallStats,
+    decisions: Vec<Decision>,
+}
+
+/// Applies the items of one repository. `prior_done` holds the digests of this repository
+/// that earlier sessions finished. Returns one decision per item; fails only when the
+/// journal cannot be written.
+pub async fn process_repository(
+    shared: &Shared,
+    key: &RepoKey,
+    items: Vec<&Item>,
+    prior_done: &HashSet<String>,
+) -> Result<Vec<Decision>> {
+    let (account, region, name) = key;
+    let session = match shared.sessions.get(account) {
+        Some(Ok(session)) => session.clone(),
+        Some(Err(f)) => {
+            return shared
+                .skip_all(&items, reason::ROLE_UNAVAILABLE, &f.to_string())
+                .await;
+        }
+        None => {
+            return shared
+                .skip_all(
+                    &items,
+                    reason::ROLE_UNAVAILABLE,
+                    "no session for the account",
+                )
+                .await;
+        }
+    };
+    if let Some(why) = &shared.blocked {
+        return shared
+            .skip_all(&items, reason::REFERENCE_CHECK_FAILED, why)
+            .await;
+    }
+    let mut repo = Repo {
+        shared,
+        key,
+        ecr: session.ecr(region),
+        stats: CallStats::default(),
+        decisions: Vec::new(),
+    };
+    match repo.repository_gate(&items, name).await? {
+        Gate::Open => {}
+        Gate::Closed(decisions) => return Ok(decisions),
+    }
+    let usage = if shared.inspector {
+        match repo.inspector_usage(&session).await {
+            Ok(usage) => Some(usage),
+            Err(f) => {
+                return shared
+                    .skip_all(&items, reason::INSPECTOR_CHECK_FAILED, &f.to_string())
+                    .await;
+            }
+        }
+    } else {
+        None
+    };
+
+    let mut state: HashMap<&str, State> = items
+        .iter()
+        .map(|i| (i.image_digest.as_str(), State::Pending))
+        .collect();
+    loop {
+        let mut ready = Vec::new();
+        let mut orphaned = Vec::new();
+        for item in items.iter().copied() {
+            if state[item.image_digest.as_str()] != State::Pending {
+                continue;
+            }
+            let mut all_gone = true;
+            let mut kept_parent = None;
+            for parent in &item.parent_digests {
+                match state.get(parent.as_str()) {
+                    Some(State::Done) => {}
+                    Some(State::Pending) => all_gone = false,
+                    Some(State::Kept) => kept_parent = Some(parent.as_str()),
+                    None if prior_done.contains(parent) => {}
+                    None => kept_parent = Some(parent.as_str()),
+                }
+            }
+            if let Some(parent) = kept_parent {
+                orphaned.push((item, parent.to_owned()));
+            } else if all_gone {
+                ready.push(item);
+            }
+        }
+        if ready.is_empty() && orphaned.is_empty() {
+            break;
+        }
+        let mut entries = Vec::new();
+        for (item, parent) in orphaned {
+            state.insert(item.image_digest.as_str(), State::Kept);
+            entries.push(repo.decide(
+                item,
+                Event::Skipped,
+                Some(reason::PARENT_KEPT),
+                Some(format!("parent {parent} is kept")),
+            ));
+        }
+        repo.record(entries).await?;
+        for batch in ready.chunks(shared.batch_size) {
+            for (digest, done) in repo.batch(batch, usage.as_ref()).await? {
+                state.insert(digest, if done { State::Done } else { State::Kept });
+            }
+        }
+    }
+    // Whatever is still pending waits on a parent cycle, which a plan never writes.
+    let stuck: Vec<&Item> = items
+        .iter()
+        .copied()
+        .filter(|i| state[i.image_digest.as_str()] == State::Pending)
+        .collect();
+    let mut entries = Vec::new();
+    for item in stuck {
+        entries.push(repo.decide(
+            item,
+            Event::Skipped,
+            Some(reason::PARENT_KEPT),
+            Some("its parents wait on each other".into()),
+        ));
+    }
+    repo.record(entries).await?;
+    Ok(repo.decisions)
+}
+
+enum Gate {
+    Open,
+    Closed(Vec<Decision>),
+}
+
+impl Repo<'_> {
+    fn decide(
+        &mut self,
+        item: &Item,
+        event: Event,
+        reason: Option<&str>,
+        message: Option<String>,
+    ) -> Entry {
+        let (decision, entry) = self.shared.decision(item, event, reason, message);
+        self.decisions.push(decision);
+        entry
+    }
+
+    async fn record(&self, entries: Vec<Entry>) -> Result<()> {
+        self.shared.record(entries).await
+    }
+
+    /// The repository still exists, is opted in and is not excluded.
+    async fn repository_gate(&mut self, items: &[&Item], name: &str) -> Result<Gate> {
+        let (account, region, _) = self.key;
+        let caller = &self.shared.caller;
+        let described = caller
+            .call(
+                account,
+                region,
+                "ecr:DescribeRepositories",
+                &self.stats,
+                || {
+                    self.ecr
+                        .describe_repositories()
+                        .registry_id(account)
+                        .repository_names(name)
+                        .send()
+                },
+            )
+            .await;
+        let arn = match described {
+            Ok(out) => out
+                .repositories()
+                .first()
+                .and_then(|r| r.repository_arn())
+                .map(str::to_owned),
+            Err(f) if f.code.as_deref() == Some("RepositoryNotFoundException") => {
+                let mut entries = Vec::new();
+                for item in items {
+                    entries.push(self.decide(
+                        item,
+                        Event::Absent,
+                        None,
+                        Some("the repository is gone".into()),
+                    ));
+                }
+                self.record(entries).await?;
+                return Ok(Gate::Closed(std::mem::take(&mut self.decisions)));
+            }
+            Err(f) => {
+                return self
+                    .close(items, reason::REPOSITORY_CHECK_FAILED, f.to_string())
+                    .await;
+            }
+        };
+        let Some(arn) = arn else {
+            return self
+                .close(
+                    items,
+                    reason::REPOSITORY_CHECK_FAILED,
+                    "DescribeRepositories gave no ARN".into(),
+                )
+                .await;
+        };
+        let tags = caller
+            .call(
+                account,
+                region,
+                "ecr:ListTagsForResource",
+                &self.stats,
+                || self.ecr.list_tags_for_resource().resource_arn(&arn).send(),
+            )
+            .await;
+        let tags: Vec<(String, String)> = match tags {
+            Ok(out) => out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+            Err(f) => {
+                return self
+                    .close(items, reason::REPOSITORY_CHECK_FAILED, f.to_string())
+                    .await;
+            }
+        };
+        let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
+        let exclude = &self.shared.exclude_tag;
+        if has(&exclude.key, &exclude.value) {
+            let why = format!("the repository is tagged {}={}", exclude.key, exclude.value);
+            return self.close(items, reason::REPOSITORY_EXCLUDED, why).await;
+        }
+        if let Some(opt_in) = &self.shared.opt_in_tag
+            && !has(&opt_in.key, &opt_in.value)
+        {
+            let why = format!(
+                "the repository is not tagged {}={}",
+                opt_in.key, opt_in.value
+            );
+            return self
+                .close(items, reason::REPOSITORY_NOT_OPTED_IN, why)
+                .await;
+        }
+        Ok(Gate::Open)
+    }
+
+    async fn close(&mut self, items: &[&Item], reason: &str, message: String) -> Result<Gate> {
+        let mut entries = Vec::new();
+        for item in items {
+            entries.push(self.decide(item, Event::Skipped, Some(reason), Some(message.clone())));
+        }
+        self.record(entries).await?;
+        Ok(Gate::Closed(std::mem::take(&mut self.decisions)))
+    }
+
+    /// Inspector's coverage of every image of the repository, now.
+    async fn inspector_usage(
+        &self,
+        session: &AccountSession,
+    ) -> Result<HashMap<String, Usage>, Failure> {
+        let (account, region, name) = self.key;
+        let inspector = session.inspector(region);
+        let equals = |value: &str| {
+            CoverageStringFilter::builder()
+                .comparison(CoverageStringComparison::Equals)
+                .value(value)
+                .build()
+                .map_err(|e| Failure::other(e.to_string()))
+        };
+        let criteria = CoverageFilterCriteria::builder()
+            .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
+            .account_id(equals(account)?)
+            .ecr_repository_name(equals(name)?)
+            .build();
+        let resources = self
+            .shared
+            .caller
+            .paginate(
+                account,
+                region,
+                "inspector2:ListCoverage",
+                &self.stats,
+                |token| {
+                    let call = inspector
+                        .list_coverage()
+                        .filter_criteria(criteria.clone())
+                        .max_results(200)
+                        .set_next_token(token);
+                    async move {
+                        call.send().await.map(|o| {
+                            (
+                                o.covered_resources().to_vec(),
+                                o.next_token().map(str::to_owned),
+                            )
+                        })
+                    }
+                },
+            )
+            .await?;
+        let mut usage = HashMap::new();
+        for r in resources {
+            let Some(digest) = r
+                .resource_id()
+                .rsplit('/')
+                .next()
+                .filter(|d| d.starts_with("sha256:"))
+            else {
+                continue;
+            };
+            let image = r.resource_metadata().and_then(|m| m.ecr_image());
+            usage.insert(
+                digest.to_owned(),
+                Usage {
+                    last_in_use_at: image.and_then(|i| i.last_in_use_at()).map(micros),
+                    in_use_count: image.and_then(|i| i.in_use_count()).unwrap_or(0),
+                    pulled_at: image.and_then(|i| i.image_pulled_at()).map(micros),
+                },
+            );
+        }
+        Ok(usage)
+    }
+
+    /// Describes `digests`; a digest ECR does not know is returned as absent. ECR fails the
+    /// whole call when one id is missing, so a failing batch is halved until the missing
+    /// ones are found.
+    async fn describe(
+        &self,
+        digests: &[&str],
+    ) -> Result<(HashMap<String, ImageDetail>, HashSet<String>), Failure> {
+        let (account, region, name) = self.key;
+        let mut found = HashMap::new();
+        let mut absent = HashSet::new();
+        let mut queue: Vec<Vec<&str>> = vec![digests.to_vec()];
+        while let Some(part) = queue.pop() {
+            let ids: Vec<ImageIdentifier> = part
+                .iter()
+                .map(|d| ImageIdentifier::builder().image_digest(*d).build())
+                .collect();
+            let out = self
+                .shared
+                .caller
+                .call(account, region, "ecr:DescribeImages", &self.stats, || {
+                    self.ecr
+                        .describe_images()
+                        .registry_id(account)
+                        .repository_name(name)
+                        .set_image_ids(Some(ids.clone()))
+                        .send()
+                })
+                .await;
+            match out {
+                Ok(out) => {
+                    for d in out.image_details() {
+                        if let Some(digest) = d.image_digest() {
+                            found.insert(digest.to_owned(), d.clone());
+                        }
+                    }
+                }
+                Err(f) if f.code.as_deref() == Some("ImageNotFoundException") => {
+                    if part.len() == 1 {
+                        absent.insert(part[0].to_owned());
+                    } else {
+                        let (a, b) = part.split_at(part.len() / 2);
+                        queue.push(a.to_vec());
+                        queue.push(b.to_vec());
+                    }
+                }
+                Err(f) => return Err(f),
+            }
+        }
+        Ok((found, absent))
+    }
+
+    /// Re-validates and acts on one batch; returns each digest with whether it is gone
+    /// (or archived) now.
+    async fn batch<'i>(
+        &mut self,
+        batch: &[&'i Item],
+        usage: Option<&HashMap<String, Usage>>,
+    ) -> Result<Vec<(&'i str, bool)>> {
+        let digests: Vec<&str> = batch.iter().map(|i| i.image_digest.as_str()).collect();
+        let mut outcome = Vec::new();
+        let (live, absent) = match self.describe(&digests).await {
+            Ok(described) => described,
+            Err(f) => {
+                let entries = batch
+                    .iter()
+                    .map(|i| {
+                        self.decide(
+                            i,
+                            Event::Skipped,
+                            Some(reason::DESCRIBE_FAILED),
+                            Some(f.to_string()),
+                        )
+                    })
+                    .collect();
+                self.record(entries).await?;
+                return Ok(batch
+                    .iter()
+                    .map(|i| (i.image_digest.as_str(), false))
+                    .collect());
+            }
+        };
+        let mode = self.shared.mode;
+        let api = match mode {
+            Mode::Delete => "ecr:BatchDeleteImage",
+            Mode::Archive => "ecr:UpdateImageStorageClass",
+        };
+        let mut entries = Vec::new();
+        let mut go: Vec<&Item> = Vec::new();
+        for item in batch.iter().copied() {
+            let digest = item.image_digest.as_str();
+            if absent.contains(digest) {
+                entries.push(self.decide(
+                    item,
+                    Event::Absent,
+                    None,
+                    Some("the image is gone".into()),
+                ));
+                outcome.push((digest, true));
+                continue;
+            }
+            let Some(detail) = live.get(digest) else {
+                entries.push(self.decide(
+                    item,
+                    Event::Skipped,
+                    Some(reason::DESCRIBE_FAILED),
+                    Some("DescribeImages did not return the image".into()),
+                ));
+                outcome.push((digest, false));
+                continue;
+            };
+            match self.check(item, detail, usage) {
+                Check::Go => {
+                    let mut intent = Entry::new(Event::Intent);
+                    self.shared.fill_item(&mut intent, item);
+                    intent.api = Some(api.to_owned());
+                    entries.push(intent);
+                    go.push(item);
+                }
+                Check::AlreadyArchived => {
+                    entries.push(self.decide(item, Event::AlreadyArchived, None, None));
+                    outcome.push((digest, true));
+                }
+                Check::Skip(why, message) => {
+                    entries.push(self.decide(item, Event::Skipped, Some(why), Some(message)));
+                    outcome.push((digest, false));
+                }
+            }
+        }
+        // Durable before the call: a crash after this leaves intents, never silent deletions.
+        self.record(entries).await?;
+        if go.is_empty() {
+            return Ok(outcome);
+        }
+        let done_event = match mode {
+            Mode::Delete => Event::Deleted,
+            Mode::Archive => Event::Archived,
+        };
+        if !self.shared.execute {
+            // A dry run: what would be done, counted as done so children are shown too.
+            for item in &go {
+                self.decide(item, done_event, None, None);
+                outcome.push((item.image_digest.as_str(), true));
+            }
+            return Ok(outcome);
+        }
+        let results = match mode {
+            Mode::Delete => self.delete(&go).await,
+            Mode::Archive => self.archive(&go).await,
+        };
+        let mut entries = Vec::new();
+        for (item, result) in go.iter().zip(results) {
+            let digest = item.image_digest.as_str();
+            let entry = match result {
+                Ok(()) => {
+                    outcome.push((digest, true));
+                    let mut e = self.decide(item, done_event, None, None);
+                    e.bytes = Some(item.image_size_bytes);
+                    e
+                }
+                Err(Refusal { code, message }) => {
+                    let (event, why, gone) = match code.as_str() {
+                        "ImageNotFound" | "ImageNotFoundException" => (Event::Absent, None, true),
+                        "ImageReferencedByManifestList" => {
+                            (Event::Skipped, Some(reason::REFERENCED_BY_INDEX), false)
+                        }
+                        _ => (Event::Failed, None, false),
+                    };
+                    outcome.push((digest, gone));
+                    let mut e = self.decide(item, event, why, Some(message));
+                    if let Some(d) = self.decisions.last_mut() {
+                        d.code = Some(code.clone());
+                    }
+                    e.api = Some(api.to_owned());
+                    e.code = Some(code);
+                    e
+                }
+            };
+            entries.push(entry);
+        }
+        self.record(entries).await?;
+        Ok(outcome)
+    }
+
+    fn check(&self, item: &Item, d: &ImageDetail, usage: Option<&HashMap<String, Usage>>) -> Check {
+        let evidence = &item.evidence;
+        if d.image_status() == Some(&ImageStatus::Activating) {
+            return Check::Skip(
+                reason::RESTORING,
+                "the image is being restored from the archive".into(),
+            );
+        }
+        if self.shared.mode == Mode::Archive && d.image_status() == Some(&ImageStatus::Archived) {
+            return Check::AlreadyArchived;
+        }
+        let planned_push = evidence
+            .pushed_at
+            .as_deref()
+            .and_then(|t| parse_rfc3339(t).ok());
+        let live_push = d.image_pushed_at().map(micros);
+        if let (Some(planned), Some(live)) = (planned_push, live_push)
+            && planned / 1_000_000 != live / 1_000_000
+        {
+            return Check::Skip(
+                reason::REPUSHED,
+                format!(
+                    "pushed at {} now, {} in the plan",
+                    rfc3339(live),
+                    rfc3339(planned)
+                ),
+            );
+        }
+        let new_tags: Vec<&str> = d
+            .image_tags()
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !item.image_tags.iter().any(|m| m == t))
+            .collect();
+        if !new_tags.is_empty() {
+            return Check::Skip(
+                reason::TAGGED_SINCE_PLAN,
+                format!("new tags: {}", new_tags.join(", ")),
+            );
+        }
+        let planned_pull = evidence
+            .last_recorded_pull_time
+            .as_deref()
+            .and_then(|t| parse_rfc3339(t).ok());
+        if let Some(live) = d.last_recorded_pull_time().map(micros)
+            && planned_pull.is_none_or(|p| live > p)
+        {
+            return Check::Skip(
+                reason::PULLED_SINCE_SNAPSHOT,
+                format!("ECR recorded a pull at {}", rfc3339(live)),
+            );
+        }
+        if let Some(u) = usage.and_then(|u| u.get(&item.image_digest)) {
+            let planned_use = evidence
+                .last_in_use_at
+                .as_deref()
+                .and_then(|t| parse_rfc3339(t).ok());
+            if u.in_use_count > 0 {
+                return Check::Skip(
+                    reason::IN_USE,
+                    format!("Inspector counts {} uses", u.in_use_count),
+                );
+            }
+            if let Some(live) = u.last_in_use_at
+                && planned_use.is_none_or(|p| live > p)
+            {
+                return Check::Skip(
+                    reason::IN_USE,
+                    format!("Inspector saw it in use at {}", rfc3339(live)),
+                );
+            }
+            if let Some(pulled) = u.pulled_at
+                && pulled > self.shared.snapshot_time
+            {
+                return Check::Skip(
+                    reason::PULLED_SINCE_SNAPSHOT,
+                    format!("Inspector saw a pull at {}", rfc3339(pulled)),
+                );
+            }
+        }
+        let mut tags: Vec<&str> = item.image_tags.iter().map(String::as_str).collect();
+        tags.extend(d.image_tags().iter().map(String::as_str));
+        if let Some(r) = self
+            .shared
+            .sweep
+            .matching(self.key, &item.image_digest, &tags)
+        {
+            return Check::Skip(reason::NEW_REFERENCE, format!("named by {}", r.resource));
+        }
+        Check::Go
+    }
+
+    /// BatchDeleteImage: one result per item, in order.
+    async fn delete(&self, items: &[&Item]) -> Vec<Result<(), Refusal>> {
+        let (account, region, name) = self.key;
+        let ids: Vec<ImageIdentifier> = items
+            .iter()
+            .map(|i| {
+                ImageIdentifier::builder()
+                    .image_digest(&i.image_digest)
+                    .build()
+            })
+            .collect();
+        let out = self
+            .shared
+            .caller
+            .call(account, region, "ecr:BatchDeleteImage", &self.stats, || {
+                self.ecr
+                    .batch_delete_image()
+                    .registry_id(account)
+                    .repository_name(name)
+                    .set_image_ids(Some(ids.clone()))
+                    .send()
+            })
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(f) => {
+                let code = f.code.clone().unwrap_or_else(|| format!("{:?}", f.kind));
+                return items
+                    .iter()
+                    .map(|_| {
+                        Err(Refusal {
+                            code: code.clone(),
+                            message: f.to_string(),
+                        })
+                    })
+                    .collect();
+            }
+        };
+        let deleted: HashSet<&str> = out
+            .image_ids()
+            .iter()
+            .filter_map(|i| i.image_digest())
+            .collect();
+        let failures: HashMap<&str, (String, String)> = out
+            .failures()
+            .iter()
+            .filter_map(|f| {
+                let digest = f.image_id()?.image_digest()?;
+                let code = f
+                    .failure_code()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default();
+                Some((
+                    digest,
+                    (code, f.failure_reason().unwrap_or_default().to_owned()),
+                ))
+            })
+            .collect();
+        items
+            .iter()
+            .map(|i| {
+                let digest = i.image_digest.as_str();
+                if let Some((code, message)) = failures.get(digest) {
+                    Err(Refusal {
+                        code: code.clone(),
+                        message: message.clone(),
+                    })
+                } else if deleted.contains(digest) {
+                    Ok(())
+                } else {
+                    Err(Refusal {
+                        code: "NotReported".into(),
+                        message: "BatchDeleteImage reported neither success nor failure".into(),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// UpdateImageStorageClass to ARCHIVE, one call per image, the gates capping concurrency.
+    async fn archive(&self, items: &[&Item]) -> Vec<Result<(), Refusal>> {
+        let (account, region, name) = self.key;
+        let calls = items.iter().map(|item| async move {
+            let id = ImageIdentifier::builder()
+                .image_digest(&item.image_digest)
+                .build();
+            self.shared
+                .caller
+                .call(
+                    account,
+                    region,
+                    "ecr:UpdateImageStorageClass",
+                    &self.stats,
+                    || {
+                        self.ecr
+                            .update_image_storage_class()
+                            .registry_id(account)
+                            .repository_name(name)
+                            .image_id(id.clone())
+                            .target_storage_class(TargetStorageClass::Archive)
+                            .send()
+                    },
+                )
+                .await
+                .map(|_| ())
+                .map_err(|f| Refusal {
+                    code: f.code.clone().unwrap_or_else(|| format!("{:?}", f.kind)),
+                    message: f.to_string(),
+                })
+        });
+        futures::future::join_all(calls).await
+    }
+}
+
+enum Check {
+    Go,
+    AlreadyArchived,
+    Skip(&'static str, String),
+}
+
+struct Refusal {
+    code: String,
+    message: String,
+}
+
+fn micros(t: &aws_smithy_types::DateTime) -> Micros {
+    t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1_000)
+}

@@ -1,0 +1,556 @@
+//! `ecrgc apply` against the moto organization: collect → plan → review → apply, with the
+//! world changing between plan and apply, a crash in the middle, refused manifests and a
+//! throttling storm. moto's call log is the witness of what was deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ecrgc_manifest::Manifest;
+use serde_json::{Value, json};
+
+use crate::collect::{CONFIG, Env, Key, manifest_keys, s};
+
+/// Inside the manifest's validity (planned at NOW, valid 72 hours).
+const APPLY_AT: &str = "2026-11-21T06:00:00Z";
+
+const APPLY_SETTINGS: &str = r#"
+[apply]
+initial_backoff_ms = 5
+max_backoff_ms = 100
+"#;
+
+struct Planned {
+    env: Env,
+    config: PathBuf,
+    store: String,
+    out: PathBuf,
+}
+
+impl Planned {
+    /// The scenario collected and planned with `apply` appended to the configuration.
+    fn new(faults: Option<Value>, apply: &str) -> Option<Self> {
+        let env = Env::start(faults)?;
+        let config = env.config("ecrgc.toml", &format!("{CONFIG}{apply}"));
+        env.collect_and_plan(&config, "store", "out");
+        let (store, out) = (s(&env.path("store")), env.path("out"));
+        Some(Self {
+            env,
+            config,
+            store,
+            out,
+        })
+    }
+
+    fn manifest(&self) -> PathBuf {
+        self.out.join("manifest.json")
+    }
+
+    fn apply(&self, manifest: &Path, extra: &[&str]) -> Output {
+        let (config, manifest) = (s(&self.config), s(manifest));
+        let mut args = vec![
+            "apply",
+            &manifest,
+            "--config",
+            &config,
+            "--store",
+            &self.store,
+        ];
+        if !extra.contains(&"--now") {
+            args.extend(["--now", APPLY_AT]);
+        }
+        args.extend_from_slice(extra);
+        self.env.ecrgc(&args)
+    }
+
+    fn apply_ok(&self, manifest: &Path, extra: &[&str]) -> String {
+        let o = self.apply(manifest, extra);
+        assert!(
+            o.status.success(),
+            "apply {extra:?} failed ({})\n--- stdout\n{}--- stderr\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn digest(&self, name: &str) -> String {
+        self.env.truth["images"][name]["image_digest"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no image {name} in the truth"))
+            .to_owned()
+    }
+
+    fn key(&self, name: &str) -> Key {
+        let i = &self.env.truth["images"][name];
+        let f = |k: &str| i[k].as_str().expect("truth field").to_owned();
+        (
+            f("account_id"),
+            f("region"),
+            f("repository_name"),
+            f("image_digest"),
+        )
+    }
+
+    /// Every digest sent to BatchDeleteImage, in call order (repeats kept).
+    fn delete_calls(&self) -> Vec<String> {
+        calls(&self.env, "BatchDeleteImage")
+    }
+
+    fn journal(&self, manifest: &Path) -> Vec<Value> {
+        let path = ecrgc_exec::cli::default_journal(manifest);
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("journal line"))
+            .collect()
+    }
+
+    /// The final event of every item in the journal, by digest.
+    fn final_events(&self, manifest: &Path) -> BTreeMap<String, (String, String)> {
+        let mut last = BTreeMap::new();
+        for e in self.journal(manifest) {
+            let (Some(d), Some(ev)) = (e["image_digest"].as_str(), e["event"].as_str()) else {
+                continue;
+            };
+            if ev == "intent" {
+                continue;
+            }
+            let reason = e["reason"].as_str().unwrap_or_default().to_owned();
+            last.insert(d.to_owned(), (ev.to_owned(), reason));
+        }
+        last
+    }
+
+    /// Writes a copy of the manifest without the items of `names`.
+    fn cut(&self, names: &[&str]) -> PathBuf {
+        let drop: BTreeSet<String> = names.iter().map(|n| self.digest(n)).collect();
+        let mut m: Value = read_json(&self.manifest());
+        m["items"]
+            .as_array_mut()
+            .expect("items")
+            .retain(|i| !drop.contains(i["image_digest"].as_str().expect("digest")));
+        let path = self.env.path("reviewed.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+        path
+    }
+}
+
+fn calls(env: &Env, operation: &str) -> Vec<String> {
+    env.moto
+        .get("/_ecrgc/calls")
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter(|c| c["operation"] == operation)
+        .flat_map(|c| c["image_digests"].as_array().cloned().unwrap_or_default())
+        .map(|d| d.as_str().expect("digest").to_owned())
+        .collect()
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+fn manifest_digests(manifest: &Path) -> BTreeSet<String> {
+    manifest_keys_of(manifest)
+        .into_iter()
+        .map(|k| k.3)
+        .collect()
+}
+
+fn manifest_keys_of(manifest: &Path) -> BTreeSet<Key> {
+    let m: Value = read_json(manifest);
+    m["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let f = |k: &str| i[k].as_str().expect("field").to_owned();
+            (
+                f("account_id"),
+                f("region"),
+                f("repository_name"),
+                f("image_digest"),
+            )
+        })
+        .collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_dry_run_changes_nothing_then_apply_deletes_exactly_the_manifest() {
+    let Some(p) = Planned::new(None, APPLY_SETTINGS) else {
+        return;
+    };
+    let manifest = p.manifest();
+    let planned = manifest_digests(&manifest);
+    assert_eq!(
+        manifest_keys(&p.out).len(),
+        12,
+        "the scenario plans 12 deletions"
+    );
+
+    let listing = p.apply_ok(&manifest, &[]);
+    let would: BTreeSet<String> = listing
+        .lines()
+        .filter(|l| l.starts_with("would_delete\t"))
+        .map(|l| l.split('\t').nth(4).expect("digest").to_owned())
+        .collect();
+    assert_eq!(would, planned, "the dry run lists every item\n{listing}");
+    assert!(p.delete_calls().is_empty(), "a dry run deletes nothing");
+    assert!(
+        p.journal(&manifest).is_empty(),
+        "a dry run journals nothing"
+    );
+
+    let summary = p.apply_ok(&manifest, &["--yes"]);
+    assert!(
+        summary.contains("deleted               12 images"),
+        "{summary}"
+    );
+    let deleted = p.delete_calls();
+    assert_eq!(
+        deleted.iter().cloned().collect::<BTreeSet<_>>(),
+        planned,
+        "exactly the manifest went to BatchDeleteImage"
+    );
+    assert_eq!(deleted.len(), planned.len(), "each image once: {deleted:?}");
+    let position = |name: &str| {
+        let d = p.digest(name);
+        deleted.iter().position(|x| *x == d).expect("deleted")
+    };
+    for child in ["child-amd64", "child-arm64"] {
+        assert!(position("index") < position(child), "the index goes first");
+    }
+    let events = p.final_events(&manifest);
+    assert!(
+        planned
+            .iter()
+            .all(|d| events.get(d).map(|e| e.0.as_str()) == Some("deleted")),
+        "every item is journaled as deleted: {events:?}"
+    );
+
+    // The same manifest again: everything is done, nothing is repeated; also when the local
+    // journal is lost (a new container), from the store's copy.
+    let again = p.apply_ok(&manifest, &["--yes"]);
+    assert!(again.contains("earlier               12"), "{again}");
+    std::fs::remove_file(ecrgc_exec::cli::default_journal(&manifest)).expect("remove");
+    let again = p.apply_ok(&manifest, &["--yes"]);
+    assert!(again.contains("earlier               12"), "{again}");
+    assert_eq!(p.delete_calls().len(), planned.len(), "no second deletion");
+}
+
+#[test]
+fn a_cut_manifest_and_changes_since_the_plan_are_respected() {
+    let Some(p) = Planned::new(None, APPLY_SETTINGS) else {
+        return;
+    };
+    // The reviewer removes one image and the index (keeping its children).
+    let reviewed = p.cut(&["worker-old", "index"]);
+    // After the plan: a pull of one image, a new task definition naming another by digest.
+    p.env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"images": [{
+            "account_id": p.key("private-old").0, "region": p.key("private-old").1,
+            "repository_name": p.key("private-old").2, "image_digest": p.digest("private-old"),
+            "last_recorded_pull_time": "2026-11-21T03:00:00Z"}]}),
+    );
+    let (account, region, repo, digest) = p.key("etl-old");
+    register_task_definition(
+        &p.env,
+        "222222222222",
+        "us-east-1",
+        &format!("{account}.dkr.ecr.{region}.amazonaws.com/{repo}@{digest}"),
+    );
+
+    p.apply_ok(&reviewed, &["--yes"]);
+    let deleted: BTreeSet<String> = p.delete_calls().into_iter().collect();
+    let expected: BTreeSet<String> = [
+        "old-unused",
+        "old-unused-sig",
+        "stale",
+        "stale-sbom",
+        "inactive-td",
+        "stopped-long-ago",
+    ]
+    .iter()
+    .map(|n| p.digest(n))
+    .collect();
+    assert_eq!(deleted, expected);
+    let events = p.final_events(&reviewed);
+    let reason = |name: &str| events.get(&p.digest(name)).cloned().unwrap_or_default();
+    assert_eq!(
+        reason("private-old"),
+        ("skipped".into(), "pulled_since_snapshot".into())
+    );
+    assert_eq!(
+        reason("etl-old"),
+        ("skipped".into(), "new_reference".into())
+    );
+    assert_eq!(
+        reason("child-amd64"),
+        ("skipped".into(), "parent_kept".into())
+    );
+    assert_eq!(
+        reason("child-arm64"),
+        ("skipped".into(), "parent_kept".into())
+    );
+    assert!(
+        !events.contains_key(&p.digest("worker-old")),
+        "a cut item is not touched"
+    );
+}
+
+/// Registers a task definition in `account` through boto3 (the scenario's credentials).
+fn register_task_definition(env: &Env, account: &str, region: &str, image: &str) {
+    let script = r#"
+import sys
+import boto3
+from botocore.config import Config
+sys.path.insert(0, sys.argv[1])
+from scenario import account_credentials
+url, account, region, image = sys.argv[2:6]
+creds = account_credentials(url, account, Config(retries={"max_attempts": 1}), {}, "ecrgc-test")
+ecs = boto3.client("ecs", endpoint_url=url, region_name=region, **creds)
+ecs.register_task_definition(family="late-arrival",
+                             containerDefinitions=[{"name": "app", "image": image, "memory": 128}])
+"#;
+    let root = ecrgc_testkit::repo_root().join("testing/moto");
+    let out = Command::new(env.moto.python())
+        .args([
+            "-c",
+            script,
+            &s(&root),
+            env.moto.url(),
+            account,
+            region,
+            image,
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_crash_mid_run_resumes_and_deletes_each_image_exactly_once() {
+    let settings = format!("{APPLY_SETTINGS}batch_size = 1\nparallel_repositories = 1\n");
+    let Some(p) = Planned::new(None, &settings) else {
+        return;
+    };
+    let manifest = p.manifest();
+    let planned = manifest_digests(&manifest);
+    p.env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"delays": [{"service": "ecr", "operation": "BatchDeleteImage", "ms": 300}]}),
+    );
+    let (config, m) = (s(&p.config), s(&manifest));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
+    cmd.args([
+        "apply", &m, "--config", &config, "--store", &p.store, "--now", APPLY_AT, "--yes",
+    ])
+    .env("NO_COLOR", "1")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (k, v) in p.env.moto.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn apply");
+    let started = Instant::now();
+    loop {
+        let deleted = p
+            .journal(&manifest)
+            .iter()
+            .filter(|e| e["event"] == "deleted")
+            .count();
+        if deleted >= 2 {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "apply ended before the crash"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    // The request the dead process had in flight still completes on the server; an operator
+    // re-runs later than that. (Were it still in flight, the resumed run would find the image
+    // present and send it again, and the late duplicate would answer ImageNotFound.)
+    std::thread::sleep(Duration::from_millis(500));
+    let before = p.delete_calls();
+    assert!(
+        before.len() < planned.len(),
+        "the crash came mid-run ({} of {})",
+        before.len(),
+        planned.len()
+    );
+
+    p.env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"delays": [{"service": "ecr", "operation": "BatchDeleteImage", "ms": 0}]}),
+    );
+    let summary = p.apply_ok(&manifest, &["--yes"]);
+    let deleted = p.delete_calls();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &deleted {
+        *counts.entry(d).or_default() += 1;
+    }
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "a deletion was repeated: {counts:?}"
+    );
+    assert_eq!(
+        counts
+            .keys()
+            .map(|d| d.to_string())
+            .collect::<BTreeSet<_>>(),
+        planned,
+        "{summary}"
+    );
+    let events = p.final_events(&manifest);
+    assert!(
+        planned.iter().all(|d| matches!(
+            events.get(d).map(|e| e.0.as_str()),
+            Some("deleted" | "absent")
+        )),
+        "every item ends done in the journal: {events:?}"
+    );
+    let sessions: BTreeSet<String> = p
+        .journal(&manifest)
+        .iter()
+        .map(|e| e["session"].as_str().expect("session").to_owned())
+        .collect();
+    assert_eq!(sessions.len(), 2, "two sessions in one journal");
+}
+
+#[test]
+fn tampered_extended_expired_and_corrupt_manifests_are_refused_before_any_call() {
+    let Some(p) = Planned::new(None, APPLY_SETTINGS) else {
+        return;
+    };
+    let manifest = p.manifest();
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let parsed = Manifest::from_json("m", &text).expect("valid");
+    let write = |name: &str, body: &str| {
+        let path = p.env.path(name);
+        std::fs::write(&path, body).expect("write");
+        path
+    };
+
+    // An item altered (another repository) without fixing its id.
+    let mut m: Value = serde_json::from_str(&text).expect("json");
+    m["items"][0]["repository_name"] = json!("payments/other");
+    let tampered = write("tampered.json", &m.to_string());
+    // An item added, with a correct id: an image the plan keeps.
+    let mut extra = parsed.items[0].clone();
+    let (_, _, repo, digest) = p.key("recent-use");
+    extra.repository_name = repo;
+    extra.image_digest = digest;
+    extra.item_id = extra.compute_id();
+    let mut extended = parsed.clone();
+    extended.items.push(extra);
+    let extended = write(
+        "extended.json",
+        &serde_json::to_string(&extended).expect("json"),
+    );
+    // The expiry pushed back by a week.
+    let mut later = parsed.clone();
+    later.header.expires_at = "2026-12-01T00:00:00Z".into();
+    let later = write("later.json", &serde_json::to_string(&later).expect("json"));
+    let corrupt = write("corrupt.json", &text[..text.len() / 2]);
+    let future = write(
+        "future.json",
+        &text.replacen("\"manifest_version\": 1", "\"manifest_version\": 2", 1),
+    );
+
+    p.env.moto.post("/_ecrgc/calls/reset", &json!({}));
+    let cases: [(&Path, &[&str], &str); 6] = [
+        (&tampered, &["--yes"], "was altered"),
+        (&extended, &["--yes"], "was not planned"),
+        (&later, &["--yes"], "header.expires_at does not match"),
+        (&corrupt, &["--yes"], "not a valid manifest"),
+        (&future, &["--yes"], "manifest_version 2 is not supported"),
+        (
+            &manifest,
+            &["--yes", "--now", "2026-11-25T00:00:00Z"],
+            "has passed",
+        ),
+    ];
+    for (path, extra, message) in cases {
+        let o = p.apply(path, extra);
+        assert_eq!(o.status.code(), Some(2), "{path:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(message) && stderr(&o).contains(&s(path)),
+            "{path:?}: expected {message:?} and the file name in:\n{}",
+            stderr(&o)
+        );
+    }
+    let made = p.env.moto.get("/_ecrgc/calls");
+    assert_eq!(made, json!([]), "no API call was made");
+    assert!(!ecrgc_exec::cli::default_journal(&tampered).exists());
+}
+
+#[test]
+fn a_throttling_storm_still_completes() {
+    let faults = json!([
+        {"service": "ecr", "operation": "BatchDeleteImage", "status": 400,
+         "code": "ThrottlingException", "times": 8},
+        {"service": "ecr", "operation": "DescribeImages", "status": 400,
+         "code": "ThrottlingException", "times": 8},
+    ]);
+    let Some(p) = Planned::new(None, APPLY_SETTINGS) else {
+        return;
+    };
+    p.env.moto.post("/_ecrgc/seed", &json!({"faults": faults}));
+    let manifest = p.manifest();
+    let summary = p.apply_ok(&manifest, &["--yes"]);
+    assert!(
+        summary.contains("deleted               12 images"),
+        "{summary}"
+    );
+    let throttled: u64 = summary
+        .lines()
+        .find(|l| l.contains("API calls"))
+        .and_then(|l| l.split('(').nth(1))
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("throttle count");
+    assert_eq!(throttled, 16, "{summary}");
+}
+
+#[test]
+fn archive_mode_archives_instead_of_deleting() {
+    let Some(p) = Planned::new(None, APPLY_SETTINGS) else {
+        return;
+    };
+    let manifest = p.manifest();
+    let summary = p.apply_ok(&manifest, &["--yes", "--archive"]);
+    assert!(
+        summary.contains("archived              12 images"),
+        "{summary}"
+    );
+    assert!(p.delete_calls().is_empty(), "nothing deleted");
+    let seeded = p.env.moto.get("/_ecrgc/seed");
+    let archived: BTreeSet<String> = seeded["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter(|i| i["imageStatus"] == "ARCHIVED")
+        .map(|i| i["image_digest"].as_str().expect("digest").to_owned())
+        .collect();
+    let planned = manifest_digests(&manifest);
+    assert!(planned.is_subset(&archived), "{archived:?}");
+    // worker-archived was archived before the plan and is not in the manifest.
+    assert_eq!(archived.len(), planned.len() + 1);
+}
