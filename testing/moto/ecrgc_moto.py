@@ -973,15 +973,20 @@ class Extension:
         parsed["failures"] = (parsed.get("failures") or []) + failures
         return _replace_body(response, parsed)
 
-    def ecr_update_image_storage_class(self, req: Req) -> Response:
-        """UpdateImageStorageClass (moto has none): ARCHIVE marks the image ARCHIVED, STANDARD
-        restores it (at once; real ECR passes through ACTIVATING)."""
+    def _ecr_repo_or_raise(self, req: Req) -> tuple[str, str, Any]:
+        """The request's repository (name, registry, moto's object), or ECR's not-found error."""
         name = req.json.get("repositoryName")
         repo = self._ecr_repo(req, name)
         registry = req.json.get("registryId") or req.account
         if repo is None or repo.registry_id != registry:
             raise ApiError("RepositoryNotFoundException",
                            f"The repository with name '{name}' does not exist in the registry with id '{registry}'")
+        return name, registry, repo
+
+    def ecr_update_image_storage_class(self, req: Req) -> Response:
+        """UpdateImageStorageClass (moto has none): ARCHIVE marks the image ARCHIVED, STANDARD
+        restores it (at once; real ECR passes through ACTIVATING)."""
+        name, registry, repo = self._ecr_repo_or_raise(req)
         target = req.json.get("targetStorageClass")
         if target not in ("STANDARD", "ARCHIVE"):
             raise ApiError("InvalidParameterException", f"Invalid targetStorageClass: {target}")
@@ -1008,12 +1013,7 @@ class Extension:
                               "application/x-amz-json-1.1")
 
     def ecr_list_image_referrers(self, req: Req) -> Response:
-        name = req.json.get("repositoryName")
-        repo = self._ecr_repo(req, name)
-        registry = req.json.get("registryId") or req.account
-        if repo is None or repo.registry_id != registry:
-            raise ApiError("RepositoryNotFoundException",
-                           f"The repository with name '{name}' does not exist in the registry with id '{registry}'")
+        name, registry, repo = self._ecr_repo_or_raise(req)
         subject = (req.json.get("subjectId") or {}).get("imageDigest")
         if not subject:
             raise ApiError("InvalidParameterException", "subjectId.imageDigest is required")

@@ -10,7 +10,8 @@
 //!   backoff with jitter on throttling and transient errors, and a pause shared by every
 //!   caller of a throttled API (so a storm slows the whole API down instead of every task
 //!   hammering it in turn); it counts calls and throttles for the coverage table;
-//! * [`StoreCredentials`]: the same credential chain for the S3 snapshot store;
+//! * [`StoreCredentials`] and [`open_store`]: the same credential chain for the S3 snapshot
+//!   store;
 //! * [`Failure`]: an SDK error classified as throttled, transient, denied, disabled or other,
 //!   which is what the coverage table records.
 //!
@@ -25,7 +26,7 @@ mod store_credentials;
 pub use call::{ApiLimits, CallStats, Caller, RetrySettings};
 pub use failure::{Failure, FailureKind, classify};
 pub use session::{AccountSession, Aws, OrgAccount};
-pub use store_credentials::StoreCredentials;
+pub use store_credentials::{StoreCredentials, open_store};
 
 /// Errors of the AWS layer that are not a single API call's failure.
 #[derive(Debug, thiserror::Error)]

@@ -31,13 +31,19 @@ impl StoreCredentials {
             cached: Mutex::new(None),
         })
     }
+}
 
-    /// The default chain's credentials and region, for opening an `s3://` store.
-    pub async fn from_default_chain() -> (Option<AwsCredentialProvider>, Option<String>) {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let credentials = sdk.credentials_provider().map(Self::provider);
-        (credentials, sdk.region().map(|r| r.as_ref().to_owned()))
+/// Opens a store: a local path as is, `s3://` with the default chain's credentials and
+/// region (profiles, SSO, web identity, containers, instances), not object_store's
+/// environment-only chain.
+pub async fn open_store(location: &str) -> Result<ecrgc_store::Store, ecrgc_store::StoreError> {
+    if !location.starts_with("s3://") {
+        return ecrgc_store::Store::open(location);
     }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let credentials = sdk.credentials_provider().map(StoreCredentials::provider);
+    let region = sdk.region().map(|r| r.as_ref().to_owned());
+    ecrgc_store::Store::open_with(location, credentials, region.as_deref())
 }
 
 #[async_trait::async_trait]

@@ -110,11 +110,7 @@ async fn open_store(args: &ApplyArgs, config: &Config) -> Result<Store> {
         .clone()
         .or_else(|| config.store.clone())
         .unwrap_or_else(|| DEFAULT_STORE.to_owned());
-    if !location.starts_with("s3://") {
-        return Ok(Store::open(&location)?);
-    }
-    let (credentials, region) = ecrgc_aws::StoreCredentials::from_default_chain().await;
-    Ok(Store::open_with(&location, credentials, region.as_deref())?)
+    Ok(ecrgc_aws::open_store(&location).await?)
 }
 
 /// `out/manifest.json` → `out/manifest.journal.jsonl`.

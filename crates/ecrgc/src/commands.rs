@@ -55,13 +55,7 @@ async fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
         .clone()
         .or_else(|| config.store.clone())
         .unwrap_or_else(|| DEFAULT_STORE.to_owned());
-    if !location.starts_with("s3://") {
-        return Ok(Store::open(&location)?);
-    }
-    // The store signs with the same chain as the collectors (profiles, SSO, web identity,
-    // containers, instances), not object_store's environment-only one.
-    let (credentials, region) = ecrgc_aws::StoreCredentials::from_default_chain().await;
-    Ok(Store::open_with(&location, credentials, region.as_deref())?)
+    Ok(ecrgc_aws::open_store(&location).await?)
 }
 
 fn load_catalog(sql_dir: Option<&Path>) -> Result<Catalog> {

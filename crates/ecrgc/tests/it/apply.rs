@@ -253,13 +253,22 @@ fn a_cut_manifest_and_changes_since_the_plan_are_respected() {
     };
     // The reviewer removes one image and the index (keeping its children).
     let reviewed = p.cut(&["worker-old", "index"]);
-    // After the plan: a pull of one image, a new task definition naming another by digest.
+    // After the plan: a pull of one image, a new task definition naming another by digest,
     p.env.moto.post(
         "/_ecrgc/seed",
         &json!({"images": [{
             "account_id": p.key("private-old").0, "region": p.key("private-old").1,
             "repository_name": p.key("private-old").2, "image_digest": p.digest("private-old"),
             "last_recorded_pull_time": "2026-11-21T03:00:00Z"}]}),
+    );
+    // Inspector starts seeing another one in use.
+    let (account, region, repo, digest) = p.key("stopped-long-ago");
+    p.env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"coverage": [{
+            "account_id": account, "region": region, "repository_name": repo,
+            "image_digest": digest, "image_tags": ["s1"], "in_use_count": 1,
+            "last_in_use_at": "2026-11-21T04:00:00Z", "scan_status": "ACTIVE"}]}),
     );
     let (account, region, repo, digest) = p.key("etl-old");
     register_task_definition(
@@ -277,7 +286,6 @@ fn a_cut_manifest_and_changes_since_the_plan_are_respected() {
         "stale",
         "stale-sbom",
         "inactive-td",
-        "stopped-long-ago",
     ]
     .iter()
     .map(|n| p.digest(n))
