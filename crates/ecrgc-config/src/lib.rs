@@ -550,6 +550,13 @@ impl Config {
         TagSelector::parse(&self.safety.opt_in_tag)
     }
 
+    /// The store to use: the command line's, else the file's, else [`DEFAULT_STORE`].
+    pub fn store_location(&self, flag: Option<&str>) -> String {
+        flag.or(self.store.as_deref())
+            .unwrap_or(DEFAULT_STORE)
+            .to_owned()
+    }
+
     /// The role `apply` assumes.
     pub fn apply_role(&self) -> &str {
         self.apply

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use ecrgc_config::{Config, DEFAULT_STORE};
+use ecrgc_config::Config;
 use ecrgc_model::time::{Micros, parse_rfc3339};
 use ecrgc_store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -105,12 +105,7 @@ fn parse_now(now: Option<&str>) -> Result<Micros> {
 }
 
 async fn open_store(args: &ApplyArgs, config: &Config) -> Result<Store> {
-    let location = args
-        .store
-        .clone()
-        .or_else(|| config.store.clone())
-        .unwrap_or_else(|| DEFAULT_STORE.to_owned());
-    Ok(ecrgc_aws::open_store(&location).await?)
+    Ok(ecrgc_aws::open_store(&config.store_location(args.store.as_deref())).await?)
 }
 
 /// `out/manifest.json` → `out/manifest.journal.jsonl`.
@@ -131,13 +126,6 @@ fn progress() -> ProgressBar {
     bar
 }
 
-fn event_name(event: Event) -> String {
-    serde_json::to_value(event)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The text `apply` prints: in a dry run one line per item, then the summary.
 pub fn render(report: &Report, run_id: &str) -> String {
     let s = &report.summary;
@@ -147,11 +135,11 @@ pub fn render(report: &Report, run_id: &str) -> String {
         for (item, d, earlier) in &report.items {
             let action = match (d.event, *earlier) {
                 (_, true) if d.event.is_done(s.mode == Some(Mode::Archive)) => {
-                    format!("done_earlier:{}", event_name(d.event))
+                    format!("done_earlier:{}", d.event.name())
                 }
                 (Event::Deleted, false) => "would_delete".into(),
                 (Event::Archived, false) => "would_archive".into(),
-                (e, _) => event_name(e),
+                (e, _) => e.name(),
             };
             let why = match (&d.reason, &d.message) {
                 (Some(r), Some(m)) => format!("{r}: {m}"),

@@ -258,8 +258,9 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
     );
     let mut decisions: HashMap<String, Decision> = HashMap::new();
     let mut journal_paths = (None, None);
+    let mut shared = None;
     if !pending.is_empty() {
-        let shared = prepare(&opts, &pending, caller.clone()).await?;
+        let shared = shared.insert(prepare(&opts, &pending, caller.clone()).await?);
         if let Some(j) = &shared.journal {
             let j = j.lock().await;
             journal_paths = (
@@ -290,7 +291,7 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
                 .push(item);
         }
         let empty = HashSet::new();
-        let (shared_ref, prior_ref, empty_ref) = (&shared, &prior_done, &empty);
+        let (shared_ref, prior_ref, empty_ref) = (&*shared, &prior_done, &empty);
         let results: Vec<Vec<Decision>> = futures::stream::iter(groups)
             .map(|(key, items)| async move {
                 let prior = prior_ref.get(&key).unwrap_or(empty_ref);
@@ -302,13 +303,14 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
         for d in results.into_iter().flatten() {
             decisions.insert(d.item_id.clone(), d);
         }
-        let summary = summarize(&opts, &history, &decisions, &caller, &journal_paths);
+    }
+    opts.progress.finish_and_clear();
+    let summary = summarize(&opts, &history, &decisions, &caller, &journal_paths);
+    if let Some(shared) = &shared {
         let mut finished = Entry::new(Event::SessionFinished);
         finished.detail = serde_json::to_value(&summary).ok();
         shared.record(vec![finished]).await?;
     }
-    opts.progress.finish_and_clear();
-    let summary = summarize(&opts, &history, &decisions, &caller, &journal_paths);
     let items = manifest
         .items
         .iter()
@@ -490,11 +492,7 @@ fn summarize(
             (Some(p), None) => (p.event, p.reason.clone(), p.code.clone()),
             (None, None) => continue,
         };
-        let name = serde_json::to_value(event)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        *s.by_event.entry(name).or_default() += 1;
+        *s.by_event.entry(event.name()).or_default() += 1;
         match event {
             Event::Deleted | Event::Archived => s.bytes += item.image_size_bytes.max(0) as u64,
             Event::Skipped => {

@@ -49,6 +49,14 @@ pub enum Event {
 }
 
 impl Event {
+    /// The name the journal writes (`deleted`, `already_archived`, …).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// Whether the item needs nothing more in this mode.
     pub fn is_done(self, archive: bool) -> bool {
         match self {

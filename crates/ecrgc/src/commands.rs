@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ecrgc_collect::demo::{DemoOptions, generate};
-use ecrgc_config::{Config, DEFAULT_STORE};
+use ecrgc_config::Config;
 use ecrgc_engine::{Catalog, Params, Planner, SqlKind};
 use ecrgc_model::time::{DAY, Micros, parse_rfc3339};
 use ecrgc_report::{PlanContext, write_plan};
@@ -50,12 +50,7 @@ fn parse_now(now: Option<&str>) -> Result<Micros> {
 }
 
 async fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
-    let location = args
-        .store
-        .clone()
-        .or_else(|| config.store.clone())
-        .unwrap_or_else(|| DEFAULT_STORE.to_owned());
-    Ok(ecrgc_aws::open_store(&location).await?)
+    Ok(ecrgc_aws::open_store(&config.store_location(args.store.as_deref())).await?)
 }
 
 fn load_catalog(sql_dir: Option<&Path>) -> Result<Catalog> {

@@ -264,6 +264,20 @@ fn a_dry_run_changes_nothing_then_apply_deletes_exactly_the_manifest() {
     );
 }
 
+/// Runs a Python script with the test Python (boto3 at hand); it must succeed.
+fn run_python(env: &Env, script: &str, args: &[&str]) {
+    let out = Command::new(env.moto.python())
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Deletes an image of the central registry through boto3, as a person would.
 fn delete_by_hand(env: &Env, repository: &str, digest: &str) {
     let script = r#"
@@ -275,15 +289,7 @@ ecr = boto3.client("ecr", endpoint_url=url, region_name="eu-west-1",
 got = ecr.batch_delete_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])
 assert not got["failures"], got
 "#;
-    let out = Command::new(env.moto.python())
-        .args(["-c", script, env.moto.url(), repository, digest])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python(env, script, &[env.moto.url(), repository, digest]);
 }
 
 #[test]
@@ -369,23 +375,11 @@ ecs = boto3.client("ecs", endpoint_url=url, region_name=region, **creds)
 ecs.register_task_definition(family="late-arrival",
                              containerDefinitions=[{"name": "app", "image": image, "memory": 128}])
 "#;
-    let root = ecrgc_testkit::repo_root().join("testing/moto");
-    let out = Command::new(env.moto.python())
-        .args([
-            "-c",
-            script,
-            &s(&root),
-            env.moto.url(),
-            account,
-            region,
-            image,
-        ])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let root = s(&ecrgc_testkit::repo_root().join("testing/moto"));
+    run_python(
+        env,
+        script,
+        &[&root, env.moto.url(), account, region, image],
     );
 }
 
