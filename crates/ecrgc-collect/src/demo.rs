@@ -40,7 +40,7 @@ pub struct DemoOptions {
 pub struct Totals {
     /// Images.
     pub images: u64,
-    /// Sum of `imageSizeInBytes`.
+    /// Sum of `imageSizeInBytes`, image indexes counted as 0.
     pub bytes: u64,
 }
 
@@ -823,7 +823,13 @@ fn write_public_refs(t: &mut Tables) {
 }
 
 fn record_truth(truth: &mut DemoTruth, repo: &Repo, image: &ImageFact, fate: Fate) {
-    let bytes = image.size as u64;
+    // As the reports count: an index's children are images of their own, so the index adds
+    // nothing (its `imageSizeInBytes` is its largest child's).
+    let bytes = if is_index_media_type(image.media_type) {
+        0
+    } else {
+        image.size as u64
+    };
     truth.all.add(bytes);
     if let Fate::Listed(status, label) = fate {
         truth.by_status.entry(status.into()).or_default().add(bytes);

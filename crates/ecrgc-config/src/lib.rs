@@ -70,6 +70,98 @@ pub struct Config {
     /// How `apply` reaches and paces the AWS APIs.
     #[serde(default)]
     pub apply: ApplyConfig,
+    /// Storage prices the savings are computed with.
+    #[serde(default)]
+    pub pricing: PricingConfig,
+    /// What the FinOps report groups by and how far back its trend looks.
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// `[pricing]`: ECR storage prices in USD per GiB-month (AWS bills storage per GB-month,
+/// with a GB of 2^30 bytes). The defaults are ECR's list prices; set your own when a
+/// contract or a region differs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PricingConfig {
+    /// Standard storage, every region not listed in `regions`.
+    #[serde(default = "default_storage_price")]
+    pub storage_gb_month: f64,
+    /// Standard storage by region, e.g. `{ "sa-east-1" = 0.12 }`.
+    #[serde(default)]
+    pub regions: std::collections::BTreeMap<String, f64>,
+    /// Archive storage class, every region.
+    #[serde(default = "default_archive_price")]
+    pub archive_gb_month: f64,
+    /// Days of archive storage charged at least, even when an image is deleted sooner.
+    #[serde(default = "default_archive_minimum_days")]
+    pub archive_minimum_days: u32,
+}
+
+impl Default for PricingConfig {
+    fn default() -> Self {
+        Self {
+            storage_gb_month: default_storage_price(),
+            regions: Default::default(),
+            archive_gb_month: default_archive_price(),
+            archive_minimum_days: default_archive_minimum_days(),
+        }
+    }
+}
+
+impl PricingConfig {
+    /// Standard storage price of a region, USD per GiB-month.
+    pub fn storage_price(&self, region: &str) -> f64 {
+        self.regions
+            .get(region)
+            .copied()
+            .unwrap_or(self.storage_gb_month)
+    }
+}
+
+fn default_storage_price() -> f64 {
+    0.10
+}
+fn default_archive_price() -> f64 {
+    0.01
+}
+fn default_archive_minimum_days() -> u32 {
+    90
+}
+
+/// `[report]`: the FinOps report's groupings and trend.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Repository tag whose value names the owner (team, cost centre); "" for none.
+    #[serde(default = "default_owner_tag")]
+    pub owner_tag: String,
+    /// Repositories listed in the top-repositories table.
+    #[serde(default = "default_top_repositories")]
+    pub top_repositories: u32,
+    /// Days of earlier plans the trend shows.
+    #[serde(default = "default_trend_days")]
+    pub trend_days: u32,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            owner_tag: default_owner_tag(),
+            top_repositories: default_top_repositories(),
+            trend_days: default_trend_days(),
+        }
+    }
+}
+
+fn default_owner_tag() -> String {
+    "team".to_owned()
+}
+fn default_top_repositories() -> u32 {
+    10
+}
+fn default_trend_days() -> u32 {
+    30
 }
 
 /// `[apply]`: the executor's role, batching, parallelism and retries.
@@ -499,6 +591,45 @@ impl Config {
                 return Err(invalid(key, "0", "must be at least 1"));
             }
         }
+        let prices = std::iter::once((
+            "pricing.storage_gb_month".to_owned(),
+            self.pricing.storage_gb_month,
+        ))
+        .chain(std::iter::once((
+            "pricing.archive_gb_month".to_owned(),
+            self.pricing.archive_gb_month,
+        )))
+        .chain(
+            self.pricing
+                .regions
+                .iter()
+                .map(|(r, p)| (format!("pricing.regions.{r}"), *p)),
+        );
+        for (key, price) in prices {
+            if !price.is_finite() || price < 0.0 {
+                return Err(invalid(
+                    &key,
+                    &price.to_string(),
+                    "a price is a number of USD, 0 or more",
+                ));
+            }
+        }
+        for r in self.pricing.regions.keys() {
+            if !is_region(r) {
+                return Err(invalid(
+                    "pricing.regions",
+                    r,
+                    "not a region name like eu-west-1",
+                ));
+            }
+        }
+        if self.report.top_repositories == 0 {
+            return Err(invalid(
+                "report.top_repositories",
+                "0",
+                "must be at least 1",
+            ));
+        }
         if !(1..=100).contains(&self.apply.batch_size) {
             return Err(invalid(
                 "apply.batch_size",
@@ -644,6 +775,27 @@ manifest_ttl_hours = 72
         assert_eq!(
             c.sources.config_aggregator.map(|a| a.name),
             Some("org".into())
+        );
+    }
+
+    #[test]
+    fn prices_are_per_region_and_must_be_sensible() {
+        let c = parse("[pricing]\nregions = { \"sa-east-1\" = 0.15 }\n[report]\nowner_tag = \"cost-center\"\n")
+            .expect("valid");
+        assert_eq!(c.pricing.storage_price("sa-east-1"), 0.15);
+        assert_eq!(c.pricing.storage_price("eu-west-1"), 0.10);
+        assert_eq!(c.pricing.archive_minimum_days, 90);
+        assert_eq!(c.report.owner_tag, "cost-center");
+        let e = parse("[pricing]\nstorage_gb_month = -1.0\n").expect_err("negative");
+        assert_eq!(
+            e.to_string(),
+            "invalid config file ecrgc.toml: `pricing.storage_gb_month` = \"-1\": a price is a \
+             number of USD, 0 or more"
+        );
+        let e = parse("[pricing]\nregions = { \"moon-1\" = 0.1 }\n").expect_err("region");
+        assert!(
+            e.to_string().contains("`pricing.regions` = \"moon-1\""),
+            "{e}"
         );
     }
 

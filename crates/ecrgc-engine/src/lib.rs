@@ -19,7 +19,8 @@ pub use catalog::{Catalog, SqlKind, SqlUnit};
 pub use params::Params;
 pub use plan::{DECISION_STATUSES, Planner};
 pub use session::{
-    new_context, register_empty_tables, register_history, register_params, register_run,
+    LATEST_PREFIX, journal_schema, new_context, register_empty_tables, register_history,
+    register_params, register_query_tables, register_run, register_runs,
 };
 
 /// Errors of the engine.

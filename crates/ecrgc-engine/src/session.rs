@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::SessionContext;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig};
-use ecrgc_model::all_tables;
+use datafusion::prelude::{JsonReadOptions, ParquetReadOptions, SessionConfig};
+use ecrgc_model::{TableDef, all_tables, plan_tables};
 use ecrgc_store::{RunMarker, Store};
 
 use crate::params::Params;
@@ -68,9 +69,22 @@ pub async fn register_history(
     store: &Store,
     runs: &[RunMarker],
 ) -> Result<()> {
+    register_runs(ctx, store, runs, HISTORY_PREFIX, &all_tables()).await
+}
+
+/// Registers `<prefix><table>` for each of `tables`, over the files of the given committed
+/// runs (an empty table when there are none). Runs are named folder by folder, so files of a
+/// run that never committed are never read.
+pub async fn register_runs(
+    ctx: &SessionContext,
+    store: &Store,
+    runs: &[RunMarker],
+    prefix: &str,
+    tables: &[TableDef],
+) -> Result<()> {
     register_store(ctx, store);
-    for def in all_tables() {
-        let name = format!("{HISTORY_PREFIX}{}", def.name);
+    for def in tables {
+        let name = format!("{prefix}{}", def.name);
         let urls = runs
             .iter()
             .map(|run| {
@@ -94,6 +108,92 @@ pub async fn register_history(
         let table = ListingTable::try_new(config).context(|| format!("cannot open {name}"))?;
         ctx.register_table(&name, Arc::new(table))?;
     }
+    Ok(())
+}
+
+/// Prefix of the tables of the latest committed run in `ecrgc query`.
+pub const LATEST_PREFIX: &str = "latest_";
+
+/// Registers what `ecrgc query` offers: every snapshot and plan table over all committed
+/// runs under its plain name (`images` is the whole history; each row carries its `run_id`
+/// and `snapshot_time`), the same tables of `latest` as `latest_<table>`, and the executor's
+/// journal as `journal`.
+pub async fn register_query_tables(
+    ctx: &SessionContext,
+    store: &Store,
+    runs: &[RunMarker],
+    latest: &RunMarker,
+) -> Result<()> {
+    let mut tables = all_tables();
+    tables.extend(plan_tables());
+    register_runs(ctx, store, runs, "", &tables).await?;
+    register_runs(
+        ctx,
+        store,
+        std::slice::from_ref(latest),
+        LATEST_PREFIX,
+        &tables,
+    )
+    .await?;
+    register_journal(ctx, store).await
+}
+
+/// The columns of the executor's journal lines (`journal/manifest_id=…/session=…/*.jsonl`);
+/// structured `detail` objects are left out.
+pub fn journal_schema() -> SchemaRef {
+    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        text("at", false),
+        text("manifest_id", false),
+        text("session", false),
+        Field::new("seq", DataType::Int64, false),
+        text("event", false),
+        text("item_id", true),
+        text("account_id", true),
+        text("region", true),
+        text("repository_name", true),
+        text("image_digest", true),
+        Field::new("bytes", DataType::Int64, true),
+        text("reason", true),
+        text("api", true),
+        text("code", true),
+        text("message", true),
+    ]))
+}
+
+/// Registers `journal`: every line every `apply` wrote to the store, `at` as a timestamp.
+async fn register_journal(ctx: &SessionContext, store: &Store) -> Result<()> {
+    let schema = journal_schema();
+    let has_lines = !store.list_objects(&["journal"]).await?.is_empty();
+    if has_lines {
+        let options = JsonReadOptions {
+            schema: Some(&schema),
+            file_extension: ".jsonl",
+            ..Default::default()
+        };
+        ctx.register_json("journal_lines", store.folder_url(&["journal"]), options)
+            .await
+            .context(|| format!("cannot open the journal of {}", store.display()))?;
+    } else {
+        ctx.register_table(
+            "journal_lines",
+            Arc::new(MemTable::try_new(schema, vec![vec![]])?),
+        )?;
+    }
+    let columns = journal_schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "at" => "CAST(at AS TIMESTAMP) AS at".to_owned(),
+            name => name.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    ctx.sql(&format!(
+        "CREATE VIEW journal AS SELECT {columns} FROM journal_lines"
+    ))
+    .await
+    .context(|| "cannot create the journal view".to_owned())?;
     Ok(())
 }
 

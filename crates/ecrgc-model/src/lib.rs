@@ -10,8 +10,10 @@
 
 pub mod column;
 pub mod image_ref;
+pub mod plan_tables;
 pub mod tables;
 pub mod time;
 
 pub use column::TableDef;
+pub use plan_tables::*;
 pub use tables::*;

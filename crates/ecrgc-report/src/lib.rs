@@ -7,6 +7,9 @@
 
 pub mod columns;
 pub mod explain;
+pub mod finops;
+pub mod html;
+pub mod output;
 pub mod plan;
 pub mod summary;
 pub mod text;

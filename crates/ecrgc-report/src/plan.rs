@@ -39,11 +39,22 @@ pub struct PlanContext<'a> {
     pub manifest_ttl_hours: i64,
     /// Output folder (created if missing).
     pub out_dir: &'a Path,
+    /// The run's snapshot instant, in microseconds.
+    pub snapshot_micros: ecrgc_model::time::Micros,
+    /// Prices of the savings.
+    pub pricing: &'a ecrgc_config::PricingConfig,
+    /// Groupings of the FinOps report. The session must also hold `earlier_plan_totals`
+    /// (see [`crate::finops::ReportSpec`]).
+    pub report: &'a ecrgc_config::ReportConfig,
 }
 
 /// Files of a plan, in the order they are listed.
 pub const PLAN_FILES: &[&str] = &[
     "summary.json",
+    "report.json",
+    "report.html",
+    "report.csv",
+    "report.parquet",
     "decisions.csv",
     "decisions.parquet",
     "manifest.json",
@@ -57,6 +68,8 @@ pub struct PlanOutput {
     pub files: Vec<String>,
     /// What the store must record for the executor to admit the manifest.
     pub planned: ecrgc_manifest::PlannedRecord,
+    /// The FinOps report and the `plan_totals` rows to store.
+    pub finops: crate::finops::Computed,
 }
 
 /// Runs the decision step and writes every report file. On error nothing is left in
@@ -69,12 +82,13 @@ pub async fn write_plan(p: PlanContext<'_>) -> Result<PlanOutput> {
     let mut staged = Staged::new(p.out_dir);
     let result = write_staged(&p, &mut staged).await;
     match result {
-        Ok((summary, planned)) => {
+        Ok((summary, planned, finops)) => {
             let files = staged.commit()?;
             Ok(PlanOutput {
                 summary,
                 files,
                 planned,
+                finops,
             })
         }
         Err(e) => {
@@ -87,7 +101,11 @@ pub async fn write_plan(p: PlanContext<'_>) -> Result<PlanOutput> {
 async fn write_staged(
     p: &PlanContext<'_>,
     staged: &mut Staged,
-) -> Result<(Summary, ecrgc_manifest::PlannedRecord)> {
+) -> Result<(
+    Summary,
+    ecrgc_manifest::PlannedRecord,
+    crate::finops::Computed,
+)> {
     let catalog = p.planner.catalog();
     let mut summary = Summary {
         run_id: p.run_id.to_owned(),
@@ -137,6 +155,8 @@ async fn write_staged(
     let mut writer = csv.into_inner();
     writer.flush().map_err(|source| io_err(&csv_path, source))?;
     parquet.close()?;
+    let finops = finops_report(p, &parquet_path).await?;
+    crate::output::write_report_files(&finops.report, |name| staged.path(name))?;
 
     let totals = summary.status("delete");
     let manifest = Manifest {
@@ -159,7 +179,34 @@ async fn write_staged(
     };
     write_json(&staged.path("manifest.json"), &manifest)?;
     write_json(&staged.path("summary.json"), &summary)?;
-    Ok((summary, manifest.planned_record()))
+    Ok((summary, manifest.planned_record(), finops))
+}
+
+/// Computes the FinOps report over the decisions just written to `decisions_path`.
+async fn finops_report(
+    p: &PlanContext<'_>,
+    decisions_path: &Path,
+) -> Result<crate::finops::Computed> {
+    let name = ecrgc_engine::plan::DECISIONS;
+    let _ = p.ctx.deregister_table(name)?;
+    let options = datafusion::prelude::ParquetReadOptions {
+        file_extension: ".partial",
+        ..Default::default()
+    };
+    p.ctx
+        .register_parquet(name, decisions_path.display().to_string(), options)
+        .await?;
+    let computed = crate::finops::compute(&crate::finops::ReportSpec {
+        ctx: p.ctx,
+        run_id: p.run_id,
+        snapshot_time: p.snapshot_micros,
+        now: p.params.now,
+        pricing: p.pricing,
+        report: p.report,
+    })
+    .await;
+    let _ = p.ctx.deregister_table(name)?;
+    computed
 }
 
 fn plan_params(p: &Params) -> PlanParams {
@@ -201,7 +248,13 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
     let coverage = c.text("coverage_state")?;
     let refs = c.int("references_found")?;
     for i in 0..batch.num_rows() {
-        let bytes = size.value(i).max(0) as u64;
+        // An index counts nothing of its own: its children are images of their own, and
+        // ECR's figure for it (its largest child) would count that child twice.
+        let bytes = if ecrgc_model::is_index_media_type(media.value(i)) {
+            0
+        } else {
+            size.value(i).max(0) as u64
+        };
         let st = status.value(i);
         s.by_status.entry(st.to_owned()).or_default().add(bytes);
         match st {
@@ -285,14 +338,20 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
 }
 
 async fn scanned(ctx: &SessionContext) -> Result<Scanned> {
+    let index_types = ecrgc_model::INDEX_MEDIA_TYPES
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let batches = ctx
-        .sql(
+        .sql(&format!(
             "SELECT \
                (SELECT COUNT(*) FROM images) AS images, \
-               (SELECT COALESCE(SUM(image_size_bytes), 0) FROM images) AS bytes, \
+               (SELECT COALESCE(SUM(CASE WHEN image_manifest_media_type IN ({index_types}) \
+                                         THEN 0 ELSE image_size_bytes END), 0) FROM images) AS bytes, \
                (SELECT COUNT(*) FROM repositories) AS repositories, \
                (SELECT COUNT(*) FROM (SELECT DISTINCT account_id, region FROM repositories) r) AS registries",
-        )
+        ))
         .await?
         .collect()
         .await?;
@@ -404,7 +463,7 @@ fn io_err(path: &Path, source: std::io::Error) -> ReportError {
     }
 }
 
-fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     let mut w = BufWriter::new(create(path)?);
     serde_json::to_writer_pretty(&mut w, value)?;
     w.write_all(b"\n").map_err(|source| io_err(path, source))?;

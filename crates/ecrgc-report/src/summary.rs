@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct Totals {
     /// Images.
     pub images: u64,
-    /// Sum of `imageSizeInBytes` (an index counts its largest child, as ECR reports it).
+    /// Sum of `imageSizeInBytes` over image manifests; an image index counts 0, since its
+    /// children are counted as images of their own (ECR reports an index at the size of its
+    /// largest child).
     pub bytes: u64,
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::finops::{FinopsReport, Group};
 use crate::summary::{Summary, Totals};
 
 /// Bytes as GiB with one decimal.
@@ -43,8 +44,9 @@ fn line(out: &mut String, label: &str, t: Totals) {
     );
 }
 
-/// Renders the summary; `files` are the report files written, in order.
-pub fn render(summary: &Summary, files: &[String]) -> String {
+/// Renders the summary with the headline of the FinOps report; `files` are the report files
+/// written, in order.
+pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> String {
     let mut out = String::new();
     let s = summary;
     let _ = writeln!(
@@ -66,6 +68,12 @@ pub fn render(summary: &Summary, files: &[String]) -> String {
         "\nManifest: {} images, {} to delete.",
         count(delete.images),
         gib(delete.bytes)
+    );
+    let _ = writeln!(
+        out,
+        "Deleting saves {} a month, {} a year (`ecrgc report` for the FinOps view).",
+        usd(finops.savings.delete_monthly_usd),
+        usd(finops.savings.delete_yearly_usd)
     );
     if !s.delete_by_rule.is_empty() {
         let _ = writeln!(out, "By rule:");
@@ -135,6 +143,161 @@ pub fn render(summary: &Summary, files: &[String]) -> String {
     out
 }
 
+/// USD with thousands separators and cents.
+pub fn usd(v: f64) -> String {
+    let cents = (v * 100.0).round() as i64;
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}${}.{:02}", count(cents / 100), cents % 100)
+}
+
+fn group_table(out: &mut String, title: &str, groups: &[Group], freed: bool) {
+    if groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title}");
+    let _ = writeln!(
+        out,
+        "  {:<44} {:>10} {:>12} {:>12} {:>13}{}",
+        "",
+        "images",
+        "GiB",
+        "USD/month",
+        "USD/year",
+        if freed { "   freed GiB" } else { "" }
+    );
+    for g in groups {
+        let key = if g.key.chars().count() > 44 {
+            let tail: String = g
+                .key
+                .chars()
+                .rev()
+                .take(43)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("…{tail}")
+        } else {
+            g.key.clone()
+        };
+        let freed_cell = match (freed, g.freed_bytes) {
+            (false, _) => String::new(),
+            (true, Some(f)) => format!(" {:>11}", gib(f).trim_end_matches(" GiB")),
+            (true, None) => format!(" {:>11}", "n/a"),
+        };
+        let _ = writeln!(
+            out,
+            "  {key:<44} {:>10} {:>12} {:>12} {:>13}{freed_cell}",
+            count(g.images),
+            gib(g.bytes).trim_end_matches(" GiB"),
+            usd(g.monthly_usd),
+            usd(g.yearly_usd),
+        );
+    }
+}
+
+/// Renders the FinOps report for a terminal.
+pub fn render_finops(r: &FinopsReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ecrgc report: run {} (snapshot {}, planned for {})",
+        r.run_id, r.snapshot_time, r.now
+    );
+    let _ = writeln!(
+        out,
+        "Stored: {} images, {}, {} a month.",
+        count(r.stored.images),
+        gib(r.stored.bytes),
+        usd(r.stored.monthly_usd)
+    );
+    let _ = writeln!(
+        out,
+        "Manifest: {} images, {}: deleting saves {} a month, {} a year.",
+        count(r.delete.images),
+        gib(r.delete.bytes),
+        usd(r.savings.delete_monthly_usd),
+        usd(r.savings.delete_yearly_usd)
+    );
+    match (r.savings.freed_bytes, r.savings.freed_monthly_usd) {
+        (Some(b), Some(m)) => {
+            let _ = writeln!(
+                out,
+                "After layer sharing within each repository, deleting frees {} ({} a month).",
+                gib(b),
+                usd(m)
+            );
+        }
+        _ if r.layers.repositories_with_layers > 0 => {
+            let _ = writeln!(
+                out,
+                "Layers known for {} of {} repositories: bytes freed after sharing are shown \
+                 per repository where known.",
+                r.layers.repositories_with_layers, r.layers.repositories
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "Bytes freed after layer sharing: unknown (run `ecrgc collect --layers`); the \
+                 figures above count every image in full."
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Archiving instead: saves {} a month ({} a year), costs {} a month in archive, at \
+         least {} ({}-day minimum).",
+        usd(r.savings.archive_monthly_usd),
+        usd(r.savings.archive_yearly_usd),
+        usd(r.savings.archive_monthly_cost_usd),
+        usd(r.savings.archive_minimum_charge_usd),
+        r.pricing.archive_minimum_days
+    );
+    if r.not_opted_in.images > 0 {
+        let _ = writeln!(
+            out,
+            "Not opted in: {} more images, {}, {} a month.",
+            count(r.not_opted_in.images),
+            gib(r.not_opted_in.bytes),
+            usd(r.not_opted_in.monthly_usd)
+        );
+    }
+    let freed = r.layers.repositories_with_layers > 0;
+    group_table(&mut out, "By rule:", &r.by_rule, false);
+    group_table(&mut out, "By account:", &r.by_account, freed);
+    group_table(&mut out, "By region:", &r.by_region, freed);
+    group_table(
+        &mut out,
+        &format!("By owner (repository tag {:?}):", r.owner_tag),
+        &r.by_owner,
+        freed,
+    );
+    group_table(&mut out, "Top repositories:", &r.top_repositories, freed);
+    group_table(&mut out, "Kept by guards:", &r.protected_by_reason, false);
+    if !r.trend.is_empty() {
+        let _ = writeln!(out, "\nTrend (latest plan of each night):");
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>12} {:>14} {:>12} {:>14}",
+            "snapshot", "stored GiB", "unused GiB", "candidates", "candidate GiB"
+        );
+        for t in &r.trend {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:>12} {:>14} {:>12} {:>14}",
+                t.snapshot_time,
+                gib(t.stored_bytes).trim_end_matches(" GiB"),
+                gib(t.unused_bytes).trim_end_matches(" GiB"),
+                count(t.candidate_images),
+                gib(t.candidate_bytes).trim_end_matches(" GiB"),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +312,8 @@ mod tests {
         assert_eq!(gib(1_500 << 30), "1,500.0 GiB");
         assert_eq!(human_bytes(3_000), "2.9 KiB");
         assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(usd(1234.5), "$1,234.50");
+        assert_eq!(usd(0.004), "$0.00");
+        assert_eq!(usd(-2.5), "-$2.50");
     }
 }

@@ -468,11 +468,12 @@ impl RunWriter {
             origin: self.origin.clone(),
             tables: stats,
         };
-        let body =
-            serde_json::to_vec_pretty(&marker).map_err(|source| StoreError::CorruptMarker {
-                path: self.run_id.clone(),
-                source,
-            })?;
+        // One line: Athena's JSON SerDe reads one object per line (`ecrgc athena-ddl`).
+        let mut body = serde_json::to_vec(&marker).map_err(|source| StoreError::CorruptMarker {
+            path: self.run_id.clone(),
+            source,
+        })?;
+        body.push(b'\n');
         let path = self
             .store
             .path(&[MARKER_DIR, &format!("{}.json", self.run_id)]);

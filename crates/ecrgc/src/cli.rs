@@ -44,8 +44,21 @@ pub enum Command {
     Collect(CollectArgs),
     /// Run the rules and guards on the latest committed run; write reports and a manifest.
     Plan(PlanArgs),
-    /// Run SQL over the tables of a committed run (default: the latest).
+    /// Print the FinOps report of a plan: savings by rule, account, region, owner and
+    /// repository, archive versus delete, and the trend over earlier plans.
+    ///
+    /// Reads the plan's folder (decisions.parquet, summary.json) and, from the store, the
+    /// planned run and the totals earlier plans stored. `plan` writes the same report as
+    /// report.json, report.html, report.csv and report.parquet.
+    Report(ReportArgs),
+    /// Run SQL over every table and the history of committed runs.
     Query(QueryArgs),
+    /// Print Athena CREATE EXTERNAL TABLE statements for the store's layout.
+    ///
+    /// One table per snapshot and plan table, partitioned by `dt` with partition projection
+    /// (no crawler, no MSCK REPAIR), a table over the commit markers, and `latest_*` views
+    /// that read only the latest committed run. Run them once in an Athena database.
+    AthenaDdl(AthenaDdlArgs),
     /// Explain why one image is kept or flagged: every rule and guard, the evidence, the
     /// references and relations.
     Explain(ExplainArgs),
@@ -161,31 +174,87 @@ pub struct ExplainArgs {
     pub sql_dir: Option<PathBuf>,
 }
 
-/// Output formats of `ecrgc query`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// Output formats of `ecrgc query` and `ecrgc report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// An aligned text table.
     Table,
     /// CSV with a header line.
     Csv,
-    /// One JSON object per line.
+    /// One JSON object per line (`query`), one JSON document (`report`).
     Json,
+    /// Apache Parquet (binary: written to --out, or to stdout when it is not a terminal).
+    Parquet,
+    /// One self-contained HTML page with charts (`report` only).
+    Html,
 }
 
 /// `ecrgc query`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Tables, each over every committed run of the store (rows carry run_id and snapshot_time):
+  runs, repositories, repository_tags, repository_pullers, images, image_tags,
+  image_relations, inspector_coverage, workload_refs, collection_coverage (snapshots)
+  plan_totals (the figures of the latest plan of each run)
+latest_<table>: the same table for the latest committed run only (or --run).
+journal: every line `ecrgc apply` wrote to the store (event, item, reason, API result).
+
+Examples:
+  ecrgc query 'SELECT COUNT(*) FROM latest_images'
+  ecrgc query 'SELECT run_id, SUM(bytes) FROM plan_totals WHERE status = '\''stored'\'' GROUP BY 1'
+  ecrgc query --file rollup.sql --format parquet --out rollup.parquet")]
 pub struct QueryArgs {
-    /// SQL to run. Tables: runs, repositories, repository_tags, repository_pullers, images,
-    /// image_tags, image_relations, inspector_coverage, workload_refs, collection_coverage.
-    pub sql: String,
+    /// SQL to run; `-` reads it from standard input. See the tables below.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub sql: Option<String>,
+    /// Read the SQL from this file.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Query this committed run instead of the latest.
+    /// The run the `latest_*` tables show instead of the latest.
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<String>,
+    /// Output format (html is for `report`).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `ecrgc report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The plan's output folder (what `plan --out` wrote).
+    #[arg(long, value_name = "DIR", default_value = "./ecrgc-out")]
+    pub plan: PathBuf,
+    /// Configuration file (TOML): prices and the owner tag.
+    #[arg(long, short = 'c', env = "ECRGC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Snapshot store [default: the config's `store`, else the store the plan read].
+    #[arg(long, env = "ECRGC_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `ecrgc athena-ddl`.
+#[derive(Debug, Args)]
+pub struct AthenaDdlArgs {
+    /// The store's S3 location, `s3://bucket/prefix`.
+    #[arg(long, value_name = "URL")]
+    pub location: String,
+    /// Athena database the tables are created in.
+    #[arg(long, default_value = "ecrgc")]
+    pub database: String,
+    /// First date the `dt` projection covers (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", default_value = "2024-01-01")]
+    pub since: String,
 }
 
 /// `ecrgc rules`.

@@ -13,10 +13,12 @@ use ecrgc_store::{RunMarker, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{
-    Cli, CollectArgs, Command, DemoArgs, ExplainArgs, Format, PlanArgs, QueryArgs, RulesArgs,
-    StoreArgs,
+    AthenaDdlArgs, Cli, CollectArgs, Command, DemoArgs, ExplainArgs, Format, PlanArgs, QueryArgs,
+    ReportArgs, RulesArgs, StoreArgs,
 };
 use crate::error::bad_input;
+use crate::output::{Sink, render_batches};
+use ecrgc_report::output::{ReportFormat, render_report};
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -24,7 +26,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo(args).await,
         Command::Collect(args) => collect(args).await,
         Command::Plan(args) => plan(args).await,
+        Command::Report(args) => report(args).await,
         Command::Query(args) => query(args).await,
+        Command::AthenaDdl(args) => athena_ddl(args),
         Command::Explain(args) => explain(args).await,
         Command::Rules(args) => rules(args),
         Command::Apply(args) => apply(args).await,
@@ -86,7 +90,16 @@ struct Chosen {
 impl Chosen {
     /// Picks `run` (default: the latest) among the store's committed runs, listed once.
     async fn pick(store: &Store, run: Option<&str>, config: &Config) -> Result<Self> {
-        let all = store.committed_runs().await?;
+        Self::pick_among(store, store.committed_runs().await?, run, config)
+    }
+
+    /// Picks `run` among runs already listed.
+    fn pick_among(
+        store: &Store,
+        all: Vec<RunMarker>,
+        run: Option<&str>,
+        config: &Config,
+    ) -> Result<Self> {
         let found = match run {
             Some(id) => all.iter().find(|r| r.run_id == id).cloned(),
             None => all.last().cloned(),
@@ -151,6 +164,7 @@ async fn plan_run(
     let spinner = spinner("running rules and guards");
     let (ctx, params) = prepare_session(store, chosen, config, &planner, now).await?;
     let run = &chosen.run;
+    register_earlier_plans(&ctx, store, run, config).await?;
     spinner.set_message("deciding and writing reports");
     let output = write_plan(PlanContext {
         ctx: &ctx,
@@ -163,6 +177,9 @@ async fn plan_run(
         config_hash: &config.hash(),
         manifest_ttl_hours: i64::from(config.safety.manifest_ttl_hours),
         out_dir: out,
+        snapshot_micros: run.snapshot_time_micros,
+        pricing: &config.pricing,
+        report: &config.report,
     })
     .await
     .with_context(|| format!("planning run {}", run.run_id))?;
@@ -178,18 +195,77 @@ async fn plan_run(
             store.display()
         )));
     }
-    let (summary, files) = (output.summary, output.files);
+    // The plan's figures join the store's history, for the trend of later reports, for
+    // `ecrgc query` and for Athena. A failure here costs the trend a night, not the plan.
+    if let Err(e) = store_plan_totals(store, run, &output.finops.totals).await {
+        spinner.suspend(|| {
+            eprintln!(
+                "warning: the plan's totals were not stored in {} ({e:#}); later trends will miss run {}",
+                store.display(),
+                run.run_id
+            )
+        });
+    }
+    let (summary, files) = (output.summary.clone(), output.files.clone());
     spinner.finish_and_clear();
     eprintln!(
         "planned run {} in {:.1} s",
         run.run_id,
         started.elapsed().as_secs_f64()
     );
-    let text = ecrgc_report::text::render(&summary, &files);
+    let text = ecrgc_report::text::render(&summary, &output.finops.report, &files);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(summary)
+}
+
+/// Registers `earlier_plan_totals`: the stored plan totals of the committed runs of the
+/// trend window before `run` (`report.trend_days`).
+async fn register_earlier_plans(
+    ctx: &datafusion::execution::context::SessionContext,
+    store: &Store,
+    run: &RunMarker,
+    config: &Config,
+) -> Result<()> {
+    let start = run.snapshot_time_micros - i64::from(config.report.trend_days) * DAY;
+    let earlier: Vec<RunMarker> = store
+        .committed_runs()
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.snapshot_time_micros >= start && r.snapshot_time_micros < run.snapshot_time_micros
+        })
+        .collect();
+    ecrgc_engine::register_runs(
+        ctx,
+        store,
+        &earlier,
+        "earlier_",
+        &ecrgc_model::plan_tables(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes a plan's `plan_totals` into the run's partition, replacing an earlier plan's.
+async fn store_plan_totals(
+    store: &Store,
+    run: &RunMarker,
+    totals: &arrow::array::RecordBatch,
+) -> Result<()> {
+    let parts = run.table_parts(ecrgc_model::PlanTotalsBuilder::NAME);
+    let mut body = Vec::new();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut body, totals.schema(), Some(props))?;
+    w.write(totals)?;
+    w.close()?;
+    store
+        .put_object(&[&parts[0], &parts[1], &parts[2], "plan.parquet"], body)
+        .await?;
+    Ok(())
 }
 
 fn spinner(message: &'static str) -> ProgressBar {
@@ -355,39 +431,114 @@ async fn plan(args: PlanArgs) -> Result<()> {
 }
 
 async fn query(args: QueryArgs) -> Result<()> {
+    let sql = query_text(&args)?;
+    let sink = Sink::open(args.out.as_deref(), args.format)?;
     let config = load_config(args.store.config.as_deref())?;
     let store = open_store(&args.store, &config).await?;
-    let run = Chosen::pick(&store, args.run.as_deref(), &config)
-        .await?
-        .run;
+    let runs = store.committed_runs().await?;
+    let latest = Chosen::pick_among(&store, runs.clone(), args.run.as_deref(), &config)?.run;
+    let ctx = ecrgc_engine::new_context();
+    ecrgc_engine::register_query_tables(&ctx, &store, &runs, &latest).await?;
+    let df = ctx.sql(&sql).await.map_err(bad_input)?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    sink.write_all(&render_batches(args.format, schema, &batches)?)
+}
+
+async fn report(args: ReportArgs) -> Result<()> {
+    let format = match args.format {
+        Format::Table => ReportFormat::Table,
+        Format::Csv => ReportFormat::Csv,
+        Format::Json => ReportFormat::Json,
+        Format::Parquet => ReportFormat::Parquet,
+        Format::Html => ReportFormat::Html,
+    };
+    let sink = Sink::open(args.out.as_deref(), args.format)?;
+    let config = load_config(args.config.as_deref())?;
+    let summary_path = args.plan.join("summary.json");
+    let decisions_path = args.plan.join("decisions.parquet");
+    let text = std::fs::read_to_string(&summary_path).map_err(|e| {
+        bad_input(format!(
+            "cannot read {}: {e} (is --plan a folder `ecrgc plan --out` wrote?)",
+            summary_path.display()
+        ))
+    })?;
+    let summary: ecrgc_report::Summary = serde_json::from_str(&text)
+        .map_err(|e| bad_input(format!("invalid {}: {e}", summary_path.display())))?;
+    if !decisions_path.is_file() {
+        return Err(bad_input(format!(
+            "no {} (is --plan a folder `ecrgc plan --out` wrote?)",
+            decisions_path.display()
+        )));
+    }
+    let now = parse_rfc3339(&summary.now).map_err(|e| {
+        bad_input(format!(
+            "invalid {}: `now` = {:?}: {e}",
+            summary_path.display(),
+            summary.now
+        ))
+    })?;
+    let location = args
+        .store
+        .clone()
+        .or_else(|| config.store.clone())
+        .unwrap_or_else(|| summary.store.clone());
+    let store = ecrgc_aws::open_store(&location).await?;
+    let run = store.run(&summary.run_id).await?.ok_or_else(|| {
+        bad_input(format!(
+            "the plan in {} is of run {}, which {} does not hold",
+            args.plan.display(),
+            summary.run_id,
+            store.display()
+        ))
+    })?;
     let ctx = ecrgc_engine::new_context();
     ecrgc_engine::register_run(&ctx, &store, &run).await?;
-    let df = ctx.sql(&args.sql).await.map_err(bad_input)?;
-    let batches = df.collect().await?;
+    register_earlier_plans(&ctx, &store, &run, &config).await?;
+    ctx.register_parquet(
+        ecrgc_engine::plan::DECISIONS,
+        decisions_path.display().to_string(),
+        datafusion::prelude::ParquetReadOptions::default(),
+    )
+    .await?;
+    let computed = ecrgc_report::finops::compute(&ecrgc_report::finops::ReportSpec {
+        ctx: &ctx,
+        run_id: &run.run_id,
+        snapshot_time: run.snapshot_time_micros,
+        now,
+        pricing: &config.pricing,
+        report: &config.report,
+    })
+    .await?;
+    sink.write_all(&render_report(&computed.report, format)?)
+}
+
+fn athena_ddl(args: AthenaDdlArgs) -> Result<()> {
+    let ddl = crate::athena::ddl(&args.location, &args.database, &args.since)?;
     let mut stdout = std::io::stdout().lock();
-    match args.format {
-        Format::Table => {
-            let table = arrow::util::pretty::pretty_format_batches(&batches)?;
-            writeln!(stdout, "{table}")?;
-        }
-        Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut stdout);
-            for b in &batches {
-                w.write(b)?;
-            }
-        }
-        Format::Json => {
-            let mut w = arrow::json::LineDelimitedWriter::new(&mut stdout);
-            for b in &batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-        }
-    }
+    stdout.write_all(ddl.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// The SQL of `ecrgc query`: the argument, standard input (`-`) or `--file`.
+fn query_text(args: &QueryArgs) -> Result<String> {
+    let text = match (&args.sql, &args.file) {
+        (_, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| bad_input(format!("cannot read --file {}: {e}", path.display())))?,
+        (Some(sql), None) if sql == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| bad_input(format!("cannot read SQL from standard input: {e}")))?;
+            text
+        }
+        (Some(sql), None) => sql.clone(),
+        (None, None) => return Err(bad_input("give SQL, `-` for standard input, or --file")),
+    };
+    if text.trim().is_empty() {
+        return Err(bad_input("the SQL is empty"));
+    }
+    Ok(text)
 }
 
 async fn explain(args: ExplainArgs) -> Result<()> {

@@ -5,9 +5,11 @@
 //! (0 success, 1 failure, 2 bad usage or bad input). Data goes to stdout; progress and
 //! errors go to stderr.
 
+mod athena;
 mod cli;
 mod commands;
 mod error;
+mod output;
 
 use std::process::ExitCode;
 

@@ -249,6 +249,22 @@ fn a_dry_run_changes_nothing_then_apply_deletes_exactly_the_manifest() {
         assert_eq!(events[d].0, "deleted", "{events:?}");
     }
     assert_eq!(events[&gone].0, "absent");
+    // The store's journal is a table of `ecrgc query`.
+    let o = p.env.ecrgc(&[
+        "query",
+        "SELECT event, COUNT(*) AS n FROM journal \
+         WHERE event IN ('deleted', 'absent') GROUP BY event ORDER BY event",
+        "--store",
+        &p.store,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "event,n\nabsent,1\ndeleted,11\n",
+        "{}",
+        stderr(&o)
+    );
 
     // The same manifest again: everything is done, nothing is repeated; also when the local
     // journal is lost (a new container), from the store's copy.

@@ -1,0 +1,124 @@
+//! Where command results go: a table, CSV, JSON lines or Parquet, on standard output or into
+//! a file that appears whole (written beside it under a temporary name, then renamed) or not
+//! at all.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+use crate::cli::Format;
+use crate::error::bad_input;
+
+/// An output destination: a file (`--out`) or standard output.
+pub enum Sink {
+    /// Standard output.
+    Stdout,
+    /// A file written under `.name.partial` and renamed on success.
+    File {
+        /// The final path.
+        path: PathBuf,
+        /// The temporary path.
+        partial: PathBuf,
+    },
+}
+
+impl Sink {
+    /// The sink for `--out` (standard output without it). Binary formats refuse a terminal.
+    pub fn open(out: Option<&Path>, format: Format) -> Result<Self> {
+        match out {
+            None => {
+                if format == Format::Parquet && std::io::stdout().is_terminal() {
+                    return Err(bad_input(
+                        "--format parquet writes binary data: give --out FILE or redirect \
+                         standard output",
+                    ));
+                }
+                Ok(Self::Stdout)
+            }
+            Some(path) => {
+                let name = path
+                    .file_name()
+                    .ok_or_else(|| bad_input(format!("--out {}: not a file name", path.display())))?
+                    .to_string_lossy()
+                    .into_owned();
+                let partial = path.with_file_name(format!(".{name}.partial"));
+                Ok(Self::File {
+                    path: path.to_owned(),
+                    partial,
+                })
+            }
+        }
+    }
+
+    /// Writes `bytes` (the whole output) and finishes.
+    pub fn write_all(self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Self::Stdout => {
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(bytes)?;
+                stdout.flush()?;
+                Ok(())
+            }
+            Self::File { path, partial } => {
+                std::fs::write(&partial, bytes)
+                    .with_context(|| format!("cannot write {}", partial.display()))?;
+                std::fs::rename(&partial, &path).with_context(|| {
+                    let _ = std::fs::remove_file(&partial);
+                    format!("cannot write {}", path.display())
+                })
+            }
+        }
+    }
+}
+
+/// Renders record batches in one of the tabular formats.
+pub fn render_batches(
+    format: Format,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    match format {
+        Format::Table => {
+            let table = arrow::util::pretty::pretty_format_batches(batches)?;
+            writeln!(buf, "{table}")?;
+        }
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut buf);
+            if batches.is_empty() {
+                w.write(&RecordBatch::new_empty(schema))?;
+            }
+            for b in batches {
+                w.write(b)?;
+            }
+        }
+        Format::Json => {
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+        }
+        Format::Parquet => {
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                .build();
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, schema, Some(props))?;
+            for b in batches {
+                w.write(b)?;
+            }
+            w.close()?;
+        }
+        Format::Html => {
+            return Err(bad_input(
+                "--format html is the report's page: use `ecrgc report --format html`",
+            ));
+        }
+    }
+    Ok(buf)
+}
