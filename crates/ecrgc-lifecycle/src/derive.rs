@@ -428,6 +428,15 @@ fn rules_for(
                     && images[i].tags.iter().any(|t| t.starts_with(family))
             })
             .collect();
+        if members.len() < s.min_prefix_images as usize {
+            // Its images are counted by an earlier family's rule (they carry both tags).
+            if members.is_empty() {
+                notes.push(format!(
+                    "{family}*: every image is counted by an earlier rule"
+                ));
+            }
+            continue;
+        }
         members.sort_by(|&a, &b| newest_first(&images[a], &images[b]));
         let oldest_kept = members
             .iter()

@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod error;
+mod lifecycle;
 
 use std::process::ExitCode;
 
