@@ -139,13 +139,27 @@ pub struct LifecycleRun<'a> {
     pub journal_path: PathBuf,
 }
 
+/// Images and bytes the policy expires on the live images, when it was evaluated.
+pub type Expiry = Option<(u64, u64)>;
+
+/// One repository's outcome.
+pub struct ItemOutcome {
+    /// The plan item.
+    pub item: LifecycleItem,
+    /// The final word on it.
+    pub decision: Decision,
+    /// Whether an earlier session made it.
+    pub earlier: bool,
+    /// What the policy expires live.
+    pub live: Expiry,
+}
+
 /// The outcome of a lifecycle run.
 pub struct LifecycleReport {
     /// Figures (`policy_put`, `policy_in_place`, `skipped`, `failed` in `by_event`).
     pub summary: Summary,
-    /// Per item, in plan order: the decision, whether an earlier session made it, and what
-    /// the policy expires live (images, bytes) when it was evaluated.
-    pub items: Vec<(LifecycleItem, Decision, bool, Option<(u64, u64)>)>,
+    /// Per item, in plan order.
+    pub items: Vec<ItemOutcome>,
 }
 
 struct Ctx<'a> {
@@ -188,7 +202,7 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
                 .collect(),
         },
     );
-    let mut decided: HashMap<String, (Decision, Option<(u64, u64)>)> = HashMap::new();
+    let mut decided: HashMap<String, (Decision, Expiry)> = HashMap::new();
     let mut journal_paths = (None, None);
     if !pending.is_empty() {
         let ctx = prepare(&opts, &pending, caller.clone()).await?;
@@ -210,7 +224,7 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
         }));
         ctx.record(vec![started]).await?;
         let ctx_ref = &ctx;
-        let results: Vec<Result<(String, Decision, Option<(u64, u64)>)>> =
+        let results: Vec<Result<(String, Decision, Expiry)>> =
             futures::stream::iter(pending.iter().copied())
                 .map(|item| async move {
                     let (d, live) = ctx_ref.item(item).await?;
@@ -235,7 +249,12 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
         .iter()
         .map(|item| {
             if let Some((d, live)) = decided.get(&item.item_id) {
-                return (item.clone(), d.clone(), false, *live);
+                return ItemOutcome {
+                    item: item.clone(),
+                    decision: d.clone(),
+                    earlier: false,
+                    live: *live,
+                };
             }
             let e = latest.get(item.item_id.as_str());
             let d = Decision {
@@ -245,7 +264,12 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
                 message: e.and_then(|e| e.message.clone()),
                 code: e.and_then(|e| e.code.clone()),
             };
-            (item.clone(), d, true, None)
+            ItemOutcome {
+                item: item.clone(),
+                decision: d,
+                earlier: true,
+                live: None,
+            }
         })
         .collect();
     Ok(LifecycleReport { summary, items })
@@ -371,7 +395,7 @@ impl Ctx<'_> {
     }
 
     /// Checks one repository live and, with `--yes`, puts its policy.
-    async fn item(&self, item: &LifecycleItem) -> Result<(Decision, Option<(u64, u64)>)> {
+    async fn item(&self, item: &LifecycleItem) -> Result<(Decision, Expiry)> {
         let stats = CallStats::default();
         let (verdict, live) = self.check(item, &stats).await;
         let decision = |event: Event, reason: Option<&str>, message: Option<String>| Decision {
@@ -415,8 +439,8 @@ impl Ctx<'_> {
         item: &LifecycleItem,
         ecr: &aws_sdk_ecr::Client,
         stats: &CallStats,
-        live: Option<(u64, u64)>,
-    ) -> Result<(Decision, Option<(u64, u64)>)> {
+        live: Expiry,
+    ) -> Result<(Decision, Expiry)> {
         let mut intent = Self::entry(item, Event::Intent);
         intent.api = Some("ecr:PutLifecyclePolicy".into());
         intent.detail = Some(serde_json::json!({
@@ -466,11 +490,7 @@ impl Ctx<'_> {
     }
 
     /// The live checks; the figures are what the policy expires on the live images.
-    async fn check(
-        &self,
-        item: &LifecycleItem,
-        stats: &CallStats,
-    ) -> (Verdict, Option<(u64, u64)>) {
+    async fn check(&self, item: &LifecycleItem, stats: &CallStats) -> (Verdict, Expiry) {
         use lifecycle_reason::*;
         let key: RepoKey = (
             item.account_id.clone(),
@@ -737,7 +757,7 @@ impl Ctx<'_> {
 fn summarize(
     opts: &LifecycleRun<'_>,
     history: &crate::journal::History,
-    now: &HashMap<String, (Decision, Option<(u64, u64)>)>,
+    now: &HashMap<String, (Decision, Expiry)>,
     caller: &Caller,
     journal: &(Option<String>, Option<String>),
 ) -> Summary {
@@ -796,8 +816,9 @@ pub fn render(report: &LifecycleReport, run_id: &str) -> String {
     let mut t = String::new();
     if s.dry_run {
         t.push_str("action\taccount\tregion\trepository\tpolicy_sha256\texpires_images\texpires_bytes\twhy\n");
-        for (item, d, earlier, live) in &report.items {
-            let action = match (d.event, *earlier) {
+        for o in &report.items {
+            let (item, d, live) = (&o.item, &o.decision, &o.live);
+            let action = match (d.event, o.earlier) {
                 (e, true) if e.is_done(false) => format!("done_earlier:{}", e.name()),
                 (Event::PolicyPut, false) => "would_put".into(),
                 (Event::PolicyInPlace, false) => "in_place".into(),

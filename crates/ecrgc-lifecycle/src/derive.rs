@@ -441,8 +441,7 @@ fn rules_for(
         let oldest_kept = members
             .iter()
             .enumerate()
-            .filter(|(_, i)| kept[**i].is_some())
-            .last();
+            .rfind(|(_, i)| kept[**i].is_some());
         let rank = oldest_kept.map_or(0, |(r, _)| r + 1);
         let keep = (rank + s.count_margin as usize).max(1);
         if keep >= members.len() {
@@ -595,10 +594,10 @@ fn rules_for(
     (Some(LifecyclePolicy { rules }), reports, notes)
 }
 
-fn existing(
-    text: &str,
-    snapshot: Option<(&[SimImage], &[ImageFacts], &HashSet<usize>, Micros)>,
-) -> Existing {
+/// The snapshot an existing policy is evaluated on: images, their facts, the kept ones, now.
+type Snapshot<'a> = (&'a [SimImage], &'a [ImageFacts], &'a HashSet<usize>, Micros);
+
+fn existing(text: &str, snapshot: Option<Snapshot<'_>>) -> Existing {
     let mut e = Existing {
         text: text.to_owned(),
         sha256: policy_sha256(text),

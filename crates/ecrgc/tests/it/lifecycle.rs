@@ -7,7 +7,7 @@
 //! so the executor evaluates the policy with ecrgc's simulator on live DescribeImages; moto's
 //! call log is the witness of what was put.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -138,7 +138,7 @@ print(json.dumps(digests))
         })
     }
 
-    fn apply(&self, plan: &PathBuf, extra: &[&str]) -> std::process::Output {
+    fn apply(&self, plan: &Path, extra: &[&str]) -> std::process::Output {
         let (config, plan) = (s(&self.config), s(plan));
         let mut args = vec!["apply", &plan, "--config", &config, "--store", &self.store];
         if !extra.contains(&"--now") {
