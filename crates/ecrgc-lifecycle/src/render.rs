@@ -54,7 +54,8 @@ pub fn text(h: &Heading<'_>, suggestions: &[Suggestion], written: &[String]) -> 
             ));
             if let Some(date) = &r.review_before {
                 t.push_str(&format!(
-                    "    review before: {date} (a kept untagged image reaches the threshold)\n"
+                    "    review before: {} (a kept untagged image reaches the threshold)\n",
+                    date.get(..10).unwrap_or(date)
                 ));
             }
         }

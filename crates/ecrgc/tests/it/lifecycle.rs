@@ -303,3 +303,137 @@ fn a_policy_changed_since_the_plan_is_not_replaced() {
     let live = lc.live_policy().expect("the hand-made policy");
     assert_eq!(live["rules"][0]["selection"]["countNumber"], 5);
 }
+
+/// `ecrgc` without moto.
+fn ecrgc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ECRGC_CONFIG")
+        .env_remove("ECRGC_STORE")
+        .output()
+        .expect("ecrgc runs")
+}
+
+/// A demo store (2,000 images, seed 5) planned at NOW.
+fn demo_store(dir: &Path) -> String {
+    let store = s(&dir.join("store"));
+    let o = ecrgc(&[
+        "demo",
+        "--store",
+        &store,
+        "--images",
+        "2000",
+        "--seed",
+        "5",
+        "--now",
+        NOW,
+        "--out",
+        &s(&dir.join("out")),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    store
+}
+
+#[test]
+fn suggest_on_the_demo_prints_policies_their_evidence_and_the_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = demo_store(dir.path());
+    let out = dir.path().join("lc");
+    let o = ecrgc(&[
+        "lifecycle",
+        "suggest",
+        "--store",
+        &store,
+        "--now",
+        NOW,
+        "--out",
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut settings = insta::Settings::clone_current();
+    let tmp = dir.path().to_str().expect("utf-8");
+    settings.add_filter(&regex_escape(tmp), "[TMP]");
+    settings.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[RUN_ID]");
+    settings.add_filter(r"plan [0-9a-f]{64}", "plan [PLAN_ID]");
+    settings.bind(|| insta::assert_snapshot!(text));
+
+    // The plan holds the opted-in suggestions, and the store records it.
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(out.join("lifecycle-plan.json")).expect("plan"))
+            .expect("json");
+    let text = serde_json::to_string(&plan).expect("json");
+    let parsed = ecrgc_lifecycle::LifecyclePlan::from_json("plan", &text).expect("valid plan");
+    assert!(!parsed.items.is_empty());
+    let record = dir
+        .path()
+        .join("store/_manifests")
+        .join(format!("{}.json", parsed.header.plan_id()));
+    assert!(record.exists(), "{}", record.display());
+
+    // JSON carries every repository, with the status of each.
+    let o = ecrgc(&[
+        "lifecycle",
+        "suggest",
+        "--store",
+        &store,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let statuses: std::collections::BTreeSet<&str> = doc["repositories"]
+        .as_array()
+        .expect("repositories")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect();
+    for s in ["suggested", "excluded", "coverage_gap"] {
+        assert!(statuses.contains(s), "{statuses:?}");
+    }
+}
+
+#[test]
+fn suggest_refuses_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = demo_store(dir.path());
+    for (args, message) in [
+        (vec!["--repository", "app"], "ACCOUNT/REGION/NAME"),
+        (
+            vec!["--repository", "999999999999/eu-west-1/nope"],
+            "no such repository",
+        ),
+        (vec!["--now", "yesterday"], "--now"),
+    ] {
+        let mut all = vec!["lifecycle", "suggest", "--store", &store];
+        if !args.contains(&"--now") {
+            all.extend(["--now", NOW]);
+        }
+        all.extend(args.iter().copied());
+        let out = dir.path().join("never");
+        let out_s = s(&out);
+        all.extend(["--out", &out_s]);
+        let o = ecrgc(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(message),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!out.exists(), "nothing is written");
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
