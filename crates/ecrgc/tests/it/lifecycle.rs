@@ -304,6 +304,29 @@ fn a_policy_changed_since_the_plan_is_not_replaced() {
     assert_eq!(live["rules"][0]["selection"]["countNumber"], 5);
 }
 
+#[test]
+fn builds_pushed_since_the_snapshot_that_would_expire_a_kept_image_block_the_put() {
+    let Some(lc) = Lc::new() else { return };
+    // Four new CI builds: ci-8, kept (in use), falls from rank 7 to rank 11, beyond the
+    // newest 10 the policy keeps.
+    let script = format!(
+        "{ECR_CLIENT}
+for n in range(15, 19):
+    m = {{'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json',
+         'config': {{'mediaType': 'application/vnd.oci.image.config.v1+json', 'size': 100 + n,
+                    'digest': 'sha256:' + hashlib.sha256(f'config:ci-{{n}}'.encode()).hexdigest()}},
+         'layers': []}}
+    ecr.put_image(repositoryName='{REPO}', imageManifest=json.dumps(m), imageTag=f'ci-{{n}}')
+"
+    );
+    python(&lc.env, &script, &[lc.env.moto.url()]);
+    lc.env.moto.post("/_ecrgc/calls/reset", &json!({}));
+    let out = lc.apply_ok(&["--yes"]);
+    assert!(out.contains("would_expire_kept"), "{out}");
+    assert_eq!(lc.puts(), 0);
+    assert!(lc.live_policy().is_none());
+}
+
 /// `ecrgc` without moto.
 fn ecrgc(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ecrgc"))
