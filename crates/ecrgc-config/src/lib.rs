@@ -76,6 +76,51 @@ pub struct Config {
     /// What the FinOps report groups by and how far back its trend looks.
     #[serde(default)]
     pub report: ReportConfig,
+    /// Margins of `lifecycle suggest`. Left out of the hash while at its defaults, so that
+    /// configurations written before it existed keep their hash.
+    #[serde(default, skip_serializing_if = "LifecycleConfig::is_default")]
+    pub lifecycle: LifecycleConfig,
+}
+
+/// `[lifecycle]`: how far `lifecycle suggest` stays from the observed usage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Days added to the age of the oldest kept (or last used) untagged image.
+    #[serde(default = "default_untagged_margin_days")]
+    pub untagged_margin_days: u32,
+    /// Images added to the rank of the oldest kept image of a tag prefix.
+    #[serde(default = "default_count_margin")]
+    pub count_margin: u32,
+    /// A tag prefix (`ci-`, `pr-`…) needs at least this many images to get a rule.
+    #[serde(default = "default_min_prefix_images")]
+    pub min_prefix_images: u32,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            untagged_margin_days: default_untagged_margin_days(),
+            count_margin: default_count_margin(),
+            min_prefix_images: default_min_prefix_images(),
+        }
+    }
+}
+
+impl LifecycleConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn default_untagged_margin_days() -> u32 {
+    7
+}
+fn default_count_margin() -> u32 {
+    3
+}
+fn default_min_prefix_images() -> u32 {
+    10
 }
 
 /// `[pricing]`: ECR storage prices in USD per GiB-month (AWS bills storage per GB-month,
@@ -553,6 +598,13 @@ impl Config {
         }
         if self.rules.unused_days == 0 {
             return Err(invalid("rules.unused_days", "0", "must be at least 1"));
+        }
+        if self.lifecycle.min_prefix_images < 2 {
+            return Err(invalid(
+                "lifecycle.min_prefix_images",
+                &self.lifecycle.min_prefix_images.to_string(),
+                "must be at least 2",
+            ));
         }
         if TagSelector::parse(&self.safety.exclude_tag).is_none() {
             return Err(invalid(

@@ -24,7 +24,9 @@ use crate::{ExecError, Result};
 /// after a crash resumes where it stopped and never repeats a deletion.
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
-    /// The reviewed manifest: `manifest.json` from `ecrgc plan`, with any items removed.
+    /// The reviewed manifest: `manifest.json` from `ecrgc plan`, with any items removed; or
+    /// a lifecycle plan, `lifecycle-plan.json` from `ecrgc lifecycle suggest --out`, with any
+    /// repositories removed (its policies are put instead of images deleted).
     #[arg(value_name = "MANIFEST")]
     pub manifest: PathBuf,
     /// Configuration file (TOML): the store, accounts, regions, safety tags and `[apply]`.
@@ -58,6 +60,10 @@ pub async fn run(args: ApplyArgs) -> Result<Summary> {
     };
     let now = parse_now(args.now.as_deref())?;
     let store = open_store(&args, &config).await?;
+    let text = crate::lifecycle::read(&args.manifest)?;
+    if ecrgc_lifecycle::plan::is_lifecycle_plan(&text) {
+        return run_lifecycle(&args, &config, &store, now, &text).await;
+    }
     let admitted = admit(&args.manifest, &store, now).await?;
     let journal_path = args
         .journal
@@ -88,6 +94,53 @@ pub async fn run(args: ApplyArgs) -> Result<Summary> {
     .await?;
     let mut out = std::io::stdout().lock();
     let text = render(&report, admitted.manifest.header.run_id.as_str());
+    out.write_all(text.as_bytes()).map_err(ExecError::Output)?;
+    out.flush().map_err(ExecError::Output)?;
+    Ok(report.summary)
+}
+
+/// A lifecycle plan instead of a manifest: admitted the same way, applied per repository.
+async fn run_lifecycle(
+    args: &ApplyArgs,
+    config: &Config,
+    store: &Store,
+    now: Micros,
+    text: &str,
+) -> Result<Summary> {
+    use crate::lifecycle::{LifecycleRun, admit, render, run};
+    let shown = args.manifest.display().to_string();
+    let admitted = admit(&shown, text, store, now).await?;
+    if args.archive {
+        return Err(ExecError::BadArgument {
+            flag: "--archive",
+            value: shown,
+            reason: "a lifecycle plan puts policies; --archive applies to deletion manifests"
+                .into(),
+        });
+    }
+    if admitted.plan.header.config_hash != config.hash() {
+        eprintln!(
+            "warning: the configuration differs from the one the plan used; the live checks \
+             use the current one (opt-in and exclude tags, accounts, regions)"
+        );
+    }
+    if !args.yes {
+        eprintln!("dry run: no policy is put; pass --yes to apply");
+    }
+    let report = run(LifecycleRun {
+        admitted: &admitted,
+        config,
+        store,
+        execute: args.yes,
+        now,
+        journal_path: args
+            .journal
+            .clone()
+            .unwrap_or_else(|| default_journal(&args.manifest)),
+    })
+    .await?;
+    let mut out = std::io::stdout().lock();
+    let text = render(&report, &admitted.plan.header.run_id);
     out.write_all(text.as_bytes()).map_err(ExecError::Output)?;
     out.flush().map_err(ExecError::Output)?;
     Ok(report.summary)

@@ -432,7 +432,10 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
 
 /// Task definition ARNs the snapshot run holds (from any source); only newer ones are
 /// described. A run no longer in the store means every ACTIVE one is described.
-async fn snapshot_task_definitions(store: &Store, run_id: &str) -> Result<HashSet<String>> {
+pub(crate) async fn snapshot_task_definitions(
+    store: &Store,
+    run_id: &str,
+) -> Result<HashSet<String>> {
     let Some(run) = store.run(run_id).await? else {
         return Ok(HashSet::new());
     };

@@ -46,6 +46,10 @@ pub enum Event {
     Failed,
     /// The run ended: the summary in `detail`.
     SessionFinished,
+    /// PutLifecyclePolicy put the planned policy (lifecycle plans).
+    PolicyPut,
+    /// The planned policy was already the one in place (lifecycle plans).
+    PolicyInPlace,
 }
 
 impl Event {
@@ -60,7 +64,7 @@ impl Event {
     /// Whether the item needs nothing more in this mode.
     pub fn is_done(self, archive: bool) -> bool {
         match self {
-            Self::Deleted | Self::Absent => true,
+            Self::Deleted | Self::Absent | Self::PolicyPut | Self::PolicyInPlace => true,
             Self::Archived | Self::AlreadyArchived => archive,
             _ => false,
         }

@@ -17,6 +17,10 @@
 //! * [`live`]: per repository, the live checks (still opted in and not excluded, Inspector's
 //!   usage now) and, per batch, the image itself (same digest and push, no new tag, no pull
 //!   since the snapshot); then BatchDeleteImage or UpdateImageStorageClass.
+//! * [`lifecycle`]: a lifecycle plan from `ecrgc lifecycle suggest` instead of a manifest:
+//!   admitted the same way, then per repository the live policy, tags and images are read,
+//!   the planned policy is simulated on the live images, and PutLifecyclePolicy is called
+//!   only when nothing it would expire is kept, in use or newly referenced.
 //! * [`executor`]: the order (an index before its children, a child never while its index
 //!   stays), the parallelism and the summary.
 
@@ -24,6 +28,7 @@ pub mod admit;
 pub mod cli;
 pub mod executor;
 pub mod journal;
+pub mod lifecycle;
 pub mod live;
 pub mod references;
 
@@ -36,6 +41,9 @@ pub enum ExecError {
     /// The manifest is refused (corrupt, unknown version, altered, extended, expired).
     #[error(transparent)]
     Manifest(#[from] ecrgc_manifest::ManifestError),
+    /// The lifecycle plan is refused (corrupt, unknown version, altered, extended, expired).
+    #[error(transparent)]
+    Lifecycle(#[from] ecrgc_lifecycle::LifecycleError),
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ecrgc_config::ConfigError),
@@ -91,6 +99,7 @@ impl ExecError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Manifest(_)
+            | Self::Lifecycle(_)
             | Self::Config(_)
             | Self::ReadManifest { .. }
             | Self::BadArgument { .. }

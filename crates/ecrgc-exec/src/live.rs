@@ -16,7 +16,7 @@ use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier, ImageStatus, TargetStorag
 use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter,
 };
-use ecrgc_aws::{AccountSession, CallStats, Failure};
+use ecrgc_aws::{AccountSession, CallStats, Caller, Failure};
 use ecrgc_manifest::Item;
 use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
 
@@ -61,10 +61,10 @@ pub mod reason {
 
 /// Inspector's view of one image now.
 #[derive(Debug, Clone, Default)]
-struct Usage {
-    last_in_use_at: Option<Micros>,
-    in_use_count: i64,
-    pulled_at: Option<Micros>,
+pub(crate) struct Usage {
+    pub(crate) last_in_use_at: Option<Micros>,
+    pub(crate) in_use_count: i64,
+    pub(crate) pulled_at: Option<Micros>,
 }
 
 /// Where an item stands within this run.
@@ -336,66 +336,7 @@ impl Repo<'_> {
         &self,
         session: &AccountSession,
     ) -> Result<HashMap<String, Usage>, Failure> {
-        let (account, region, name) = self.key;
-        let inspector = session.inspector(region);
-        let equals = |value: &str| {
-            CoverageStringFilter::builder()
-                .comparison(CoverageStringComparison::Equals)
-                .value(value)
-                .build()
-                .map_err(|e| Failure::other(e.to_string()))
-        };
-        let criteria = CoverageFilterCriteria::builder()
-            .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
-            .account_id(equals(account)?)
-            .ecr_repository_name(equals(name)?)
-            .build();
-        let resources = self
-            .shared
-            .caller
-            .paginate(
-                account,
-                region,
-                "inspector2:ListCoverage",
-                &self.stats,
-                |token| {
-                    let call = inspector
-                        .list_coverage()
-                        .filter_criteria(criteria.clone())
-                        .max_results(200)
-                        .set_next_token(token);
-                    async move {
-                        call.send().await.map(|o| {
-                            (
-                                o.covered_resources().to_vec(),
-                                o.next_token().map(str::to_owned),
-                            )
-                        })
-                    }
-                },
-            )
-            .await?;
-        let mut usage = HashMap::new();
-        for r in resources {
-            let Some(digest) = r
-                .resource_id()
-                .rsplit('/')
-                .next()
-                .filter(|d| d.starts_with("sha256:"))
-            else {
-                continue;
-            };
-            let image = r.resource_metadata().and_then(|m| m.ecr_image());
-            usage.insert(
-                digest.to_owned(),
-                Usage {
-                    last_in_use_at: image.and_then(|i| i.last_in_use_at()).map(micros),
-                    in_use_count: image.and_then(|i| i.in_use_count()).unwrap_or(0),
-                    pulled_at: image.and_then(|i| i.image_pulled_at()).map(micros),
-                },
-            );
-        }
-        Ok(usage)
+        inspector_usage(&self.shared.caller, &self.stats, session, self.key).await
     }
 
     /// Describes `digests`; a digest ECR does not know is returned as absent. ECR fails the
@@ -787,6 +728,67 @@ impl Repo<'_> {
     }
 }
 
+/// Inspector's coverage of every image of the repository `key`, now, by digest.
+pub(crate) async fn inspector_usage(
+    caller: &Caller,
+    stats: &CallStats,
+    session: &AccountSession,
+    key: &RepoKey,
+) -> Result<HashMap<String, Usage>, Failure> {
+    let (account, region, name) = key;
+    let inspector = session.inspector(region);
+    let equals = |value: &str| {
+        CoverageStringFilter::builder()
+            .comparison(CoverageStringComparison::Equals)
+            .value(value)
+            .build()
+            .map_err(|e| Failure::other(e.to_string()))
+    };
+    let criteria = CoverageFilterCriteria::builder()
+        .resource_type(equals("AWS_ECR_CONTAINER_IMAGE")?)
+        .account_id(equals(account)?)
+        .ecr_repository_name(equals(name)?)
+        .build();
+    let resources = caller
+        .paginate(account, region, "inspector2:ListCoverage", stats, |token| {
+            let call = inspector
+                .list_coverage()
+                .filter_criteria(criteria.clone())
+                .max_results(200)
+                .set_next_token(token);
+            async move {
+                call.send().await.map(|o| {
+                    (
+                        o.covered_resources().to_vec(),
+                        o.next_token().map(str::to_owned),
+                    )
+                })
+            }
+        })
+        .await?;
+    let mut usage = HashMap::new();
+    for r in resources {
+        let Some(digest) = r
+            .resource_id()
+            .rsplit('/')
+            .next()
+            .filter(|d| d.starts_with("sha256:"))
+        else {
+            continue;
+        };
+        let image = r.resource_metadata().and_then(|m| m.ecr_image());
+        usage.insert(
+            digest.to_owned(),
+            Usage {
+                last_in_use_at: image.and_then(|i| i.last_in_use_at()).map(micros),
+                in_use_count: image.and_then(|i| i.in_use_count()).unwrap_or(0),
+                pulled_at: image.and_then(|i| i.image_pulled_at()).map(micros),
+            },
+        );
+    }
+    Ok(usage)
+}
+
 enum Check {
     Go,
     AlreadyArchived,
@@ -798,6 +800,6 @@ struct Refusal {
     message: String,
 }
 
-fn micros(t: &aws_smithy_types::DateTime) -> Micros {
+pub(crate) fn micros(t: &aws_smithy_types::DateTime) -> Micros {
     t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1_000)
 }

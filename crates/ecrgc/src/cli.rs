@@ -77,6 +77,13 @@ pub enum Command {
     /// `journal` table) before the next call; running the same command again resumes and
     /// never repeats a deletion. The same command ships alone as `ecrgc-exec`.
     Apply(ecrgc_exec::ApplyArgs),
+    /// ECR lifecycle advice: the lifecycle policy each repository's observed usage supports.
+    ///
+    /// `ecrgc lifecycle suggest` prints, per repository, the policy, the evidence behind
+    /// each rule and what it would expire now; `--out DIR` writes a lifecycle plan that
+    /// `ecrgc apply` (or `ecrgc-exec`) puts, after a dry run, with the same admission rules
+    /// and journal as a deletion manifest.
+    Lifecycle(crate::lifecycle::LifecycleArgs),
 }
 
 /// Options every command reading a store shares.

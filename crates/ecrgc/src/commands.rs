@@ -32,17 +32,18 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Explain(args) => explain(args).await,
         Command::Rules(args) => rules(args),
         Command::Apply(args) => apply(args).await,
+        Command::Lifecycle(args) => crate::lifecycle::run(args).await,
     }
 }
 
-fn load_config(path: Option<&Path>) -> Result<Config> {
+pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     })
 }
 
-fn parse_now(now: Option<&str>) -> Result<Micros> {
+pub(crate) fn parse_now(now: Option<&str>) -> Result<Micros> {
     match now {
         Some(s) => parse_rfc3339(s).map_err(|e| {
             bad_input(format!(
@@ -53,7 +54,7 @@ fn parse_now(now: Option<&str>) -> Result<Micros> {
     }
 }
 
-async fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
+pub(crate) async fn open_store(args: &StoreArgs, config: &Config) -> Result<Store> {
     Ok(ecrgc_aws::open_store(&config.store_location(args.store.as_deref())).await?)
 }
 
@@ -82,14 +83,14 @@ fn configured_catalog(
 
 /// A committed run to plan, and the runs of its history window (oldest first, the run
 /// itself last).
-struct Chosen {
-    run: RunMarker,
-    history: Vec<RunMarker>,
+pub(crate) struct Chosen {
+    pub(crate) run: RunMarker,
+    pub(crate) history: Vec<RunMarker>,
 }
 
 impl Chosen {
     /// Picks `run` (default: the latest) among the store's committed runs, listed once.
-    async fn pick(store: &Store, run: Option<&str>, config: &Config) -> Result<Self> {
+    pub(crate) async fn pick(store: &Store, run: Option<&str>, config: &Config) -> Result<Self> {
         Self::pick_among(store, store.committed_runs().await?, run, config)
     }
 
@@ -134,7 +135,7 @@ impl Chosen {
 
 /// A session over the chosen run and its history window, with the params and the catalog
 /// installed (rules and guards computed once, in memory).
-async fn prepare_session(
+pub(crate) async fn prepare_session(
     store: &Store,
     chosen: &Chosen,
     config: &Config,
@@ -268,7 +269,7 @@ async fn store_plan_totals(
     Ok(())
 }
 
-fn spinner(message: &'static str) -> ProgressBar {
+pub(crate) fn spinner(message: &'static str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),

@@ -9,6 +9,7 @@ mod athena;
 mod cli;
 mod commands;
 mod error;
+mod lifecycle;
 mod output;
 
 use std::process::ExitCode;

@@ -4,4 +4,5 @@ mod apply;
 mod cli;
 mod collect;
 mod differential;
+mod lifecycle;
 mod report;

@@ -1,0 +1,910 @@
+//! Applying a lifecycle plan (`ecrgc lifecycle suggest --out`): put reviewed lifecycle
+//! policies, one repository at a time, after checking them live.
+//!
+//! Admission is the deletion manifest's: the file parses, every item matches its id, the
+//! header is one the store recorded and every item a planned one (a reviewer may drop
+//! repositories, never add or edit one), and the plan has not expired; anything else is bad
+//! input (exit 2) before any API call.
+//!
+//! Per repository, live:
+//!
+//! 1. the repository exists, carries the opt-in tag and not the exclude tag (its tags now,
+//!    under the configuration now);
+//! 2. GetLifecyclePolicy: the policy in place must be the one the plan replaces (same
+//!    canonical hash, or none when the plan saw none) — else `policy_changed`, so a policy
+//!    someone edited after the snapshot is never overwritten; the planned policy already in
+//!    place counts as done;
+//! 3. DescribeImages, and the planned policy run through ecrgc's simulator of ECR's
+//!    evaluation (moto, the test backend, has no StartLifecyclePolicyPreview; the simulator
+//!    is the same one `lifecycle suggest` used): nothing it would expire now may be an image
+//!    the plan kept (`would_expire_kept`), pushed after the snapshot (`unknown_image`), pulled
+//!    since the snapshot (`pulled_since_snapshot`), in use per Inspector now (`in_use`) or
+//!    named by a workload registered or changed since the snapshot (`new_reference`).
+//!
+//! Only then, with `--yes`, PutLifecyclePolicy, announced by an `intent` line in the journal
+//! and followed by `policy_put`. A second apply skips what is done; one that finds its own
+//! policy in place after a crash records `policy_in_place`, so a policy is never put twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_ecr::types::ImageStatus;
+use ecrgc_aws::{AccountSession, ApiLimits, Aws, CallStats, Caller, Failure, RetrySettings};
+use ecrgc_config::Config;
+use ecrgc_lifecycle::plan::{LifecycleItem, LifecyclePlan, LifecycleRecord};
+use ecrgc_lifecycle::policy::policy_sha256;
+use ecrgc_lifecycle::{LifecycleError, SimImage, simulate};
+use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
+use ecrgc_store::Store;
+use futures::StreamExt;
+
+use crate::executor::{Decision, Summary, snapshot_task_definitions};
+use crate::journal::{Entry, Event, Journal, read_history};
+use crate::live::{inspector_usage, micros, reason};
+use crate::references::{RepoKey, Sweep, SweepScope, sweep};
+use crate::{ExecError, Result};
+
+/// Reasons only lifecycle items are skipped for (the others are [`reason`]'s).
+pub mod lifecycle_reason {
+    /// The policy in place is not the one the plan replaces.
+    pub const POLICY_CHANGED: &str = "policy_changed";
+    /// GetLifecyclePolicy failed.
+    pub const POLICY_CHECK_FAILED: &str = "policy_check_failed";
+    /// The policy would expire an image the plan kept.
+    pub const WOULD_EXPIRE_KEPT: &str = "would_expire_kept";
+    /// The policy would expire an image pushed after the snapshot.
+    pub const UNKNOWN_IMAGE: &str = "unknown_image";
+}
+
+/// A lifecycle plan that may be applied.
+#[derive(Debug, Clone)]
+pub struct AdmittedPlan {
+    /// The plan as reviewed.
+    pub plan: LifecyclePlan,
+    /// Its identity.
+    pub plan_id: String,
+    /// The snapshot time, µs.
+    pub snapshot_time: Micros,
+}
+
+/// Admits the lifecycle plan `text` (read from `path`) against the store's records at `now`.
+pub async fn admit(path: &str, text: &str, store: &Store, now: Micros) -> Result<AdmittedPlan> {
+    let plan = LifecyclePlan::from_json(path, text)?;
+    let plan_id = plan.header.plan_id();
+    let mut record = read_record(store, &plan_id).await?;
+    if record.is_none() {
+        // Only the message depends on this: name the header field that was edited.
+        let dir = LifecycleRecord::store_parts("")[0].clone();
+        for name in store.list_objects(&[&dir]).await? {
+            if let Some(bytes) = store.get_object(&[&dir, &name]).await?
+                && let Ok(r) = serde_json::from_slice::<LifecycleRecord>(&bytes)
+                && r.header.run_id == plan.header.run_id
+                && r.header.created_at == plan.header.created_at
+            {
+                record = Some(r);
+                break;
+            }
+        }
+    }
+    plan.check_against(path, store.display(), record.as_ref())?;
+    let time = |field: &str, value: &str| {
+        parse_rfc3339(value).map_err(|_| LifecycleError::BadTime {
+            path: path.to_owned(),
+            field: field.to_owned(),
+            value: value.to_owned(),
+        })
+    };
+    let expires_at = time("expires_at", &plan.header.expires_at)?;
+    let snapshot_time = time("snapshot_time", &plan.header.snapshot_time)?;
+    if now > expires_at {
+        return Err(LifecycleError::Expired {
+            path: path.to_owned(),
+            expires_at: plan.header.expires_at.clone(),
+            now: rfc3339(now),
+        }
+        .into());
+    }
+    Ok(AdmittedPlan {
+        plan,
+        plan_id,
+        snapshot_time,
+    })
+}
+
+async fn read_record(store: &Store, plan_id: &str) -> Result<Option<LifecycleRecord>> {
+    let parts = LifecycleRecord::store_parts(plan_id);
+    let Some(bytes) = store.get_object(&[&parts[0], &parts[1]]).await? else {
+        return Ok(None);
+    };
+    // A record that does not parse proves nothing: absent, so the plan is refused.
+    Ok(serde_json::from_slice::<LifecycleRecord>(&bytes)
+        .ok()
+        .filter(|r| r.plan_id == plan_id && r.header.plan_id() == plan_id))
+}
+
+/// Everything one lifecycle run needs.
+pub struct LifecycleRun<'a> {
+    /// The admitted plan.
+    pub admitted: &'a AdmittedPlan,
+    /// The configuration now.
+    pub config: &'a Config,
+    /// The store (records, snapshot, journal).
+    pub store: &'a Store,
+    /// `false` for a dry run.
+    pub execute: bool,
+    /// The evaluation clock (`--now`).
+    pub now: Micros,
+    /// The local journal file.
+    pub journal_path: PathBuf,
+}
+
+/// Images and bytes the policy expires on the live images, when it was evaluated.
+pub type Expiry = Option<(u64, u64)>;
+
+/// One repository's outcome.
+pub struct ItemOutcome {
+    /// The plan item.
+    pub item: LifecycleItem,
+    /// The final word on it.
+    pub decision: Decision,
+    /// Whether an earlier session made it.
+    pub earlier: bool,
+    /// What the policy expires live.
+    pub live: Expiry,
+}
+
+/// The outcome of a lifecycle run.
+pub struct LifecycleReport {
+    /// Figures (`policy_put`, `policy_in_place`, `skipped`, `failed` in `by_event`).
+    pub summary: Summary,
+    /// Per item, in plan order.
+    pub items: Vec<ItemOutcome>,
+}
+
+struct Ctx<'a> {
+    caller: Caller,
+    sessions: HashMap<String, Result<AccountSession, Failure>>,
+    sweep: Sweep,
+    blocked: Option<String>,
+    run: &'a LifecycleRun<'a>,
+    journal: Option<tokio::sync::Mutex<Journal>>,
+}
+
+/// Applies (or dry-runs) the admitted lifecycle plan.
+pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
+    let admitted = opts.admitted;
+    let history = read_history(Some(&opts.journal_path), opts.store, &admitted.plan_id).await?;
+    let latest = history.latest(false);
+    let pending: Vec<&LifecycleItem> = admitted
+        .plan
+        .items
+        .iter()
+        .filter(|i| {
+            !latest
+                .get(i.item_id.as_str())
+                .is_some_and(|e| e.event.is_done(false))
+        })
+        .collect();
+    let a = &opts.config.apply;
+    let caller = Caller::new(
+        RetrySettings {
+            max_attempts: a.max_attempts,
+            initial_backoff: Duration::from_millis(a.initial_backoff_ms),
+            max_backoff: Duration::from_millis(a.max_backoff_ms),
+        },
+        ApiLimits {
+            default: a.api_concurrency as usize,
+            overrides: a
+                .api_concurrency_overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), *v as usize))
+                .collect(),
+        },
+    );
+    let mut decided: HashMap<String, (Decision, Expiry)> = HashMap::new();
+    let mut journal_paths = (None, None);
+    if !pending.is_empty() {
+        let ctx = prepare(&opts, &pending, caller.clone()).await?;
+        if let Some(j) = &ctx.journal {
+            let j = j.lock().await;
+            journal_paths = (
+                Some(j.local_path().display().to_string()),
+                Some(j.store_folder()),
+            );
+        }
+        let mut started = Entry::new(Event::SessionStarted);
+        started.detail = Some(serde_json::json!({
+            "kind": "lifecycle",
+            "items": admitted.plan.items.len(),
+            "pending": pending.len(),
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "config_hash": opts.config.hash(),
+            "planned_config_hash": admitted.plan.header.config_hash,
+        }));
+        ctx.record(vec![started]).await?;
+        let ctx_ref = &ctx;
+        let results: Vec<Result<(String, Decision, Expiry)>> =
+            futures::stream::iter(pending.iter().copied())
+                .map(|item| async move {
+                    let (d, live) = ctx_ref.item(item).await?;
+                    Ok((item.item_id.clone(), d, live))
+                })
+                .buffer_unordered(opts.config.apply.parallel_repositories.max(1) as usize)
+                .collect()
+                .await;
+        for r in results {
+            let (id, d, live) = r?;
+            decided.insert(id, (d, live));
+        }
+        let summary = summarize(&opts, &history, &decided, &caller, &journal_paths);
+        let mut finished = Entry::new(Event::SessionFinished);
+        finished.detail = serde_json::to_value(&summary).ok();
+        ctx.record(vec![finished]).await?;
+    }
+    let summary = summarize(&opts, &history, &decided, &caller, &journal_paths);
+    let items = admitted
+        .plan
+        .items
+        .iter()
+        .map(|item| {
+            if let Some((d, live)) = decided.get(&item.item_id) {
+                return ItemOutcome {
+                    item: item.clone(),
+                    decision: d.clone(),
+                    earlier: false,
+                    live: *live,
+                };
+            }
+            let e = latest.get(item.item_id.as_str());
+            let d = Decision {
+                item_id: item.item_id.clone(),
+                event: e.map(|e| e.event).unwrap_or(Event::Skipped),
+                reason: e.and_then(|e| e.reason.clone()),
+                message: e.and_then(|e| e.message.clone()),
+                code: e.and_then(|e| e.code.clone()),
+            };
+            ItemOutcome {
+                item: item.clone(),
+                decision: d,
+                earlier: true,
+                live: None,
+            }
+        })
+        .collect();
+    Ok(LifecycleReport { summary, items })
+}
+
+async fn prepare<'a>(
+    opts: &'a LifecycleRun<'a>,
+    pending: &[&LifecycleItem],
+    caller: Caller,
+) -> Result<Ctx<'a>> {
+    let config = opts.config;
+    let home = pending.first().map(|i| i.region.clone());
+    let aws = Aws::load(caller.clone(), home.as_deref()).await?;
+    let check_ecs = config.sources.ecs || config.sources.config_aggregator.is_some();
+    let check_lambda = config.sources.lambda;
+    let mut accounts: Vec<String> = pending.iter().map(|i| i.account_id.clone()).collect();
+    let mut reference_accounts = Vec::new();
+    if check_ecs || check_lambda {
+        reference_accounts = if config.org.discover.is_some() {
+            aws.organization_accounts()
+                .await?
+                .into_iter()
+                .map(|a| a.id)
+                .collect()
+        } else if config.org.accounts.is_empty() {
+            vec![aws.caller_account().to_owned()]
+        } else {
+            config.org.accounts.clone()
+        };
+        accounts.extend(reference_accounts.iter().cloned());
+    }
+    accounts.sort();
+    accounts.dedup();
+    let role = config.apply_role();
+    let sessions: HashMap<String, Result<AccountSession, Failure>> =
+        futures::future::join_all(accounts.iter().map(|a| {
+            let aws = &aws;
+            async move { (a.clone(), aws.account(a, role).await) }
+        }))
+        .await
+        .into_iter()
+        .collect();
+    let mut regions = config.org.regions.clone();
+    if regions.is_empty() {
+        regions = pending.iter().map(|i| i.region.clone()).collect();
+        regions.sort();
+        regions.dedup();
+    }
+    let known_task_definitions = if check_ecs {
+        snapshot_task_definitions(opts.store, &opts.admitted.plan.header.run_id).await?
+    } else {
+        HashSet::new()
+    };
+    let found = sweep(SweepScope {
+        caller: caller.clone(),
+        sessions: reference_accounts
+            .iter()
+            .filter_map(|a| sessions.get(a).map(|s| (a.clone(), s.clone())))
+            .collect(),
+        regions,
+        known_task_definitions,
+        snapshot_time: opts.admitted.snapshot_time,
+        ecs: check_ecs,
+        lambda: check_lambda,
+        parallel: config.apply.parallel_repositories as usize,
+    })
+    .await;
+    let blocked = (!found.failures.is_empty()).then(|| {
+        format!(
+            "new references could not be searched: {}",
+            found.failures.join("; ")
+        )
+    });
+    let journal = if opts.execute {
+        let session = format!(
+            "{}-{:04x}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+            std::process::id() & 0xffff
+        );
+        Some(tokio::sync::Mutex::new(Journal::open(
+            &opts.journal_path,
+            opts.store.clone(),
+            &opts.admitted.plan_id,
+            &session,
+        )?))
+    } else {
+        None
+    };
+    Ok(Ctx {
+        caller,
+        sessions,
+        sweep: found,
+        blocked,
+        run: opts,
+        journal,
+    })
+}
+
+/// What one repository's live state allows.
+enum Verdict {
+    /// Every check passed: put with this client.
+    Put(aws_sdk_ecr::Client),
+    InPlace,
+    Absent(String),
+    Skip(&'static str, String),
+}
+
+impl Ctx<'_> {
+    async fn record(&self, entries: Vec<Entry>) -> Result<()> {
+        if let Some(j) = &self.journal {
+            j.lock().await.append(entries).await?;
+        }
+        Ok(())
+    }
+
+    fn entry(item: &LifecycleItem, event: Event) -> Entry {
+        let mut e = Entry::new(event);
+        e.item_id = Some(item.item_id.clone());
+        e.account_id = Some(item.account_id.clone());
+        e.region = Some(item.region.clone());
+        e.repository_name = Some(item.repository_name.clone());
+        e
+    }
+
+    /// Checks one repository live and, with `--yes`, puts its policy.
+    async fn item(&self, item: &LifecycleItem) -> Result<(Decision, Expiry)> {
+        let stats = CallStats::default();
+        let (verdict, live) = self.check(item, &stats).await;
+        let decision = |event: Event, reason: Option<&str>, message: Option<String>| Decision {
+            item_id: item.item_id.clone(),
+            event,
+            reason: reason.map(str::to_owned),
+            message,
+            code: None,
+        };
+        let (d, mut e) = match verdict {
+            Verdict::Skip(r, m) => (
+                decision(Event::Skipped, Some(r), Some(m.clone())),
+                Self::entry(item, Event::Skipped),
+            ),
+            Verdict::Absent(m) => (
+                decision(Event::Absent, None, Some(m)),
+                Self::entry(item, Event::Absent),
+            ),
+            Verdict::InPlace => (
+                decision(
+                    Event::PolicyInPlace,
+                    None,
+                    Some("the planned policy is the one in place".into()),
+                ),
+                Self::entry(item, Event::PolicyInPlace),
+            ),
+            Verdict::Put(_) if !self.run.execute => {
+                let message = live.map(|(n, b)| format!("expires {n} images ({b} bytes) now"));
+                return Ok((decision(Event::PolicyPut, None, message), live));
+            }
+            Verdict::Put(ecr) => return self.put(item, &ecr, &stats, live).await,
+        };
+        e.reason = d.reason.clone();
+        e.message = d.message.clone();
+        self.record(vec![e]).await?;
+        Ok((d, live))
+    }
+
+    async fn put(
+        &self,
+        item: &LifecycleItem,
+        ecr: &aws_sdk_ecr::Client,
+        stats: &CallStats,
+        live: Expiry,
+    ) -> Result<(Decision, Expiry)> {
+        let mut intent = Self::entry(item, Event::Intent);
+        intent.api = Some("ecr:PutLifecyclePolicy".into());
+        intent.detail = Some(serde_json::json!({
+            "policy_sha256": item.policy_sha256,
+            "replaces_policy_sha256": item.replaces_policy_sha256,
+        }));
+        self.record(vec![intent]).await?;
+        let (account, region, name) = (&item.account_id, &item.region, &item.repository_name);
+        let text = item.policy.to_text();
+        let out = self
+            .caller
+            .call(account, region, "ecr:PutLifecyclePolicy", stats, || {
+                ecr.put_lifecycle_policy()
+                    .registry_id(account)
+                    .repository_name(name)
+                    .lifecycle_policy_text(&text)
+                    .send()
+            })
+            .await;
+        let (event, code, message) = match out {
+            Ok(_) => (
+                Event::PolicyPut,
+                None,
+                live.map(|(n, b)| format!("expires {n} images ({b} bytes) now")),
+            ),
+            Err(f) => (
+                Event::Failed,
+                Some(f.code.clone().unwrap_or_else(|| format!("{:?}", f.kind))),
+                Some(f.to_string()),
+            ),
+        };
+        let mut e = Self::entry(item, event);
+        e.api = Some("ecr:PutLifecyclePolicy".into());
+        e.code = code.clone();
+        e.message = message.clone();
+        self.record(vec![e]).await?;
+        Ok((
+            Decision {
+                item_id: item.item_id.clone(),
+                event,
+                reason: None,
+                message,
+                code,
+            },
+            live,
+        ))
+    }
+
+    /// The live checks; the figures are what the policy expires on the live images.
+    async fn check(&self, item: &LifecycleItem, stats: &CallStats) -> (Verdict, Expiry) {
+        use lifecycle_reason::*;
+        let key: RepoKey = (
+            item.account_id.clone(),
+            item.region.clone(),
+            item.repository_name.clone(),
+        );
+        let (account, region, name) = (&key.0, &key.1, &key.2);
+        let session = match self.sessions.get(account) {
+            Some(Ok(s)) => s.clone(),
+            Some(Err(f)) => return (Verdict::Skip(reason::ROLE_UNAVAILABLE, f.to_string()), None),
+            None => {
+                return (
+                    Verdict::Skip(reason::ROLE_UNAVAILABLE, "no session".into()),
+                    None,
+                );
+            }
+        };
+        let ecr = session.ecr(region);
+        let caller = &self.caller;
+        // 1. The repository, its tags.
+        let described = caller
+            .call(account, region, "ecr:DescribeRepositories", stats, || {
+                ecr.describe_repositories()
+                    .registry_id(account)
+                    .repository_names(name)
+                    .send()
+            })
+            .await;
+        let arn = match described {
+            Ok(out) => out
+                .repositories()
+                .first()
+                .and_then(|r| r.repository_arn())
+                .map(str::to_owned),
+            Err(f) if f.code.as_deref() == Some("RepositoryNotFoundException") => {
+                return (Verdict::Absent("the repository is gone".into()), None);
+            }
+            Err(f) => {
+                return (
+                    Verdict::Skip(reason::REPOSITORY_CHECK_FAILED, f.to_string()),
+                    None,
+                );
+            }
+        };
+        let Some(arn) = arn else {
+            return (
+                Verdict::Skip(
+                    reason::REPOSITORY_CHECK_FAILED,
+                    "DescribeRepositories gave no ARN".into(),
+                ),
+                None,
+            );
+        };
+        let tags = match caller
+            .call(account, region, "ecr:ListTagsForResource", stats, || {
+                ecr.list_tags_for_resource().resource_arn(&arn).send()
+            })
+            .await
+        {
+            Ok(out) => out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect::<Vec<_>>(),
+            Err(f) => {
+                return (
+                    Verdict::Skip(reason::REPOSITORY_CHECK_FAILED, f.to_string()),
+                    None,
+                );
+            }
+        };
+        let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
+        let exclude = self.run.config.exclude_tag();
+        if has(&exclude.key, &exclude.value) {
+            let why = format!("the repository is tagged {}={}", exclude.key, exclude.value);
+            return (Verdict::Skip(reason::REPOSITORY_EXCLUDED, why), None);
+        }
+        if let Some(opt_in) = self.run.config.opt_in_tag()
+            && !has(&opt_in.key, &opt_in.value)
+        {
+            let why = format!(
+                "the repository is not tagged {}={}",
+                opt_in.key, opt_in.value
+            );
+            return (Verdict::Skip(reason::REPOSITORY_NOT_OPTED_IN, why), None);
+        }
+        // 2. The policy in place.
+        let live_policy = match caller
+            .call(account, region, "ecr:GetLifecyclePolicy", stats, || {
+                ecr.get_lifecycle_policy()
+                    .registry_id(account)
+                    .repository_name(name)
+                    .send()
+            })
+            .await
+        {
+            Ok(out) => out.lifecycle_policy_text().map(str::to_owned),
+            Err(f) if f.code.as_deref() == Some("LifecyclePolicyNotFoundException") => None,
+            Err(f) => return (Verdict::Skip(POLICY_CHECK_FAILED, f.to_string()), None),
+        };
+        let live_sha = live_policy.as_deref().map(policy_sha256);
+        if live_sha.as_deref() == Some(item.policy_sha256.as_str()) {
+            return (Verdict::InPlace, None);
+        }
+        if live_sha != item.replaces_policy_sha256 {
+            let show = |s: &Option<String>| {
+                s.as_deref()
+                    .map_or_else(|| "none".to_owned(), |s| s[..12.min(s.len())].to_owned())
+            };
+            return (
+                Verdict::Skip(
+                    POLICY_CHANGED,
+                    format!(
+                        "the policy in place ({}) is not the one the plan replaces ({})",
+                        show(&live_sha),
+                        show(&item.replaces_policy_sha256)
+                    ),
+                ),
+                None,
+            );
+        }
+        // 3. The images, and what the policy would expire among them now.
+        let details = match caller
+            .paginate(account, region, "ecr:DescribeImages", stats, |token| {
+                let call = ecr
+                    .describe_images()
+                    .registry_id(account)
+                    .repository_name(name)
+                    .max_results(1000)
+                    .set_next_token(token);
+                async move {
+                    call.send().await.map(|o| {
+                        (
+                            o.image_details().to_vec(),
+                            o.next_token().map(str::to_owned),
+                        )
+                    })
+                }
+            })
+            .await
+        {
+            Ok(d) => d,
+            Err(f) => return (Verdict::Skip(reason::DESCRIBE_FAILED, f.to_string()), None),
+        };
+        let images: Vec<SimImage> = details
+            .iter()
+            .map(|d| SimImage {
+                digest: d.image_digest().unwrap_or_default().to_owned(),
+                pushed_at: d.image_pushed_at().map(micros).unwrap_or(i64::MAX),
+                tags: d.image_tags().to_vec(),
+                active: d.image_status().is_none_or(|s| *s == ImageStatus::Active),
+            })
+            .collect();
+        let eval = simulate(&item.policy, &images, self.run.now);
+        let expired: Vec<usize> = eval.expired_indexes().collect();
+        let bytes: u64 = expired
+            .iter()
+            .map(|&i| details[i].image_size_in_bytes().unwrap_or(0).max(0) as u64)
+            .sum();
+        let live = Some((expired.len() as u64, bytes));
+        let snapshot = self.run.admitted.snapshot_time;
+        let kept: HashSet<&str> = item.kept_digests.iter().map(String::as_str).collect();
+        for &i in &expired {
+            let (im, d) = (&images[i], &details[i]);
+            if kept.contains(im.digest.as_str()) {
+                return (
+                    Verdict::Skip(
+                        WOULD_EXPIRE_KEPT,
+                        format!("it would expire {}, which the plan kept", im.digest),
+                    ),
+                    live,
+                );
+            }
+            if im.pushed_at > snapshot {
+                return (
+                    Verdict::Skip(
+                        UNKNOWN_IMAGE,
+                        format!("it would expire {}, pushed after the snapshot", im.digest),
+                    ),
+                    live,
+                );
+            }
+            if let Some(pulled) = d.last_recorded_pull_time().map(micros)
+                && pulled > snapshot
+            {
+                return (
+                    Verdict::Skip(
+                        reason::PULLED_SINCE_SNAPSHOT,
+                        format!(
+                            "it would expire {}, pulled at {}",
+                            im.digest,
+                            rfc3339(pulled)
+                        ),
+                    ),
+                    live,
+                );
+            }
+        }
+        if expired.is_empty() {
+            return (Verdict::Put(ecr), live);
+        }
+        if let Some(why) = &self.blocked {
+            return (
+                Verdict::Skip(reason::REFERENCE_CHECK_FAILED, why.clone()),
+                live,
+            );
+        }
+        for &i in &expired {
+            let im = &images[i];
+            let tags: Vec<&str> = im.tags.iter().map(String::as_str).collect();
+            if let Some(r) = self.sweep.matching(&key, &im.digest, &tags) {
+                return (
+                    Verdict::Skip(
+                        reason::NEW_REFERENCE,
+                        format!("it would expire {}, named by {}", im.digest, r.resource),
+                    ),
+                    live,
+                );
+            }
+        }
+        if self.run.config.sources.inspector {
+            let usage = match inspector_usage(caller, stats, &session, &key).await {
+                Ok(u) => u,
+                Err(f) => {
+                    return (
+                        Verdict::Skip(reason::INSPECTOR_CHECK_FAILED, f.to_string()),
+                        live,
+                    );
+                }
+            };
+            for &i in &expired {
+                let Some(u) = usage.get(&images[i].digest) else {
+                    continue;
+                };
+                let used_after = u.last_in_use_at.is_some_and(|t| t > snapshot);
+                let pulled_after = u.pulled_at.is_some_and(|t| t > snapshot);
+                if u.in_use_count > 0 || used_after {
+                    return (
+                        Verdict::Skip(
+                            reason::IN_USE,
+                            format!("it would expire {}, in use per Inspector", images[i].digest),
+                        ),
+                        live,
+                    );
+                }
+                if pulled_after {
+                    return (
+                        Verdict::Skip(
+                            reason::PULLED_SINCE_SNAPSHOT,
+                            format!(
+                                "it would expire {}, pulled after the snapshot per Inspector",
+                                images[i].digest
+                            ),
+                        ),
+                        live,
+                    );
+                }
+            }
+        }
+        (Verdict::Put(ecr), live)
+    }
+}
+
+fn summarize(
+    opts: &LifecycleRun<'_>,
+    history: &crate::journal::History,
+    now: &HashMap<String, (Decision, Expiry)>,
+    caller: &Caller,
+    journal: &(Option<String>, Option<String>),
+) -> Summary {
+    let latest = history.latest(false);
+    let plan = &opts.admitted.plan;
+    let mut s = Summary {
+        manifest_id: opts.admitted.plan_id.clone(),
+        mode: None,
+        dry_run: !opts.execute,
+        items: plan.items.len() as u64,
+        planned_items: plan.header.repositories,
+        api_calls: caller.totals().calls(),
+        throttles: caller.totals().throttles(),
+        journal: journal.0.clone(),
+        journal_store: journal.1.clone(),
+        ..Summary::default()
+    };
+    let mut by_event: BTreeMap<String, u64> = BTreeMap::new();
+    for item in &plan.items {
+        let prior = latest.get(item.item_id.as_str());
+        let (event, reason, code, live) = match (prior, now.get(&item.item_id)) {
+            (Some(p), _) if p.event.is_done(false) => {
+                s.done_before += 1;
+                (p.event, p.reason.clone(), p.code.clone(), None)
+            }
+            (_, Some((d, live))) => {
+                s.decided_now += 1;
+                (d.event, d.reason.clone(), d.code.clone(), *live)
+            }
+            (Some(p), None) => (p.event, p.reason.clone(), p.code.clone(), None),
+            (None, None) => continue,
+        };
+        *by_event.entry(event.name()).or_default() += 1;
+        match event {
+            Event::PolicyPut => s.bytes += live.map_or(0, |(_, b)| b),
+            Event::Skipped => {
+                *s.skipped_by_reason
+                    .entry(reason.unwrap_or_else(|| "unknown".into()))
+                    .or_default() += 1
+            }
+            Event::Failed => {
+                *s.failed_by_code
+                    .entry(code.unwrap_or_else(|| "unknown".into()))
+                    .or_default() += 1
+            }
+            _ => {}
+        }
+    }
+    s.by_event = by_event;
+    s
+}
+
+/// The text a lifecycle apply prints: in a dry run one line per repository, then the summary.
+pub fn render(report: &LifecycleReport, run_id: &str) -> String {
+    let s = &report.summary;
+    let mut t = String::new();
+    if s.dry_run {
+        t.push_str("action\taccount\tregion\trepository\tpolicy_sha256\texpires_images\texpires_bytes\twhy\n");
+        for o in &report.items {
+            let (item, d, live) = (&o.item, &o.decision, &o.live);
+            let action = match (d.event, o.earlier) {
+                (e, true) if e.is_done(false) => format!("done_earlier:{}", e.name()),
+                (Event::PolicyPut, false) => "would_put".into(),
+                (Event::PolicyInPlace, false) => "in_place".into(),
+                (e, _) => e.name(),
+            };
+            let why = match (&d.reason, &d.message) {
+                (Some(r), Some(m)) => format!("{r}: {m}"),
+                (Some(r), None) => r.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => String::new(),
+            };
+            let (n, b) = live.map_or((String::new(), String::new()), |(n, b)| {
+                (n.to_string(), b.to_string())
+            });
+            t.push_str(&format!(
+                "{action}\t{}\t{}\t{}\t{}\t{n}\t{b}\t{why}\n",
+                item.account_id,
+                item.region,
+                item.repository_name,
+                &item.policy_sha256[..12.min(item.policy_sha256.len())],
+            ));
+        }
+        t.push('\n');
+    }
+    t.push_str(&format!(
+        "lifecycle plan {} (run {run_id}): {} of {} planned repositories{}\n",
+        s.manifest_id,
+        s.items,
+        s.planned_items,
+        if s.dry_run { ", dry run" } else { "" }
+    ));
+    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
+    t.push_str(&format!(
+        "  {:<16}{:>8} policies{}\n",
+        if s.dry_run { "would put" } else { "put" },
+        get("policy_put"),
+        if get("policy_put") > 0 {
+            format!(
+                " (expiring {} now, by the simulator)",
+                ecrgc_lifecycle::render::human_bytes(s.bytes)
+            )
+        } else {
+            String::new()
+        }
+    ));
+    t.push_str(&format!(
+        "  {:<16}{:>8}\n",
+        "in place",
+        get("policy_in_place")
+    ));
+    t.push_str(&format!(
+        "  {:<16}{:>8}\n",
+        "repository gone",
+        get("absent")
+    ));
+    t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
+    for (reason, n) in &s.skipped_by_reason {
+        t.push_str(&format!("    {reason:<30}{n:>6}\n"));
+    }
+    t.push_str(&format!("  {:<16}{:>8}\n", "failed", s.failed()));
+    for (code, n) in &s.failed_by_code {
+        t.push_str(&format!("    {code:<30}{n:>6}\n"));
+    }
+    if s.done_before > 0 {
+        t.push_str(&format!(
+            "  {:<16}{:>8} (done by an earlier apply, not repeated)\n",
+            "earlier", s.done_before
+        ));
+    }
+    t.push_str(&format!(
+        "  {:<16}{:>8} ({} throttled)\n",
+        "API calls", s.api_calls, s.throttles
+    ));
+    if let Some(j) = &s.journal {
+        t.push_str(&format!("journal {j}\n"));
+    }
+    if let Some(j) = &s.journal_store {
+        t.push_str(&format!("journal table {j}\n"));
+    }
+    t
+}
+
+/// Reads a plan file's text, for the dispatch in [`crate::cli::run`].
+pub(crate) fn read(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| ExecError::ReadManifest {
+        path: path.display().to_string(),
+        source,
+    })
+}
