@@ -332,14 +332,40 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
     Ok(Report { summary, items })
 }
 
-/// Sessions, the reference sweep and the journal: everything the repository tasks share.
-async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Result<Shared> {
-    let config = opts.config;
-    let home = pending.first().map(|i| i.region.clone());
+/// What every apply needs before its first repository: a session per account, the sweep
+/// for references made since the snapshot, and the journal of an `--yes` run.
+pub(crate) struct Prepared {
+    pub(crate) sessions: HashMap<String, Result<AccountSession, Failure>>,
+    pub(crate) sweep: Sweep,
+    /// Set when the reference sweep failed: nothing may be changed.
+    pub(crate) blocked: Option<String>,
+    pub(crate) journal: Option<Mutex<Journal>>,
+}
+
+/// Where and what [`prepare_shared`] prepares.
+pub(crate) struct PrepareScope<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) store: &'a Store,
+    /// Accounts and regions of the pending items.
+    pub(crate) items: Vec<(String, String)>,
+    /// The snapshot run planned, and its instant.
+    pub(crate) run_id: &'a str,
+    pub(crate) snapshot_time: Micros,
+    /// The plan's id (the journal's key), its local journal, and whether to open it.
+    pub(crate) plan_id: &'a str,
+    pub(crate) journal_path: &'a std::path::Path,
+    pub(crate) execute: bool,
+}
+
+/// Opens the sessions (item accounts, and every account whose workloads may reference an
+/// image), sweeps for new references, and opens the journal.
+pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> Result<Prepared> {
+    let config = scope.config;
+    let home = scope.items.first().map(|i| i.1.clone());
     let aws = Aws::load(caller.clone(), home.as_deref()).await?;
     let check_ecs = config.sources.ecs || config.sources.config_aggregator.is_some();
     let check_lambda = config.sources.lambda;
-    let mut accounts: Vec<String> = pending.iter().map(|i| i.account_id.clone()).collect();
+    let mut accounts: Vec<String> = scope.items.iter().map(|i| i.0.clone()).collect();
     let mut reference_accounts = Vec::new();
     if check_ecs || check_lambda {
         reference_accounts = if config.org.discover.is_some() {
@@ -369,12 +395,12 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
 
     let mut regions = config.org.regions.clone();
     if regions.is_empty() {
-        regions = pending.iter().map(|i| i.region.clone()).collect();
+        regions = scope.items.iter().map(|i| i.1.clone()).collect();
         regions.sort();
         regions.dedup();
     }
     let known_task_definitions = if check_ecs {
-        snapshot_task_definitions(opts.store, &opts.admitted.manifest.header.run_id).await?
+        snapshot_task_definitions(scope.store, scope.run_id).await?
     } else {
         HashSet::new()
     };
@@ -382,11 +408,11 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
         caller: caller.clone(),
         sessions: reference_accounts
             .iter()
-            .map(|a| (a.clone(), sessions[a].clone()))
+            .filter_map(|a| sessions.get(a).map(|s| (a.clone(), s.clone())))
             .collect(),
         regions,
         known_task_definitions,
-        snapshot_time: opts.admitted.snapshot_time,
+        snapshot_time: scope.snapshot_time,
         ecs: check_ecs,
         lambda: check_lambda,
         parallel: config.apply.parallel_repositories as usize,
@@ -398,34 +424,62 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
             found.failures.join("; ")
         )
     });
-    let journal = if opts.execute {
+    let journal = if scope.execute {
         let session = format!(
             "{}-{:04x}",
             chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
             std::process::id() & 0xffff
         );
         Some(Mutex::new(Journal::open(
-            &opts.journal_path,
-            opts.store.clone(),
-            &opts.admitted.manifest_id,
+            scope.journal_path,
+            scope.store.clone(),
+            scope.plan_id,
             &session,
         )?))
     } else {
         None
     };
+    Ok(Prepared {
+        sessions,
+        sweep: found,
+        blocked,
+        journal,
+    })
+}
+
+/// Everything the repository tasks of a manifest share.
+async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Result<Shared> {
+    let config = opts.config;
+    let prepared = prepare_shared(
+        PrepareScope {
+            config,
+            store: opts.store,
+            items: pending
+                .iter()
+                .map(|i| (i.account_id.clone(), i.region.clone()))
+                .collect(),
+            run_id: &opts.admitted.manifest.header.run_id,
+            snapshot_time: opts.admitted.snapshot_time,
+            plan_id: &opts.admitted.manifest_id,
+            journal_path: &opts.journal_path,
+            execute: opts.execute,
+        },
+        &caller,
+    )
+    .await?;
     Ok(Shared {
         caller,
-        sessions,
-        blocked,
+        sessions: prepared.sessions,
+        blocked: prepared.blocked,
         inspector: config.sources.inspector,
-        sweep: found,
+        sweep: prepared.sweep,
         snapshot_time: opts.admitted.snapshot_time,
         mode: opts.mode,
         execute: opts.execute,
         batch_size: config.apply.batch_size.clamp(1, 100) as usize,
         exclude_tag: config.exclude_tag(),
         opt_in_tag: config.opt_in_tag(),
-        journal,
+        journal: prepared.journal,
         progress: opts.progress.clone(),
     })
 }

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_ecr::types::ImageStatus;
-use ecrgc_aws::{AccountSession, ApiLimits, Aws, CallStats, Caller, Failure, RetrySettings};
+use ecrgc_aws::{AccountSession, ApiLimits, CallStats, Caller, Failure, RetrySettings};
 use ecrgc_config::Config;
 use ecrgc_lifecycle::plan::{LifecycleItem, LifecyclePlan, LifecycleRecord};
 use ecrgc_lifecycle::policy::policy_sha256;
@@ -39,10 +39,10 @@ use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
 use ecrgc_store::Store;
 use futures::StreamExt;
 
-use crate::executor::{Decision, Summary, snapshot_task_definitions};
+use crate::executor::{Decision, PrepareScope, Summary, prepare_shared};
 use crate::journal::{Entry, Event, Journal, read_history};
 use crate::live::{inspector_usage, micros, reason};
-use crate::references::{RepoKey, Sweep, SweepScope, sweep};
+use crate::references::{RepoKey, Sweep};
 use crate::{ExecError, Result};
 
 /// Reasons only lifecycle items are skipped for (the others are [`reason`]'s).
@@ -280,91 +280,30 @@ async fn prepare<'a>(
     pending: &[&LifecycleItem],
     caller: Caller,
 ) -> Result<Ctx<'a>> {
-    let config = opts.config;
-    let home = pending.first().map(|i| i.region.clone());
-    let aws = Aws::load(caller.clone(), home.as_deref()).await?;
-    let check_ecs = config.sources.ecs || config.sources.config_aggregator.is_some();
-    let check_lambda = config.sources.lambda;
-    let mut accounts: Vec<String> = pending.iter().map(|i| i.account_id.clone()).collect();
-    let mut reference_accounts = Vec::new();
-    if check_ecs || check_lambda {
-        reference_accounts = if config.org.discover.is_some() {
-            aws.organization_accounts()
-                .await?
-                .into_iter()
-                .map(|a| a.id)
-                .collect()
-        } else if config.org.accounts.is_empty() {
-            vec![aws.caller_account().to_owned()]
-        } else {
-            config.org.accounts.clone()
-        };
-        accounts.extend(reference_accounts.iter().cloned());
-    }
-    accounts.sort();
-    accounts.dedup();
-    let role = config.apply_role();
-    let sessions: HashMap<String, Result<AccountSession, Failure>> =
-        futures::future::join_all(accounts.iter().map(|a| {
-            let aws = &aws;
-            async move { (a.clone(), aws.account(a, role).await) }
-        }))
-        .await
-        .into_iter()
-        .collect();
-    let mut regions = config.org.regions.clone();
-    if regions.is_empty() {
-        regions = pending.iter().map(|i| i.region.clone()).collect();
-        regions.sort();
-        regions.dedup();
-    }
-    let known_task_definitions = if check_ecs {
-        snapshot_task_definitions(opts.store, &opts.admitted.plan.header.run_id).await?
-    } else {
-        HashSet::new()
-    };
-    let found = sweep(SweepScope {
-        caller: caller.clone(),
-        sessions: reference_accounts
-            .iter()
-            .filter_map(|a| sessions.get(a).map(|s| (a.clone(), s.clone())))
-            .collect(),
-        regions,
-        known_task_definitions,
-        snapshot_time: opts.admitted.snapshot_time,
-        ecs: check_ecs,
-        lambda: check_lambda,
-        parallel: config.apply.parallel_repositories as usize,
-    })
-    .await;
-    let blocked = (!found.failures.is_empty()).then(|| {
-        format!(
-            "new references could not be searched: {}",
-            found.failures.join("; ")
-        )
-    });
-    let journal = if opts.execute {
-        let session = format!(
-            "{}-{:04x}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
-            std::process::id() & 0xffff
-        );
-        Some(tokio::sync::Mutex::new(Journal::open(
-            &opts.journal_path,
-            opts.store.clone(),
-            &opts.admitted.plan_id,
-            &session,
-        )?))
-    } else {
-        None
-    };
+    let prepared = prepare_shared(
+        PrepareScope {
+            config: opts.config,
+            store: opts.store,
+            items: pending
+                .iter()
+                .map(|i| (i.account_id.clone(), i.region.clone()))
+                .collect(),
+            run_id: &opts.admitted.plan.header.run_id,
+            snapshot_time: opts.admitted.snapshot_time,
+            plan_id: &opts.admitted.plan_id,
+            journal_path: &opts.journal_path,
+            execute: opts.execute,
+        },
+        &caller,
+    )
+    .await?;
     Ok(Ctx {
         caller,
-        sessions,
-        sweep: found,
-        blocked,
+        sessions: prepared.sessions,
+        sweep: prepared.sweep,
+        blocked: prepared.blocked,
         run: opts,
-        journal,
+        journal: prepared.journal,
     })
 }
 

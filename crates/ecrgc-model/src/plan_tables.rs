@@ -52,3 +52,12 @@ pub const INDEX_MEDIA_TYPES: &[&str] = &[
 pub fn is_index_media_type(media_type: &str) -> bool {
     INDEX_MEDIA_TYPES.contains(&media_type)
 }
+
+/// [`INDEX_MEDIA_TYPES`] as a SQL list of string literals, for `… IN (…)`.
+pub fn index_media_types_sql() -> String {
+    INDEX_MEDIA_TYPES
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -21,7 +21,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 use ecrgc_config::{PricingConfig, ReportConfig};
 use ecrgc_model::time::{Micros, rfc3339};
-use ecrgc_model::{INDEX_MEDIA_TYPES, PlanTotalRow, PlanTotalsBuilder};
+use ecrgc_model::{PlanTotalRow, PlanTotalsBuilder, index_media_types_sql};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
@@ -262,11 +262,7 @@ pub async fn compute(spec: &ReportSpec<'_>) -> Result<Computed> {
 }
 
 async fn plan_totals(spec: &ReportSpec<'_>) -> Result<Vec<Total>> {
-    let index_types = INDEX_MEDIA_TYPES
-        .iter()
-        .map(|t| sql_string(t))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let index_types = index_media_types_sql();
     let bytes = |alias: &str| {
         format!(
             "SUM(CASE WHEN {alias}.image_manifest_media_type IN ({index_types}) THEN 0 \
@@ -362,11 +358,7 @@ async fn freed_bytes(ctx: &SessionContext) -> Result<BTreeMap<String, Option<u64
     if !ctx.table_exist("image_layers")? {
         return Ok(BTreeMap::new());
     }
-    let index_types = INDEX_MEDIA_TYPES
-        .iter()
-        .map(|t| sql_string(t))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let index_types = index_media_types_sql();
     // A layer is freed when every image of the repository that uses it is deleted; a
     // repository counts only when each of its image manifests has its layers, since a
     // missing image could share any of them.

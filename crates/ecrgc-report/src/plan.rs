@@ -338,11 +338,7 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
 }
 
 async fn scanned(ctx: &SessionContext) -> Result<Scanned> {
-    let index_types = ecrgc_model::INDEX_MEDIA_TYPES
-        .iter()
-        .map(|t| format!("'{t}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let index_types = ecrgc_model::index_media_types_sql();
     let batches = ctx
         .sql(&format!(
             "SELECT \

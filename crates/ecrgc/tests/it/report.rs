@@ -311,17 +311,24 @@ fn the_html_report_renders_in_chromium_with_the_json_reports_numbers() {
         return;
     };
     let h = history();
-    let script = ecrgc_testkit::repo_root().join("testing/report/check_html.py");
+    check(
+        &python,
+        "testing/report/check_html.py",
+        &[s(&h.out.join("report.html")), s(&h.out.join("report.json"))],
+    );
+}
+
+/// Runs one of the Python checkers and expects its closing line.
+fn check(python: &str, script: &str, args: &[&str]) {
     let o = Command::new(python)
-        .arg(&script)
-        .arg(h.out.join("report.html"))
-        .arg(h.out.join("report.json"))
+        .arg(ecrgc_testkit::repo_root().join(script))
+        .args(args)
         .output()
         .expect("python runs");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success() && text.contains("all checks passed"),
-        "{text}\n{}",
+        "{script}:\n{text}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
 }
@@ -394,24 +401,17 @@ fn duckdb_and_pyarrow_read_the_store_as_ecrgc_does_and_the_athena_ddl_matches_it
         ok(&["athena-ddl", "--location", "s3://bucket/ecrgc"]),
     )
     .expect("writes");
-    let script = ecrgc_testkit::repo_root().join("testing/readers/check_store.py");
-    let o = Command::new(python)
-        .arg(&script)
-        .args([
+    check(
+        &python,
+        "testing/readers/check_store.py",
+        &[
             "--store",
             store,
             "--expected",
             s(&expected_path),
             "--ddl",
             s(&ddl_path),
-        ])
-        .output()
-        .expect("python runs");
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success() && text.contains("all checks passed"),
-        "{text}\n{}",
-        String::from_utf8_lossy(&o.stderr)
+        ],
     );
 }
 
