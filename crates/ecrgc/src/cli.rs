@@ -41,6 +41,15 @@ pub enum Command {
     /// account and region is recorded in `collection_coverage` and the run still commits;
     /// `plan` then keeps every image whose use that failure hides. Prints the run id and
     /// every unit that was not read cleanly.
+    ///
+    /// With --layers (or `[sources] layers = true`) it also reads the config and layer
+    /// blobs of every single-platform image into `image_layers`, for the bytes a deletion
+    /// frees after layer sharing. That takes one BatchGetImage call per 100 images, and
+    /// ECR counts each as a pull that moves lastRecordedPullTime (the signal of the
+    /// `recent_pull` guard and the `not_pulled` rule) unless the collector's role is
+    /// registered with `aws ecr register-pull-time-update-exclusion` in every registry
+    /// account and region. collect checks that exclusion (ListPullTimeUpdateExclusions),
+    /// warns on stderr where it is missing and records it as a `pull_time_exclusion` unit.
     Collect(CollectArgs),
     /// Run the rules and guards on the latest committed run; write reports and a manifest.
     Plan(PlanArgs),
@@ -117,6 +126,14 @@ pub struct CollectArgs {
     /// start fixes the run's snapshot time.
     #[arg(long, value_name = "NAME", requires = "shard")]
     pub run_name: Option<String>,
+    /// Also read the layers of every single-platform image (one BatchGetImage, which ECR
+    /// counts as a pull, per 100 images; register the pull-time update exclusion first)
+    /// [default: the config's `sources.layers`, else off].
+    #[arg(long, overrides_with = "no_layers")]
+    pub layers: bool,
+    /// Do not read layers, whatever the config says.
+    #[arg(long, overrides_with = "layers")]
+    pub no_layers: bool,
 }
 
 /// `ecrgc plan`.
@@ -176,7 +193,8 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// SQL to run. Tables: runs, repositories, repository_tags, repository_pullers, images,
-    /// image_tags, image_relations, inspector_coverage, workload_refs, collection_coverage.
+    /// image_tags, image_relations, image_layers, inspector_coverage, workload_refs,
+    /// collection_coverage.
     pub sql: String,
     #[command(flatten)]
     pub store: StoreArgs,
