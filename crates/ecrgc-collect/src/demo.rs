@@ -134,8 +134,12 @@ const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 const COSIGN_LAYER: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// The digest of `{}`, the empty config every OCI artifact without a config shares.
-const OCI_EMPTY_DIGEST: &str =
-    "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+const OCI_EMPTY_DIGEST: Digest = Digest([
+    0x4413_6fa3_55b3_678a,
+    0x1146_ad16_f7e8_649e,
+    0x94fb_4fc2_1fe7_7e83,
+    0x10c0_60f6_1caa_ff8a,
+]);
 
 /// The base image of a repository is rebuilt this often; builds in between share it.
 const BASE_GENERATION: Micros = 60 * DAY;
@@ -820,6 +824,33 @@ fn make_unit(rng: &mut Rng, repo: &Repo, build: u64, budget: u64) -> Vec<ImageFa
     }
 }
 
+/// A `sha256:` digest as its bits: layers are many, so they are hashed and copied as
+/// numbers and spelled out only when written (as [`Rng::digest`] spells them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Digest([u64; 4]);
+
+impl Digest {
+    /// Draws the same bits [`Rng::digest`] would.
+    fn draw(rng: &mut Rng) -> Self {
+        Self([
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+        ])
+    }
+
+    /// Spells the digest into `buf`, reusing its allocation.
+    fn spell<'a>(&self, buf: &'a mut String) -> &'a str {
+        use std::fmt::Write;
+        buf.clear();
+        let [a, b, c, d] = self.0;
+        // Writing into a String cannot fail.
+        let _ = write!(buf, "sha256:{a:016x}{b:016x}{c:016x}{d:016x}");
+        buf
+    }
+}
+
 /// The layers of one repository's images, and which of them deleted and kept images list.
 struct RepoLayers {
     seed: u64,
@@ -827,9 +858,11 @@ struct RepoLayers {
     /// Top layers and configs, drawn in image order.
     rng: Rng,
     /// Base stacks by (generation, platform): digest and size, bottom first.
-    stacks: HashMap<(i64, u64), Vec<(String, i64)>>,
+    stacks: HashMap<(i64, u64), Vec<(Digest, i64)>>,
     /// Every blob listed: size, listed by a `delete` image, listed by any other image.
-    blobs: HashMap<String, (i64, bool, bool)>,
+    blobs: HashMap<Digest, (i64, bool, bool)>,
+    /// Scratch space for spelling digests.
+    spelled: String,
 }
 
 impl RepoLayers {
@@ -840,12 +873,13 @@ impl RepoLayers {
             rng: Rng::derive(seed, LAYER_STREAMS + repo_index),
             stacks: HashMap::new(),
             blobs: HashMap::new(),
+            spelled: String::with_capacity(72),
         }
     }
 
     /// The base stack of a generation and platform: OS, runtime, dependencies, each drawn
     /// from a stream of its own so that it does not depend on the order images come in.
-    fn stack(&mut self, generation: i64, platform: u64) -> &[(String, i64)] {
+    fn stack(&mut self, generation: i64, platform: u64) -> &[(Digest, i64)] {
         let (seed, repo_index) = (self.seed, self.repo_index);
         self.stacks
             .entry((generation, platform))
@@ -860,7 +894,7 @@ impl RepoLayers {
                     (80_000_000, 600_000_000),
                 ]
                 .iter()
-                .map(|(lo, hi)| (rng.digest(), rng.range(*lo, *hi)))
+                .map(|(lo, hi)| (Digest::draw(&mut rng), rng.range(*lo, *hi)))
                 .collect()
             })
     }
@@ -884,22 +918,19 @@ impl RepoLayers {
         } else {
             (OCI_CONFIG, OCI_LAYER)
         };
-        let mut blobs: Vec<(String, i64, &'static str)> = Vec::with_capacity(8);
+        let mut blobs: Vec<(Digest, i64, &'static str)> = Vec::with_capacity(8);
+        let rng = &mut self.rng;
         match image.artifact_media_type {
             Some(COSIGN_ARTIFACT) => {
-                blobs.push((self.rng.digest(), self.rng.range(200, 300), OCI_CONFIG));
-                blobs.push((self.rng.digest(), image.size, COSIGN_LAYER));
+                blobs.push((Digest::draw(rng), rng.range(200, 300), OCI_CONFIG));
+                blobs.push((Digest::draw(rng), image.size, COSIGN_LAYER));
             }
             Some(artifact) => {
-                blobs.push((OCI_EMPTY_DIGEST.to_owned(), 2, OCI_EMPTY));
-                blobs.push((self.rng.digest(), image.size, artifact));
+                blobs.push((OCI_EMPTY_DIGEST, 2, OCI_EMPTY));
+                blobs.push((Digest::draw(rng), image.size, artifact));
             }
             None => {
-                blobs.push((
-                    self.rng.digest(),
-                    self.rng.range(2_000, 12_000),
-                    config_type,
-                ));
+                blobs.push((Digest::draw(rng), rng.range(2_000, 12_000), config_type));
                 let budget = image.size * BASE_SHARE_PERCENT / 100;
                 let mut used = 0;
                 let generation = image.age / BASE_GENERATION;
@@ -908,25 +939,23 @@ impl RepoLayers {
                         break;
                     }
                     used += size;
-                    blobs.push((digest.clone(), *size, layer_type));
+                    blobs.push((*digest, *size, layer_type));
                 }
                 // The build's own layers: dependencies that changed, then the application.
+                let rng = &mut self.rng;
                 let rest = image.size - used;
-                if self.rng.chance(50) {
-                    let first = rest * self.rng.range(10, 60) / 100;
-                    blobs.push((self.rng.digest(), first, layer_type));
-                    blobs.push((self.rng.digest(), rest - first, layer_type));
+                if rng.chance(50) {
+                    let first = rest * rng.range(10, 60) / 100;
+                    blobs.push((Digest::draw(rng), first, layer_type));
+                    blobs.push((Digest::draw(rng), rest - first, layer_type));
                 } else {
-                    blobs.push((self.rng.digest(), rest, layer_type));
+                    blobs.push((Digest::draw(rng), rest, layer_type));
                 }
             }
         }
         let deleted = matches!(fate, Fate::Listed("delete", _));
         for (i, (digest, size, media_type)) in blobs.iter().enumerate() {
-            let entry = self
-                .blobs
-                .entry(digest.clone())
-                .or_insert((*size, false, false));
+            let entry = self.blobs.entry(*digest).or_insert((*size, false, false));
             if deleted {
                 entry.1 = true;
             } else {
@@ -938,7 +967,7 @@ impl RepoLayers {
                 region: repo.region,
                 repository_name: &repo.name,
                 image_digest: &image.digest,
-                layer_digest: digest,
+                layer_digest: digest.spell(&mut self.spelled),
                 layer_size_bytes: *size,
                 media_type,
                 layer_kind: if i == 0 { "config" } else { "layer" },
@@ -1221,6 +1250,19 @@ mod tests {
             opted_in: true,
             pullers: vec![PROD],
         }
+    }
+
+    #[test]
+    fn digests_are_spelled_as_the_generator_spells_them() {
+        let mut buf = String::new();
+        assert_eq!(
+            Digest::draw(&mut Rng::new(9)).spell(&mut buf),
+            Rng::new(9).digest()
+        );
+        assert_eq!(
+            OCI_EMPTY_DIGEST.spell(&mut buf),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
     }
 
     #[test]

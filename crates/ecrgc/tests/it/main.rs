@@ -4,3 +4,4 @@ mod apply;
 mod cli;
 mod collect;
 mod differential;
+mod layers;
