@@ -29,8 +29,9 @@ pub enum Command {
     /// The organization is deterministic for a seed and a --now: a central registry in two
     /// regions, workload accounts, CI build histories, multi-arch indexes, signatures, task
     /// definitions, Lambda functions, Inspector usage, an excluded repository and a workload
-    /// account whose usage collection failed. The expected answer is written next to the
-    /// reports as demo-truth.json.
+    /// account whose usage collection failed, and image layers (as `collect --layers` reads
+    /// them) that builds share with their base image. The expected answer is written next to
+    /// the reports as demo-truth.json.
     Demo(DemoArgs),
     /// Snapshot every configured account × region × source into one committed run.
     ///
