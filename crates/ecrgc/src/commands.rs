@@ -320,10 +320,14 @@ async fn collect(args: CollectArgs) -> Result<()> {
     match (&report.committed, report.shards_done) {
         (Some(m), _) => writeln!(
             out,
-            "committed run {} ({} images, {} workload references) to {}",
+            "committed run {} ({} images, {} workload references{}) to {}",
             m.run_id,
             m.tables.get("images").map_or(0, |t| t.rows),
             m.tables.get("workload_refs").map_or(0, |t| t.rows),
+            match m.tables.get("image_layers").map_or(0, |t| t.rows) {
+                0 => String::new(),
+                n => format!(", {n} image layers"),
+            },
             store.display()
         )?,
         (None, Some((done, count))) => writeln!(

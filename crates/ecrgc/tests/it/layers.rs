@@ -215,6 +215,7 @@ fn layers_read_every_single_platform_manifest_once_and_check_the_pull_time_exclu
         String::from_utf8_lossy(&o.stderr),
     );
     assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(" image layers) to "), "{stdout}");
 
     // BatchGetImage fetched each index and each single-platform ACTIVE image exactly once,
     // and nothing else (no archived image); at most 100 ids a call.
