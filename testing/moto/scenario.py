@@ -10,8 +10,9 @@ what moto cannot hold (coverage, aggregator rows, back-dated pushes and pulls, t
 digests, organization accounts, page sizes, faults) goes through POST /_ecrgc/seed.
 
 truth.json: {"now": ..., "images": {NAME: {"account_id", "region", "repository_name",
-"image_digest", "tags", "expect"}}} where expect is "delete", "protected:<guard>",
-"not_opted_in", "kept_with_parent" or "none". README.md beside this file lists the layout.
+"image_digest", "tags", "expect"}}, "manifests": {NAME: manifest text as pushed}} where
+expect is "delete", "protected:<guard>", "not_opted_in", "kept_with_parent" or "none".
+README.md beside this file lists the layout.
 """
 
 from __future__ import annotations
@@ -453,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(faults, dict):
             faults = faults.get("faults") or []
         scenario.post("/_ecrgc/seed", {"faults": faults})
-    truth = {"now": args.now, "images": scenario.truth}
+    truth = {"now": args.now, "images": scenario.truth, "manifests": scenario.manifests}
     with open(args.out, "w") as fh:
         json.dump(truth, fh, indent=2, sort_keys=True)
         fh.write("\n")

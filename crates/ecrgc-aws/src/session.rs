@@ -34,6 +34,7 @@ pub struct Aws {
     base: SdkConfig,
     caller: Caller,
     caller_account: String,
+    caller_arn: String,
 }
 
 impl Aws {
@@ -71,16 +72,23 @@ impl Aws {
                 AwsError::Identity(Failure::other("GetCallerIdentity returned no account"))
             })?
             .to_owned();
+        let caller_arn = identity.arn().unwrap_or_default().to_owned();
         Ok(Self {
             base,
             caller,
             caller_account,
+            caller_arn,
         })
     }
 
     /// The account the credentials belong to.
     pub fn caller_account(&self) -> &str {
         &self.caller_account
+    }
+
+    /// The caller's identity as STS names it (`arn:aws:sts::…:assumed-role/…`, `…:user/…`).
+    pub fn caller_arn(&self) -> &str {
+        &self.caller_arn
     }
 
     /// The shared call gate.
@@ -141,6 +149,7 @@ impl Aws {
         if account == self.caller_account {
             return Ok(AccountSession {
                 account_id: account.to_owned(),
+                principal_arn: self.caller_arn.clone(),
                 config: self.base.clone(),
             });
         }
@@ -191,6 +200,7 @@ impl Aws {
             .build();
         Ok(AccountSession {
             account_id: account.to_owned(),
+            principal_arn: role_arn,
             config,
         })
     }
@@ -219,6 +229,7 @@ fn partition(config: &SdkConfig) -> &'static str {
 #[derive(Clone)]
 pub struct AccountSession {
     account_id: String,
+    principal_arn: String,
     config: SdkConfig,
 }
 
@@ -226,6 +237,12 @@ impl AccountSession {
     /// The account.
     pub fn account_id(&self) -> &str {
         &self.account_id
+    }
+
+    /// Who the calls of this session come from: the assumed role's ARN, or the caller's own
+    /// identity in its own account.
+    pub fn principal_arn(&self) -> &str {
+        &self.principal_arn
     }
 
     fn in_region(&self, region: &str) -> SdkConfig {

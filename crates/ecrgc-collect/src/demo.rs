@@ -7,13 +7,19 @@
 //! Inspector coverage for most but not all images, one excluded repository, repositories
 //! that are not opted in, and one workload account whose ECS usage collection was denied.
 //!
+//! Layers are generated as `collect --layers` would read them: the builds of a repository
+//! share the base layers of their base-image generation and platform and differ in one or
+//! two top layers, multi-arch children have their own platform's layers, signatures and
+//! SBOMs have one small layer. Layers come from random streams of their own, so the images
+//! (and every figure of a plan) are the same with or without them.
+//!
 //! Every image is generated from explicit facts (age, tags, coverage, pulls, references).
 //! [`DemoTruth`] is computed from those facts by an evaluator written independently of the
 //! SQL rules, with the default configuration, so a plan over the demo can be checked
 //! against it image class by image class. Generation streams: memory does not grow with
 //! `--images`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ecrgc_model::image_ref::{ecr_host, parse_image_ref};
 use ecrgc_model::time::{DAY, HOUR, Micros};
@@ -67,6 +73,11 @@ pub struct DemoTruth {
     pub delete_by_account: BTreeMap<String, Totals>,
     /// `protected` images by primary guard.
     pub protected_by_reason: BTreeMap<String, Totals>,
+    /// Bytes of the distinct blobs (layers and configs, `image_layers`) that only `delete`
+    /// images of their repository list: what deleting the manifest frees once layers
+    /// shared with kept images are counted, always well below the naive sum of
+    /// `imageSizeInBytes`.
+    pub delete_bytes_freed_after_sharing: u64,
 }
 
 /// The accounts of the demo organization and what they are.
@@ -116,6 +127,26 @@ const MEDIA_DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json
 const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const COSIGN_ARTIFACT: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 const SBOM_ARTIFACT: &str = "application/spdx+json";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+const COSIGN_LAYER: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// The digest of `{}`, the empty config every OCI artifact without a config shares.
+const OCI_EMPTY_DIGEST: Digest = Digest([
+    0x4413_6fa3_55b3_678a,
+    0x1146_ad16_f7e8_649e,
+    0x94fb_4fc2_1fe7_7e83,
+    0x10c0_60f6_1caa_ff8a,
+]);
+
+/// The base image of a repository is rebuilt this often; builds in between share it.
+const BASE_GENERATION: Micros = 60 * DAY;
+/// Random streams of the layer generator start here, apart from the repositories' own.
+const LAYER_STREAMS: u64 = 1 << 40;
+/// Base layers a build takes while they fit in this share of its size.
+const BASE_SHARE_PERCENT: i64 = 85;
 
 /// Rows are flushed to the store every this many images.
 const FLUSH_IMAGES: usize = 1 << 16;
@@ -185,6 +216,8 @@ struct ImageFact {
     refs: Vec<RefFact>,
     /// Parent digests within the unit, and the relation to them.
     parents: Vec<(String, &'static str)>,
+    /// Platform whose layers the image has: 0 amd64 (single-platform builds), 1 arm64.
+    platform: u64,
 }
 
 impl ImageFact {
@@ -303,6 +336,7 @@ struct Tables {
     images: ImagesBuilder,
     image_tags: ImageTagsBuilder,
     image_relations: ImageRelationsBuilder,
+    image_layers: ImageLayersBuilder,
     coverage: InspectorCoverageBuilder,
     refs: WorkloadRefsBuilder,
 }
@@ -317,6 +351,7 @@ impl Tables {
             images: ImagesBuilder::new(run_id, now, FLUSH_IMAGES),
             image_tags: ImageTagsBuilder::new(run_id, now, FLUSH_IMAGES),
             image_relations: ImageRelationsBuilder::new(run_id, now, cap),
+            image_layers: ImageLayersBuilder::new(run_id, now, FLUSH_IMAGES * 6),
             coverage: InspectorCoverageBuilder::new(run_id, now, FLUSH_IMAGES),
             refs: WorkloadRefsBuilder::new(run_id, now, cap),
         }
@@ -336,6 +371,8 @@ impl Tables {
         run.write(ImageTagsBuilder::NAME, self.image_tags.finish())
             .await?;
         run.write(ImageRelationsBuilder::NAME, self.image_relations.finish())
+            .await?;
+        run.write(ImageLayersBuilder::NAME, self.image_layers.finish())
             .await?;
         run.write(InspectorCoverageBuilder::NAME, self.coverage.finish())
             .await?;
@@ -383,6 +420,7 @@ pub async fn generate(
         counts.add(repo.account, repo.region, "ecr");
         let budget = per_repo + u64::from((index as u64) < extra);
         let mut rng = Rng::derive(options.seed, index as u64 + 1);
+        let mut layers = RepoLayers::new(options.seed, index as u64);
         let mut build = 0u64;
         let mut left = budget;
         while left > 0 {
@@ -393,8 +431,10 @@ pub async fn generate(
             for (image, fate) in unit.iter().zip(&fates) {
                 record_truth(&mut truth, repo, image, *fate);
                 write_image(&mut tables, &mut counts, repo, image, now);
+                layers.write(&mut tables, &mut counts, repo, image, *fate);
             }
         }
+        truth.delete_bytes_freed_after_sharing += layers.freed();
         written += budget;
         if tables.images.len() >= FLUSH_IMAGES {
             tables.flush(&mut run).await?;
@@ -577,6 +617,7 @@ fn make_unit(rng: &mut Rng, repo: &Repo, build: u64, budget: u64) -> Vec<ImageFa
         pull_age: None,
         refs: Vec::new(),
         parents: Vec::new(),
+        platform: 0,
     };
 
     // Archetypes and their weights; multi-image ones need room in the budget.
@@ -720,6 +761,7 @@ fn make_unit(rng: &mut Rng, repo: &Repo, build: u64, budget: u64) -> Vec<ImageFa
                 let mut child = plain(Vec::new(), age, rng);
                 child.media_type = MEDIA_IMAGE;
                 child.parents.push((index.digest.clone(), "index_child"));
+                child.platform = platform;
                 // Pulling the index pulls the amd64 child with it; arm64 is never pulled.
                 if platform == 0 {
                     child.pull_age = Some(pull);
@@ -779,6 +821,168 @@ fn make_unit(rng: &mut Rng, repo: &Repo, build: u64, budget: u64) -> Vec<ImageFa
             ));
             vec![img]
         }
+    }
+}
+
+/// A `sha256:` digest as its bits: layers are many, so they are hashed and copied as
+/// numbers and spelled out only when written (as [`Rng::digest`] spells them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Digest([u64; 4]);
+
+impl Digest {
+    /// Draws the same bits [`Rng::digest`] would.
+    fn draw(rng: &mut Rng) -> Self {
+        Self([
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+        ])
+    }
+
+    /// Spells the digest into `buf`, reusing its allocation.
+    fn spell<'a>(&self, buf: &'a mut String) -> &'a str {
+        use std::fmt::Write;
+        buf.clear();
+        let [a, b, c, d] = self.0;
+        // Writing into a String cannot fail.
+        let _ = write!(buf, "sha256:{a:016x}{b:016x}{c:016x}{d:016x}");
+        buf
+    }
+}
+
+/// The layers of one repository's images, and which of them deleted and kept images list.
+struct RepoLayers {
+    seed: u64,
+    repo_index: u64,
+    /// Top layers and configs, drawn in image order.
+    rng: Rng,
+    /// Base stacks by (generation, platform): digest and size, bottom first.
+    stacks: HashMap<(i64, u64), Vec<(Digest, i64)>>,
+    /// Every blob listed: size, listed by a `delete` image, listed by any other image.
+    blobs: HashMap<Digest, (i64, bool, bool)>,
+    /// Scratch space for spelling digests.
+    spelled: String,
+}
+
+impl RepoLayers {
+    fn new(seed: u64, repo_index: u64) -> Self {
+        Self {
+            seed,
+            repo_index,
+            rng: Rng::derive(seed, LAYER_STREAMS + repo_index),
+            stacks: HashMap::new(),
+            blobs: HashMap::new(),
+            spelled: String::with_capacity(72),
+        }
+    }
+
+    /// The base stack of a generation and platform: OS, runtime, dependencies, each drawn
+    /// from a stream of its own so that it does not depend on the order images come in.
+    fn stack(&mut self, generation: i64, platform: u64) -> &[(Digest, i64)] {
+        let (seed, repo_index) = (self.seed, self.repo_index);
+        self.stacks
+            .entry((generation, platform))
+            .or_insert_with(|| {
+                let stream =
+                    LAYER_STREAMS + (repo_index << 16) + ((generation as u64) << 1) + platform + 1;
+                let mut rng = Rng::derive(seed ^ LAYER_STREAMS, stream);
+                [
+                    (20_000_000, 35_000_000),
+                    (30_000_000, 120_000_000),
+                    (40_000_000, 300_000_000),
+                    (80_000_000, 600_000_000),
+                ]
+                .iter()
+                .map(|(lo, hi)| (Digest::draw(&mut rng), rng.range(*lo, *hi)))
+                .collect()
+            })
+    }
+
+    /// Writes the blobs of `image` and notes who lists them. Layers (kind `layer`) add up
+    /// to the image's `imageSizeInBytes`; the config comes on top.
+    fn write(
+        &mut self,
+        t: &mut Tables,
+        counts: &mut SourceCounts,
+        repo: &Repo,
+        image: &ImageFact,
+        fate: Fate,
+    ) {
+        if image.media_type == MEDIA_INDEX {
+            return; // an index's bytes are its children's
+        }
+        let docker = image.media_type == MEDIA_DOCKER;
+        let (config_type, layer_type) = if docker {
+            (DOCKER_CONFIG, DOCKER_LAYER)
+        } else {
+            (OCI_CONFIG, OCI_LAYER)
+        };
+        let mut blobs: Vec<(Digest, i64, &'static str)> = Vec::with_capacity(8);
+        let rng = &mut self.rng;
+        match image.artifact_media_type {
+            Some(COSIGN_ARTIFACT) => {
+                blobs.push((Digest::draw(rng), rng.range(200, 300), OCI_CONFIG));
+                blobs.push((Digest::draw(rng), image.size, COSIGN_LAYER));
+            }
+            Some(artifact) => {
+                blobs.push((OCI_EMPTY_DIGEST, 2, OCI_EMPTY));
+                blobs.push((Digest::draw(rng), image.size, artifact));
+            }
+            None => {
+                blobs.push((Digest::draw(rng), rng.range(2_000, 12_000), config_type));
+                let budget = image.size * BASE_SHARE_PERCENT / 100;
+                let mut used = 0;
+                let generation = image.age / BASE_GENERATION;
+                for (digest, size) in self.stack(generation, image.platform) {
+                    if used + size > budget {
+                        break;
+                    }
+                    used += size;
+                    blobs.push((*digest, *size, layer_type));
+                }
+                // The build's own layers: dependencies that changed, then the application.
+                let rng = &mut self.rng;
+                let rest = image.size - used;
+                if rng.chance(50) {
+                    let first = rest * rng.range(10, 60) / 100;
+                    blobs.push((Digest::draw(rng), first, layer_type));
+                    blobs.push((Digest::draw(rng), rest - first, layer_type));
+                } else {
+                    blobs.push((Digest::draw(rng), rest, layer_type));
+                }
+            }
+        }
+        let deleted = matches!(fate, Fate::Listed("delete", _));
+        for (i, (digest, size, media_type)) in blobs.iter().enumerate() {
+            let entry = self.blobs.entry(*digest).or_insert((*size, false, false));
+            if deleted {
+                entry.1 = true;
+            } else {
+                entry.2 = true;
+            }
+            counts.add(repo.account, repo.region, "ecr_layers");
+            t.image_layers.append(ImageLayerRow {
+                account_id: repo.account,
+                region: repo.region,
+                repository_name: &repo.name,
+                image_digest: &image.digest,
+                layer_digest: digest.spell(&mut self.spelled),
+                layer_size_bytes: *size,
+                media_type,
+                layer_kind: if i == 0 { "config" } else { "layer" },
+                layer_index: (i > 0).then(|| i as i64 - 1),
+            });
+        }
+    }
+
+    /// Bytes of the blobs only deleted images list.
+    fn freed(&self) -> u64 {
+        self.blobs
+            .values()
+            .filter(|(_, deleted, kept)| *deleted && !*kept)
+            .map(|(size, _, _)| *size as u64)
+            .sum()
     }
 }
 
@@ -987,7 +1191,14 @@ fn write_image(
 fn write_collection_coverage(b: &mut CollectionCoverageBuilder, counts: &SourceCounts) {
     for (account, _) in ACCOUNTS {
         for region in REGIONS {
-            for source in ["ecr", "inspector", "ecs", "lambda"] {
+            for source in [
+                "ecr",
+                "ecr_layers",
+                "pull_time_exclusion",
+                "inspector",
+                "ecs",
+                "lambda",
+            ] {
                 let failed = (*account, *region, source) == FAILED;
                 let items = counts
                     .0
@@ -1045,6 +1256,19 @@ mod tests {
             opted_in: true,
             pullers: vec![PROD],
         }
+    }
+
+    #[test]
+    fn digests_are_spelled_as_the_generator_spells_them() {
+        let mut buf = String::new();
+        assert_eq!(
+            Digest::draw(&mut Rng::new(9)).spell(&mut buf),
+            Rng::new(9).digest()
+        );
+        assert_eq!(
+            OCI_EMPTY_DIGEST.spell(&mut buf),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
     }
 
     #[test]

@@ -372,6 +372,13 @@ pub struct SourcesConfig {
     pub lambda: bool,
     /// AWS Config aggregator holding ECS task definitions of the whole organization.
     pub config_aggregator: Option<AggregatorConfig>,
+    /// Layer sizes of every single-platform image (`collect --layers`): one BatchGetImage
+    /// per 100 images, each a pull unless the collector role has ECR's pull-time update
+    /// exclusion. Off by default; `--layers` / `--no-layers` override it.
+    // Left out of the serialized form when off, so configurations written before the key
+    // existed keep their hash (plans record it; apply compares it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub layers: bool,
 }
 
 impl Default for SourcesConfig {
@@ -381,6 +388,7 @@ impl Default for SourcesConfig {
             ecs: true,
             lambda: true,
             config_aggregator: None,
+            layers: false,
         }
     }
 }
@@ -869,6 +877,19 @@ manifest_ttl_hours = 72
 
         let e = parse("[rules]\nunused_days = \"ninety\"\n").expect_err("wrong type");
         assert!(e.to_string().contains("ninety"), "{e}");
+    }
+
+    #[test]
+    fn layers_are_off_unless_asked_for() {
+        assert!(!parse("").expect("valid").sources.layers);
+        let c = parse("[sources]\nlayers = true\n").expect("valid");
+        assert!(c.sources.layers);
+        assert_ne!(c.hash(), parse("").expect("valid").hash());
+        assert_eq!(
+            parse("[sources]\nlayers = false\n").expect("valid").hash(),
+            parse("").expect("valid").hash(),
+            "an explicit default keeps the hash"
+        );
     }
 
     #[test]

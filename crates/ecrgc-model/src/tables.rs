@@ -145,6 +145,41 @@ table! {
 }
 
 table! {
+    /// One row per blob a single-platform image manifest lists: its config and each of its
+    /// layers (BatchGetImage; only with `collect --layers`, and always in the demo). The
+    /// table exists, empty, in every run. A repository's rows are written whole or not at
+    /// all: an image of a repository that has rows has its own rows too, unless it is an
+    /// index (whose bytes are its children's), not `ACTIVE` (archived images cannot be
+    /// fetched) or of a manifest type other than Docker v2 schema 2 and OCI image manifest.
+    /// Whether an account and region were read is in `collection_coverage` (source
+    /// `ecr_layers`). A blob listed by many images of a repository is stored once, so the
+    /// bytes that deleting images frees are those of the distinct `layer_digest`s no kept
+    /// image of the same repository lists.
+    "image_layers" => ImageLayerRow, ImageLayersBuilder {
+        /// Registry account that owns the image.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// Manifest digest of the image listing the blob.
+        image_digest: Text,
+        /// Digest of the blob, `sha256:…`.
+        layer_digest: Text,
+        /// Size of the blob as the manifest states it (compressed, as stored).
+        layer_size_bytes: Int,
+        /// Media type of the blob, e.g. `application/vnd.oci.image.layer.v1.tar+gzip`.
+        media_type: Text,
+        /// `layer` (stored in the repository), `config` (the image configuration blob) or
+        /// `foreign` (a non-distributable layer the manifest points elsewhere for, not
+        /// stored by ECR).
+        layer_kind: Text,
+        /// Position in the manifest's `layers` list, from 0 (base) up; null for the config.
+        layer_index: OptInt,
+    }
+}
+
+table! {
     /// One row per image Inspector covers (ListCoverage, AWS_ECR_CONTAINER_IMAGE). An image
     /// without a row is of unknown use, never "unused".
     "inspector_coverage" => InspectorCoverageRow, InspectorCoverageBuilder {
@@ -217,9 +252,12 @@ table! {
         account_id: Text,
         /// Region read.
         region: Text,
-        /// `ecr`, `inspector`, `config_aggregator`, `ecs` or `lambda`.
+        /// `ecr`, `inspector`, `config_aggregator`, `ecs` or `lambda`; with `collect --layers`
+        /// also `ecr_layers` (the `image_layers` of the registry) and `pull_time_exclusion`
+        /// (whether ECR leaves the collector's pulls out of `lastRecordedPullTime` there).
         source: Text,
-        /// `ok`, `denied`, `error` or `disabled`.
+        /// `ok`, `denied`, `error` or `disabled`; for `pull_time_exclusion` also
+        /// `not_excluded`: the collector's BatchGetImage calls moved pull times there.
         status: Text,
         /// The error message when not `ok`.
         error: OptText,
@@ -244,6 +282,7 @@ pub fn all_tables() -> Vec<TableDef> {
         ImagesBuilder::def(),
         ImageTagsBuilder::def(),
         ImageRelationsBuilder::def(),
+        ImageLayersBuilder::def(),
         InspectorCoverageBuilder::def(),
         WorkloadRefsBuilder::def(),
         CollectionCoverageBuilder::def(),

@@ -361,7 +361,7 @@ async fn freed_bytes(ctx: &SessionContext) -> Result<BTreeMap<String, Option<u64
     let index_types = index_media_types_sql();
     // A layer is freed when every image of the repository that uses it is deleted; a
     // repository counts only when each of its image manifests has its layers, since a
-    // missing image could share any of them.
+    // missing image could share any of them. Foreign layers are not stored by ECR.
     let sql = format!(
         "WITH deleted AS ( \
            SELECT account_id, region, repository_name, image_digest \
@@ -395,6 +395,7 @@ async fn freed_bytes(ctx: &SessionContext) -> Result<BTreeMap<String, Option<u64
            LEFT JOIN deleted d \
              ON d.account_id = l.account_id AND d.region = l.region \
             AND d.repository_name = l.repository_name AND d.image_digest = l.image_digest \
+           WHERE l.layer_kind <> 'foreign' \
            GROUP BY 1, 2, 3, 4 \
          ), \
          freed AS ( \
@@ -552,7 +553,7 @@ fn assemble(
         trend,
         ..Default::default()
     };
-    let layers_collected = !freed.is_empty();
+    let layers_collected = freed.values().any(Option::is_some);
     let (mut by_rule, mut by_account, mut by_region, mut by_owner, mut by_repo, mut protected) = (
         Breakdown::default(),
         Breakdown::default(),
@@ -931,7 +932,8 @@ mod tests {
         .await;
         if with_layers {
             // `old` shares `base` with the kept `new`; its own `top` is freed; the two
-            // children share `arch` with nothing outside the manifest.
+            // children share `arch` with nothing outside the manifest. A foreign layer
+            // (stored elsewhere) frees nothing.
             let layers = [
                 ("sha256:amd", "sha256:l-amd", GB),
                 ("sha256:amd", "sha256:arch", GB / 2),
@@ -942,13 +944,15 @@ mod tests {
                 ("sha256:new", "sha256:top2", 2 * GB),
             ]
             .iter()
-            .map(|(d, l, s)| format!("('{A}', 'eu-west-1', 'app', '{d}', '{l}', {s})"))
+            .map(|(d, l, s)| format!("('{A}', 'eu-west-1', 'app', '{d}', '{l}', {s}, 'layer')"))
             .collect::<Vec<_>>()
             .join(", ");
             run(format!(
                 "CREATE TABLE image_layers (account_id VARCHAR, region VARCHAR, \
                  repository_name VARCHAR, image_digest VARCHAR, layer_digest VARCHAR, \
-                 layer_size_bytes BIGINT) AS VALUES {layers}"
+                 layer_size_bytes BIGINT, layer_kind VARCHAR) AS VALUES {layers}, \
+                 ('{A}', 'eu-west-1', 'app', 'sha256:old', 'sha256:win', {foreign}, 'foreign')",
+                foreign = 5 * GB
             ))
             .await;
         }

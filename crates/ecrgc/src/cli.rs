@@ -29,8 +29,9 @@ pub enum Command {
     /// The organization is deterministic for a seed and a --now: a central registry in two
     /// regions, workload accounts, CI build histories, multi-arch indexes, signatures, task
     /// definitions, Lambda functions, Inspector usage, an excluded repository and a workload
-    /// account whose usage collection failed. The expected answer is written next to the
-    /// reports as demo-truth.json.
+    /// account whose usage collection failed, and image layers (as `collect --layers` reads
+    /// them) that builds share with their base image. The expected answer is written next to
+    /// the reports as demo-truth.json.
     Demo(DemoArgs),
     /// Snapshot every configured account × region × source into one committed run.
     ///
@@ -41,6 +42,15 @@ pub enum Command {
     /// account and region is recorded in `collection_coverage` and the run still commits;
     /// `plan` then keeps every image whose use that failure hides. Prints the run id and
     /// every unit that was not read cleanly.
+    ///
+    /// With --layers (or `[sources] layers = true`) it also reads the config and layer
+    /// blobs of every single-platform image into `image_layers`, for the bytes a deletion
+    /// frees after layer sharing. That takes one BatchGetImage call per 100 images, and
+    /// ECR counts each as a pull that moves lastRecordedPullTime (the signal of the
+    /// `recent_pull` guard and the `not_pulled` rule) unless the collector's role is
+    /// registered with `aws ecr register-pull-time-update-exclusion` in every registry
+    /// account and region. collect checks that exclusion (ListPullTimeUpdateExclusions),
+    /// warns on stderr where it is missing and records it as a `pull_time_exclusion` unit.
     Collect(CollectArgs),
     /// Run the rules and guards on the latest committed run; write reports and a manifest.
     Plan(PlanArgs),
@@ -137,6 +147,14 @@ pub struct CollectArgs {
     /// start fixes the run's snapshot time.
     #[arg(long, value_name = "NAME", requires = "shard")]
     pub run_name: Option<String>,
+    /// Also read the layers of every single-platform image (one BatchGetImage, which ECR
+    /// counts as a pull, per 100 images; register the pull-time update exclusion first)
+    /// [default: the config's `sources.layers`, else off].
+    #[arg(long, overrides_with = "no_layers")]
+    pub layers: bool,
+    /// Do not read layers, whatever the config says.
+    #[arg(long, overrides_with = "layers")]
+    pub no_layers: bool,
 }
 
 /// `ecrgc plan`.
@@ -201,7 +219,8 @@ pub enum Format {
 #[command(after_help = "\
 Tables, each over every committed run of the store (rows carry run_id and snapshot_time):
   runs, repositories, repository_tags, repository_pullers, images, image_tags,
-  image_relations, inspector_coverage, workload_refs, collection_coverage (snapshots)
+  image_relations, image_layers, inspector_coverage, workload_refs, collection_coverage
+  (snapshots; image_layers is empty unless collected with --layers)
   plan_totals (the figures of the latest plan of each run)
 latest_<table>: the same table for the latest committed run only (or --run).
 journal: every line `ecrgc apply` wrote to the store (event, item, reason, API result).

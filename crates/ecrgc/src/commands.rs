@@ -355,6 +355,11 @@ async fn collect(args: CollectArgs) -> Result<()> {
         now,
         shard,
         run_name: args.run_name.clone(),
+        layers: match (args.layers, args.no_layers) {
+            (true, _) => true,
+            (_, true) => false,
+            _ => config.sources.layers,
+        },
     };
     let work = collect(&config, &store, &options, progress.clone());
     tokio::pin!(work);
@@ -376,14 +381,30 @@ async fn collect(args: CollectArgs) -> Result<()> {
     };
     bar.finish_and_clear();
     let report = report.context("collecting")?;
+    // Pull times the collector moved are a data-quality problem for later plans, not a
+    // failure of this run: said on stderr where people look for warnings.
+    for o in &report.outcomes {
+        if o.source == "pull_time_exclusion" && o.status != "ok" {
+            eprintln!(
+                "warning: {}/{}: {}",
+                o.account_id,
+                o.region,
+                o.error.as_deref().unwrap_or(&o.status)
+            );
+        }
+    }
     let mut out = std::io::stdout().lock();
     match (&report.committed, report.shards_done) {
         (Some(m), _) => writeln!(
             out,
-            "committed run {} ({} images, {} workload references) to {}",
+            "committed run {} ({} images, {} workload references{}) to {}",
             m.run_id,
             m.tables.get("images").map_or(0, |t| t.rows),
             m.tables.get("workload_refs").map_or(0, |t| t.rows),
+            match m.tables.get("image_layers").map_or(0, |t| t.rows) {
+                0 => String::new(),
+                n => format!(", {n} image layers"),
+            },
             store.display()
         )?,
         (None, Some((done, count))) => writeln!(

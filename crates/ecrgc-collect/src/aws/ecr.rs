@@ -1,6 +1,8 @@
 //! ECR inventory of one registry account and region: repositories with their tags,
 //! mutability, lifecycle and pull grants; every image; index → child edges (BatchGetImage,
-//! only for image indexes, since it counts as a pull); OCI referrers and cosign tags.
+//! only for image indexes, since it counts as a pull); OCI referrers and cosign tags. With
+//! `--layers`, also the blobs of every single-platform image (see [`super::layers`]),
+//! recorded as their own coverage units.
 //!
 //! A repository is written whole or not at all: when one of its calls fails for good, none
 //! of its rows are written (a half-read index would leave its children looking like
@@ -14,12 +16,14 @@ use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, ImageStatusFilte
 use ecrgc_aws::Failure;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
-    ImageRelationRow, ImageRow, ImageTagRow, RepositoryPullerRow, RepositoryRow, RepositoryTagRow,
+    ImageLayerRow, ImageRelationRow, ImageRow, ImageTagRow, RepositoryPullerRow, RepositoryRow,
+    RepositoryTagRow,
 };
 use futures::StreamExt;
 
+use super::layers::{self, IMAGE_MANIFEST_MEDIA_TYPES, ImageBlobs};
 use super::policy::puller_accounts;
-use super::unit::{Api, Unit, UnitError, micros};
+use super::unit::{Api, SideUnit, Unit, UnitError, micros};
 
 /// Media types of image indexes, whose children only the manifest names.
 const INDEX_MEDIA_TYPES: &[&str] = &[
@@ -56,27 +60,90 @@ struct RepositoryData {
     pullers: BTreeSet<String>,
     images: Vec<Image>,
     relations: Vec<(String, String, &'static str)>,
+    /// The blobs of its single-platform images, when layers were asked for.
+    layers: Option<Result<Vec<ImageBlobs>, Failure>>,
 }
 
-/// Collects the registry of the unit's account and region.
-pub(crate) async fn collect(unit: &mut Unit, ecr: &Client) -> Result<(), UnitError> {
+/// Collects the registry of the unit's account and region. `layers_as` (with `--layers`)
+/// is the principal the calls are made as: its pull-time exclusion is checked, then the
+/// layers of every repository are read along with its inventory.
+pub(crate) async fn collect(
+    unit: &mut Unit,
+    ecr: &Client,
+    layers_as: Option<&str>,
+) -> Result<(), UnitError> {
+    let Some(principal) = layers_as else {
+        return inventory(unit, ecr, None).await;
+    };
+    let check = SideUnit::new(unit, "pull_time_exclusion");
+    let exclusion = match layers::pull_time_excluded(&check.api, ecr, principal).await {
+        Ok(true) => check.outcome_as("ok".to_owned(), None),
+        Ok(false) => check.outcome_as(
+            "not_excluded".to_owned(),
+            Some(format!(
+                "{principal} has no pull-time update exclusion here, so reading layers moved \
+                 lastRecordedPullTime; register one: aws ecr register-pull-time-update-exclusion \
+                 --principal-arn {} --region {}",
+                layers::exclusion_arn(principal),
+                unit.api.region
+            )),
+        ),
+        Err(f) => {
+            let f = f.context(
+                "could not check the pull-time update exclusion, so reading layers may have \
+                 moved lastRecordedPullTime",
+            );
+            check.outcome(Some(&f))
+        }
+    };
+    unit.extra.push(exclusion);
+    let mut side = SideUnit::new(unit, "ecr_layers");
+    let result = inventory(unit, ecr, Some(&mut side)).await;
+    let failed = match &result {
+        Err(UnitError::Failed(f)) => Some(f.clone().context("ECR inventory not read")),
+        _ => None,
+    };
+    unit.extra.push(side.outcome(failed.as_ref()));
+    result
+}
+
+/// The inventory, with each repository's layers when `layers` is given.
+async fn inventory(
+    unit: &mut Unit,
+    ecr: &Client,
+    layers: Option<&mut SideUnit>,
+) -> Result<(), UnitError> {
     let repos = list_repositories(&unit.api, ecr).await?;
     let fan_out = unit.ctx.fan_out;
     let api = &unit.api;
+    let layer_api = layers.as_ref().map(|side| &side.api);
+    let (mut layer_rows, mut layer_partial) = (0u64, Vec::new());
     let mut reads = futures::stream::iter(repos)
-        .map(|repo| read_repository(api, ecr, repo))
+        .map(|repo| read_repository(api, layer_api, ecr, repo))
         .buffer_unordered(fan_out);
     while let Some(read) = reads.next().await {
         match read {
             Ok(data) => {
                 let n = data.images.len() as u64;
                 append(&mut unit.tables, api, &data);
+                match &data.layers {
+                    Some(Ok(images)) => {
+                        layer_rows += append_layers(&mut unit.tables, api, &data.repo.name, images);
+                    }
+                    Some(Err(f)) => layer_partial.push(f.clone()),
+                    None => {}
+                }
                 unit.items += n;
                 unit.ctx.progress.add_images(n);
                 unit.tables.maybe_flush(&unit.ctx.sink).await?;
             }
             Err(f) => unit.partial.push(f),
         }
+    }
+    drop(reads);
+    if let Some(side) = layers {
+        side.items += layer_rows;
+        side.partial.extend(layer_partial);
     }
     Ok(())
 }
@@ -116,6 +183,7 @@ async fn list_repositories(api: &Api, ecr: &Client) -> Result<Vec<Repository>, F
 
 async fn read_repository(
     api: &Api,
+    layer_api: Option<&Api>,
     ecr: &Client,
     repo: Repository,
 ) -> Result<RepositoryData, Failure> {
@@ -163,6 +231,25 @@ async fn read_repository(
     let relations = relations(api, ecr, &repo.name, &images)
         .await
         .map_err(in_repo)?;
+    // Read after the inventory, so that a failure here costs the layers only.
+    let layers = match layer_api {
+        Some(layer_api) => {
+            let digests: Vec<&str> = images
+                .iter()
+                .filter(|i| {
+                    i.status == "ACTIVE"
+                        && IMAGE_MANIFEST_MEDIA_TYPES.contains(&i.media_type.as_str())
+                })
+                .map(|i| i.digest.as_str())
+                .collect();
+            Some(
+                layers::read_repository_layers(layer_api, ecr, &repo.name, &digests)
+                    .await
+                    .map_err(in_repo),
+            )
+        }
+        None => None,
+    };
     Ok(RepositoryData {
         repo,
         tags,
@@ -170,6 +257,7 @@ async fn read_repository(
         pullers,
         images,
         relations,
+        layers,
     })
 }
 
@@ -385,6 +473,33 @@ fn append(t: &mut super::sink::Tables, api: &Api, data: &RepositoryData) {
             relation,
         });
     }
+}
+
+/// Appends the blob rows of a repository's images; returns how many.
+fn append_layers(
+    t: &mut super::sink::Tables,
+    api: &Api,
+    repository_name: &str,
+    images: &[ImageBlobs],
+) -> u64 {
+    let mut n = 0;
+    for image in images {
+        for blob in &image.blobs {
+            t.image_layers.append(ImageLayerRow {
+                account_id: &api.account,
+                region: &api.region,
+                repository_name,
+                image_digest: &image.image_digest,
+                layer_digest: &blob.digest,
+                layer_size_bytes: blob.size,
+                media_type: &blob.media_type,
+                layer_kind: blob.kind,
+                layer_index: blob.index,
+            });
+            n += 1;
+        }
+    }
+    n
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! | `config_aggregator` | the aggregator's account and region, once | workload_refs |
 //! | `ecs` | workload accounts | workload_refs |
 //! | `lambda` | workload accounts | workload_refs |
+//! | `ecr_layers` (with `--layers`) | registry accounts, inside the `ecr` unit | image_layers |
+//! | `pull_time_exclusion` (with `--layers`) | registry accounts, inside the `ecr` unit | — |
 //!
 //! Every unit ends as one `collection_coverage` row: `ok`, or `denied`, `disabled`, `error`
 //! with the message. A failing unit never stops the run; the plan's `usage_coverage_gap`
@@ -24,6 +26,7 @@ mod ecr;
 mod ecs;
 mod inspector;
 mod lambda;
+mod layers;
 mod policy;
 mod progress;
 mod sink;
@@ -87,6 +90,8 @@ pub struct CollectOptions {
     pub shard: Option<Shard>,
     /// The name the shards of one run share (required with `shard`).
     pub run_name: Option<String>,
+    /// Read the layers of every single-platform image (`--layers`, else `sources.layers`).
+    pub layers: bool,
 }
 
 /// How a collection ended.
@@ -208,7 +213,13 @@ pub async fn collect(
             .collect()
             .await;
 
-    let (jobs, mut outcomes) = plan_units(config, &scope, &sessions, aggregator.is_some());
+    let (jobs, mut outcomes) = plan_units(
+        config,
+        &scope,
+        &sessions,
+        aggregator.is_some(),
+        options.layers,
+    );
     let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
     for job in jobs.iter().filter(|j| j.aggregator.is_none()) {
         *remaining.entry(job.account.clone()).or_default() += 1;
@@ -222,15 +233,17 @@ pub async fn collect(
     progress.set_phase("collecting");
 
     let inactive_from_ecs = config.sources.config_aggregator.is_none();
+    let layers = options.layers;
     let mut runs = futures::stream::iter(jobs)
-        .map(|job| run_unit(ctx.clone(), job, inactive_from_ecs))
+        .map(|job| run_unit(ctx.clone(), job, inactive_from_ecs, layers))
         .buffer_unordered(c.parallel_units as usize);
     let mut sink_failed = false;
     while let Some(result) = runs.next().await {
         progress.unit_done();
         match result {
-            Ok(outcome) => {
-                if outcome.source != "config_aggregator"
+            Ok(job_outcomes) => {
+                if let Some(outcome) = job_outcomes.first()
+                    && outcome.source != "config_aggregator"
                     && let Some(n) = remaining.get_mut(&outcome.account_id)
                 {
                     *n = n.saturating_sub(1);
@@ -238,7 +251,7 @@ pub async fn collect(
                         progress.account_done();
                     }
                 }
-                outcomes.push(outcome);
+                outcomes.extend(job_outcomes);
             }
             Err(_) => {
                 sink_failed = true;
@@ -360,6 +373,7 @@ fn plan_units(
     scope: &Scope,
     sessions: &BTreeMap<String, std::result::Result<AccountSession, Failure>>,
     with_aggregator: bool,
+    layers: bool,
 ) -> (Vec<Job>, Vec<Outcome>) {
     let src = &config.sources;
     let mut jobs = Vec::new();
@@ -391,6 +405,18 @@ fn plan_units(
     for region in &scope.regions {
         for account in &scope.registries {
             add(account, region, "ecr", None);
+            // The layer units run inside the ECR unit; without a session they fail with it.
+            if layers && let Err(f) = &sessions[account] {
+                for source in ["ecr_layers", "pull_time_exclusion"] {
+                    disabled.push(Outcome::not_read(
+                        account,
+                        region,
+                        source,
+                        f.kind.coverage_status(),
+                        &f.message,
+                    ));
+                }
+            }
             if src.inspector {
                 add(account, region, "inspector", None);
             } else {
@@ -440,16 +466,21 @@ fn plan_units(
     (jobs, known)
 }
 
+/// Runs one job; its outcomes are the unit's own and those of units read inside it.
 async fn run_unit(
     ctx: RunContext,
     job: Job,
     inactive_from_ecs: bool,
-) -> std::result::Result<Outcome, sink::SinkClosed> {
+    layers: bool,
+) -> std::result::Result<Vec<Outcome>, sink::SinkClosed> {
     let mut unit = Unit::new(&ctx, &job.account, &job.region, job.source);
     let session = &job.session;
     let region = job.region.as_str();
     let result = match job.source {
-        "ecr" => ecr::collect(&mut unit, &session.ecr(region)).await,
+        "ecr" => {
+            let layers_as = layers.then(|| session.principal_arn());
+            ecr::collect(&mut unit, &session.ecr(region), layers_as).await
+        }
         "inspector" => inspector::collect(&mut unit, &session.inspector(region)).await,
         "ecs" => ecs::collect(&mut unit, &session.ecs(region), inactive_from_ecs).await,
         "lambda" => lambda::collect(&mut unit, &session.lambda(region)).await,

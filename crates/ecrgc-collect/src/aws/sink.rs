@@ -4,8 +4,9 @@
 use arrow::record_batch::RecordBatch;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
-    ImageRelationsBuilder, ImageTagsBuilder, ImagesBuilder, InspectorCoverageBuilder,
-    RepositoriesBuilder, RepositoryPullersBuilder, RepositoryTagsBuilder, WorkloadRefsBuilder,
+    ImageLayersBuilder, ImageRelationsBuilder, ImageTagsBuilder, ImagesBuilder,
+    InspectorCoverageBuilder, RepositoriesBuilder, RepositoryPullersBuilder, RepositoryTagsBuilder,
+    WorkloadRefsBuilder,
 };
 use ecrgc_store::RunWriter;
 use tokio::sync::mpsc;
@@ -66,6 +67,7 @@ pub(crate) struct Tables {
     pub images: ImagesBuilder,
     pub image_tags: ImageTagsBuilder,
     pub image_relations: ImageRelationsBuilder,
+    pub image_layers: ImageLayersBuilder,
     pub coverage: InspectorCoverageBuilder,
     pub refs: WorkloadRefsBuilder,
 }
@@ -80,6 +82,7 @@ impl Tables {
             images: ImagesBuilder::new(run_id, now, cap),
             image_tags: ImageTagsBuilder::new(run_id, now, cap),
             image_relations: ImageRelationsBuilder::new(run_id, now, cap),
+            image_layers: ImageLayersBuilder::new(run_id, now, cap),
             coverage: InspectorCoverageBuilder::new(run_id, now, cap),
             refs: WorkloadRefsBuilder::new(run_id, now, cap),
         }
@@ -93,6 +96,7 @@ impl Tables {
             self.images.len(),
             self.image_tags.len(),
             self.image_relations.len(),
+            self.image_layers.len(),
             self.coverage.len(),
             self.refs.len(),
         ]
@@ -123,6 +127,8 @@ impl Tables {
         sink.send(ImageTagsBuilder::NAME, self.image_tags.finish())
             .await?;
         sink.send(ImageRelationsBuilder::NAME, self.image_relations.finish())
+            .await?;
+        sink.send(ImageLayersBuilder::NAME, self.image_layers.finish())
             .await?;
         sink.send(InspectorCoverageBuilder::NAME, self.coverage.finish())
             .await?;

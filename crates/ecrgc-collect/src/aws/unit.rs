@@ -82,6 +82,8 @@ pub(crate) struct Unit {
     pub items: u64,
     /// Failures that cost part of the unit but not all of it (a repository skipped).
     pub partial: Vec<Failure>,
+    /// Outcomes of units read inside this one (ECR layers, the pull-time check).
+    pub extra: Vec<Outcome>,
     started: Instant,
 }
 
@@ -99,6 +101,7 @@ impl Unit {
             source,
             items: 0,
             partial: Vec::new(),
+            extra: Vec::new(),
             started: Instant::now(),
         }
     }
@@ -107,33 +110,23 @@ impl Unit {
         self.tables.maybe_flush(&self.ctx.sink).await
     }
 
-    /// Writes what is left and returns the coverage outcome.
+    /// Writes what is left and returns the coverage outcomes: this unit's first, then
+    /// those of the units read inside it.
     pub(crate) async fn finish(
         mut self,
         result: Result<(), UnitError>,
-    ) -> Result<Outcome, SinkClosed> {
+    ) -> Result<Vec<Outcome>, SinkClosed> {
         let failure = match result {
             Ok(()) => None,
             Err(UnitError::Sink(s)) => return Err(s),
             Err(UnitError::Failed(f)) => Some(f),
         };
         self.tables.flush(&self.ctx.sink).await?;
-        let (status, error) = match (&failure, self.partial.first()) {
-            (Some(f), _) => (f.kind.coverage_status().to_owned(), Some(f.message.clone())),
-            (None, Some(p)) => (
-                "error".to_owned(),
-                Some(format!(
-                    "{} item(s) skipped; first: {}",
-                    self.partial.len(),
-                    p.message
-                )),
-            ),
-            (None, None) => ("ok".to_owned(), None),
-        };
+        let (status, error) = status_of(failure.as_ref(), &self.partial);
         if status != "ok" {
             self.ctx.progress.add_error();
         }
-        Ok(Outcome {
+        let mut out = vec![Outcome {
             account_id: self.api.account,
             region: self.api.region,
             source: self.source,
@@ -143,7 +136,75 @@ impl Unit {
             api_calls: self.api.stats.calls() as i64,
             throttles: self.api.stats.throttles() as i64,
             duration_ms: self.started.elapsed().as_millis() as i64,
-        })
+        }];
+        out.append(&mut self.extra);
+        Ok(out)
+    }
+}
+
+/// The coverage status and message of a unit that failed with `failure`, or lost `partial`.
+fn status_of(failure: Option<&Failure>, partial: &[Failure]) -> (String, Option<String>) {
+    match (failure, partial.first()) {
+        (Some(f), _) => (f.kind.coverage_status().to_owned(), Some(f.message.clone())),
+        (None, Some(p)) => (
+            "error".to_owned(),
+            Some(format!(
+                "{} item(s) skipped; first: {}",
+                partial.len(),
+                p.message
+            )),
+        ),
+        (None, None) => ("ok".to_owned(), None),
+    }
+}
+
+/// A unit read inside another one, with its own call counters and its own coverage row:
+/// the layers of an ECR unit, which may fail while the inventory succeeds.
+pub(crate) struct SideUnit {
+    pub api: Api,
+    pub source: &'static str,
+    pub items: u64,
+    /// Items (repositories) whose part was skipped.
+    pub partial: Vec<Failure>,
+    started: Instant,
+}
+
+impl SideUnit {
+    pub(crate) fn new(parent: &Unit, source: &'static str) -> Self {
+        Self {
+            api: Api {
+                caller: parent.api.caller.clone(),
+                account: parent.api.account.clone(),
+                region: parent.api.region.clone(),
+                stats: CallStats::default(),
+            },
+            source,
+            items: 0,
+            partial: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The coverage row; `failure` when the unit could not run at all (e.g. the inventory
+    /// it reads along with failed), else with a status from its own calls.
+    pub(crate) fn outcome(self, failure: Option<&Failure>) -> Outcome {
+        let (status, error) = status_of(failure, &self.partial);
+        self.outcome_as(status, error)
+    }
+
+    /// The coverage row with a status decided by the caller.
+    pub(crate) fn outcome_as(self, status: String, error: Option<String>) -> Outcome {
+        Outcome {
+            account_id: self.api.account,
+            region: self.api.region,
+            source: self.source,
+            status,
+            error,
+            items: self.items as i64,
+            api_calls: self.api.stats.calls() as i64,
+            throttles: self.api.stats.throttles() as i64,
+            duration_ms: self.started.elapsed().as_millis() as i64,
+        }
     }
 }
 
@@ -154,9 +215,10 @@ pub struct Outcome {
     pub account_id: String,
     /// Region read.
     pub region: String,
-    /// `ecr`, `inspector`, `config_aggregator`, `ecs` or `lambda`.
+    /// `ecr`, `inspector`, `config_aggregator`, `ecs`, `lambda`; `ecr_layers` and
+    /// `pull_time_exclusion` with `--layers`.
     pub source: &'static str,
-    /// `ok`, `denied`, `disabled` or `error`.
+    /// `ok`, `denied`, `disabled` or `error`; `not_excluded` for `pull_time_exclusion`.
     pub status: String,
     /// The failure, when not `ok`.
     pub error: Option<String>,

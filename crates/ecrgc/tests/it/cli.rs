@@ -184,6 +184,94 @@ fn plan_is_deterministic_and_its_manifest_is_consistent() {
     }
 }
 
+/// The demo's layers add up to each image's size, and the bytes its manifest frees once
+/// shared layers are counted (per repository, blobs no kept image lists) are the truth's
+/// figure and well below the naive sum.
+#[test]
+fn demo_layers_add_up_and_sharing_frees_less_than_the_naive_sum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 3000, 7);
+    let store = dir.path().join("store");
+    let query = |sql: &str| -> Vec<String> {
+        let o = ecrgc(&[
+            "query",
+            sql,
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--format",
+            "csv",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).lines().skip(1).map(str::to_owned).collect()
+    };
+    let off = query(
+        "SELECT COUNT(*) FROM images i \
+         LEFT JOIN (SELECT account_id, region, repository_name, image_digest, \
+                           SUM(layer_size_bytes) AS bytes \
+                    FROM image_layers WHERE layer_kind = 'layer' \
+                    GROUP BY account_id, region, repository_name, image_digest) l \
+           ON l.account_id = i.account_id AND l.region = i.region \
+          AND l.repository_name = i.repository_name AND l.image_digest = i.image_digest \
+         WHERE i.image_manifest_media_type <> 'application/vnd.oci.image.index.v1+json' \
+           AND (l.bytes IS NULL OR l.bytes <> i.image_size_bytes)",
+    );
+    assert_eq!(
+        off,
+        vec!["0"],
+        "every single-platform image's layers sum to its size"
+    );
+
+    let manifest = read_json(&dir.path().join("out/manifest.json"));
+    let deleted: std::collections::HashSet<String> = manifest["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            format!(
+                "{},{},{},{}",
+                i["account_id"].as_str().expect("a"),
+                i["region"].as_str().expect("r"),
+                i["repository_name"].as_str().expect("n"),
+                i["image_digest"].as_str().expect("d")
+            )
+        })
+        .collect();
+    let mut blobs: std::collections::HashMap<String, (u64, bool, bool)> = Default::default();
+    for row in query(
+        "SELECT account_id, region, repository_name, image_digest, layer_digest, \
+         layer_size_bytes FROM image_layers",
+    ) {
+        let f: Vec<&str> = row.split(',').collect();
+        let image = f[..4].join(",");
+        let blob = format!("{},{},{},{}", f[0], f[1], f[2], f[4]);
+        let e = blobs
+            .entry(blob)
+            .or_insert((f[5].parse().expect("size"), false, false));
+        if deleted.contains(&image) {
+            e.1 = true;
+        } else {
+            e.2 = true;
+        }
+    }
+    let freed: u64 = blobs
+        .values()
+        .filter(|(_, d, k)| *d && !*k)
+        .map(|(s, _, _)| *s)
+        .sum();
+    let truth = read_json(&dir.path().join("out/demo-truth.json"));
+    assert_eq!(
+        Some(freed),
+        truth["delete_bytes_freed_after_sharing"].as_u64()
+    );
+    let naive = manifest["header"]["totals"]["bytes"]
+        .as_u64()
+        .expect("bytes");
+    assert!(
+        freed * 10 < naive * 8 && freed * 10 > naive * 2,
+        "freed {freed} of naive {naive}"
+    );
+}
+
 #[test]
 fn bad_input_exits_2_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -270,10 +358,11 @@ fn a_killed_run_is_invisible() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    let images = store.join("images");
+    // Whichever table fills a file first (image_layers, the largest, does so long before
+    // images) shows the run half written.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let has_parquet = || {
-        walk(&images)
+        walk(&store)
             .iter()
             .any(|p| p.extension().is_some_and(|e| e == "parquet"))
     };

@@ -187,7 +187,11 @@ fn split_csv(line: &str) -> Vec<String> {
 
 /// Checks the plan in `out` against the truth, with `adjust` rewriting expectations (for
 /// injected failures). Returns a readable list of mismatches (empty when all agree).
-fn mismatches(env: &Env, out: &Path, adjust: impl Fn(&Key, &str) -> String) -> Vec<String> {
+pub(crate) fn mismatches(
+    env: &Env,
+    out: &Path,
+    adjust: impl Fn(&Key, &str) -> String,
+) -> Vec<String> {
     let manifest = manifest_keys(out);
     let decided = decisions(out);
     let mut wrong = Vec::new();
@@ -263,9 +267,18 @@ fn collect_then_plan_flags_exactly_the_scenario_truth() {
         fetched, indexes,
         "BatchGetImage must only fetch index manifests"
     );
+    let store = s(&env.path("store"));
+    let layers = env.ok(&[
+        "query",
+        "SELECT COUNT(*) AS n FROM image_layers",
+        "--store",
+        &store,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(layers, "n\n0\n", "no layers without --layers");
 
     // Every account × region × source the config names has a coverage row, all ok.
-    let store = s(&env.path("store"));
     let rows = env.ok(&[
         "query",
         "SELECT account_id, region, source, status FROM collection_coverage ORDER BY 1, 2, 3",

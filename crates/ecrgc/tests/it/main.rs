@@ -4,5 +4,6 @@ mod apply;
 mod cli;
 mod collect;
 mod differential;
+mod layers;
 mod lifecycle;
 mod report;

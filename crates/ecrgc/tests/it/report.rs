@@ -147,6 +147,13 @@ fn the_report_command_reproduces_the_plans_report_with_the_trend_of_every_night(
         rules, naive,
         "the breakdown by rule adds up to the manifest"
     );
+    // The demo collects layers: the bytes freed after sharing are the generator's.
+    let truth = json(&std::fs::read_to_string(h.out.join("demo-truth.json")).expect("truth"));
+    assert_eq!(
+        planned["savings"]["freed_bytes"],
+        truth["delete_bytes_freed_after_sharing"]
+    );
+    assert!(planned["savings"]["freed_bytes"].as_u64() < Some(naive));
     // Owners come from the repositories' `team` tag.
     assert!(
         planned["by_owner"]
