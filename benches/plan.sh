@@ -8,7 +8,10 @@
 # 2026-11-21T00:00:00Z), then measures with /usr/bin/time -v, each REPEAT times (default 3):
 #   * ecrgc plan over the latest run (history_days = RUNS, so every run is in the window);
 #   * the engine alone (profile_plan example: rules, guards, decision rows, no writers);
-#   * DuckDB 1.4 running the same SQL files (benches/duckdb_plan_time.py).
+#   * DuckDB 1.4 running the same SQL files (benches/duckdb_plan_time.py);
+#   * the FinOps report of that plan as HTML (ecrgc report --format html);
+#   * a typical FinOps rollup over every run of the store (ecrgc query: images and bytes by
+#     run and owner tag, joining images with repository_tags).
 # Wall time and peak RSS of each repetition go to stdout and WORK_DIR/results.txt.
 #
 # Environment: ECRGC (binary, default $CARGO_TARGET_DIR/release/ecrgc), PROFILE (the
@@ -58,4 +61,8 @@ for ((i = 1; i <= repeat; i++)); do
     measure engine "$profile" "$work/store" "$now" --history-days "$runs"
     measure duckdb "$python" "$repo/benches/duckdb_plan_time.py" --store "$work/store" \
         --out-dir "$work/out"
+    measure report "$ecrgc" report --plan "$work/out" --config "$config" --format html \
+        --out "$work/report.html"
+    measure rollup "$ecrgc" query --store "$work/store" --config "$config" --format csv \
+        --file "$repo/benches/rollup.sql"
 done
