@@ -254,6 +254,9 @@ def apply(a, server: Server, work: str, env: dict, org: dict) -> dict:
         "ideal_all_bucket": bucket_all and f"{bucket_all['account']}/{bucket_all['region']}/{bucket_all['api']}",
         "ratio_all": round(best_all / run["wall_s"], 3),
         "throttles": sum(stats["throttles"].values()), "per_api": per_api(stats),
+        # When each account × region deleted: side by side, or one after another.
+        "delete_windows": {f"{b['account']}/{b['region']}": [b["first_s"], b["last_s"], b["accepted"]]
+                           for b in stats["buckets"] if b["api"] == "ecr:BatchDeleteImage"},
         "summary": summary,
         "load_before": a.load_before,
     }

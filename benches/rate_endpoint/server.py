@@ -15,8 +15,9 @@ keys; any other key is the caller's own account, the first one).
 
 prints `READY http://127.0.0.1:PORT` and serves until stdin closes (or SIGTERM). Admin routes
 (unsigned, JSON): `GET /_bench/stats` (calls, throttles, pages, images, deletions, and the
-accepted calls of every bucket with its rate), `POST /_bench/stats/reset`, `GET /_bench/org`
-(shape and the row counts a complete snapshot holds), `POST /_bench/limits` (body
+accepted calls of every bucket with its rate and when it was first and last used),
+`POST /_bench/stats/reset`, `GET /_bench/org` (shape and the row counts a complete snapshot
+holds), `POST /_bench/limits` (body
 `{"rate":…, "burst":…, "limits": {"ecr:BatchDeleteImage": [rate, burst]}, "latency_ms":…}`).
 Deleted images are remembered in a set of (unit, repository, position) and vanish from
 every later answer.
@@ -56,12 +57,13 @@ class ApiError(Exception):
 class Bucket:
     """A token bucket: `rate` tokens a second, at most `burst` saved up."""
 
-    __slots__ = ("rate", "burst", "tokens", "at", "accepted", "throttled")
+    __slots__ = ("rate", "burst", "tokens", "at", "accepted", "throttled", "first", "last")
 
     def __init__(self, rate: float, burst: float):
         self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
         self.accepted = 0
         self.throttled = 0
+        self.first = self.last = None
 
     def take(self) -> bool:
         now = time.monotonic()
@@ -70,6 +72,9 @@ class Bucket:
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             self.accepted += 1
+            # When the bucket was in use: shows whether buckets were worked on side by side.
+            self.first = self.first or now
+            self.last = now
             return True
         self.throttled += 1
         return False
@@ -122,7 +127,9 @@ class State:
     def stats(self) -> dict:
         with self.lock:
             buckets = [{"account": a, "region": r, "api": api, "accepted": b.accepted,
-                        "throttled": b.throttled, "rate": b.rate, "burst": b.burst}
+                        "throttled": b.throttled, "rate": b.rate, "burst": b.burst,
+                        "first_s": b.first and round(b.first - self.started, 2),
+                        "last_s": b.last and round(b.last - self.started, 2)}
                        for (a, r, api), b in sorted(self.buckets.items())]
             return {"elapsed_s": time.monotonic() - self.started, "calls": dict(self.calls),
                     "throttles": dict(self.throttles), "pages": dict(self.pages),
