@@ -37,7 +37,7 @@ GROUP = 20
 DAY = 86400
 
 
-@dataclass
+@dataclass(slots=True)
 class Image:
     """One image as DescribeImages (and Inspector) describe it."""
 

@@ -7,8 +7,8 @@ Starts server.py on a small organization and checks: STS identity and AssumeRole
 the account; DescribeRepositories, DescribeImages and ListCoverage pages add up to the
 organization's totals with no image twice; index manifests list their children; the token
 bucket throttles beyond its burst in each protocol's error shape; a deleted image vanishes
-from later listings and a child of a live index cannot be deleted. Prints one line per check
-and exits 1 on the first failure.
+from later listings and a child of a live index cannot be deleted. Prints one line per check,
+then `selfcheck: N passed, N failed`, and exits 1 if any failed.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ def main():
          "--rate", "1000", "--burst", "1000", "--limit", "ecr:ListImageReferrers=1:3", "--port", "0"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     url = proc.stdout.readline().split()[1]
-    failed = 0
+    failed = passed = 0
 
     def check(what, ok):
-        nonlocal failed
+        nonlocal failed, passed
         print(("ok    " if ok else "FAIL  ") + what)
-        if not ok:
+        if ok:
+            passed += 1
+        else:
             failed += 1
 
     def call(service, region, key, *, target=None, path="/", body=b"", method="POST"):
@@ -155,7 +157,7 @@ def main():
     finally:
         proc.stdin.close()
         proc.wait(timeout=10)
-    print(f"selfcheck: {failed} failed")
+    print(f"selfcheck: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
 
