@@ -292,7 +292,7 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
         }
         let empty = HashSet::new();
         let (shared_ref, prior_ref, empty_ref) = (&*shared, &prior_done, &empty);
-        let results: Vec<Vec<Decision>> = futures::stream::iter(groups)
+        let results: Vec<Vec<Decision>> = futures::stream::iter(interleave(groups))
             .map(|(key, items)| async move {
                 let prior = prior_ref.get(&key).unwrap_or(empty_ref);
                 process_repository(shared_ref, &key, items, prior).await
@@ -330,6 +330,35 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
         })
         .collect();
     Ok(Report { summary, items })
+}
+
+/// The repositories in the order they are worked on: round-robin over account × region.
+///
+/// AWS rate-limits each API per account and region, so `parallel_repositories` slots all
+/// spent in one account and region (the sorted order's first few hundred repositories) would
+/// queue on that one BatchDeleteImage limit while every other region's limit sat unused.
+/// Taking the first repository of every account × region, then the second of each, and so on
+/// spreads the slots over every limit.
+fn interleave<V>(groups: BTreeMap<RepoKey, V>) -> Vec<(RepoKey, V)> {
+    let mut by_place: BTreeMap<(String, String), Vec<(RepoKey, V)>> = BTreeMap::new();
+    for (key, v) in groups {
+        by_place
+            .entry((key.0.clone(), key.1.clone()))
+            .or_default()
+            .push((key, v));
+    }
+    let mut queues: Vec<std::vec::IntoIter<(RepoKey, V)>> =
+        by_place.into_values().map(Vec::into_iter).collect();
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        for q in &mut queues {
+            out.extend(q.next());
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
 }
 
 /// What every apply needs before its first repository: a session per account, the sweep
@@ -565,4 +594,26 @@ fn summarize(
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_alternate_between_accounts_and_regions() {
+        let key = |a: &str, r: &str, n: &str| (a.to_owned(), r.to_owned(), n.to_owned());
+        let groups: BTreeMap<RepoKey, u32> = [
+            (key("1", "eu", "a"), 1),
+            (key("1", "eu", "b"), 2),
+            (key("1", "eu", "c"), 3),
+            (key("1", "us", "a"), 4),
+            (key("2", "eu", "a"), 5),
+            (key("2", "eu", "b"), 6),
+        ]
+        .into_iter()
+        .collect();
+        let order: Vec<u32> = interleave(groups).into_iter().map(|(_, v)| v).collect();
+        assert_eq!(order, vec![1, 4, 5, 2, 6, 3]);
+    }
 }
