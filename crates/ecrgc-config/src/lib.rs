@@ -256,7 +256,7 @@ impl Default for ApplyConfig {
 }
 
 fn default_parallel_repositories() -> u32 {
-    8
+    32
 }
 fn default_apply_api_concurrency() -> u32 {
     2
