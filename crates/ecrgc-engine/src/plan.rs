@@ -105,6 +105,19 @@ impl Planner {
         Ok(())
     }
 
+    /// Drops what [`Planner::install`] held in memory (candidates, protections and the plan
+    /// steps), once the decision rows have been read: what runs next (the report) gets the
+    /// memory back.
+    pub fn release(&self, ctx: &SessionContext) -> Result<()> {
+        for name in ["candidates", "protections"] {
+            ctx.deregister_table(name)?;
+        }
+        for unit in self.catalog.of(SqlKind::Plan).filter(|u| u.id != DECISIONS) {
+            ctx.deregister_table(unit.id.as_str())?;
+        }
+        Ok(())
+    }
+
     /// The decision rows, ordered for the manifest (see `sql/plan/decisions.sql`).
     pub async fn decisions(&self, ctx: &SessionContext) -> Result<DataFrame> {
         let unit = self

@@ -155,6 +155,8 @@ async fn write_staged(
     let mut writer = csv.into_inner();
     writer.flush().map_err(|source| io_err(&csv_path, source))?;
     parquet.close()?;
+    drop(stream);
+    p.planner.release(p.ctx)?;
     let finops = finops_report(p, &parquet_path).await?;
     crate::output::write_report_files(&finops.report, |name| staged.path(name))?;
 
