@@ -243,6 +243,14 @@ pub fn render(report: &Report, run_id: &str) -> String {
         ));
     }
     t.push_str(&format!("  {:<16}{:>8}\n", "already gone", get("absent")));
+    render_summary_tail(&mut t, s);
+    t
+}
+
+/// The lines every apply summary ends with: skipped and failed items by reason, earlier
+/// work, API calls, and where the journal is.
+pub(crate) fn render_summary_tail(t: &mut String, s: &Summary) {
+    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
     t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
     for (reason, n) in &s.skipped_by_reason {
         t.push_str(&format!("    {reason:<30}{n:>6}\n"));
@@ -267,7 +275,6 @@ pub fn render(report: &Report, run_id: &str) -> String {
     if let Some(j) = &s.journal_store {
         t.push_str(&format!("journal table {j}\n"));
     }
-    t
 }
 
 /// `1536` → `1.5 KiB`.

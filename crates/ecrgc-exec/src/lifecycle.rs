@@ -813,30 +813,7 @@ pub fn render(report: &LifecycleReport, run_id: &str) -> String {
         "repository gone",
         get("absent")
     ));
-    t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
-    for (reason, n) in &s.skipped_by_reason {
-        t.push_str(&format!("    {reason:<30}{n:>6}\n"));
-    }
-    t.push_str(&format!("  {:<16}{:>8}\n", "failed", s.failed()));
-    for (code, n) in &s.failed_by_code {
-        t.push_str(&format!("    {code:<30}{n:>6}\n"));
-    }
-    if s.done_before > 0 {
-        t.push_str(&format!(
-            "  {:<16}{:>8} (done by an earlier apply, not repeated)\n",
-            "earlier", s.done_before
-        ));
-    }
-    t.push_str(&format!(
-        "  {:<16}{:>8} ({} throttled)\n",
-        "API calls", s.api_calls, s.throttles
-    ));
-    if let Some(j) = &s.journal {
-        t.push_str(&format!("journal {j}\n"));
-    }
-    if let Some(j) = &s.journal_store {
-        t.push_str(&format!("journal table {j}\n"));
-    }
+    crate::cli::render_summary_tail(&mut t, s);
     t
 }
 
