@@ -41,7 +41,7 @@ use futures::StreamExt;
 
 use crate::executor::{Decision, PrepareScope, Summary, prepare_shared};
 use crate::journal::{Entry, Event, Journal, read_history};
-use crate::live::{inspector_usage, micros, reason};
+use crate::live::{RepositoryState, check_repository, inspector_usage, micros, reason};
 use crate::references::{RepoKey, Sweep};
 use crate::{ExecError, Result};
 
@@ -450,71 +450,23 @@ impl Ctx<'_> {
         let ecr = session.ecr(region);
         let caller = &self.caller;
         // 1. The repository, its tags.
-        let described = caller
-            .call(account, region, "ecr:DescribeRepositories", stats, || {
-                ecr.describe_repositories()
-                    .registry_id(account)
-                    .repository_names(name)
-                    .send()
-            })
-            .await;
-        let arn = match described {
-            Ok(out) => out
-                .repositories()
-                .first()
-                .and_then(|r| r.repository_arn())
-                .map(str::to_owned),
-            Err(f) if f.code.as_deref() == Some("RepositoryNotFoundException") => {
+        let exclude = self.run.config.exclude_tag();
+        let opt_in = self.run.config.opt_in_tag();
+        match check_repository(
+            caller,
+            stats,
+            &ecr,
+            (account, region, name),
+            &exclude,
+            opt_in.as_ref(),
+        )
+        .await
+        {
+            RepositoryState::Open => {}
+            RepositoryState::Gone => {
                 return (Verdict::Absent("the repository is gone".into()), None);
             }
-            Err(f) => {
-                return (
-                    Verdict::Skip(reason::REPOSITORY_CHECK_FAILED, f.to_string()),
-                    None,
-                );
-            }
-        };
-        let Some(arn) = arn else {
-            return (
-                Verdict::Skip(
-                    reason::REPOSITORY_CHECK_FAILED,
-                    "DescribeRepositories gave no ARN".into(),
-                ),
-                None,
-            );
-        };
-        let tags = match caller
-            .call(account, region, "ecr:ListTagsForResource", stats, || {
-                ecr.list_tags_for_resource().resource_arn(&arn).send()
-            })
-            .await
-        {
-            Ok(out) => out
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect::<Vec<_>>(),
-            Err(f) => {
-                return (
-                    Verdict::Skip(reason::REPOSITORY_CHECK_FAILED, f.to_string()),
-                    None,
-                );
-            }
-        };
-        let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
-        let exclude = self.run.config.exclude_tag();
-        if has(&exclude.key, &exclude.value) {
-            let why = format!("the repository is tagged {}={}", exclude.key, exclude.value);
-            return (Verdict::Skip(reason::REPOSITORY_EXCLUDED, why), None);
-        }
-        if let Some(opt_in) = self.run.config.opt_in_tag()
-            && !has(&opt_in.key, &opt_in.value)
-        {
-            let why = format!(
-                "the repository is not tagged {}={}",
-                opt_in.key, opt_in.value
-            );
-            return (Verdict::Skip(reason::REPOSITORY_NOT_OPTED_IN, why), None);
+            RepositoryState::Closed(why, message) => return (Verdict::Skip(why, message), None),
         }
         // 2. The policy in place.
         let live_policy = match caller

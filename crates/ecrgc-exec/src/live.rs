@@ -17,6 +17,7 @@ use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter,
 };
 use ecrgc_aws::{AccountSession, CallStats, Caller, Failure};
+use ecrgc_config::TagSelector;
 use ecrgc_manifest::Item;
 use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
 
@@ -231,29 +232,18 @@ impl Repo<'_> {
     /// The repository still exists, is opted in and is not excluded.
     async fn repository_gate(&mut self, items: &[&Item], name: &str) -> Result<Gate> {
         let (account, region, _) = self.key;
-        let caller = &self.shared.caller;
-        let described = caller
-            .call(
-                account,
-                region,
-                "ecr:DescribeRepositories",
-                &self.stats,
-                || {
-                    self.ecr
-                        .describe_repositories()
-                        .registry_id(account)
-                        .repository_names(name)
-                        .send()
-                },
-            )
-            .await;
-        let arn = match described {
-            Ok(out) => out
-                .repositories()
-                .first()
-                .and_then(|r| r.repository_arn())
-                .map(str::to_owned),
-            Err(f) if f.code.as_deref() == Some("RepositoryNotFoundException") => {
+        let state = check_repository(
+            &self.shared.caller,
+            &self.stats,
+            &self.ecr,
+            (account, region, name),
+            &self.shared.exclude_tag,
+            self.shared.opt_in_tag.as_ref(),
+        )
+        .await;
+        match state {
+            RepositoryState::Open => Ok(Gate::Open),
+            RepositoryState::Gone => {
                 let mut entries = Vec::new();
                 for item in items {
                     entries.push(self.decide(
@@ -264,62 +254,10 @@ impl Repo<'_> {
                     ));
                 }
                 self.record(entries).await?;
-                return Ok(Gate::Closed(std::mem::take(&mut self.decisions)));
+                Ok(Gate::Closed(std::mem::take(&mut self.decisions)))
             }
-            Err(f) => {
-                return self
-                    .close(items, reason::REPOSITORY_CHECK_FAILED, f.to_string())
-                    .await;
-            }
-        };
-        let Some(arn) = arn else {
-            return self
-                .close(
-                    items,
-                    reason::REPOSITORY_CHECK_FAILED,
-                    "DescribeRepositories gave no ARN".into(),
-                )
-                .await;
-        };
-        let tags = caller
-            .call(
-                account,
-                region,
-                "ecr:ListTagsForResource",
-                &self.stats,
-                || self.ecr.list_tags_for_resource().resource_arn(&arn).send(),
-            )
-            .await;
-        let tags: Vec<(String, String)> = match tags {
-            Ok(out) => out
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
-            Err(f) => {
-                return self
-                    .close(items, reason::REPOSITORY_CHECK_FAILED, f.to_string())
-                    .await;
-            }
-        };
-        let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
-        let exclude = &self.shared.exclude_tag;
-        if has(&exclude.key, &exclude.value) {
-            let why = format!("the repository is tagged {}={}", exclude.key, exclude.value);
-            return self.close(items, reason::REPOSITORY_EXCLUDED, why).await;
+            RepositoryState::Closed(reason, why) => self.close(items, reason, why).await,
         }
-        if let Some(opt_in) = &self.shared.opt_in_tag
-            && !has(&opt_in.key, &opt_in.value)
-        {
-            let why = format!(
-                "the repository is not tagged {}={}",
-                opt_in.key, opt_in.value
-            );
-            return self
-                .close(items, reason::REPOSITORY_NOT_OPTED_IN, why)
-                .await;
-        }
-        Ok(Gate::Open)
     }
 
     async fn close(&mut self, items: &[&Item], reason: &str, message: String) -> Result<Gate> {
@@ -802,4 +740,81 @@ struct Refusal {
 
 pub(crate) fn micros(t: &aws_smithy_types::DateTime) -> Micros {
     t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1_000)
+}
+
+/// What the live repository allows, by its existence and its tags now.
+pub(crate) enum RepositoryState {
+    /// It exists, is opted in and is not excluded.
+    Open,
+    /// It no longer exists.
+    Gone,
+    /// Left alone: a `reason` and what was found.
+    Closed(&'static str, String),
+}
+
+/// DescribeRepositories, then ListTagsForResource: whether `repository` may be worked on
+/// under the exclude and opt-in tags of the configuration.
+pub(crate) async fn check_repository(
+    caller: &Caller,
+    stats: &CallStats,
+    ecr: &aws_sdk_ecr::Client,
+    (account, region, name): (&str, &str, &str),
+    exclude: &TagSelector,
+    opt_in: Option<&TagSelector>,
+) -> RepositoryState {
+    let failed =
+        |f: Failure| RepositoryState::Closed(reason::REPOSITORY_CHECK_FAILED, f.to_string());
+    let described = caller
+        .call(account, region, "ecr:DescribeRepositories", stats, || {
+            ecr.describe_repositories()
+                .registry_id(account)
+                .repository_names(name)
+                .send()
+        })
+        .await;
+    let arn = match described {
+        Ok(out) => out
+            .repositories()
+            .first()
+            .and_then(|r| r.repository_arn())
+            .map(str::to_owned),
+        Err(f) if f.code.as_deref() == Some("RepositoryNotFoundException") => {
+            return RepositoryState::Gone;
+        }
+        Err(f) => return failed(f),
+    };
+    let Some(arn) = arn else {
+        return RepositoryState::Closed(
+            reason::REPOSITORY_CHECK_FAILED,
+            "DescribeRepositories gave no ARN".into(),
+        );
+    };
+    let tags: Vec<(String, String)> = match caller
+        .call(account, region, "ecr:ListTagsForResource", stats, || {
+            ecr.list_tags_for_resource().resource_arn(&arn).send()
+        })
+        .await
+    {
+        Ok(out) => out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(f) => return failed(f),
+    };
+    let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
+    if has(&exclude.key, &exclude.value) {
+        let why = format!("the repository is tagged {}={}", exclude.key, exclude.value);
+        return RepositoryState::Closed(reason::REPOSITORY_EXCLUDED, why);
+    }
+    if let Some(opt_in) = opt_in
+        && !has(&opt_in.key, &opt_in.value)
+    {
+        let why = format!(
+            "the repository is not tagged {}={}",
+            opt_in.key, opt_in.value
+        );
+        return RepositoryState::Closed(reason::REPOSITORY_NOT_OPTED_IN, why);
+    }
+    RepositoryState::Open
 }
