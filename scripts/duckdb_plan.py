@@ -227,11 +227,59 @@ def check_output(con: duckdb.DuckDBPyConnection, name: str, unit: Unit) -> None:
             raise Failure(f"{unit.path}: column {column} is {ty} in DuckDB, expected a string")
 
 
+# plan.rs: steps of plan/ that read the decision rows of a round, and the rounds at most.
+AFTER_DECISIONS = ("replicas_kept",)
+MAX_REPLICA_ROUNDS = 16
+
+
 def install(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]) -> None:
     """plan.rs `Planner::install` with `materialize`, as `ecrgc plan` runs it. Every rule
-    gets its view; only the `enabled` ones feed `candidates`. Guards always run."""
+    gets its view; only the `enabled` ones feed `candidates`. Guards always run. Then the
+    replicas that delete replication links are settled in rounds, as the engine does."""
+    con.execute(
+        "CREATE TABLE replica_holds (account_id VARCHAR, region VARCHAR, "
+        "repository_name VARCHAR, image_digest VARCHAR, reason VARCHAR)"
+    )
     for unit in of(units, "views"):
         create_view(con, unit.id, unit)
+    install_guarded(con, units, enabled)
+    settle_replicas(con, units, enabled)
+
+
+def settle_replicas(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]) -> None:
+    """plan.rs `Planner::settle_replicas`: decision rounds until the replicas kept stop growing."""
+    step = next((u for u in of(units, "plan") if u.id == "replicas_kept"), None)
+    decisions = next((u for u in of(units, "plan") if u.id == "decisions"), None)
+    if step is None or decisions is None:
+        return
+    if con.sql("SELECT COUNT(*) FROM replicas WHERE replica_present").fetchone()[0] == 0:
+        return
+    held = 0
+    for _ in range(MAX_REPLICA_ROUNDS):
+        try:
+            con.execute(f"CREATE TABLE decisions AS\n{decisions.query()}")
+            kept = con.sql(step.query()).fetchall()
+        except duckdb.Error as e:
+            raise Failure(f"a decision round does not run in DuckDB:\n{e}") from None
+        con.execute("DROP TABLE decisions")
+        if len(kept) == held:
+            return
+        held = len(kept)
+        con.execute("DELETE FROM replica_holds")
+        if kept:
+            con.executemany("INSERT INTO replica_holds VALUES (?, ?, ?, ?, ?)", kept)
+        install_guarded(con, units, enabled)
+    con.execute("DELETE FROM replica_holds")
+    con.execute(
+        "INSERT INTO replica_holds SELECT DISTINCT destination_account_id, destination_region, "
+        "repository_name, image_digest, 'not settled after many rounds' FROM replicas "
+        "WHERE replica_present"
+    )
+    install_guarded(con, units, enabled)
+
+
+def install_guarded(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]) -> None:
+    """Rules, guards and the steps of plan/ before `decisions`, as tables (replaced)."""
     for kind, prefix, table, id_col, order_col in (
         ("rules", "rule", "candidates", "rule_id", "rule_order"),
         ("guards", "guard", "protections", "guard_id", "guard_order"),
@@ -239,6 +287,7 @@ def install(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]
         parts = []
         for unit in of(units, kind):
             name = f"{prefix}_{unit.id}"
+            con.execute(f'DROP VIEW IF EXISTS "{name}"')
             create_view(con, name, unit)
             check_output(con, name, unit)
             if kind == "rules" and unit.id not in enabled:
@@ -258,16 +307,16 @@ def install(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]
             )
         union = "\nUNION ALL\n".join(parts)
         try:
-            con.execute(f"CREATE TABLE {table} AS\n{union}")
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS\n{union}")
         except duckdb.Error as e:
             raise Failure(f"running the {prefix}s in DuckDB failed:\n{e}") from None
     # The steps of plan/ before `decisions` (flagged, guarded, edges, children), in order,
     # each computed once as a table under its id, as the engine does.
     for unit in of(units, "plan"):
-        if unit.id == "decisions":
+        if unit.id == "decisions" or unit.id in AFTER_DECISIONS:
             continue
         try:
-            con.execute(f'CREATE TABLE "{unit.id}" AS\n{unit.query()}')
+            con.execute(f'CREATE OR REPLACE TABLE "{unit.id}" AS\n{unit.query()}')
         except duckdb.Error as e:
             raise Failure(f"{unit.path} does not run in DuckDB:\n{e}") from None
 

@@ -25,6 +25,14 @@
 -- A deletable image enters the manifest (`delete`) when its repository is opted in (or no
 -- opt-in tag is configured); otherwise it is reported as `not_opted_in`.
 --
+-- Replication: `replicas` lists the registries (`account/region`, comma-separated) where a
+-- deletion of the image also deletes its replica through delete replication, `replica_bytes`
+-- their bytes (each replica is stored and billed in its own registry), and
+-- `replica_destinations` every destination the plan considered, replica present or not (the
+-- executor refuses a deletion whose live replication rules reach another one). A source is
+-- deletable only when every such replica is deleted too: the `replica_kept` guard, settled
+-- by the engine over rounds of this step (sql/guards/replica_kept.sql).
+--
 -- Output: one row per flagged image and per child, ordered for the manifest: account,
 -- region, repository, depth (parents before their children), digest.
 WITH RECURSIVE
@@ -144,6 +152,22 @@ refs AS (
      AND s.repository_name = r.repository_name AND s.image_digest = r.image_digest
     GROUP BY r.account_id, r.region, r.repository_name, r.image_digest
 ),
+replicated AS (
+    -- the destinations a deletion replicates to (delete replication), and the replicas it
+    -- takes along there (see sql/views/replicas.sql)
+    SELECT r.account_id, r.region, r.repository_name, r.image_digest,
+           STRING_AGG(CASE WHEN r.replica_present
+                           THEN r.destination_account_id || '/' || r.destination_region END,
+                      ',' ORDER BY r.destination_account_id, r.destination_region) AS replicas,
+           SUM(CASE WHEN r.replica_present THEN r.replica_size_bytes ELSE 0 END) AS replica_bytes,
+           STRING_AGG(r.destination_account_id || '/' || r.destination_region,
+                      ',' ORDER BY r.destination_account_id, r.destination_region) AS replica_destinations
+    FROM replicas r
+    JOIN subjects s
+      ON s.account_id = r.account_id AND s.region = r.region
+     AND s.repository_name = r.repository_name AND s.image_digest = r.image_digest
+    GROUP BY r.account_id, r.region, r.repository_name, r.image_digest
+),
 decided AS (
     SELECT
         s.account_id,
@@ -223,7 +247,10 @@ SELECT
     c.image_pulled_at,
     CASE WHEN c.image_digest IS NULL THEN 'no_coverage' ELSE 'covered' END AS coverage_state,
     COALESCE(r.references_found, 0) AS references_found,
-    COALESCE(r.live_references, 0) AS live_references
+    COALESCE(r.live_references, 0) AS live_references,
+    rp.replicas,
+    COALESCE(rp.replica_bytes, 0) AS replica_bytes,
+    rp.replica_destinations
 FROM decided x
 JOIN images i
   ON i.account_id = x.account_id AND i.region = x.region
@@ -237,4 +264,7 @@ LEFT JOIN tags t
 LEFT JOIN refs r
   ON r.account_id = x.account_id AND r.region = x.region
  AND r.repository_name = x.repository_name AND r.image_digest = x.image_digest
+LEFT JOIN replicated rp
+  ON rp.account_id = x.account_id AND rp.region = x.region
+ AND rp.repository_name = x.repository_name AND rp.image_digest = x.image_digest
 ORDER BY x.account_id, x.region, x.repository_name, x.depth, x.image_digest

@@ -133,6 +133,8 @@ PAGERS: dict[tuple[str, str], Pager] = {
     ("ecr", "ListImages"): Pager("imageIds", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
     ("ecr", "ListPullTimeUpdateExclusions"): Pager("pullTimeUpdateExclusions", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
     ("ecr", "ListImageReferrers"): Pager("referrers", "nextToken", "maxResults", "nextToken", 50, "InvalidParameterException"),
+    ("ecr", "DescribePullThroughCacheRules"): Pager("pullThroughCacheRules", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecr", "DescribeRepositoryCreationTemplates"): Pager("repositoryCreationTemplates", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
     ("ecs", "ListClusters"): Pager("clusterArns", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
     ("ecs", "ListServices"): Pager("serviceArns", "nextToken", "maxResults", "nextToken", 10, "InvalidParameterException"),
     ("ecs", "ListTasks"): Pager("taskArns", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
@@ -321,6 +323,11 @@ class State:
             self.pull_exclusions: dict[tuple, dict[str, float]] = {}
             self.record_pulls = False
             self.delays: dict[tuple, float] = {}
+            # Registry settings per (account, region): the replication configuration as put,
+            # pull through cache rules and creation templates by prefix.
+            self.replication: dict[tuple, dict] = {}
+            self.pull_through_rules: dict[tuple, dict[str, dict]] = {}
+            self.creation_templates: dict[tuple, dict[str, dict]] = {}
 
     def seed(self, doc: dict) -> dict:
         if not isinstance(doc, dict):
@@ -517,6 +524,12 @@ class Extension:
             ("ecr", "RegisterPullTimeUpdateExclusion"): self.ecr_pull_exclusion,
             ("ecr", "DeregisterPullTimeUpdateExclusion"): self.ecr_pull_exclusion,
             ("ecr", "ListPullTimeUpdateExclusions"): self.ecr_pull_exclusion,
+            ("ecr", "PutReplicationConfiguration"): self.ecr_put_replication,
+            ("ecr", "DescribeRegistry"): self.ecr_describe_registry,
+            ("ecr", "CreatePullThroughCacheRule"): self.ecr_create_pull_through_rule,
+            ("ecr", "DescribePullThroughCacheRules"): self.ecr_describe_pull_through_rules,
+            ("ecr", "CreateRepositoryCreationTemplate"): self.ecr_create_creation_template,
+            ("ecr", "DescribeRepositoryCreationTemplates"): self.ecr_describe_creation_templates,
             ("ecs", "ListClusters"): self.paged_json_passthrough,
             ("ecs", "ListServices"): self.paged_json_passthrough,
             ("ecs", "ListTaskDefinitions"): self.ecs_list_task_definitions,
@@ -1098,6 +1111,141 @@ class Extension:
         return _json_response(200, payload, "application/x-amz-json-1.1")
 
     # -- ECS ---------------------------------------------------------------------------
+
+    # -- ECR registry settings -------------------------------------------------------------
+    # moto 5.2.5 keeps one replication rule at most ("This feature is disabled" beyond) and has
+    # no pull through cache rules or creation templates; these follow botocore's ECR model:
+    # ReplicationRuleList max 25, ReplicationDestinationList max 100, RepositoryFilterList
+    # 1..100 with filterType PREFIX_MATCH, `deleteReplication {enabled}` kept as given.
+
+    _FILTER = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$")
+    _PREFIX = re.compile(r"^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$")
+
+    def ecr_put_replication(self, req: Req) -> Response:
+        config = req.json.get("replicationConfiguration")
+        if not isinstance(config, dict) or not isinstance(config.get("rules"), list):
+            raise ApiError("ValidationException", "replicationConfiguration.rules is required")
+        rules = config["rules"]
+        if len(rules) > 25:
+            raise ApiError("ValidationException", "replicationConfiguration.rules: at most 25 rules")
+        clean = []
+        for i, rule in enumerate(rules):
+            dests = rule.get("destinations")
+            if not isinstance(dests, list) or len(dests) > 100:
+                raise ApiError("ValidationException", f"rules[{i}].destinations: a list of at most 100 is required")
+            for d in dests:
+                if not re.fullmatch(r"[0-9]{12}", str(d.get("registryId", ""))) \
+                        or not re.fullmatch(r"[0-9a-z-]{2,25}", str(d.get("region", ""))):
+                    raise ApiError("ValidationException", f"rules[{i}].destinations: invalid destination {d}")
+                if d["registryId"] == req.account and d["region"] == req.region:
+                    raise ApiError("InvalidParameterException",
+                                   "Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: "
+                                   "'Replication destination cannot be the same as the source registry'")
+            out = {"destinations": [{"region": d["region"], "registryId": d["registryId"]} for d in dests]}
+            filters = rule.get("repositoryFilters")
+            if filters is not None:
+                if not isinstance(filters, list) or not 1 <= len(filters) <= 100:
+                    raise ApiError("ValidationException", f"rules[{i}].repositoryFilters: 1 to 100 filters")
+                for f in filters:
+                    if f.get("filterType") != "PREFIX_MATCH" or not isinstance(f.get("filter"), str) \
+                            or not 2 <= len(f["filter"]) <= 256 or not self._FILTER.match(f["filter"]):
+                        raise ApiError("ValidationException", f"rules[{i}].repositoryFilters: invalid filter {f}")
+                out["repositoryFilters"] = [{"filter": f["filter"], "filterType": "PREFIX_MATCH"} for f in filters]
+            delete = rule.get("deleteReplication")
+            if delete is not None:
+                if not isinstance(delete, dict) or not isinstance(delete.get("enabled"), bool):
+                    raise ApiError("ValidationException", f"rules[{i}].deleteReplication.enabled is required")
+                out["deleteReplication"] = {"enabled": delete["enabled"]}
+            clean.append(out)
+        with self.state.lock:
+            self.state.replication[(req.account, req.region)] = {"rules": clean}
+        return _json_response(200, {"replicationConfiguration": {"rules": clean}},
+                              "application/x-amz-json-1.1")
+
+    def ecr_describe_registry(self, req: Req) -> Response:
+        with self.state.lock:
+            config = self.state.replication.get((req.account, req.region))
+        payload: dict[str, Any] = {"registryId": req.account}
+        # ECR leaves replicationConfiguration out of a registry that never had one.
+        if config is not None:
+            payload["replicationConfiguration"] = config
+        return _json_response(200, payload, "application/x-amz-json-1.1")
+
+    def _registry_of(self, req: Req) -> str:
+        registry = req.json.get("registryId") or req.account
+        if registry != req.account:
+            raise ApiError("InvalidParameterException", f"registryId {registry} is not the caller's registry")
+        return registry
+
+    def ecr_create_pull_through_rule(self, req: Req) -> Response:
+        registry = self._registry_of(req)
+        prefix = req.json.get("ecrRepositoryPrefix")
+        url = req.json.get("upstreamRegistryUrl")
+        if not isinstance(prefix, str) or not 2 <= len(prefix) <= 30 or not self._PREFIX.match(prefix) or not url:
+            raise ApiError("InvalidParameterException", f"invalid ecrRepositoryPrefix or upstreamRegistryUrl: {prefix!r}")
+        rule = {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": url, "createdAt": now_epoch(),
+                "registryId": registry}
+        for key in ("upstreamRegistry", "credentialArn", "customRoleArn", "upstreamRepositoryPrefix"):
+            if req.json.get(key):
+                rule[key] = req.json[key]
+        with self.state.lock:
+            rules = self.state.pull_through_rules.setdefault((req.account, req.region), {})
+            if prefix in rules:
+                raise ApiError("PullThroughCacheRuleAlreadyExistsException",
+                               f"A pull through cache rule with the prefix '{prefix}' already exists")
+            rules[prefix] = rule
+        return _json_response(200, rule, "application/x-amz-json-1.1")
+
+    def ecr_describe_pull_through_rules(self, req: Req) -> Response:
+        self._registry_of(req)
+        with self.state.lock:
+            rules = dict(self.state.pull_through_rules.get((req.account, req.region), {}))
+        wanted = req.json.get("ecrRepositoryPrefixes")
+        if wanted:
+            missing = [p for p in wanted if p not in rules]
+            if missing:
+                raise ApiError("PullThroughCacheRuleNotFoundException",
+                               f"The pull through cache rule with the prefix '{missing[0]}' does not exist")
+            items = [rules[p] for p in wanted]
+        else:
+            items = [rules[p] for p in sorted(rules)]
+        page, nxt = self.paginate(req, "DescribePullThroughCacheRules", items, req.json.get("maxResults"))
+        payload: dict[str, Any] = {"pullThroughCacheRules": page}
+        if nxt:
+            payload["nextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
+
+    def ecr_create_creation_template(self, req: Req) -> Response:
+        prefix = req.json.get("prefix")
+        applied = req.json.get("appliedFor")
+        if not isinstance(prefix, str) or not 1 <= len(prefix) <= 256 or not self._PREFIX.match(prefix):
+            raise ApiError("InvalidParameterException", f"invalid prefix {prefix!r}")
+        if not isinstance(applied, list) or not applied or any(
+                a not in ("REPLICATION", "PULL_THROUGH_CACHE", "CREATE_ON_PUSH") for a in applied):
+            raise ApiError("InvalidParameterException", f"invalid appliedFor {applied!r}")
+        template = {k: v for k, v in req.json.items() if k in (
+            "prefix", "description", "encryptionConfiguration", "resourceTags", "imageTagMutability",
+            "imageTagMutabilityExclusionFilters", "repositoryPolicy", "lifecyclePolicy", "appliedFor",
+            "customRoleArn")}
+        template["createdAt"] = template["updatedAt"] = now_epoch()
+        with self.state.lock:
+            templates = self.state.creation_templates.setdefault((req.account, req.region), {})
+            if prefix in templates:
+                raise ApiError("TemplateAlreadyExistsException", f"A template with the prefix '{prefix}' already exists")
+            templates[prefix] = template
+        return _json_response(200, {"registryId": req.account, "repositoryCreationTemplate": template},
+                              "application/x-amz-json-1.1")
+
+    def ecr_describe_creation_templates(self, req: Req) -> Response:
+        with self.state.lock:
+            templates = dict(self.state.creation_templates.get((req.account, req.region), {}))
+        wanted = req.json.get("prefixes")
+        items = [templates[p] for p in (wanted or sorted(templates)) if p in templates]
+        page, nxt = self.paginate(req, "DescribeRepositoryCreationTemplates", items, req.json.get("maxResults"))
+        payload: dict[str, Any] = {"registryId": req.account, "repositoryCreationTemplates": page}
+        if nxt:
+            payload["nextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
 
     def ecs_list_tasks(self, req: Req) -> Response:
         payload = dict(req.json)

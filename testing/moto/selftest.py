@@ -529,6 +529,54 @@ def _pulls() -> str:
     return "moved once, not when excluded"
 
 
+@check("ECR registry settings: replication with deleteReplication, pull through cache rules, creation templates")
+def _registry_settings() -> str:
+    ecr = Env.client("ecr", CENTRAL, EU)
+    expect("replicationConfiguration" not in ecr.describe_registry(), "a registry without replication")
+    rules = [
+        {"destinations": [{"region": US, "registryId": CENTRAL}],
+         "repositoryFilters": [{"filter": "payments", "filterType": "PREFIX_MATCH"}],
+         "deleteReplication": {"enabled": True}},
+        {"destinations": [{"region": US, "registryId": PROD}]},
+    ]
+    put = ecr.put_replication_configuration(replicationConfiguration={"rules": rules})
+    expect(put["replicationConfiguration"]["rules"] == rules, f"put {put}")
+    got = ecr.describe_registry()
+    expect(got["registryId"] == CENTRAL and got["replicationConfiguration"]["rules"] == rules, f"describe {got}")
+    expect("replicationConfiguration" not in Env.client("ecr", CENTRAL, US).describe_registry(),
+           "replication is per region")
+    err = error_of(lambda: ecr.put_replication_configuration(replicationConfiguration={
+        "rules": [{"destinations": [{"region": EU, "registryId": CENTRAL}]}]}))
+    expect(err.response["Error"]["Code"] == "InvalidParameterException", "destination = source")
+    err = error_of(lambda: ecr.put_replication_configuration(replicationConfiguration={
+        "rules": [{"destinations": [{"region": US, "registryId": PROD}]}] * 26}))
+    expect(err.response["Error"]["Code"] == "ValidationException", "26 rules")
+    ecr.put_replication_configuration(replicationConfiguration={"rules": []})
+    expect(ecr.describe_registry()["replicationConfiguration"] == {"rules": []}, "rules cleared")
+
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="docker-hub", upstreamRegistryUrl="registry-1.docker.io",
+                                       upstreamRegistry="docker-hub")
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io",
+                                       upstreamRegistry="quay")
+    seed({"page_size": {"ecr": 1}})
+    try:
+        rules_seen, pages = all_pages(ecr.describe_pull_through_cache_rules, "pullThroughCacheRules",
+                                      "nextToken", "nextToken")
+    finally:
+        seed({"page_size": {"ecr": None}})
+    expect([r["ecrRepositoryPrefix"] for r in rules_seen] == ["docker-hub", "quay"] and pages == 2,
+           f"{rules_seen} in {pages} pages")
+    err = error_of(lambda: ecr.describe_pull_through_cache_rules(ecrRepositoryPrefixes=["nope"]))
+    expect(err.response["Error"]["Code"] == "PullThroughCacheRuleNotFoundException", "unknown prefix")
+    policy = '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}'
+    ecr.create_repository_creation_template(prefix="docker-hub", appliedFor=["PULL_THROUGH_CACHE"],
+                                            lifecyclePolicy=policy, imageTagMutability="MUTABLE")
+    templates = ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]
+    expect(len(templates) == 1 and templates[0]["lifecyclePolicy"] == policy
+           and templates[0]["appliedFor"] == ["PULL_THROUGH_CACHE"], f"{templates}")
+    return "rules as put, per region; caches and templates listed and paged"
+
+
 @check("ECR BatchDeleteImage: a child of a live index fails ImageReferencedByManifestList")
 def _delete_child() -> str:
     ecr = Env.client("ecr", CENTRAL, EU)

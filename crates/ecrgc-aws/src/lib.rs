@@ -12,6 +12,8 @@
 //!   hammering it in turn); it counts calls and throttles for the coverage table;
 //! * [`StoreCredentials`] and [`open_store`]: the same credential chain for the S3 snapshot
 //!   store;
+//! * [`replication`]: a registry's replication rules with delete replication, which the
+//!   Rust SDK does not model yet;
 //! * [`Failure`]: an SDK error classified as throttled, transient, denied, disabled or other,
 //!   which is what the coverage table records.
 //!
@@ -20,6 +22,7 @@
 
 mod call;
 mod failure;
+pub mod replication;
 mod session;
 mod store_credentials;
 

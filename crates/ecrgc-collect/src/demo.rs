@@ -1193,6 +1193,8 @@ fn write_collection_coverage(b: &mut CollectionCoverageBuilder, counts: &SourceC
         for region in REGIONS {
             for source in [
                 "ecr",
+                "ecr_replication",
+                "ecr_settings",
                 "ecr_layers",
                 "pull_time_exclusion",
                 "inspector",

@@ -155,6 +155,7 @@ macro_rules! builtin {
 /// The files of `sql/` compiled into the binary. A test checks this list against the folder.
 pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     View "views" "image_refs",
+    View "views" "replicas",
     Rule "rules" "never_used",
     Rule "rules" "stale",
     Rule "rules" "untagged_fallback",
@@ -169,11 +170,13 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     Guard "guards" "keep_newest",
     Guard "guards" "young_image",
     Guard "guards" "usage_coverage_gap",
+    Guard "guards" "replica_kept",
     Plan "plan" "flagged",
     Plan "plan" "guarded",
     Plan "plan" "edges",
     Plan "plan" "children",
     Plan "plan" "decisions",
+    Plan "plan" "replicas_kept",
 ];
 
 impl Catalog {

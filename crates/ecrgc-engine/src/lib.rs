@@ -17,7 +17,10 @@ pub mod string_agg;
 
 pub use catalog::{Catalog, SqlKind, SqlUnit};
 pub use params::Params;
-pub use plan::{DECISION_STATUSES, Planner};
+pub use plan::{
+    AFTER_DECISIONS, DECISION_STATUSES, MAX_REPLICA_ROUNDS, Planner, REPLICA_HOLDS, REPLICAS_KEPT,
+    replica_holds_schema,
+};
 pub use session::{
     LATEST_PREFIX, journal_schema, new_context, register_empty_tables, register_history,
     register_params, register_query_tables, register_run, register_runs,

@@ -17,6 +17,20 @@ pub const DECISION_STATUSES: &[&str] = &["delete", "not_opted_in", "protected", 
 /// `sql/plan/` are steps it reads.
 pub const DECISIONS: &str = "decisions";
 
+/// Steps of `sql/plan/` that run on the decision rows of a round rather than before them.
+pub const AFTER_DECISIONS: &[&str] = &[REPLICAS_KEPT];
+
+/// The step after `decisions` listing the replicas a round keeps (`sql/plan/replicas_kept.sql`).
+pub const REPLICAS_KEPT: &str = "replicas_kept";
+
+/// The table the `replica_kept` guard reads: replicas known to stay, filled by the engine
+/// round after round (empty in the first round).
+pub const REPLICA_HOLDS: &str = "replica_holds";
+
+/// Decision rounds before the plan gives up settling replicas and holds every source with a
+/// present replica (a replication chain longer than this is the only way to reach it).
+pub const MAX_REPLICA_ROUNDS: usize = 16;
+
 /// Columns every rule and guard returns, in this order.
 pub const KEY_COLUMNS: &[&str] = &["account_id", "region", "repository_name", "image_digest"];
 
@@ -43,10 +57,29 @@ impl Planner {
     /// `decisions` under their ids (`flagged`, `guarded`, `edges`, `children`). With
     /// `materialize`, candidates, protections and those steps are computed once and held in
     /// memory (a plan); without it they stay views that follow later inserts (fixtures).
+    ///
+    /// With `materialize`, the replicas that delete replication links to their sources are
+    /// settled too: the decision step runs, the replicas it keeps become `replica_holds`,
+    /// and the guards and steps run again until no more are held (see
+    /// `sql/guards/replica_kept.sql`). Without it, `replica_holds` is whatever the session
+    /// holds (fixtures insert their own rows).
     pub async fn install(&self, ctx: &SessionContext, materialize: bool) -> Result<()> {
+        if !ctx.table_exist(REPLICA_HOLDS)? {
+            let holds = MemTable::try_new(replica_holds_schema(), vec![vec![]])?;
+            ctx.register_table(REPLICA_HOLDS, Arc::new(holds))?;
+        }
         for unit in self.catalog.of(SqlKind::View) {
             register_view(ctx, &unit.id, unit).await?;
         }
+        self.install_guarded(ctx, materialize).await?;
+        if materialize {
+            self.settle_replicas(ctx).await?;
+        }
+        Ok(())
+    }
+
+    /// Rules, guards and the steps before `decisions`.
+    async fn install_guarded(&self, ctx: &SessionContext, materialize: bool) -> Result<()> {
         for (kind, prefix, table, id_col, order_col) in [
             (SqlKind::Rule, "rule", "candidates", "rule_id", "rule_order"),
             (
@@ -93,7 +126,7 @@ impl Planner {
         // The steps of the decision before `decisions` itself, in order. decisions.sql reads
         // each of them several times, and DataFusion recomputes a CTE or a view at every
         // reference, so a plan computes them once (benches/README.md has the profile).
-        for unit in self.catalog.of(SqlKind::Plan).filter(|u| u.id != DECISIONS) {
+        for unit in self.before_decisions() {
             let df = ctx
                 .sql(unit.query())
                 .await
@@ -105,6 +138,69 @@ impl Planner {
         Ok(())
     }
 
+    /// The steps of `sql/plan/` that `decisions` reads, in order.
+    fn before_decisions(&self) -> impl Iterator<Item = &SqlUnit> {
+        self.catalog
+            .of(SqlKind::Plan)
+            .filter(|u| u.id != DECISIONS && !AFTER_DECISIONS.contains(&u.id.as_str()))
+    }
+
+    /// Runs decision rounds until the replicas kept stop growing (see [`Planner::install`]).
+    async fn settle_replicas(&self, ctx: &SessionContext) -> Result<()> {
+        let Some(step) = self
+            .catalog
+            .of(SqlKind::Plan)
+            .find(|u| u.id == REPLICAS_KEPT)
+        else {
+            return Ok(());
+        };
+        // No present replica under a delete-replicating rule: nothing links two decisions.
+        if !ctx.table_exist("replicas")?
+            || count(ctx, "SELECT 1 FROM replicas WHERE replica_present").await? == 0
+        {
+            return Ok(());
+        }
+        let mut held = 0;
+        for _ in 0..MAX_REPLICA_ROUNDS {
+            let decisions = self.decisions(ctx).await?;
+            register_result(ctx, DECISIONS, decisions, true)
+                .await
+                .context(|| "running a decision round failed".to_owned())?;
+            let kept = ctx
+                .sql(step.query())
+                .await
+                .context(|| format!("{} does not plan", step.path))?;
+            let batches = kept
+                .collect()
+                .await
+                .context(|| format!("running {} failed", step.path))?;
+            ctx.deregister_table(DECISIONS)?;
+            let now_held: usize = batches.iter().map(|b| b.num_rows()).sum();
+            // Holds only grow from round to round, so an equal count is the fixed point.
+            if now_held == held {
+                return Ok(());
+            }
+            held = now_held;
+            set_replica_holds(ctx, &batches)?;
+            self.install_guarded(ctx, true).await?;
+        }
+        // Not settled: every present replica holds its source.
+        let all = ctx
+            .sql(
+                "SELECT DISTINCT destination_account_id AS account_id, destination_region AS region, \
+                 repository_name, image_digest, 'not settled after many rounds' AS reason \
+                 FROM replicas WHERE replica_present",
+            )
+            .await
+            .context(|| "holding every replica".to_owned())?;
+        let batches = all
+            .collect()
+            .await
+            .context(|| "holding every replica".to_owned())?;
+        set_replica_holds(ctx, &batches)?;
+        self.install_guarded(ctx, true).await
+    }
+
     /// Drops what [`Planner::install`] held in memory (candidates, protections and the plan
     /// steps), once the decision rows have been read: what runs next (the report) gets the
     /// memory back.
@@ -112,7 +208,7 @@ impl Planner {
         for name in ["candidates", "protections"] {
             ctx.deregister_table(name)?;
         }
-        for unit in self.catalog.of(SqlKind::Plan).filter(|u| u.id != DECISIONS) {
+        for unit in self.before_decisions() {
             ctx.deregister_table(unit.id.as_str())?;
         }
         Ok(())
@@ -132,6 +228,51 @@ impl Planner {
             .await
             .context(|| format!("{} does not plan", unit.path))
     }
+}
+
+/// The schema of `replica_holds`: the replica's key and why it stays.
+pub fn replica_holds_schema() -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{Field, Schema};
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        text("account_id"),
+        text("region"),
+        text("repository_name"),
+        text("image_digest"),
+        text("reason"),
+    ]))
+}
+
+/// Replaces `replica_holds` with `batches` (five string columns, in the table's order).
+fn set_replica_holds(ctx: &SessionContext, batches: &[arrow::array::RecordBatch]) -> Result<()> {
+    let schema = replica_holds_schema();
+    let mut rows = Vec::with_capacity(batches.len());
+    for b in batches {
+        let columns = b
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::cast(c, &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        rows.push(arrow::array::RecordBatch::try_new(schema.clone(), columns)?);
+    }
+    ctx.deregister_table(REPLICA_HOLDS)?;
+    ctx.register_table(
+        REPLICA_HOLDS,
+        Arc::new(MemTable::try_new(schema, vec![rows])?),
+    )?;
+    Ok(())
+}
+
+/// Rows of a query.
+async fn count(ctx: &SessionContext, sql: &str) -> Result<usize> {
+    let batches = ctx
+        .sql(sql)
+        .await
+        .context(|| format!("cannot plan {sql}"))?
+        .collect()
+        .await
+        .context(|| format!("running {sql} failed"))?;
+    Ok(batches.iter().map(|b| b.num_rows()).sum())
 }
 
 /// Registers `df` as `name`: computed now and held in memory (`materialize`), or as a view.

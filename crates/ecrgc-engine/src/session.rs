@@ -208,6 +208,8 @@ pub fn register_empty_tables(ctx: &SessionContext) -> Result<()> {
     }
     let params = MemTable::try_new(Params::schema(), vec![vec![]])?;
     ctx.register_table("params", Arc::new(params))?;
+    let holds = MemTable::try_new(crate::plan::replica_holds_schema(), vec![vec![]])?;
+    ctx.register_table(crate::plan::REPLICA_HOLDS, Arc::new(holds))?;
     Ok(())
 }
 

@@ -47,6 +47,19 @@ async fn new_session() -> Result<Session, SltError> {
         .map_err(|e| SltError(e.to_string()))?;
     ctx.register_table("decisions", decisions.into_view())
         .map_err(|e| SltError(e.to_string()))?;
+    // Steps that read the decision rows (`replicas_kept`), as views under their ids.
+    for unit in planner
+        .catalog()
+        .of(SqlKind::Plan)
+        .filter(|u| ecrgc_engine::AFTER_DECISIONS.contains(&u.id.as_str()))
+    {
+        let df = ctx
+            .sql(unit.query())
+            .await
+            .map_err(|e| SltError(format!("{}: {e}", unit.path)))?;
+        ctx.register_table(unit.id.as_str(), df.into_view())
+            .map_err(|e| SltError(e.to_string()))?;
+    }
     Ok(Session { ctx })
 }
 

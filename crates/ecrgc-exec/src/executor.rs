@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use arrow::array::{Array, StringArray};
-use ecrgc_aws::{AccountSession, ApiLimits, Aws, Caller, Failure, RetrySettings};
+use ecrgc_aws::replication::{ReplicationRule, replication_rules};
+use ecrgc_aws::{AccountSession, ApiLimits, Aws, CallStats, Caller, Failure, RetrySettings};
 use ecrgc_config::{Config, TagSelector};
 use ecrgc_manifest::Item;
 use ecrgc_model::time::Micros;
@@ -21,6 +22,7 @@ use crate::admit::Admitted;
 use crate::journal::{Entry, Event, History, Journal, read_history};
 use crate::live::process_repository;
 use crate::references::{RepoKey, Sweep, SweepScope, sweep};
+use crate::replication::{ImageKey, phases, replica_key};
 
 /// What happens to an image that passes every check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,6 +74,8 @@ pub struct Shared {
     pub exclude_tag: TagSelector,
     /// Only repositories with this tag may lose images.
     pub opt_in_tag: Option<TagSelector>,
+    /// Each item registry's replication rules now (account, region), or why not read.
+    pub replication: HashMap<(String, String), Result<Vec<ReplicationRule>, Failure>>,
     journal: Option<Mutex<Journal>>,
     progress: ProgressBar,
 }
@@ -279,29 +283,92 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
         }));
         shared.record(vec![started]).await?;
 
-        let mut groups: BTreeMap<RepoKey, Vec<&Item>> = BTreeMap::new();
-        for item in &pending {
-            groups
-                .entry((
-                    item.account_id.clone(),
-                    item.region.clone(),
-                    item.repository_name.clone(),
-                ))
-                .or_default()
-                .push(item);
-        }
-        let empty = HashSet::new();
-        let (shared_ref, prior_ref, empty_ref) = (&*shared, &prior_done, &empty);
-        let results: Vec<Vec<Decision>> = futures::stream::iter(interleave(groups))
-            .map(|(key, items)| async move {
-                let prior = prior_ref.get(&key).unwrap_or(empty_ref);
-                process_repository(shared_ref, &key, items, prior).await
+        // Replicas before the sources whose deletion would take them along (see
+        // `replication`); without delete replication there is one phase.
+        let known: HashMap<ImageKey, &Item> = manifest
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    (
+                        i.account_id.clone(),
+                        i.region.clone(),
+                        i.repository_name.clone(),
+                        i.image_digest.clone(),
+                    ),
+                    i,
+                )
             })
-            .buffer_unordered(opts.config.apply.parallel_repositories.max(1) as usize)
-            .try_collect()
-            .await?;
-        for d in results.into_iter().flatten() {
+            .collect();
+        let (ordered, refused) = phases(&pending, &known);
+        let mut entries = Vec::new();
+        for (item, reason, message) in refused {
+            let (d, e) = shared.decision(item, Event::Skipped, Some(reason), Some(message));
             decisions.insert(d.item_id.clone(), d);
+            entries.push(e);
+        }
+        shared.record(entries).await?;
+        for phase in ordered {
+            let mut ready = Vec::new();
+            let mut entries = Vec::new();
+            for item in phase {
+                let held = item.replicas.iter().find_map(|dest| {
+                    let replica = known.get(&replica_key(item, dest))?;
+                    let done = decisions
+                        .get(&replica.item_id)
+                        .map(|d| d.event)
+                        .or_else(|| latest.get(replica.item_id.as_str()).map(|e| e.event))
+                        .is_some_and(|e| e.is_done(archive));
+                    (!done).then(|| format!("its replica in {dest} was not deleted"))
+                });
+                match held {
+                    Some(why) => {
+                        let reason = crate::replication::reason::REPLICA_KEPT;
+                        let (d, e) = shared.decision(item, Event::Skipped, Some(reason), Some(why));
+                        decisions.insert(d.item_id.clone(), d);
+                        entries.push(e);
+                    }
+                    None => ready.push(item),
+                }
+            }
+            shared.record(entries).await?;
+            let mut groups: BTreeMap<RepoKey, Vec<&Item>> = BTreeMap::new();
+            for item in ready {
+                groups
+                    .entry((
+                        item.account_id.clone(),
+                        item.region.clone(),
+                        item.repository_name.clone(),
+                    ))
+                    .or_default()
+                    .push(item);
+            }
+            let empty = HashSet::new();
+            let (shared_ref, prior_ref, empty_ref) = (&*shared, &prior_done, &empty);
+            let results: Vec<Vec<Decision>> = futures::stream::iter(interleave(groups))
+                .map(|(key, items)| async move {
+                    let prior = prior_ref.get(&key).unwrap_or(empty_ref);
+                    process_repository(shared_ref, &key, items, prior).await
+                })
+                .buffer_unordered(opts.config.apply.parallel_repositories.max(1) as usize)
+                .try_collect()
+                .await?;
+            // What this phase finished counts as done for the parents checks of the next.
+            for d in results.into_iter().flatten() {
+                if d.event.is_done(archive)
+                    && let Some(item) = manifest.items.iter().find(|i| i.item_id == d.item_id)
+                {
+                    prior_done
+                        .entry((
+                            item.account_id.clone(),
+                            item.region.clone(),
+                            item.repository_name.clone(),
+                        ))
+                        .or_default()
+                        .insert(item.image_digest.clone());
+                }
+                decisions.insert(d.item_id.clone(), d);
+            }
         }
     }
     opts.progress.finish_and_clear();
@@ -496,7 +563,9 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
         &caller,
     )
     .await?;
+    let replication = read_replication(pending, &prepared.sessions, &caller).await;
     Ok(Shared {
+        replication,
         caller,
         sessions: prepared.sessions,
         blocked: prepared.blocked,
@@ -511,6 +580,34 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
         journal: prepared.journal,
         progress: opts.progress.clone(),
     })
+}
+
+/// The replication rules of every registry × region an item lives in, read once each.
+async fn read_replication(
+    pending: &[&Item],
+    sessions: &HashMap<String, Result<AccountSession, Failure>>,
+    caller: &Caller,
+) -> HashMap<(String, String), Result<Vec<ReplicationRule>, Failure>> {
+    let mut places: Vec<(String, String)> = pending
+        .iter()
+        .map(|i| (i.account_id.clone(), i.region.clone()))
+        .collect();
+    places.sort();
+    places.dedup();
+    futures::future::join_all(places.into_iter().map(|(account, region)| async move {
+        let rules = match sessions.get(&account) {
+            Some(Ok(session)) => {
+                let stats = CallStats::default();
+                replication_rules(caller, &account, &region, &stats, &session.ecr(&region)).await
+            }
+            Some(Err(f)) => Err(f.clone()),
+            None => Err(Failure::other("no session for the account")),
+        };
+        ((account, region), rules)
+    }))
+    .await
+    .into_iter()
+    .collect()
 }
 
 /// Task definition ARNs the snapshot run holds (from any source); only newer ones are

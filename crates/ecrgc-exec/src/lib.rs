@@ -21,8 +21,10 @@
 //!   admitted the same way, then per repository the live policy, tags and images are read,
 //!   the planned policy is simulated on the live images, and PutLifecyclePolicy is called
 //!   only when nothing it would expire is kept, in use or newly referenced.
+//! * [`replication`]: delete replication: every registry's rules re-read live, replicas
+//!   deleted (as items of their own) before the source whose deletion would take them along.
 //! * [`executor`]: the order (an index before its children, a child never while its index
-//!   stays), the parallelism and the summary.
+//!   stays; replicas before their sources), the parallelism and the summary.
 
 pub mod admit;
 pub mod cli;
@@ -31,6 +33,7 @@ pub mod journal;
 pub mod lifecycle;
 pub mod live;
 pub mod references;
+pub mod replication;
 
 pub use cli::{ApplyArgs, run};
 pub use executor::{Mode, Summary};

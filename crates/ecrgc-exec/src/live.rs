@@ -127,13 +127,22 @@ pub async fn process_repository(
         Gate::Open => {}
         Gate::Closed(decisions) => return Ok(decisions),
     }
+    let items = match repo.replication_gate(items).await? {
+        Ok(open) => open,
+        Err(decisions) => return Ok(decisions),
+    };
     let usage = if shared.inspector {
         match repo.inspector_usage(&session).await {
             Ok(usage) => Some(usage),
             Err(f) => {
-                return shared
-                    .skip_all(&items, reason::INSPECTOR_CHECK_FAILED, &f.to_string())
-                    .await;
+                // Keep the decisions the replication gate already made.
+                let mut decisions = std::mem::take(&mut repo.decisions);
+                decisions.extend(
+                    shared
+                        .skip_all(&items, reason::INSPECTOR_CHECK_FAILED, &f.to_string())
+                        .await?,
+                );
+                return Ok(decisions);
             }
         }
     } else {
@@ -258,6 +267,67 @@ impl Repo<'_> {
             }
             RepositoryState::Closed(reason, why) => self.close(items, reason, why).await,
         }
+    }
+
+    /// The registry's delete replication reaches no destination the plan did not consider
+    /// for an item (see [`crate::replication`]): the items that pass, or every decision when
+    /// the rules could not be read.
+    async fn replication_gate<'i>(
+        &mut self,
+        items: Vec<&'i Item>,
+    ) -> Result<std::result::Result<Vec<&'i Item>, Vec<Decision>>> {
+        use crate::replication::reason::{REPLICATION_CHANGED, REPLICATION_CHECK_FAILED};
+        let (account, region, name) = self.key;
+        let rules = match self
+            .shared
+            .replication
+            .get(&(account.clone(), region.clone()))
+        {
+            Some(Ok(rules)) => rules,
+            Some(Err(f)) => {
+                let why = format!("the replication rules could not be read: {f}");
+                return match self.close(&items, REPLICATION_CHECK_FAILED, why).await? {
+                    Gate::Closed(d) => Ok(Err(d)),
+                    Gate::Open => Ok(Err(Vec::new())),
+                };
+            }
+            None => {
+                let why = "the replication rules were not read".to_owned();
+                return match self.close(&items, REPLICATION_CHECK_FAILED, why).await? {
+                    Gate::Closed(d) => Ok(Err(d)),
+                    Gate::Open => Ok(Err(Vec::new())),
+                };
+            }
+        };
+        let live: Vec<String> = ecrgc_aws::replication::delete_destinations(rules, name)
+            .into_iter()
+            .map(|(a, r)| format!("{a}/{r}"))
+            .collect();
+        let mut open = Vec::new();
+        let mut entries = Vec::new();
+        for item in items {
+            let new: Vec<&str> = live
+                .iter()
+                .filter(|d| !item.replica_destinations.contains(d))
+                .map(String::as_str)
+                .collect();
+            if new.is_empty() {
+                open.push(item);
+            } else {
+                entries.push(self.decide(
+                    item,
+                    Event::Skipped,
+                    Some(REPLICATION_CHANGED),
+                    Some(format!(
+                        "deleting it now also deletes its copies in {} (a replication rule \
+                         with delete replication changed since the plan)",
+                        new.join(", ")
+                    )),
+                ));
+            }
+        }
+        self.record(entries).await?;
+        Ok(Ok(open))
     }
 
     async fn close(&mut self, items: &[&Item], reason: &str, message: String) -> Result<Gate> {

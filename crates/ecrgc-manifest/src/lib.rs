@@ -231,8 +231,25 @@ pub struct Item {
     pub rule: String,
     /// Parents in the same manifest that must be deleted first (indexes, subjects).
     pub parent_digests: Vec<String>,
+    /// Registries (`account/region`) where deleting this image also deletes its replica,
+    /// through a replication rule with delete replication (ECR user guide, "Replicating image
+    /// deletions in Amazon ECR"). Each replica is an item of the plan too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<String>,
+    /// Bytes of those replicas (each stored and billed in its own registry).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replica_bytes: i64,
+    /// Every registry (`account/region`) the plan found deletions of this image replicate
+    /// to, replica present or not. The executor skips the item when the live replication
+    /// rules reach another one (`replication_changed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_destinations: Vec<String>,
     /// Evidence.
     pub evidence: Evidence,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl Item {
@@ -395,6 +412,9 @@ mod tests {
             image_manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             rule: "never_used".into(),
             parent_digests: vec![],
+            replicas: vec![],
+            replica_bytes: 0,
+            replica_destinations: vec![],
             evidence: Evidence::default(),
         };
         item.item_id = item.compute_id();

@@ -76,6 +76,88 @@ table! {
 }
 
 table! {
+    /// One row per destination and repository filter of a replication rule of a registry
+    /// (DescribeRegistry → `replicationConfiguration.rules[]`), read in every registry account
+    /// and region. A rule with no repository filter replicates every repository and has one
+    /// row per destination with a null `repository_filter`; a rule with filters has one row
+    /// per destination × filter. Whether the configuration was read is in
+    /// `collection_coverage` (source `ecr_replication`): a registry without an `ok` row there
+    /// has replication settings of unknown effect.
+    ///
+    /// With `delete_replication`, deleting an image in the source (by digest, by lifecycle
+    /// expiry, or by removing its last tag) deletes the same digest in the repository of the
+    /// same name in every destination of the rule (ECR user guide, "Replicating image
+    /// deletions in Amazon ECR"; "Private image replication in Amazon ECR": the repository
+    /// name stays the same across Regions and accounts).
+    "replication_rules" => ReplicationRuleRow, ReplicationRulesBuilder {
+        /// Source registry account.
+        account_id: Text,
+        /// Source region.
+        region: Text,
+        /// Position of the rule in the registry's replication configuration, from 0.
+        rule_index: Int,
+        /// Destination registry account (`destinations[].registryId`).
+        destination_account_id: Text,
+        /// Destination region (`destinations[].region`).
+        destination_region: Text,
+        /// A repository filter of the rule (`repositoryFilters[].filter`), null when the rule
+        /// has none and replicates every repository.
+        repository_filter: OptText,
+        /// The filter's type: `PREFIX_MATCH` (a repository whose name starts with the filter
+        /// matches), null with the filter.
+        filter_type: OptText,
+        /// `deleteReplication.enabled`: image deletions and tag removals replicate too.
+        delete_replication: Flag,
+    }
+}
+
+table! {
+    /// One row per pull through cache rule of a registry (DescribePullThroughCacheRules).
+    /// A repository whose name starts with `ecr_repository_prefix/` (every repository for the
+    /// prefix `ROOT`) caches an upstream registry: what is deleted there can be pulled again
+    /// from the upstream.
+    "pull_through_cache_rules" => PullThroughCacheRuleRow, PullThroughCacheRulesBuilder {
+        /// Registry account.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository prefix of the cache, e.g. `docker-hub`, or `ROOT`.
+        ecr_repository_prefix: Text,
+        /// The upstream registry's URL, e.g. `registry-1.docker.io`.
+        upstream_registry_url: Text,
+        /// The upstream registry kind, e.g. `docker-hub`, `ecr`, `quay`.
+        upstream_registry: OptText,
+        /// Repository prefix in the upstream registry, if any.
+        upstream_repository_prefix: OptText,
+        /// When the rule was created.
+        created_at: OptTime,
+    }
+}
+
+table! {
+    /// One row per repository creation template of a registry
+    /// (DescribeRepositoryCreationTemplates): the settings ECR gives a repository it creates
+    /// for replication, pull through cache or create-on-push, among them a lifecycle policy.
+    "repository_creation_templates" => RepositoryCreationTemplateRow, RepositoryCreationTemplatesBuilder {
+        /// Registry account.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name prefix the template applies to, or `ROOT` for every repository.
+        prefix: Text,
+        /// What the template is applied for: `REPLICATION`, `PULL_THROUGH_CACHE`,
+        /// `CREATE_ON_PUSH`, comma-separated.
+        applied_for: Text,
+        /// Lifecycle policy JSON the template gives new repositories, null when none.
+        lifecycle_policy_text: OptText,
+        /// Tag mutability the template gives new repositories.
+        image_tag_mutability: OptText,
+        /// The template's description.
+        description: OptText,
+    }
+}
+
+table! {
     /// One row per image (DescribeImages). An image index and each of its children are
     /// separate rows.
     "images" => ImageRow, ImagesBuilder {
@@ -252,7 +334,9 @@ table! {
         account_id: Text,
         /// Region read.
         region: Text,
-        /// `ecr`, `inspector`, `config_aggregator`, `ecs` or `lambda`; with `collect --layers`
+        /// `ecr`, `ecr_replication` (the registry settings: replication rules, pull through
+        /// cache rules, creation templates), `inspector`, `config_aggregator`, `ecs` or
+        /// `lambda`; with `collect --layers`
         /// also `ecr_layers` (the `image_layers` of the registry) and `pull_time_exclusion`
         /// (whether ECR leaves the collector's pulls out of `lastRecordedPullTime` there).
         source: Text,
@@ -279,6 +363,9 @@ pub fn all_tables() -> Vec<TableDef> {
         RepositoriesBuilder::def(),
         RepositoryTagsBuilder::def(),
         RepositoryPullersBuilder::def(),
+        ReplicationRulesBuilder::def(),
+        PullThroughCacheRulesBuilder::def(),
+        RepositoryCreationTemplatesBuilder::def(),
         ImagesBuilder::def(),
         ImageTagsBuilder::def(),
         ImageRelationsBuilder::def(),

@@ -82,6 +82,11 @@ pub struct Group {
     pub not_opted_in_bytes: u64,
     /// Every image the group stores (breakdowns by account, region, owner and repository).
     pub stored_bytes: u64,
+    /// For a repository that caches an upstream registry (a pull through cache rule of its
+    /// registry covers its name): the upstream's URL. What is deleted there can be pulled
+    /// again from the upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_through_upstream: Option<String>,
 }
 
 /// Deleting versus archiving the manifest's images.
@@ -254,7 +259,15 @@ pub async fn compute(spec: &ReportSpec<'_>) -> Result<Computed> {
     let batch = totals_batch(spec, &totals);
     let freed = freed_bytes(spec.ctx).await?;
     let trend = trend(spec, batch.clone()).await?;
-    let report = assemble(spec, &totals, &freed, trend);
+    let mut report = assemble(spec, &totals, &freed, trend);
+    let upstreams = pull_through_upstreams(spec.ctx).await?;
+    for g in report
+        .by_repository
+        .iter_mut()
+        .chain(report.top_repositories.iter_mut())
+    {
+        g.pull_through_upstream = upstreams.get(&g.key).cloned();
+    }
     Ok(Computed {
         report,
         totals: batch,
@@ -354,6 +367,34 @@ fn totals_batch(spec: &ReportSpec<'_>, totals: &[Total]) -> RecordBatch {
 
 /// Bytes freed per repository by deleting the manifest's images, for repositories whose
 /// every image manifest has layer rows; absent when no layers were collected.
+/// `account/region/repository` → upstream URL, for every repository a pull through cache
+/// rule of its registry covers: the rule's prefix and a `/` start its name, or the prefix is
+/// `ROOT` (botocore's ECR model, `ecrRepositoryPrefix`).
+async fn pull_through_upstreams(ctx: &SessionContext) -> Result<BTreeMap<String, String>> {
+    if !ctx.table_exist("pull_through_cache_rules")? {
+        return Ok(BTreeMap::new());
+    }
+    let sql = "SELECT r.account_id || '/' || r.region || '/' || r.repository_name AS repository, \
+                      MIN(p.upstream_registry_url) AS upstream \
+               FROM repositories r \
+               JOIN pull_through_cache_rules p \
+                 ON p.account_id = r.account_id AND p.region = r.region \
+                AND (p.ecr_repository_prefix = 'ROOT' \
+                     OR SUBSTR(r.repository_name, 1, LENGTH(p.ecr_repository_prefix) + 1) \
+                        = p.ecr_repository_prefix || '/') \
+               GROUP BY 1";
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut out = BTreeMap::new();
+    for b in &batches {
+        let c = Columns::new(b);
+        let (repo, upstream) = (c.text("repository")?, c.text("upstream")?);
+        for i in 0..b.num_rows() {
+            out.insert(repo.value(i).to_owned(), upstream.value(i).to_owned());
+        }
+    }
+    Ok(out)
+}
+
 async fn freed_bytes(ctx: &SessionContext) -> Result<BTreeMap<String, Option<u64>>> {
     if !ctx.table_exist("image_layers")? {
         return Ok(BTreeMap::new());
@@ -766,6 +807,7 @@ pub fn groups_batch(report: &FinopsReport) -> Result<RecordBatch> {
         not_opted_in_images: report.not_opted_in.images,
         not_opted_in_bytes: report.not_opted_in.bytes,
         stored_bytes: report.stored.bytes,
+        pull_through_upstream: None,
     };
     let dims: [(&str, &[Group]); 7] = [
         ("total", std::slice::from_ref(&total)),

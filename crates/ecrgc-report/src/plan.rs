@@ -249,6 +249,9 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
     let in_use = c.int("in_use_count")?;
     let coverage = c.text("coverage_state")?;
     let refs = c.int("references_found")?;
+    let replicas = c.text("replicas")?;
+    let replica_bytes = c.int("replica_bytes")?;
+    let replica_destinations = c.text("replica_destinations")?;
     for i in 0..batch.num_rows() {
         // An index counts nothing of its own: its children are images of their own, and
         // ECR's figure for it (its largest child) would count that child twice.
@@ -300,6 +303,9 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
                     image_manifest_media_type: media.value(i).to_owned(),
                     rule: rule.to_owned(),
                     parent_digests: split(&parents),
+                    replicas: split(&replicas),
+                    replica_bytes: opt_i64(&replica_bytes, i).unwrap_or(0),
+                    replica_destinations: split(&replica_destinations),
                     evidence: Evidence {
                         rules: split(&rules),
                         detail: opt_str(&rule_detail, i).map(str::to_owned),
@@ -311,6 +317,10 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
                         references_found: opt_i64(&refs, i).unwrap_or(0),
                     },
                 };
+                if !item.replicas.is_empty() {
+                    s.replicas_taken_along.images += item.replicas.len() as u64;
+                    s.replicas_taken_along.bytes += item.replica_bytes.max(0) as u64;
+                }
                 item.item_id = item.compute_id();
                 items.push(item);
             }

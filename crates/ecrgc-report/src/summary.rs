@@ -114,6 +114,10 @@ pub struct Summary {
     pub blocked_by_failure: BTreeMap<String, Totals>,
     /// Usage sources not read completely in this run.
     pub blocked_sources: Vec<BlockedSource>,
+    /// Replicas that delete replication removes along with manifest items, in their own
+    /// registries (each also a manifest item of its own when it is in the snapshot).
+    #[serde(default)]
+    pub replicas_taken_along: Totals,
 }
 
 impl Summary {

@@ -87,6 +87,15 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             line(&mut out, account, *t);
         }
     }
+    let replicas = s.replicas_taken_along;
+    if replicas.images > 0 {
+        let _ = writeln!(
+            out,
+            "Delete replication takes along {} replicas, {} (in their own registries, each an item too).",
+            count(replicas.images),
+            gib(replicas.bytes)
+        );
+    }
     let not_opted = s.status("not_opted_in");
     if not_opted.images > 0 {
         let _ = writeln!(

@@ -2,7 +2,8 @@
 //! mutability, lifecycle and pull grants; every image; index → child edges (BatchGetImage,
 //! only for image indexes, since it counts as a pull); OCI referrers and cosign tags. With
 //! `--layers`, also the blobs of every single-platform image (see [`super::layers`]),
-//! recorded as their own coverage units.
+//! recorded as their own coverage units; and the registry's settings (replication, pull
+//! through cache rules, creation templates; see [`super::registry`]).
 //!
 //! A repository is written whole or not at all: when one of its calls fails for good, none
 //! of its rows are written (a half-read index would leave its children looking like
@@ -72,6 +73,9 @@ pub(crate) async fn collect(
     ecr: &Client,
     layers_as: Option<&str>,
 ) -> Result<(), UnitError> {
+    // The registry's settings first: they are their own coverage units, whatever happens
+    // to the inventory.
+    super::registry::collect(unit, ecr).await;
     let Some(principal) = layers_as else {
         return inventory(unit, ecr, None).await;
     };

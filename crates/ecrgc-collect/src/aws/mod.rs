@@ -11,6 +11,8 @@
 //! | `lambda` | workload accounts | workload_refs |
 //! | `ecr_layers` (with `--layers`) | registry accounts, inside the `ecr` unit | image_layers |
 //! | `pull_time_exclusion` (with `--layers`) | registry accounts, inside the `ecr` unit | — |
+//! | `ecr_replication` | registry accounts, inside the `ecr` unit | replication_rules |
+//! | `ecr_settings` | registry accounts, inside the `ecr` unit | pull_through_cache_rules, repository_creation_templates |
 //!
 //! Every unit ends as one `collection_coverage` row: `ok`, or `denied`, `disabled`, `error`
 //! with the message. A failing unit never stops the run; the plan's `usage_coverage_gap`
@@ -29,6 +31,7 @@ mod lambda;
 mod layers;
 mod policy;
 mod progress;
+mod registry;
 mod sink;
 mod unit;
 

@@ -5,8 +5,9 @@ use arrow::record_batch::RecordBatch;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
     ImageLayersBuilder, ImageRelationsBuilder, ImageTagsBuilder, ImagesBuilder,
-    InspectorCoverageBuilder, RepositoriesBuilder, RepositoryPullersBuilder, RepositoryTagsBuilder,
-    WorkloadRefsBuilder,
+    InspectorCoverageBuilder, PullThroughCacheRulesBuilder, ReplicationRulesBuilder,
+    RepositoriesBuilder, RepositoryCreationTemplatesBuilder, RepositoryPullersBuilder,
+    RepositoryTagsBuilder, WorkloadRefsBuilder,
 };
 use ecrgc_store::RunWriter;
 use tokio::sync::mpsc;
@@ -70,6 +71,9 @@ pub(crate) struct Tables {
     pub image_layers: ImageLayersBuilder,
     pub coverage: InspectorCoverageBuilder,
     pub refs: WorkloadRefsBuilder,
+    pub replication_rules: ReplicationRulesBuilder,
+    pub pull_through_rules: PullThroughCacheRulesBuilder,
+    pub creation_templates: RepositoryCreationTemplatesBuilder,
 }
 
 impl Tables {
@@ -85,6 +89,9 @@ impl Tables {
             image_layers: ImageLayersBuilder::new(run_id, now, cap),
             coverage: InspectorCoverageBuilder::new(run_id, now, cap),
             refs: WorkloadRefsBuilder::new(run_id, now, cap),
+            replication_rules: ReplicationRulesBuilder::new(run_id, now, 8),
+            pull_through_rules: PullThroughCacheRulesBuilder::new(run_id, now, 8),
+            creation_templates: RepositoryCreationTemplatesBuilder::new(run_id, now, 8),
         }
     }
 
@@ -134,6 +141,21 @@ impl Tables {
             .await?;
         sink.send(WorkloadRefsBuilder::NAME, self.refs.finish())
             .await?;
+        sink.send(
+            ReplicationRulesBuilder::NAME,
+            self.replication_rules.finish(),
+        )
+        .await?;
+        sink.send(
+            PullThroughCacheRulesBuilder::NAME,
+            self.pull_through_rules.finish(),
+        )
+        .await?;
+        sink.send(
+            RepositoryCreationTemplatesBuilder::NAME,
+            self.creation_templates.finish(),
+        )
+        .await?;
         Ok(())
     }
 }

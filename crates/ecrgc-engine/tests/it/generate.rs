@@ -764,7 +764,7 @@ fn build(
     }
     for account in ACCOUNTS {
         for region in REGIONS {
-            for source in ["ecr", "inspector", "ecs", "lambda"] {
+            for source in ["ecr", "ecr_replication", "inspector", "ecs", "lambda"] {
                 b.org.sources.push(SourceStatus {
                     account,
                     region,

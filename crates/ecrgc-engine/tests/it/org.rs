@@ -9,8 +9,9 @@ use ecrgc_model::time::{DAY, Micros, parse_rfc3339};
 use ecrgc_model::{
     CollectionCoverageBuilder, CollectionCoverageRow, ImageRelationRow, ImageRelationsBuilder,
     ImageRow, ImageTagRow, ImageTagsBuilder, ImagesBuilder, InspectorCoverageBuilder,
-    InspectorCoverageRow, RepositoriesBuilder, RepositoryPullerRow, RepositoryPullersBuilder,
-    RepositoryRow, RepositoryTagRow, RepositoryTagsBuilder, WorkloadRefRow, WorkloadRefsBuilder,
+    InspectorCoverageRow, ReplicationRuleRow, ReplicationRulesBuilder, RepositoriesBuilder,
+    RepositoryPullerRow, RepositoryPullersBuilder, RepositoryRow, RepositoryTagRow,
+    RepositoryTagsBuilder, WorkloadRefRow, WorkloadRefsBuilder,
 };
 
 /// The instant every plan is made for.
@@ -177,6 +178,23 @@ pub struct SourceStatus {
     pub status: &'static str,
 }
 
+/// A replication rule of a registry (one destination, at most one prefix filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication {
+    /// Source registry account.
+    pub account: &'static str,
+    /// Source region.
+    pub region: &'static str,
+    /// Destination registry account.
+    pub destination_account: &'static str,
+    /// Destination region.
+    pub destination_region: &'static str,
+    /// `PREFIX_MATCH` filter, or every repository.
+    pub filter: Option<&'static str>,
+    /// `deleteReplication.enabled`.
+    pub delete: bool,
+}
+
 /// A whole organization as facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Org {
@@ -190,6 +208,8 @@ pub struct Org {
     pub refs: Vec<WorkloadRef>,
     /// Collection outcomes.
     pub sources: Vec<SourceStatus>,
+    /// Registry replication rules.
+    pub replication: Vec<Replication>,
 }
 
 impl Org {
@@ -350,7 +370,21 @@ impl Org {
                 duration_ms: 10,
             });
         }
+        let mut replication = ReplicationRulesBuilder::new(run, now, 4);
+        for (index, r) in self.replication.iter().enumerate() {
+            replication.append(ReplicationRuleRow {
+                account_id: r.account,
+                region: r.region,
+                rule_index: index as i64,
+                destination_account_id: r.destination_account,
+                destination_region: r.destination_region,
+                repository_filter: r.filter,
+                filter_type: r.filter.map(|_| "PREFIX_MATCH"),
+                delete_replication: r.delete,
+            });
+        }
         vec![
+            (ReplicationRulesBuilder::NAME, replication.finish()),
             (RepositoriesBuilder::NAME, repositories.finish()),
             (RepositoryTagsBuilder::NAME, repository_tags.finish()),
             (RepositoryPullersBuilder::NAME, pullers.finish()),

@@ -12,7 +12,7 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 
 use crate::generate::{self, failure, live_ref};
 use crate::oracle::{self, Expected};
-use crate::org::{self, Coverage, Org, SourceStatus, now};
+use crate::org::{self, Coverage, Org, Replication, SourceStatus, WorkloadRef, now};
 use crate::pipeline::{Key, Plan, key, plan};
 
 /// Cases per property. Every case plans one or two organizations in a fresh session.
@@ -193,8 +193,204 @@ fn compare_with_oracle(org: &Org, plan: &Plan) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A delete-replicating rule between two registries of the organization.
+fn replication() -> impl Strategy<Value = Replication> {
+    let places: Vec<(&'static str, &'static str)> = org::REGISTRY_ACCOUNTS
+        .iter()
+        .flat_map(|a| org::REGIONS.iter().map(move |r| (*a, *r)))
+        .collect();
+    let n = places.len();
+    (
+        0..n,
+        1..n,
+        prop::option::of(prop::sample::select(org::REPO_NAMES)),
+    )
+        .prop_map(move |(from, step, filter)| {
+            let (account, region) = places[from];
+            let (destination_account, destination_region) = places[(from + step) % n];
+            Replication {
+                account,
+                region,
+                destination_account,
+                destination_region,
+                filter,
+                delete: true,
+            }
+        })
+}
+
+/// (source image, replica image) pairs a delete-replicating rule links, replica present.
+fn replica_pairs(org: &Org) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for rule in org.replication.iter().filter(|r| r.delete) {
+        for (i, img) in org.images.iter().enumerate() {
+            let repo = &org.repos[img.repo];
+            if (repo.account, repo.region) != (rule.account, rule.region)
+                || rule.filter.is_some_and(|f| !repo.name.starts_with(f))
+            {
+                continue;
+            }
+            for (j, other) in org.images.iter().enumerate() {
+                let dest = &org.repos[other.repo];
+                if (dest.account, dest.region, dest.name)
+                    == (rule.destination_account, rule.destination_region, repo.name)
+                    && other.digest == img.digest
+                {
+                    out.push((i, j));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Copies a root image without relations (the `pick`-th of those `rule` replicates that are
+/// `eligible`) into the
+/// rule's destination, as ECR replication would: the same digest in the repository of the
+/// same name (created, opted in, when missing). The copy is untagged, so that no tag of the
+/// destination moves. Returns (source, replica), or `None` when no image qualifies.
+fn replicate(
+    org: &mut Org,
+    rule: &Replication,
+    pick: Index,
+    eligible: impl Fn(usize) -> bool,
+) -> Option<(usize, usize)> {
+    let related: BTreeSet<(usize, &str)> = org
+        .relations
+        .iter()
+        .flat_map(|r| [(r.repo, r.parent.as_str()), (r.repo, r.child.as_str())])
+        .collect();
+    let candidates: Vec<usize> = (0..org.images.len())
+        .filter(|&i| {
+            let img = &org.images[i];
+            let repo = &org.repos[img.repo];
+            (repo.account, repo.region) == (rule.account, rule.region)
+                && rule.filter.is_none_or(|f| repo.name.starts_with(f))
+                && !related.contains(&(img.repo, img.digest.as_str()))
+                && eligible(i)
+        })
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let source = candidates[pick.index(candidates.len())];
+    let name = org.repos[org.images[source].repo].name;
+    let dest = match org.repos.iter().position(|r| {
+        (r.account, r.region, r.name) == (rule.destination_account, rule.destination_region, name)
+    }) {
+        Some(d) => d,
+        None => {
+            org.repos.push(org::Repo {
+                account: rule.destination_account,
+                region: rule.destination_region,
+                name,
+                excluded: false,
+                opted_in: true,
+                pullers: Vec::new(),
+            });
+            org.repos.len() - 1
+        }
+    };
+    if let Some(existing) = org.find(dest, &org.images[source].digest.clone()) {
+        return Some((source, existing));
+    }
+    let mut copy = org.images[source].clone();
+    copy.repo = dest;
+    copy.tags.clear();
+    org.images.push(copy);
+    Some((source, org.images.len() - 1))
+}
+
+/// A live task definition in the replica's registry naming it by digest.
+fn pin(org: &Org, image: usize) -> WorkloadRef {
+    let img = &org.images[image];
+    let repo = &org.repos[img.repo];
+    WorkloadRef {
+        account: repo.account,
+        region: repo.region,
+        source: "ecs",
+        kind: "task_definition",
+        arn: format!(
+            "arn:aws:ecs:{}:{}:task-definition/replica-pin:1",
+            repo.region, repo.account
+        ),
+        status: "ACTIVE",
+        status_at: None,
+        image_uri: format!(
+            "{}/{}@{}",
+            ecrgc_model::image_ref::ecr_host(repo.account, repo.region),
+            repo.name,
+            img.digest
+        ),
+        target: org::Target {
+            ecr: Some((repo.account, repo.region, repo.name)),
+            tag: None,
+            digest: Some(img.digest.clone()),
+        },
+        resolved_digest: None,
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    /// Property 6: a delete-replicating rule never adds a deletion, and an image is deleted
+    /// only with every replica its deletion takes along.
+    #[test]
+    fn delete_replication_never_adds_a_deletion_and_takes_only_deleted_replicas(
+        org in generate::org(),
+        rule in replication(),
+        picks in prop::collection::vec(any::<Index>(), 1..4),
+    ) {
+        let mut copied = org.clone();
+        for pick in picks {
+            replicate(&mut copied, &rule, pick, |_| true);
+        }
+        let before = plan(&copied);
+        let mut linked = copied.clone();
+        linked.replication = vec![rule];
+        let after = plan(&linked);
+        assert_subset(&after, &before, "a delete-replicating rule")?;
+        for (source, replica) in replica_pairs(&linked) {
+            let (sk, rk) = (key(&linked, source), key(&linked, replica));
+            if after.status(&sk) == Some("delete") {
+                prop_assert_eq!(after.status(&rk), Some("delete"), "{:?} is deleted without its replica {:?}", sk, rk);
+            }
+        }
+        check_safety(&linked, &after)?;
+    }
+
+    /// Property 7: a replica in use keeps its source, and never adds a deletion; without
+    /// delete replication the source is decided on its own.
+    #[test]
+    fn a_replica_in_use_keeps_its_source(
+        org in generate::org(),
+        rule in replication(),
+        pick in any::<Index>(),
+    ) {
+        // A source the plan deletes, so that only the replica's use can keep it.
+        let deletable = deleted(&plan(&org));
+        let mut linked = org.clone();
+        let Some((source, replica)) =
+            replicate(&mut linked, &rule, pick, |i| deletable.contains(&key(&org, i)))
+        else {
+            return Ok(());
+        };
+        let unlinked_before = plan(&linked);
+        linked.replication = vec![rule.clone()];
+        let before = plan(&linked);
+        let mut used = linked.clone();
+        used.refs.push(pin(&used, replica));
+        let after = plan(&used);
+        assert_subset(&after, &before, "a replica in use")?;
+        let sk = key(&used, source);
+        prop_assert_ne!(after.status(&sk), Some("delete"), "{:?} is deleted though its replica is in use", sk);
+        // The same use without delete replication leaves the source's decision alone.
+        let mut plain = used.clone();
+        plain.replication = vec![Replication { delete: false, ..rule }];
+        let plain_after = plan(&plain);
+        prop_assert_eq!(plain_after.status(&sk), unlinked_before.status(&sk), "the source of {:?}", sk);
+    }
 
     /// Property 1: what the plan deletes is unused by every measure the guards know, and
     /// deleting it never orphans a kept parent's child.

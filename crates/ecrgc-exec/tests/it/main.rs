@@ -19,6 +19,9 @@ fn item(digest: &str) -> Item {
         image_manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         rule: "never_used".into(),
         parent_digests: vec![],
+        replicas: vec![],
+        replica_bytes: 0,
+        replica_destinations: vec![],
         evidence: Evidence::default(),
     };
     item.item_id = item.compute_id();

@@ -287,7 +287,9 @@ fn collect_then_plan_flags_exactly_the_scenario_truth() {
         "--format",
         "csv",
     ]);
-    let expected_units = 2 * 2 * 2 + 3 * 2 * 2 + 1;
+    // Registries: ecr, ecr_replication, ecr_settings, inspector; workload accounts: ecs and
+    // lambda; the aggregator once.
+    let expected_units = 2 * 2 * 4 + 3 * 2 * 2 + 1;
     assert_eq!(rows.lines().count(), expected_units + 1, "{rows}");
     assert!(rows.lines().skip(1).all(|l| l.ends_with(",ok")), "{rows}");
 }

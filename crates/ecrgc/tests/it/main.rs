@@ -6,4 +6,5 @@ mod collect;
 mod differential;
 mod layers;
 mod lifecycle;
+mod replication;
 mod report;
