@@ -154,6 +154,22 @@ impl Moto {
         self.request("POST", path, &serde_json::to_vec(body).expect("json"))
     }
 
+    /// Runs a Python `script` with the test Python (boto3 at hand) and `args`; panics with
+    /// its stderr when it fails; returns its trimmed stdout.
+    pub fn run_python(&self, script: &str, args: &[&str]) -> String {
+        let out = Command::new(&self.python)
+            .args(["-c", script])
+            .args(args)
+            .output()
+            .expect("the test Python runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// `GET` an extension route, e.g. `/_ecrgc/calls`.
     pub fn get(&self, path: &str) -> Value {
         self.request("GET", path, b"")

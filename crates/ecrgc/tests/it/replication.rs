@@ -223,17 +223,7 @@ print(json.dumps(sorted({i["imageDigest"] for i in ids})))
 }
 
 fn python(moto: &Moto, script: &str, args: &[&str]) -> String {
-    let out = Command::new(moto.python())
-        .args(["-c", script])
-        .args(args)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    moto.run_python(script, args)
 }
 
 /// A minimal CSV reader for the plan's decisions.csv (quoted fields, no embedded newlines).
