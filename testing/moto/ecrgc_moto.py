@@ -1036,7 +1036,26 @@ class Extension:
             # ECR names an image by the sha256 of its manifest bytes; moto hashes the layer
             # digests (or picks one of 101 random values for an index). Give it the real one.
             payload["imageDigest"] = sha256_digest(manifest.encode("utf-8"))
+        self._move_tag(req, payload)
         return self.moto_json(req, payload)[0]
+
+    def _move_tag(self, req: Req, payload: dict) -> None:
+        """In a MUTABLE repository ECR moves a pushed tag off the image that had it, which
+        stays, untagged if that was its last tag; moto deletes such an image. Untag it first."""
+        tag, digest = payload.get("imageTag"), payload.get("imageDigest")
+        if not tag or not digest:
+            return
+        repo = self._ecr_repo(req, payload.get("repositoryName"))
+        if repo is None:
+            return
+        if getattr(repo, "image_tag_mutability", "MUTABLE") != "MUTABLE" \
+                or getattr(repo, "image_tag_mutability_exclusion_filters", None):
+            return
+        for image in repo.images:
+            if tag in image.image_tags and image.get_image_digest() != digest:
+                image.remove_tag(tag)
+                if not image.image_tags:
+                    image.image_tag = None
 
     def ecr_describe_repositories(self, req: Req) -> Response:
         return self.paged_json_passthrough(req)

@@ -594,6 +594,8 @@ def _ecs_revisions() -> str:
         {"name": "free", "image": image, "memory": 64, "versionConsistency": "disabled"}])["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster="pins", serviceName="web", taskDefinition=td, desiredCount=0)
     second = push("second", "live")  # the tag moves on; the service keeps the digest it pinned
+    kept = {d["imageDigest"]: d.get("imageTags", []) for d in ecr.describe_images(repositoryName="selftest/pins")["imageDetails"]}
+    expect(kept == {first: [], second: ["live"]}, f"the moved tag leaves its old image untagged: {kept}")
 
     described = ecs.describe_services(cluster="pins", services=["web", "ghost"])
     expect([f["reason"] for f in described["failures"]] == ["MISSING"], f"failures {described['failures']}")

@@ -363,32 +363,29 @@ async fn deployment_revisions(
     let after = aws_smithy_types::DateTime::from_millis(since.div_euclid(1000));
     let api = &unit.api;
     let mut lists = futures::stream::iter(services.iter().cloned())
-        .map(|service| {
-            let after = after;
-            async move {
-                let listed = paginate(api, "ecs:ListServiceDeployments", |token| {
-                    let call = ecs
-                        .list_service_deployments()
-                        .cluster(cluster)
-                        .service(&service)
-                        .created_at(CreatedAt::builder().after(after).build())
-                        .max_results(DEPLOYMENTS_PAGE)
-                        .set_next_token(token);
-                    async move {
-                        call.send().await.map(|o| {
-                            (
-                                o.service_deployments()
-                                    .iter()
-                                    .filter_map(|d| d.service_deployment_arn().map(str::to_owned))
-                                    .collect::<Vec<_>>(),
-                                o.next_token().map(str::to_owned),
-                            )
-                        })
-                    }
-                })
-                .await;
-                (service, listed)
-            }
+        .map(move |service| async move {
+            let listed = paginate(api, "ecs:ListServiceDeployments", |token| {
+                let call = ecs
+                    .list_service_deployments()
+                    .cluster(cluster)
+                    .service(&service)
+                    .created_at(CreatedAt::builder().after(after).build())
+                    .max_results(DEPLOYMENTS_PAGE)
+                    .set_next_token(token);
+                async move {
+                    call.send().await.map(|o| {
+                        (
+                            o.service_deployments()
+                                .iter()
+                                .filter_map(|d| d.service_deployment_arn().map(str::to_owned))
+                                .collect::<Vec<_>>(),
+                            o.next_token().map(str::to_owned),
+                        )
+                    })
+                }
+            })
+            .await;
+            (service, listed)
         })
         .buffered(unit.ctx.fan_out);
     let mut arns = Vec::new();

@@ -122,12 +122,12 @@ fn a_scaled_to_zero_service_keeps_the_digest_its_revision_pins() {
     let refs = query(
         &env,
         &format!(
-            "SELECT kind, matched_by, is_live FROM image_refs WHERE image_digest = '{pinned}' \
+            "SELECT kind, ref_tag, ref_digest FROM workload_refs WHERE resolved_digest = '{pinned}' \
              ORDER BY kind"
         ),
     );
     assert_eq!(
-        refs, "kind,matched_by,is_live\nservice_revision,resolved_digest,true\n",
+        refs, "kind,ref_tag,ref_digest\nservice_revision,live,\n",
         "{refs}"
     );
     // The revision a deployment inside the rollback window replaced is a live reference;
@@ -142,17 +142,17 @@ fn a_scaled_to_zero_service_keeps_the_digest_its_revision_pins() {
         query(
             &env,
             &format!(
-                "SELECT kind, matched_by, is_live FROM image_refs WHERE image_digest = '{}' \
-                 ORDER BY kind",
+                "SELECT kind, status_at >= TIMESTAMP '2026-11-20T00:00:00Z' AS in_window \
+                 FROM workload_refs WHERE resolved_digest = '{}' ORDER BY kind",
                 digest(name)
             ),
         )
     };
     assert_eq!(
         refs_of("rb-recent"),
-        "kind,matched_by,is_live\nservice_deployment,resolved_digest,true\n"
+        "kind,in_window\nservice_deployment,true\n"
     );
-    assert_eq!(refs_of("rb-old"), "kind,matched_by,is_live\n");
+    assert_eq!(refs_of("rb-old"), "kind,in_window\n");
     // Every kind the ECS unit reads is there.
     let kinds = query(
         &env,
