@@ -13,8 +13,17 @@
 -- `is_live` says whether the reference still protects the image:
 --   * task definitions: ACTIVE, or deregistered less than the rollback window ago;
 --   * tasks: not STOPPED, or stopped less than the rollback window ago;
---   * services, Lambda versions and aliases: always, since a scaled-to-zero service or an
---     idle function is still a deployment.
+--   * service deployments (`service_deployment`: the source, target and rollback revisions
+--     of a deployment, with the digests they pin): created less than the rollback window
+--     ago. ECS rolls a deployment back to "the last successfully deployed service revision"
+--     and creates no new revision for it (Amazon ECS Developer Guide, "Amazon ECS service
+--     revisions"), so those digests must stay pullable for the window;
+--   * services, their task sets (`task_set`), their current service revisions
+--     (`service_revision`), Lambda versions and aliases: always, since a scaled-to-zero
+--     service or an idle function is still a deployment. With version consistency a
+--     revision's `resolved_digest` is what the service starts again, whatever its tag
+--     names now ("Amazon ECS uses the digest to start any other desired tasks": Amazon ECS
+--     API Reference, `ContainerImage`; Developer Guide, "Container image resolution").
 -- A missing `status_at` counts as recent: the safe reading of an unknown time.
 --
 -- Columns: account_id, region, repository_name, image_digest (the image), workload_account_id,
@@ -60,6 +69,8 @@ SELECT
             THEN r.status = 'ACTIVE' OR r.status_at IS NULL OR r.status_at >= p.rollback_cutoff
         WHEN r.kind = 'task'
             THEN r.status <> 'STOPPED' OR r.status_at IS NULL OR r.status_at >= p.rollback_cutoff
+        WHEN r.kind = 'service_deployment'
+            THEN r.status_at IS NULL OR r.status_at >= p.rollback_cutoff
         ELSE TRUE
     END AS is_live
 FROM resolved r

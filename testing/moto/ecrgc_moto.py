@@ -139,6 +139,7 @@ PAGERS: dict[tuple[str, str], Pager] = {
     ("ecs", "ListServices"): Pager("serviceArns", "nextToken", "maxResults", "nextToken", 10, "InvalidParameterException"),
     ("ecs", "ListTasks"): Pager("taskArns", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
     ("ecs", "ListTaskDefinitions"): Pager("taskDefinitionArns", "nextToken", "maxResults", "nextToken", 100, "InvalidParameterException"),
+    ("ecs", "ListServiceDeployments"): Pager("serviceDeployments", "nextToken", "maxResults", "nextToken", 20, "InvalidParameterException"),
     ("lambda", "ListFunctions"): Pager("Functions", "Marker", "MaxItems", "NextMarker", 50, "InvalidParameterValueException", query=True),
     ("lambda", "ListVersionsByFunction"): Pager("Versions", "Marker", "MaxItems", "NextMarker", 50, "InvalidParameterValueException", query=True),
     ("lambda", "ListAliases"): Pager("Aliases", "Marker", "MaxItems", "NextMarker", 50, "InvalidParameterValueException", query=True),
@@ -297,6 +298,173 @@ TASK_DEFINITION_OVERRIDE_FIELDS = {"registered_at": "registeredAt", "deregistere
 SEED_KEYS = {"images", "coverage", "aggregators", "task_image_digests", "task_overrides",
              "task_definition_overrides", "organization_accounts", "page_size", "faults",
              "inspector2_delegated_admin", "ecr_record_pulls", "delays"}
+SEED_KEYS |= {"service_revisions", "service_deployments", "vanished_services"}
+
+
+def _ecs_arn(account: str, region: str, kind: str, *path: str) -> str:
+    return f"arn:aws:ecs:{region}:{account}:{kind}/" + "/".join(path)
+
+
+def _arn_account_region(arn: str) -> tuple[str, str]:
+    parts = arn.split(":")
+    return (parts[4], parts[3]) if len(parts) > 5 else ("", "")
+
+
+def _last(name_or_arn: str) -> str:
+    return name_or_arn.rsplit("/", 1)[-1]
+
+
+class ServiceHistory:
+    """ECS service revisions and service deployments, which moto 5.2.5 does not have.
+
+    A service's key is (account, region, cluster name, service name). CreateService, and an
+    UpdateService that starts a deployment (a new taskDefinition or forceNewDeployment),
+    record a revision whose containerImages carry the digest each image tag names in moto's
+    ECR at that moment (ECS version consistency; none for a container whose
+    `versionConsistency` is `disabled`), and a SUCCESSFUL deployment from the current
+    revisions to it; DeleteService drops them ("Amazon ECS deletes the service revision when
+    you delete a service"). Seeds add or patch revisions and deployments (README.md).
+    Callers hold State.lock.
+    """
+
+    REVISION_FIELDS = {"task_definition": "taskDefinition", "created_at": "createdAt",
+                       "launch_type": "launchType"}
+    DEPLOYMENT_FIELDS = {"status": "status", "status_reason": "statusReason", "created_at": "createdAt",
+                         "started_at": "startedAt", "finished_at": "finishedAt", "stopped_at": "stoppedAt",
+                         "updated_at": "updatedAt"}
+
+    def __init__(self) -> None:
+        self.revisions: dict[str, dict] = {}
+        self.deployments: dict[str, dict] = {}
+        self.current: dict[tuple, list[str]] = {}
+        self.vanished: set[tuple] = set()
+
+    @staticmethod
+    def key(account: str, region: str, cluster: str | None, service: str) -> tuple:
+        return (account, region, _last(cluster or "default"), _last(service))
+
+    def _service_arn(self, key: tuple) -> str:
+        account, region, cluster, service = key
+        try:
+            from moto.ecs.models import ecs_backends
+            found = ecs_backends[account][region].services.get(f"{cluster}:{service}")
+            if found is not None:
+                return found.arn
+        except Exception:
+            pass
+        return _ecs_arn(account, region, "service", service)
+
+    def add_revision(self, key: tuple, task_definition: str | None, images: list[dict],
+                     created_at: Any, launch_type: str | None = None, arn: str | None = None) -> str:
+        account, region, cluster, service = key
+        arn = arn or _ecs_arn(account, region, "service-revision", cluster, service,
+                              str(uuid.uuid4().int % 10 ** 19))
+        revision = {"serviceRevisionArn": arn, "serviceArn": self._service_arn(key),
+                    "clusterArn": _ecs_arn(account, region, "cluster", cluster),
+                    "containerImages": images, "createdAt": to_epoch(created_at)}
+        if task_definition:
+            revision["taskDefinition"] = task_definition
+        if launch_type:
+            revision["launchType"] = launch_type
+        self.revisions[arn] = {"key": key, "doc": revision}
+        return arn
+
+    def add_deployment(self, key: tuple, target: str | None, sources: list[str], created_at: Any,
+                       status: str = "SUCCESSFUL", arn: str | None = None) -> str:
+        account, region, cluster, service = key
+        arn = arn or _ecs_arn(account, region, "service-deployment", cluster, service,
+                              uuid.uuid4().hex[:20])
+        moment = to_epoch(created_at)
+        doc = {"serviceDeploymentArn": arn, "serviceArn": self._service_arn(key),
+               "clusterArn": _ecs_arn(account, region, "cluster", cluster),
+               "createdAt": moment, "startedAt": moment, "finishedAt": moment, "updatedAt": moment,
+               "status": status}
+        self.deployments[arn] = {"key": key, "doc": doc, "target": target, "sources": list(sources)}
+        return arn
+
+    def deploy(self, key: tuple, task_definition: str | None, images: list[dict], moment: float,
+               launch_type: str | None) -> None:
+        """A deployment to a new revision, from the service's current ones."""
+        revision = self.add_revision(key, task_definition, images, moment, launch_type)
+        self.add_deployment(key, revision, self.current.get(key, []), moment)
+        self.current[key] = [revision]
+
+    def drop(self, key: tuple) -> None:
+        self.current.pop(key, None)
+        self.revisions = {a: r for a, r in self.revisions.items() if r["key"] != key}
+        self.deployments = {a: d for a, d in self.deployments.items() if d["key"] != key}
+
+    def _revision_summary(self, arn: str, counts: dict | None = None) -> dict:
+        out = {"arn": arn}
+        for field in ("requestedTaskCount", "runningTaskCount", "pendingTaskCount"):
+            out[field] = (counts or {}).get(field, 0)
+        return out
+
+    def deployment_doc(self, arn: str, brief: bool) -> dict:
+        entry = self.deployments[arn]
+        doc = dict(entry["doc"])
+        if brief:
+            doc = {k: v for k, v in doc.items() if k in (
+                "serviceDeploymentArn", "serviceArn", "clusterArn", "startedAt", "createdAt",
+                "finishedAt", "status", "statusReason")}
+            if entry["target"]:
+                doc["targetServiceRevisionArn"] = entry["target"]
+        else:
+            doc.pop("targetServiceRevisionArn", None)
+            if entry["target"]:
+                doc["targetServiceRevision"] = self._revision_summary(entry["target"])
+            doc["sourceServiceRevisions"] = [self._revision_summary(s) for s in entry["sources"]]
+        return {k: v for k, v in doc.items() if v is not None}
+
+    def seed(self, doc: dict) -> dict[str, int]:
+        for row in doc.get("service_revisions") or []:
+            key = self.key(row["account_id"], row["region"], row.get("cluster"), row["service"])
+            images = [{"containerName": i.get("container_name"), "image": i.get("image"),
+                       "imageDigest": i.get("image_digest")} for i in row.get("container_images") or []]
+            images = [{k: v for k, v in i.items() if v is not None} for i in images]
+            arn = row.get("service_revision_arn")
+            if arn in self.revisions:
+                revision = self.revisions[arn]["doc"]
+                if "container_images" in row:
+                    revision["containerImages"] = images
+                for name, field in self.REVISION_FIELDS.items():
+                    if row.get(name) is not None:
+                        revision[field] = to_epoch(row[name]) if field == "createdAt" else row[name]
+            else:
+                arn = self.add_revision(key, row.get("task_definition"), images,
+                                        row.get("created_at") or now_epoch(), row.get("launch_type"), arn)
+            if row.get("current"):
+                self.current[key] = [arn]
+        for row in doc.get("service_deployments") or []:
+            key = self.key(row["account_id"], row["region"], row.get("cluster"), row["service"])
+            arn = row.get("service_deployment_arn")
+            if arn not in self.deployments:
+                arn = self.add_deployment(key, row.get("target_service_revision_arn"),
+                                          row.get("source_service_revision_arns") or [],
+                                          row.get("created_at") or now_epoch(), row.get("status") or "SUCCESSFUL",
+                                          arn)
+            entry = self.deployments[arn]
+            if "target_service_revision_arn" in row:
+                entry["target"] = row["target_service_revision_arn"]
+            if "source_service_revision_arns" in row:
+                entry["sources"] = list(row["source_service_revision_arns"] or [])
+            for name, field in self.DEPLOYMENT_FIELDS.items():
+                if name in row:
+                    value = row[name]
+                    entry["doc"][field] = to_epoch(value) if field.endswith("At") else value
+        for row in doc.get("vanished_services") or []:
+            self.vanished.add(self.key(row["account_id"], row["region"], row.get("cluster"), row["service"]))
+        return {name: len(doc.get(name) or []) for name in
+                ("service_revisions", "service_deployments", "vanished_services")}
+
+    def snapshot(self) -> dict:
+        return {
+            "service_revisions": [dict(r["doc"], current=a in self.current.get(r["key"], []))
+                                  for a, r in self.revisions.items()],
+            "service_deployments": [self.deployment_doc(a, brief=False) for a in self.deployments],
+            "vanished_services": [dict(zip(("account_id", "region", "cluster", "service"), k))
+                                  for k in sorted(self.vanished)],
+        }
 
 
 class State:
@@ -328,6 +496,7 @@ class State:
             self.replication: dict[tuple, dict] = {}
             self.pull_through_rules: dict[tuple, dict[str, dict]] = {}
             self.creation_templates: dict[tuple, dict[str, dict]] = {}
+            self.services = ServiceHistory()
 
     def seed(self, doc: dict) -> dict:
         if not isinstance(doc, dict):
@@ -397,6 +566,7 @@ class State:
                 # client in the middle of a run.
                 self.delays[(delay["service"], delay["operation"])] = float(delay["ms"]) / 1000.0
             counts["delays"] = len(doc.get("delays") or [])
+            counts.update(self.services.seed(doc))
             if "ecr_record_pulls" in doc:
                 self.record_pulls = bool(doc["ecr_record_pulls"])
             admin = doc.get("inspector2_delegated_admin")
@@ -475,6 +645,7 @@ class State:
                 "inspector2_delegated_admin": sorted(self.inspector_admins),
                 "ecr_record_pulls": self.record_pulls,
                 "delays": [{"service": k[0], "operation": k[1], "ms": v * 1000.0} for k, v in self.delays.items()],
+                **self.services.snapshot(),
             }
 
 
@@ -531,7 +702,7 @@ class Extension:
             ("ecr", "CreateRepositoryCreationTemplate"): self.ecr_create_creation_template,
             ("ecr", "DescribeRepositoryCreationTemplates"): self.ecr_describe_creation_templates,
             ("ecs", "ListClusters"): self.paged_json_passthrough,
-            ("ecs", "ListServices"): self.paged_json_passthrough,
+            ("ecs", "ListServices"): self.ecs_list_services,
             ("ecs", "ListTaskDefinitions"): self.ecs_list_task_definitions,
             ("ecs", "ListTasks"): self.ecs_list_tasks,
             ("ecs", "DescribeTasks"): self.ecs_describe_tasks,
@@ -541,6 +712,13 @@ class Extension:
             ("ecs", "RegisterTaskDefinition"): self.ecs_task_definition,
             ("ecs", "DeregisterTaskDefinition"): self.ecs_task_definition,
             ("ecs", "DescribeTaskDefinition"): self.ecs_task_definition,
+            ("ecs", "CreateService"): self.ecs_create_or_update_service,
+            ("ecs", "UpdateService"): self.ecs_create_or_update_service,
+            ("ecs", "DeleteService"): self.ecs_delete_service,
+            ("ecs", "DescribeServices"): self.ecs_describe_services,
+            ("ecs", "DescribeServiceRevisions"): self.ecs_describe_service_revisions,
+            ("ecs", "ListServiceDeployments"): self.ecs_list_service_deployments,
+            ("ecs", "DescribeServiceDeployments"): self.ecs_describe_service_deployments,
             ("lambda", "ListFunctions"): self.lambda_list,
             ("lambda", "ListVersionsByFunction"): self.lambda_list,
             ("lambda", "ListAliases"): self.lambda_list,
@@ -871,7 +1049,26 @@ class Extension:
             # ECR names an image by the sha256 of its manifest bytes; moto hashes the layer
             # digests (or picks one of 101 random values for an index). Give it the real one.
             payload["imageDigest"] = sha256_digest(manifest.encode("utf-8"))
+        self._move_tag(req, payload)
         return self.moto_json(req, payload)[0]
+
+    def _move_tag(self, req: Req, payload: dict) -> None:
+        """In a MUTABLE repository ECR moves a pushed tag off the image that had it, which
+        stays, untagged if that was its last tag; moto deletes such an image. Untag it first."""
+        tag, digest = payload.get("imageTag"), payload.get("imageDigest")
+        if not tag or not digest:
+            return
+        repo = self._ecr_repo(req, payload.get("repositoryName"))
+        if repo is None:
+            return
+        if getattr(repo, "image_tag_mutability", "MUTABLE") != "MUTABLE" \
+                or getattr(repo, "image_tag_mutability_exclusion_filters", None):
+            return
+        for image in repo.images:
+            if tag in image.image_tags and image.get_image_digest() != digest:
+                image.remove_tag(tag)
+                if not image.image_tags:
+                    image.image_tag = None
 
     def ecr_describe_repositories(self, req: Req) -> Response:
         return self.paged_json_passthrough(req)
@@ -1367,6 +1564,154 @@ class Extension:
             return response
         parsed["tasks"] = [self._enrich_task(req, t) for t in parsed.get("tasks") or []]
         return _replace_body(response, parsed)
+
+    # -- ECS service revisions and deployments (see ServiceHistory) ---------------------
+
+    def _service_images(self, req: Req, task_definition: str | None) -> list[dict]:
+        """containerImages of a new revision: each tag resolved to the digest it names now."""
+        if not task_definition:
+            return []
+        try:
+            definition = self._ecs_backend(req).describe_task_definition(task_definition)
+        except Exception:
+            return []
+        images = []
+        for cdef in definition.container_definitions or []:
+            image = {"containerName": cdef.get("name"), "image": cdef.get("image")}
+            if str(cdef.get("versionConsistency", "enabled")).lower() != "disabled":
+                digest = self._resolve_image_uri(cdef.get("image") or "")
+                if digest:
+                    image["imageDigest"] = digest
+            images.append({k: v for k, v in image.items() if v is not None})
+        return images
+
+    def _history_key(self, req: Req, service: dict) -> tuple:
+        cluster = service.get("clusterArn") or req.json.get("cluster") or "default"
+        return ServiceHistory.key(req.account, req.region, cluster,
+                                  service.get("serviceName") or service.get("serviceArn") or "")
+
+    def ecs_create_or_update_service(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None or not isinstance(parsed.get("service"), dict):
+            return response
+        service = parsed["service"]
+        starts = req.operation == "CreateService" or bool(req.json.get("taskDefinition")) \
+            or bool(req.json.get("forceNewDeployment"))
+        if starts and service.get("taskDefinition"):
+            images = self._service_images(req, service["taskDefinition"])
+            with self.state.lock:
+                self.state.services.deploy(self._history_key(req, service), service["taskDefinition"],
+                                           images, now_epoch(), service.get("launchType"))
+        return _replace_body(response, {**parsed, "service": self._with_revisions(req, service)})
+
+    def ecs_delete_service(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is not None and isinstance(parsed.get("service"), dict):
+            with self.state.lock:
+                self.state.services.drop(self._history_key(req, parsed["service"]))
+        return response
+
+    def _with_revisions(self, req: Req, service: dict) -> dict:
+        key = self._history_key(req, service)
+        history = self.state.services
+        with self.state.lock:
+            current = list(history.current.get(key, []))
+            newest = max((d for d in history.deployments.values() if d["key"] == key),
+                         key=lambda d: d["doc"].get("createdAt") or 0, default=None)
+        counts = {"requestedTaskCount": service.get("desiredCount", 0),
+                  "runningTaskCount": service.get("runningCount", 0),
+                  "pendingTaskCount": service.get("pendingCount", 0)}
+        service["currentServiceRevisions"] = [history._revision_summary(a, counts) for a in current]
+        if newest is not None:
+            service["currentServiceDeployment"] = newest["doc"]["serviceDeploymentArn"]
+        return service
+
+    def ecs_list_services(self, req: Req) -> Response:
+        """ListServices, plus the seeded `vanished_services` (deleted before they are described)."""
+        cluster = _last(req.json.get("cluster") or "default")
+        with self.state.lock:
+            ghosts = [_ecs_arn(a, r, "service", s) for (a, r, c, s) in sorted(self.state.services.vanished)
+                      if a == req.account and r == req.region and c == cluster]
+        if not ghosts:
+            return self.paged_json_passthrough(req)
+        return self.paged_json_passthrough(req, dict(req.json), lambda arns: sorted(set(arns) | set(ghosts)))
+
+    def ecs_describe_services(self, req: Req) -> Response:
+        response, parsed = self.moto_json(req)
+        if parsed is None:
+            return response
+        parsed["services"] = [self._with_revisions(req, s) for s in parsed.get("services") or []]
+        return _replace_body(response, parsed)
+
+    @staticmethod
+    def _arn_list(req: Req, name: str) -> list[str]:
+        arns = req.json.get(name)
+        if not isinstance(arns, list) or not arns:
+            raise ApiError("InvalidParameterException", f"{name} must name at least one ARN.")
+        if len(arns) > 20:
+            raise ApiError("InvalidParameterException", f"{name} can have at most 20 items.")
+        return [str(a) for a in arns]
+
+    def ecs_describe_service_revisions(self, req: Req) -> Response:
+        arns = self._arn_list(req, "serviceRevisionArns")
+        found, failures = [], []
+        with self.state.lock:
+            for arn in arns:
+                entry = self.state.services.revisions.get(arn)
+                if entry is not None and entry["key"][:2] == (req.account, req.region):
+                    found.append(copy.deepcopy(entry["doc"]))
+                else:
+                    failures.append({"arn": arn, "reason": "MISSING"})
+        return _json_response(200, {"serviceRevisions": found, "failures": failures},
+                              "application/x-amz-json-1.1")
+
+    def ecs_describe_service_deployments(self, req: Req) -> Response:
+        arns = self._arn_list(req, "serviceDeploymentArns")
+        found, failures = [], []
+        with self.state.lock:
+            for arn in arns:
+                entry = self.state.services.deployments.get(arn)
+                if entry is not None and entry["key"][:2] == (req.account, req.region):
+                    found.append(self.state.services.deployment_doc(arn, brief=False))
+                else:
+                    failures.append({"arn": arn, "reason": "MISSING"})
+        return _json_response(200, {"serviceDeployments": found, "failures": failures},
+                              "application/x-amz-json-1.1")
+
+    def ecs_list_service_deployments(self, req: Req) -> Response:
+        body = req.json
+        service = body.get("service")
+        if not service:
+            raise ApiError("InvalidParameterException", "service must be specified.")
+        cluster = _last(body.get("cluster") or "default")
+        backend = self._ecs_backend(req)
+        if cluster not in backend.clusters:
+            raise ApiError("ClusterNotFoundException", "Cluster not found.")
+        key = ServiceHistory.key(req.account, req.region, cluster, service)
+        with self.state.lock:
+            vanished = key in self.state.services.vanished
+        if vanished or f"{cluster}:{key[3]}" not in backend.services:
+            raise ApiError("ServiceNotFoundException", "Service not found.")
+        maximum = body.get("maxResults")
+        if maximum is not None and not 1 <= int(maximum) <= 100:
+            raise ApiError("InvalidParameterException", "maxResults must be between 1 and 100.")
+        created = body.get("createdAt") or {}
+        before, after = to_epoch(created.get("before")), to_epoch(created.get("after"))
+        statuses = set(body.get("status") or [])
+        with self.state.lock:
+            history = self.state.services
+            rows = [history.deployment_doc(arn, brief=True) for arn, d in history.deployments.items()
+                    if d["key"] == key]
+        rows = [r for r in rows
+                if (not statuses or r.get("status") in statuses)
+                and (after is None or (r.get("createdAt") or 0) >= after)
+                and (before is None or (r.get("createdAt") or 0) <= before)]
+        rows.sort(key=lambda r: r.get("createdAt") or 0, reverse=True)  # newest first
+        page, nxt = self.paginate(req, "ListServiceDeployments", rows, maximum)
+        payload: dict[str, Any] = {"serviceDeployments": page}
+        if nxt:
+            payload["nextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
 
     # -- Lambda --------------------------------------------------------------------------
 

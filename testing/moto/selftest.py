@@ -12,6 +12,7 @@ N failed`; exits non-zero on any failure.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -618,6 +619,94 @@ def _storage_class() -> str:
     seed({"delays": [{"service": "ecr", "operation": "DescribeRepositories", "ms": 0}]})
     expect(held >= 0.3, f"delay held the call {held:.2f} s")
     return "archived, restored, unknown digest refused; delay 0.3 s held"
+
+
+@check("ECS: service revisions pin the digest a tag named; deployments, createdAt filter, pages, task sets, MISSING")
+def _ecs_revisions() -> str:
+    ecr = Env.client("ecr", CENTRAL, EU)
+    ecr.create_repository(repositoryName="selftest/pins")
+
+    def push(name: str, tag: str) -> str:
+        text = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                                      "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest()},
+                           "layers": []}, sort_keys=True, separators=(",", ":"))
+        return ecr.put_image(repositoryName="selftest/pins", imageManifest=text, imageTag=tag)["image"]["imageId"]["imageDigest"]
+
+    first = push("first", "live")
+    ecs = Env.client("ecs", WORKLOADS, EU)
+    ecs.create_cluster(clusterName="pins")
+    image = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/selftest/pins:live"
+    td = ecs.register_task_definition(family="pins", containerDefinitions=[
+        {"name": "app", "image": image, "memory": 128},
+        {"name": "free", "image": image, "memory": 64, "versionConsistency": "disabled"}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="pins", serviceName="web", taskDefinition=td, desiredCount=0)
+    second = push("second", "live")  # the tag moves on; the service keeps the digest it pinned
+    kept = {d["imageDigest"]: d.get("imageTags", []) for d in ecr.describe_images(repositoryName="selftest/pins")["imageDetails"]}
+    expect(kept == {first: [], second: ["live"]}, f"the moved tag leaves its old image untagged: {kept}")
+
+    described = ecs.describe_services(cluster="pins", services=["web", "ghost"])
+    expect([f["reason"] for f in described["failures"]] == ["MISSING"], f"failures {described['failures']}")
+    current = described["services"][0]["currentServiceRevisions"]
+    expect(len(current) == 1 and current[0]["requestedTaskCount"] == 0, f"currentServiceRevisions {current}")
+    other = f"arn:aws:ecs:{EU}:{WORKLOADS}:service-revision/pins/web/1"
+    revs = ecs.describe_service_revisions(serviceRevisionArns=[current[0]["arn"], other])
+    expect([f["arn"] for f in revs["failures"]] == [other] and revs["failures"][0]["reason"] == "MISSING", "MISSING revision")
+    images = {c["containerName"]: c for c in revs["serviceRevisions"][0]["containerImages"]}
+    expect(images["app"]["imageDigest"] == first and images["app"]["image"] == image, f"pinned digest {images}")
+    expect("imageDigest" not in images["free"], "versionConsistency disabled pins nothing")
+    expect(revs["serviceRevisions"][0]["taskDefinition"] == td, "taskDefinition")
+    expect(not Env.client("ecs", PROD, EU).describe_service_revisions(
+        serviceRevisionArns=[current[0]["arn"]])["serviceRevisions"], "another account sees no revision")
+    err = error_of(lambda: ecs.describe_service_revisions(serviceRevisionArns=[other] * 21))
+    expect(err.response["Error"]["Code"] == "InvalidParameterException", "more than 20 ARNs")
+
+    # A deployment that starts moves the service to a new revision, from the old one.
+    ecs.update_service(cluster="pins", service="web", forceNewDeployment=True)
+    listed, pages = all_pages(ecs.list_service_deployments, "serviceDeployments", "nextToken", "nextToken",
+                              cluster="pins", service="web", maxResults=1)
+    expect(len(listed) == 2 and pages == 2, f"{len(listed)} deployments in {pages} pages")
+    expect(listed[0]["createdAt"] >= listed[1]["createdAt"], "newest first")
+    newest = ecs.describe_service_deployments(serviceDeploymentArns=[listed[0]["serviceDeploymentArn"]])
+    deployment = newest["serviceDeployments"][0]
+    expect([r["arn"] for r in deployment["sourceServiceRevisions"]] == [current[0]["arn"]], "source revision")
+    target = deployment["targetServiceRevision"]["arn"]
+    expect(target == listed[0]["targetServiceRevisionArn"] and deployment["status"] == "SUCCESSFUL", "target revision")
+    pinned = ecs.describe_service_revisions(serviceRevisionArns=[target])["serviceRevisions"][0]
+    expect(pinned["containerImages"][0]["imageDigest"] == second, "the new revision pins what the tag names now")
+
+    # Back-dated deployments and the createdAt filter.
+    seed({"service_deployments": [{"account_id": WORKLOADS, "region": EU, "cluster": "pins", "service": "web",
+                                   "service_deployment_arn": listed[1]["serviceDeploymentArn"],
+                                   "created_at": NOW_DT.timestamp() - 3 * 86400}]})
+    recent = ecs.list_service_deployments(cluster="pins", service="web", createdAt={"after": ago(1)})
+    expect([d["serviceDeploymentArn"] for d in recent["serviceDeployments"]] == [listed[0]["serviceDeploymentArn"]],
+           "createdAt.after leaves the back-dated one out")
+    old = ecs.list_service_deployments(cluster="pins", service="web", createdAt={"before": ago(1)})
+    expect(len(old["serviceDeployments"]) == 1 and old["serviceDeployments"][0]["createdAt"] == ago(3), "createdAt.before")
+    err = error_of(lambda: ecs.list_service_deployments(cluster="pins", service="nope"))
+    expect(err.response["Error"]["Code"] == "ServiceNotFoundException", "unknown service")
+    err = error_of(lambda: ecs.list_service_deployments(cluster="pins", service="web", maxResults=101))
+    expect(err.response["Error"]["Code"] == "InvalidParameterException", "maxResults > 100")
+
+    # Seeded: a current revision, a vanished service, a task set of an EXTERNAL service.
+    zeros = "sha256:" + "0" * 64
+    seed({"service_revisions": [{"account_id": WORKLOADS, "region": EU, "cluster": "pins", "service": "web",
+                                 "container_images": [{"container_name": "app", "image": image, "image_digest": zeros}],
+                                 "current": True}],
+          "vanished_services": [{"account_id": WORKLOADS, "region": EU, "cluster": "pins", "service": "gone"}]})
+    arn = ecs.describe_services(cluster="pins", services=["web"])["services"][0]["currentServiceRevisions"][0]["arn"]
+    seeded = ecs.describe_service_revisions(serviceRevisionArns=[arn])["serviceRevisions"][0]
+    expect(seeded["containerImages"][0]["imageDigest"] == zeros, "seeded current revision")
+    services, _ = all_pages(ecs.list_services, "serviceArns", "nextToken", "nextToken", cluster="pins")
+    gone = [a for a in services if a.endswith("/gone")]
+    expect(len(gone) == 1, f"vanished service listed: {services}")
+    expect(ecs.describe_services(cluster="pins", services=gone)["failures"][0]["reason"] == "MISSING", "then MISSING")
+    ecs.create_service(cluster="pins", serviceName="bg", desiredCount=1, deploymentController={"type": "EXTERNAL"})
+    ecs.create_task_set(cluster="pins", service="bg", taskDefinition=td)
+    bg = ecs.describe_services(cluster="pins", services=["bg"])["services"][0]
+    expect([t["taskDefinition"] for t in bg["taskSets"]] == [td], f"task sets {bg.get('taskSets')}")
+    return "pinned, deployed, filtered, paged, seeded"
 
 
 @check("reset: /_ecrgc/reset empties moto and every seed")

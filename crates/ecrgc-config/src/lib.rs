@@ -364,7 +364,11 @@ pub struct SourcesConfig {
     /// Inspector2 coverage.
     #[serde(default = "yes")]
     pub inspector: bool,
-    /// ECS task definitions, services and tasks.
+    /// ECS task definitions, services (their task sets, the digests their current
+    /// revisions pin, the revisions of deployments inside the rollback window) and tasks.
+    /// Nothing else sees services (the Config aggregator never does), so `false` makes every
+    /// workload account × region an `ecs` `disabled` coverage gap: `plan` then keeps every
+    /// image those accounts can pull.
     #[serde(default = "yes")]
     pub ecs: bool,
     /// Lambda image functions.

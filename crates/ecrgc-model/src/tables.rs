@@ -286,7 +286,8 @@ table! {
 
 table! {
     /// One row per image reference found in a workload: a container of a task definition,
-    /// a service deployment or a task, a Lambda function version or alias. The raw image
+    /// a service deployment, task set or revision, or a task, a Lambda function version or
+    /// alias. The raw image
     /// string is kept next to its parsed parts.
     "workload_refs" => WorkloadRefRow, WorkloadRefsBuilder {
         /// Account the workload runs in.
@@ -295,14 +296,19 @@ table! {
         region: Text,
         /// Where the reference was read: `config_aggregator`, `ecs` or `lambda`.
         source: Text,
-        /// `task_definition`, `service`, `task`, `lambda_version` or `lambda_alias`.
+        /// `task_definition`, `service`, `task_set`, `service_revision` (a service's current
+        /// revision), `service_deployment` (a revision a recent deployment named), `task`,
+        /// `lambda_version` or `lambda_alias`.
         kind: Text,
-        /// ARN of the workload resource.
+        /// ARN of the workload resource (the service revision for `service_revision` and
+        /// `service_deployment`).
         resource_arn: Text,
         /// Resource status: `ACTIVE`/`INACTIVE` (task definitions), `RUNNING`/`STOPPED`
-        /// (tasks), `ACTIVE` (services, Lambda).
+        /// (tasks), `ACTIVE` (services, Lambda), the task set's status (`PRIMARY`, `ACTIVE`,
+        /// `DRAINING`), the service's (`service_revision`), the deployment's (`SUCCESSFUL`…).
         status: Text,
-        /// When the status was last seen changing: deregistration, stop, or Config capture time.
+        /// When the status was last seen changing: deregistration, stop, Config capture time,
+        /// or the creation of the deployment (`service_deployment`).
         status_at: OptTime,
         /// Container name inside the task definition or task.
         container_name: OptText,
@@ -320,8 +326,8 @@ table! {
         ref_tag: OptText,
         /// Digest parsed from the image string.
         ref_digest: OptText,
-        /// Digest the source itself resolved (a task container's imageDigest, Lambda's
-        /// ResolvedImageUri).
+        /// Digest the source itself resolved (a task container's imageDigest, a service
+        /// revision's pinned imageDigest, Lambda's ResolvedImageUri).
         resolved_digest: OptText,
     }
 }

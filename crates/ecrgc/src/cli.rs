@@ -36,11 +36,13 @@ pub enum Command {
     /// Snapshot every configured account × region × source into one committed run.
     ///
     /// Reads ECR (repositories, images, index manifests, referrers), Inspector coverage, the
-    /// Config aggregator's task definitions, ECS and Lambda through the standard AWS
+    /// Config aggregator's task definitions, ECS (services with the digests their revisions
+    /// pin, recent deployments, task sets, tasks) and Lambda through the standard AWS
     /// credential and endpoint chain (profiles, AWS_REGION, AWS_ENDPOINT_URL), assuming
     /// `org.role_name` in every account but the caller's own. A source that fails in one
-    /// account and region is recorded in `collection_coverage` and the run still commits;
-    /// `plan` then keeps every image whose use that failure hides. Prints the run id and
+    /// account and region, or is switched off in the config (`ecs = false` too), is recorded
+    /// in `collection_coverage` and the run still commits; `plan` then keeps every image
+    /// whose use that gap hides. Prints the run id and
     /// every unit that was not read cleanly.
     ///
     /// With --layers (or `[sources] layers = true`) it also reads the config and layer

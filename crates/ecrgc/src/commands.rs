@@ -392,6 +392,12 @@ async fn collect(args: CollectArgs) -> Result<()> {
                 o.error.as_deref().unwrap_or(&o.status)
             );
         }
+        // An `ok` unit with a message skipped resources deleted while it read them.
+        if o.status == "ok"
+            && let Some(note) = &o.error
+        {
+            eprintln!("note: {}/{} {}: {note}", o.account_id, o.region, o.source);
+        }
     }
     let mut out = std::io::stdout().lock();
     match (&report.committed, report.shards_done) {

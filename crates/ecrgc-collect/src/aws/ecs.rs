@@ -1,15 +1,56 @@
 //! ECS directly, in one account and region: task definitions (ACTIVE; INACTIVE ones too when
 //! no Config aggregator supplies them), services with every deployment's task definition,
-//! and RUNNING and recently STOPPED tasks with the digest each container really runs.
+//! their task sets, the digests their service revisions pin, the revisions of their recent
+//! deployments (rollback targets), and RUNNING and recently STOPPED tasks with the digest
+//! each container really runs.
 //!
-//! A task's `imageDigest` is the only place besides Inspector that shows which digest a
-//! tag reference resolved to when the task started, so it is kept as `resolved_digest`.
+//! Every configured workload account × region is read whatever other sources are on: the
+//! Config aggregator never sees services (DESIGN.md, "ECS direct").
+//!
+//! | `kind` | from | `resource_arn` | live (see `sql/views/image_refs.sql`) |
+//! |---|---|---|---|
+//! | `task_definition` | ListTaskDefinitions + DescribeTaskDefinition | the task definition | ACTIVE, or deregistered inside the rollback window |
+//! | `service` | DescribeServices `taskDefinition` and `deployments[]`, described even when INACTIVE | the service | always |
+//! | `task_set` | DescribeServices `taskSets[]` (CODE_DEPLOY, EXTERNAL controllers) | the task set | always |
+//! | `service_revision` | DescribeServices `currentServiceRevisions[]` → DescribeServiceRevisions `containerImages[]` | the service revision | always |
+//! | `service_deployment` | ListServiceDeployments (`createdAt` inside the rollback window) → DescribeServiceDeployments target, source and rollback revisions → DescribeServiceRevisions | the service revision | `status_at` (the deployment's `createdAt`) inside the rollback window |
+//! | `task` | ListTasks (RUNNING, STOPPED) + DescribeTasks | the task | not STOPPED, or stopped inside the rollback window |
+//!
+//! A task's `imageDigest` shows which digest a tag reference resolved to when the task
+//! started, so it is kept as `resolved_digest`; so is a service revision's.
+//!
+//! **Version consistency.** "To ensure that all tasks in a service use the same container
+//! image, Amazon ECS resolves container image names and any image tags specified in the task
+//! definition to container image digests. After the container image digest has been
+//! established, Amazon ECS uses the digest to start any other desired tasks, and for any
+//! future service and service revision updates" (Amazon ECS API Reference, `ContainerImage`;
+//! Amazon ECS Developer Guide, "Container image resolution"). A service scaled to zero
+//! therefore starts the pinned digest again, whatever its tag names now: the digest of every
+//! current service revision is a live reference even when no tag names it any more.
+//!
+//! **Rollback targets.** "When you use the rollback option for a service deployment, Amazon
+//! ECS automatically rolls back the service deployment to the last successfully deployed
+//! service revision", and "doesn't create a new service revision for a rollback operation"
+//! (Amazon ECS Developer Guide, "Amazon ECS service revisions"); a service deployment names
+//! its source and target revisions (Developer Guide, "View service history using Amazon ECS
+//! service deployments"). The revisions of every deployment created inside
+//! `rules.rollback_window_hours` before the snapshot are read; ECS filters deployments on
+//! `createdAt` only, so the window counts from a deployment's creation.
+//!
+//! **Gone mid-run.** A service, cluster or revision that disappears between two calls
+//! (DescribeServices / DescribeServiceRevisions / DescribeServiceDeployments
+//! `failures[].reason` `MISSING`, `ServiceNotFoundException`, `ClusterNotFoundException`) no
+//! longer runs anything: it is counted in the unit's coverage message and skipped. Any other
+//! failure, or a revision ECS cannot describe for another reason, fails the unit: the plan
+//! then blocks what the account can pull (unknown is never unused). AWS documents no other
+//! failure reasons for these calls.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
+use aws_sdk_ecs::types::{CreatedAt, DesiredStatus, TaskDefinitionStatus};
 use ecrgc_aws::Failure;
+use ecrgc_model::time::Micros;
 use futures::StreamExt;
 
 use super::unit::{Api, RefRecord, Unit, UnitError, micros, paginate};
@@ -17,6 +58,22 @@ use super::unit::{Api, RefRecord, Unit, UnitError, micros, paginate};
 /// Services per DescribeServices call, tasks per DescribeTasks call (the APIs' maximums).
 const SERVICES_PER_CALL: usize = 10;
 const TASKS_PER_CALL: usize = 100;
+/// ARNs per DescribeServiceRevisions and per DescribeServiceDeployments call: "You can
+/// specify a maximum of 20 ARNs" (Amazon ECS API Reference).
+const REVISIONS_PER_CALL: usize = 20;
+const DEPLOYMENTS_PER_CALL: usize = 20;
+/// ListServiceDeployments' largest page ("between 1 and 100").
+const DEPLOYMENTS_PAGE: i32 = 100;
+
+/// What the ECS unit reads besides the account and region.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EcsScope {
+    /// Also read INACTIVE task definitions (when no aggregator has them).
+    pub inactive_definitions: bool,
+    /// Deployments created at or after this time are rollback targets: the snapshot time
+    /// minus `rules.rollback_window_hours`.
+    pub rollback_since: Micros,
+}
 
 struct Definition {
     arn: String,
@@ -25,15 +82,25 @@ struct Definition {
     containers: Vec<(Option<String>, String)>,
 }
 
-/// Collects the unit's ECS references. `inactive_definitions`: also read INACTIVE task
-/// definitions (when no aggregator has them).
+/// A container image of a service revision: name, image string, pinned digest.
+type RevisionImage = (Option<String>, String, Option<String>);
+
+/// Whether a failure says the resource is gone (deleted while the run was reading it).
+fn gone(f: &Failure) -> bool {
+    matches!(
+        f.code.as_deref(),
+        Some("ServiceNotFoundException" | "ClusterNotFoundException")
+    )
+}
+
+/// Collects the unit's ECS references.
 pub(crate) async fn collect(
     unit: &mut Unit,
     ecs: &Client,
-    inactive_definitions: bool,
+    scope: EcsScope,
 ) -> Result<(), UnitError> {
     let mut statuses = vec![TaskDefinitionStatus::Active];
-    if inactive_definitions {
+    if scope.inactive_definitions {
         statuses.push(TaskDefinitionStatus::Inactive);
     }
     let mut arns = Vec::new();
@@ -77,11 +144,19 @@ pub(crate) async fn collect(
     })
     .await?;
     for cluster in &clusters {
-        services(unit, ecs, cluster, &mut definitions).await?;
+        services(unit, ecs, cluster, &mut definitions, scope.rollback_since).await?;
         tasks(unit, ecs, cluster).await?;
         unit.maybe_flush().await?;
     }
     Ok(())
+}
+
+/// A task definition a service runs: `kind` `service` (its deployments) or `task_set`.
+struct DefinitionUse {
+    kind: &'static str,
+    resource_arn: String,
+    status: String,
+    task_definition: String,
 }
 
 async fn services(
@@ -89,8 +164,9 @@ async fn services(
     ecs: &Client,
     cluster: &str,
     definitions: &mut HashMap<String, Definition>,
+    rollback_since: Micros,
 ) -> Result<(), UnitError> {
-    let arns = paginate(&unit.api, "ecs:ListServices", |token| {
+    let listed = paginate(&unit.api, "ecs:ListServices", |token| {
         let call = ecs
             .list_services()
             .cluster(cluster)
@@ -102,8 +178,20 @@ async fn services(
                 .map(|o| (o.service_arns().to_vec(), o.next_token().map(str::to_owned)))
         }
     })
-    .await?;
-    let mut uses: Vec<(String, String, String)> = Vec::new();
+    .await;
+    let arns = match listed {
+        Ok(arns) => arns,
+        Err(f) if gone(&f) => {
+            unit.skipped
+                .push(format!("cluster {cluster}: {}", f.message));
+            return Ok(());
+        }
+        Err(f) => return Err(f.into()),
+    };
+    let mut uses: Vec<DefinitionUse> = Vec::new();
+    // (service ARN, service status, current revision ARN)
+    let mut current: Vec<(String, String, String)> = Vec::new();
+    let mut described: Vec<String> = Vec::new();
     for chunk in arns.chunks(SERVICES_PER_CALL) {
         let out = unit
             .api
@@ -113,14 +201,25 @@ async fn services(
                     .set_services(Some(chunk.to_vec()))
                     .send()
             })
-            .await?;
-        if let Some(f) = out.failures().first() {
-            return Err(Failure::other(format!(
-                "ecs:DescribeServices {}: {}",
-                f.arn().unwrap_or("?"),
-                f.reason().unwrap_or("failed")
-            ))
-            .into());
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(f) if gone(&f) => {
+                unit.skipped
+                    .push(format!("cluster {cluster}: {}", f.message));
+                return Ok(());
+            }
+            Err(f) => return Err(f.into()),
+        };
+        for f in out.failures() {
+            let arn = f.arn().unwrap_or("?");
+            let reason = f.reason().unwrap_or("failed");
+            if reason == "MISSING" {
+                // Deleted between ListServices and DescribeServices: it runs nothing.
+                unit.skipped.push(format!("service {arn}: MISSING"));
+            } else {
+                return Err(Failure::other(format!("ecs:DescribeServices {arn}: {reason}")).into());
+            }
         }
         for s in out.services() {
             let service_arn = s.service_arn().unwrap_or_default().to_owned();
@@ -134,13 +233,42 @@ async fn services(
                 .collect();
             tds.extend(s.task_definition());
             for td in tds {
-                uses.push((service_arn.clone(), status.clone(), td.to_owned()));
+                uses.push(DefinitionUse {
+                    kind: "service",
+                    resource_arn: service_arn.clone(),
+                    status: status.clone(),
+                    task_definition: td.to_owned(),
+                });
             }
+            // CODE_DEPLOY and EXTERNAL deployment controllers run task sets, each on its own
+            // task definition (the service's own may be absent).
+            for ts in s.task_sets() {
+                let Some(td) = ts.task_definition() else {
+                    continue;
+                };
+                uses.push(DefinitionUse {
+                    kind: "task_set",
+                    resource_arn: ts
+                        .task_set_arn()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| service_arn.clone()),
+                    status: ts.status().unwrap_or("ACTIVE").to_owned(),
+                    task_definition: td.to_owned(),
+                });
+            }
+            for r in s.current_service_revisions() {
+                if let Some(arn) = r.arn() {
+                    current.push((service_arn.clone(), status.clone(), arn.to_owned()));
+                }
+            }
+            described.push(service_arn);
         }
     }
+    // A service may run a task definition that is INACTIVE (deregistered): it can still
+    // scale, so its definition is described whatever its status.
     let missing: Vec<String> = uses
         .iter()
-        .map(|(_, _, td)| td.clone())
+        .map(|u| u.task_definition.clone())
         .filter(|td| !definitions.contains_key(td))
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -149,8 +277,8 @@ async fn services(
         definitions.insert(d.arn.clone(), d);
     }
     let before = unit.items;
-    for (service_arn, status, td) in &uses {
-        let Some(d) = definitions.get(td) else {
+    for u in &uses {
+        let Some(d) = definitions.get(&u.task_definition) else {
             continue;
         };
         for (name, image) in &d.containers {
@@ -158,9 +286,9 @@ async fn services(
                 &unit.api,
                 "ecs",
                 RefRecord {
-                    kind: "service",
-                    resource_arn: service_arn,
-                    status,
+                    kind: u.kind,
+                    resource_arn: &u.resource_arn,
+                    status: &u.status,
                     status_at: None,
                     container_name: name.as_deref(),
                     image_uri: image,
@@ -170,8 +298,241 @@ async fn services(
             unit.items += 1;
         }
     }
+
+    // Rollback targets: every revision of the deployments created inside the window.
+    let deployed = deployment_revisions(unit, ecs, cluster, &described, rollback_since).await?;
+
+    let mut wanted: BTreeSet<String> = current.iter().map(|c| c.2.clone()).collect();
+    wanted.extend(deployed.keys().cloned());
+    let revisions = describe_revisions(unit, ecs, wanted.into_iter().collect()).await?;
+    for (_service, status, arn) in &current {
+        let Some(images) = revisions.get(arn) else {
+            continue;
+        };
+        for (name, image, digest) in images {
+            unit.tables.push_ref(
+                &unit.api,
+                "ecs",
+                RefRecord {
+                    kind: "service_revision",
+                    resource_arn: arn,
+                    status,
+                    status_at: None,
+                    container_name: name.as_deref(),
+                    image_uri: image,
+                    resolved_digest: digest.as_deref(),
+                },
+            );
+            unit.items += 1;
+        }
+    }
+    for (arn, (status, created_at)) in &deployed {
+        let Some(images) = revisions.get(arn) else {
+            continue;
+        };
+        for (name, image, digest) in images {
+            unit.tables.push_ref(
+                &unit.api,
+                "ecs",
+                RefRecord {
+                    kind: "service_deployment",
+                    resource_arn: arn,
+                    status,
+                    status_at: *created_at,
+                    container_name: name.as_deref(),
+                    image_uri: image,
+                    resolved_digest: digest.as_deref(),
+                },
+            );
+            unit.items += 1;
+        }
+    }
     unit.ctx.progress.add_refs(unit.items - before);
     Ok(())
+}
+
+/// The revisions named by the deployments of `services` created at or after `since`: revision
+/// ARN → (status, `createdAt`) of the newest deployment naming it.
+async fn deployment_revisions(
+    unit: &mut Unit,
+    ecs: &Client,
+    cluster: &str,
+    services: &[String],
+    since: Micros,
+) -> Result<BTreeMap<String, (String, Option<Micros>)>, UnitError> {
+    let after = aws_smithy_types::DateTime::from_millis(since.div_euclid(1000));
+    let api = &unit.api;
+    let mut lists = futures::stream::iter(services.iter().cloned())
+        .map(move |service| async move {
+            let listed = paginate(api, "ecs:ListServiceDeployments", |token| {
+                let call = ecs
+                    .list_service_deployments()
+                    .cluster(cluster)
+                    .service(&service)
+                    .created_at(CreatedAt::builder().after(after).build())
+                    .max_results(DEPLOYMENTS_PAGE)
+                    .set_next_token(token);
+                async move {
+                    call.send().await.map(|o| {
+                        (
+                            o.service_deployments()
+                                .iter()
+                                .filter_map(|d| d.service_deployment_arn().map(str::to_owned))
+                                .collect::<Vec<_>>(),
+                            o.next_token().map(str::to_owned),
+                        )
+                    })
+                }
+            })
+            .await;
+            (service, listed)
+        })
+        .buffered(unit.ctx.fan_out);
+    let mut arns = Vec::new();
+    let mut skipped = Vec::new();
+    while let Some((service, listed)) = lists.next().await {
+        match listed {
+            Ok(found) => arns.extend(found),
+            Err(f) if gone(&f) => skipped.push(format!("service {service}: {}", f.message)),
+            Err(f) => return Err(f.into()),
+        }
+    }
+    drop(lists);
+    unit.skipped.append(&mut skipped);
+
+    let mut revisions: BTreeMap<String, (String, Option<Micros>)> = BTreeMap::new();
+    for chunk in arns.chunks(DEPLOYMENTS_PER_CALL) {
+        let out = unit
+            .api
+            .call("ecs:DescribeServiceDeployments", || {
+                ecs.describe_service_deployments()
+                    .set_service_deployment_arns(Some(chunk.to_vec()))
+                    .send()
+            })
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(f) if gone(&f) => {
+                unit.skipped.push(format!(
+                    "deployments of a service in {cluster}: {}",
+                    f.message
+                ));
+                continue;
+            }
+            Err(f) => return Err(f.into()),
+        };
+        for f in out.failures() {
+            let arn = f.arn().unwrap_or("?");
+            let reason = f.reason().unwrap_or("failed");
+            if reason == "MISSING" {
+                unit.skipped
+                    .push(format!("service deployment {arn}: MISSING"));
+            } else {
+                return Err(Failure::other(format!(
+                    "ecs:DescribeServiceDeployments {arn}: {reason} {}",
+                    f.detail().unwrap_or_default()
+                ))
+                .into());
+            }
+        }
+        for d in out.service_deployments() {
+            let status = d
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| "UNKNOWN".to_owned());
+            let created_at = d.created_at().map(micros);
+            let mut named: Vec<&str> = d
+                .source_service_revisions()
+                .iter()
+                .filter_map(|r| r.arn())
+                .collect();
+            named.extend(d.target_service_revision().and_then(|r| r.arn()));
+            named.extend(d.rollback().and_then(|r| r.service_revision_arn()));
+            for arn in named {
+                let entry = revisions
+                    .entry(arn.to_owned())
+                    .or_insert_with(|| (status.clone(), created_at));
+                // The newest deployment naming a revision decides how long it stays live; an
+                // unknown creation time (None) is the safe reading and wins.
+                if entry.1.is_some() && created_at.is_none_or(|c| Some(c) > entry.1) {
+                    *entry = (status.clone(), created_at);
+                }
+            }
+        }
+    }
+    Ok(revisions)
+}
+
+/// Describes service revisions, 20 a call: revision ARN → its container images. Revisions
+/// gone with their service are counted as skipped; any other failure fails the unit.
+async fn describe_revisions(
+    unit: &mut Unit,
+    ecs: &Client,
+    arns: Vec<String>,
+) -> Result<HashMap<String, Vec<RevisionImage>>, UnitError> {
+    let mut out: HashMap<String, Vec<RevisionImage>> = HashMap::new();
+    let mut queue: Vec<Vec<String>> = arns
+        .chunks(REVISIONS_PER_CALL)
+        .map(<[String]>::to_vec)
+        .collect();
+    while let Some(chunk) = queue.pop() {
+        let answer = unit
+            .api
+            .call("ecs:DescribeServiceRevisions", || {
+                ecs.describe_service_revisions()
+                    .set_service_revision_arns(Some(chunk.clone()))
+                    .send()
+            })
+            .await;
+        let answer = match answer {
+            Ok(a) => a,
+            // One revision's service is gone and the whole call failed: ask one by one, so
+            // that only the gone ones are skipped.
+            Err(f) if gone(&f) && chunk.len() > 1 => {
+                queue.extend(chunk.iter().map(|a| vec![a.clone()]));
+                continue;
+            }
+            Err(f) if gone(&f) => {
+                unit.skipped
+                    .push(format!("service revision {}: {}", chunk[0], f.message));
+                continue;
+            }
+            Err(f) => return Err(f.into()),
+        };
+        for f in answer.failures() {
+            let arn = f.arn().unwrap_or("?");
+            let reason = f.reason().unwrap_or("failed");
+            if reason == "MISSING" {
+                unit.skipped
+                    .push(format!("service revision {arn}: MISSING"));
+            } else {
+                return Err(Failure::other(format!(
+                    "ecs:DescribeServiceRevisions {arn}: {reason} {}",
+                    f.detail().unwrap_or_default()
+                ))
+                .into());
+            }
+        }
+        for r in answer.service_revisions() {
+            let Some(arn) = r.service_revision_arn() else {
+                continue;
+            };
+            out.insert(
+                arn.to_owned(),
+                r.container_images()
+                    .iter()
+                    .filter_map(|c| {
+                        Some((
+                            c.container_name().map(str::to_owned),
+                            c.image()?.to_owned(),
+                            c.image_digest().map(str::to_owned),
+                        ))
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
 }
 
 async fn tasks(unit: &mut Unit, ecs: &Client, cluster: &str) -> Result<(), UnitError> {

@@ -4,14 +4,25 @@
 //!
 //! Config has no image URI for Lambda, and Inspector's `inUseCount` counts ECS tasks and EKS
 //! pods only, so this is the one source that sees Lambda's use of an image.
+//!
+//! A function deleted between ListFunctions and its own reads (ListVersionsByFunction,
+//! ListAliases answer `ResourceNotFoundException`) runs nothing any more: it is counted in
+//! the unit's coverage message and skipped. So is one version deleted before its GetFunction:
+//! the function's other versions and aliases are still read. Any other failure fails the unit.
 
 use std::collections::HashMap;
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::types::PackageType;
+use ecrgc_aws::Failure;
 use futures::StreamExt;
 
 use super::unit::{Api, RefRecord, Unit, UnitError, paginate};
+
+/// Whether a failure says the function (or version) no longer exists.
+fn gone(f: &Failure) -> bool {
+    f.code.as_deref() == Some("ResourceNotFoundException")
+}
 
 /// Largest page of the list calls.
 const PAGE: i32 = 50;
@@ -42,7 +53,16 @@ pub(crate) async fn collect(unit: &mut Unit, lambda: &Client) -> Result<(), Unit
     .await?;
     let fan_out = unit.ctx.fan_out;
     for name in functions {
-        let versions = versions(&unit.api, lambda, &name, fan_out).await?;
+        let (versions, mut gone_versions) = match versions(&unit.api, lambda, &name, fan_out).await
+        {
+            Ok(v) => v,
+            Err(f) if gone(&f) => {
+                unit.skipped.push(format!("function {name}: {}", f.message));
+                continue;
+            }
+            Err(f) => return Err(f.into()),
+        };
+        unit.skipped.append(&mut gone_versions);
         let aliases = paginate(&unit.api, "lambda:ListAliases", |marker| {
             let call = lambda
                 .list_aliases()
@@ -72,7 +92,15 @@ pub(crate) async fn collect(unit: &mut Unit, lambda: &Client) -> Result<(), Unit
                 })
             }
         })
-        .await?;
+        .await;
+        let aliases = match aliases {
+            Ok(a) => a,
+            Err(f) if gone(&f) => {
+                unit.skipped.push(format!("function {name}: {}", f.message));
+                continue;
+            }
+            Err(f) => return Err(f.into()),
+        };
         let by_version: HashMap<&str, &Version> =
             versions.iter().map(|v| (v.version.as_str(), v)).collect();
         let mut refs: Vec<(&str, &str, &Version)> = versions
@@ -115,7 +143,7 @@ async fn versions(
     lambda: &Client,
     name: &str,
     fan_out: usize,
-) -> Result<Vec<Version>, UnitError> {
+) -> Result<(Vec<Version>, Vec<String>), Failure> {
     let listed = paginate(api, "lambda:ListVersionsByFunction", |marker| {
         let call = lambda
             .list_versions_by_function()
@@ -136,7 +164,7 @@ async fn versions(
     .await?;
     let mut reads = futures::stream::iter(listed)
         .map(|(version, arn)| async move {
-            let out = api
+            let out = match api
                 .call("lambda:GetFunction", || {
                     lambda
                         .get_function()
@@ -144,9 +172,15 @@ async fn versions(
                         .qualifier(&version)
                         .send()
                 })
-                .await?;
+                .await
+            {
+                Ok(out) => out,
+                // This version (or the whole function) was deleted after it was listed.
+                Err(f) if gone(&f) => return Ok(Err(format!("{arn}: {}", f.message))),
+                Err(f) => return Err(f),
+            };
             let code = out.code();
-            Ok::<_, ecrgc_aws::Failure>(Version {
+            Ok::<_, Failure>(Ok(Version {
                 image_uri: code.and_then(|c| c.image_uri()).map(str::to_owned),
                 resolved_digest: code
                     .and_then(|c| c.resolved_image_uri())
@@ -154,12 +188,16 @@ async fn versions(
                     .map(|(_, d)| d.to_owned()),
                 arn,
                 version,
-            })
+            }))
         })
         .buffered(fan_out);
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     while let Some(v) = reads.next().await {
-        out.push(v?);
+        match v? {
+            Ok(v) => out.push(v),
+            Err(gone) => skipped.push(gone),
+        }
     }
-    Ok(out)
+    Ok((out, skipped))
 }

@@ -7,7 +7,7 @@
 //! | `ecr` | registry accounts | repositories, repository_tags, repository_pullers, images, image_tags, image_relations |
 //! | `inspector` | registry accounts | inspector_coverage |
 //! | `config_aggregator` | the aggregator's account and region, once | workload_refs |
-//! | `ecs` | workload accounts | workload_refs |
+//! | `ecs` | workload accounts, always (nothing else sees services) | workload_refs |
 //! | `lambda` | workload accounts | workload_refs |
 //! | `ecr_layers` (with `--layers`) | registry accounts, inside the `ecr` unit | image_layers |
 //! | `pull_time_exclusion` (with `--layers`) | registry accounts, inside the `ecr` unit | — |
@@ -235,10 +235,13 @@ pub async fn collect(
     }
     progress.set_phase("collecting");
 
-    let inactive_from_ecs = config.sources.config_aggregator.is_none();
+    let ecs_scope = ecs::EcsScope {
+        inactive_definitions: config.sources.config_aggregator.is_none(),
+        rollback_since: now - i64::from(config.rules.rollback_window_hours) * 3_600_000_000,
+    };
     let layers = options.layers;
     let mut runs = futures::stream::iter(jobs)
-        .map(|job| run_unit(ctx.clone(), job, inactive_from_ecs, layers))
+        .map(|job| run_unit(ctx.clone(), job, ecs_scope, layers))
         .buffer_unordered(c.parallel_units as usize);
     let mut sink_failed = false;
     while let Some(result) = runs.next().await {
@@ -402,9 +405,6 @@ fn plan_units(
         };
     let off = |what: &str| format!("switched off in the config (sources.{what} = false)");
     let mut disabled = Vec::new();
-    // ECS direct may be switched off when the aggregator and Inspector together see what it
-    // would: task definitions and running tasks. Otherwise its absence hides use.
-    let ecs_covered = src.config_aggregator.is_some() && src.inspector;
     for region in &scope.regions {
         for account in &scope.registries {
             add(account, region, "ecr", None);
@@ -433,9 +433,11 @@ fn plan_units(
             }
         }
         for account in &scope.workloads {
+            // Nothing else sees ECS services (the aggregator never does, Inspector only counts
+            // running tasks): an account whose ECS is not read hides use.
             if src.ecs {
                 add(account, region, "ecs", None);
-            } else if !ecs_covered {
+            } else {
                 disabled.push(Outcome::not_read(
                     account,
                     region,
@@ -473,7 +475,7 @@ fn plan_units(
 async fn run_unit(
     ctx: RunContext,
     job: Job,
-    inactive_from_ecs: bool,
+    ecs_scope: ecs::EcsScope,
     layers: bool,
 ) -> std::result::Result<Vec<Outcome>, sink::SinkClosed> {
     let mut unit = Unit::new(&ctx, &job.account, &job.region, job.source);
@@ -485,7 +487,7 @@ async fn run_unit(
             ecr::collect(&mut unit, &session.ecr(region), layers_as).await
         }
         "inspector" => inspector::collect(&mut unit, &session.inspector(region)).await,
-        "ecs" => ecs::collect(&mut unit, &session.ecs(region), inactive_from_ecs).await,
+        "ecs" => ecs::collect(&mut unit, &session.ecs(region), ecs_scope).await,
         "lambda" => lambda::collect(&mut unit, &session.lambda(region)).await,
         "config_aggregator" => {
             let name = job.aggregator.as_deref().unwrap_or_default();
@@ -494,4 +496,80 @@ async fn run_unit(
         other => Err(Failure::other(format!("unknown source {other}")).into()),
     };
     unit.finish(result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecrgc_aws::FailureKind;
+
+    /// The plan of units when no role can be assumed: every outcome is known up front.
+    fn known_outcomes(config_text: &str) -> Vec<(String, String, &'static str, String)> {
+        let config =
+            Config::parse(config_text, std::path::Path::new("ecrgc.toml")).expect("config");
+        let scope = Scope {
+            workloads: config.org.accounts.iter().cloned().collect(),
+            registries: config.org.registry_accounts.iter().cloned().collect(),
+            regions: config.org.regions.clone(),
+        };
+        let sessions: BTreeMap<String, std::result::Result<AccountSession, Failure>> = scope
+            .workloads
+            .union(&scope.registries)
+            .map(|a| {
+                let f = Failure {
+                    kind: FailureKind::Denied,
+                    code: Some("AccessDenied".into()),
+                    message: "not authorized to perform sts:AssumeRole".into(),
+                };
+                (a.clone(), Err(f))
+            })
+            .collect();
+        let with_aggregator = config.sources.config_aggregator.is_some();
+        let (jobs, known) = plan_units(&config, &scope, &sessions, with_aggregator, false);
+        assert!(jobs.is_empty());
+        known
+            .into_iter()
+            .map(|o| (o.account_id, o.region, o.source, o.status))
+            .collect()
+    }
+
+    const ORG: &str = r#"
+[org]
+accounts = ["111111111111", "222222222222"]
+regions = ["eu-west-1", "us-east-1"]
+registry_accounts = ["111111111111"]
+"#;
+
+    #[test]
+    fn ecs_switched_off_is_a_gap_even_with_the_aggregator_and_inspector() {
+        let text = format!(
+            "{ORG}\n[sources]\ninspector = true\necs = false\n\
+             config_aggregator = {{ account = \"111111111111\", region = \"eu-west-1\", name = \"org\" }}\n"
+        );
+        let ecs: Vec<_> = known_outcomes(&text)
+            .into_iter()
+            .filter(|o| o.2 == "ecs")
+            .collect();
+        let expected: Vec<_> = ["111111111111", "222222222222"]
+            .iter()
+            .flat_map(|a| {
+                ["eu-west-1", "us-east-1"]
+                    .map(|r| (a.to_string(), r.to_string(), "ecs", "disabled".to_string()))
+            })
+            .collect();
+        let mut got = ecs;
+        got.sort();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn ecs_switched_on_is_attempted_in_every_workload_account() {
+        // With no role assumed every ECS unit is recorded as denied, none as disabled.
+        let ecs: Vec<_> = known_outcomes(ORG)
+            .into_iter()
+            .filter(|o| o.2 == "ecs")
+            .collect();
+        assert_eq!(ecs.len(), 4);
+        assert!(ecs.iter().all(|o| o.3 == "denied"), "{ecs:?}");
+    }
 }

@@ -82,6 +82,9 @@ pub(crate) struct Unit {
     pub items: u64,
     /// Failures that cost part of the unit but not all of it (a repository skipped).
     pub partial: Vec<Failure>,
+    /// Resources that disappeared between two calls (a service deleted mid-run): they run
+    /// nothing any more, so the unit stays `ok`; its coverage message counts them.
+    pub skipped: Vec<String>,
     /// Outcomes of units read inside this one (ECR layers, the pull-time check).
     pub extra: Vec<Outcome>,
     started: Instant,
@@ -101,6 +104,7 @@ impl Unit {
             source,
             items: 0,
             partial: Vec::new(),
+            skipped: Vec::new(),
             extra: Vec::new(),
             started: Instant::now(),
         }
@@ -122,9 +126,11 @@ impl Unit {
             Err(UnitError::Failed(f)) => Some(f),
         };
         self.tables.flush(&self.ctx.sink).await?;
-        let (status, error) = status_of(failure.as_ref(), &self.partial);
+        let (status, mut error) = status_of(failure.as_ref(), &self.partial);
         if status != "ok" {
             self.ctx.progress.add_error();
+        } else if let Some(first) = self.skipped.first() {
+            error = Some(skipped_note(self.skipped.len(), first));
         }
         let mut out = vec![Outcome {
             account_id: self.api.account,
@@ -156,6 +162,11 @@ fn status_of(failure: Option<&Failure>, partial: &[Failure]) -> (String, Option<
         ),
         (None, None) => ("ok".to_owned(), None),
     }
+}
+
+/// The coverage message of an `ok` unit that skipped resources deleted while it ran.
+pub(crate) fn skipped_note(count: usize, first: &str) -> String {
+    format!("{count} resource(s) gone during the run, skipped; first: {first}")
 }
 
 /// A unit read inside another one, with its own call counters and its own coverage row:
@@ -220,7 +231,8 @@ pub struct Outcome {
     pub source: &'static str,
     /// `ok`, `denied`, `disabled` or `error`; `not_excluded` for `pull_time_exclusion`.
     pub status: String,
-    /// The failure, when not `ok`.
+    /// The failure, when not `ok`; for an `ok` unit, a note on the resources that
+    /// disappeared while it ran and were skipped.
     pub error: Option<String>,
     /// Rows collected.
     pub items: i64,

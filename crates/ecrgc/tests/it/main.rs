@@ -4,6 +4,7 @@ mod apply;
 mod cli;
 mod collect;
 mod differential;
+mod ecs_pins;
 mod layers;
 mod lifecycle;
 mod replication;
