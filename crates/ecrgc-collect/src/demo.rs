@@ -1020,6 +1020,7 @@ fn write_public_refs(t: &mut Tables) {
                     ref_tag: parsed.tag.as_deref(),
                     ref_digest: parsed.digest.as_deref(),
                     resolved_digest: None,
+                    ref_parse_error: parsed.parse_error.as_deref(),
                 });
             }
         }
@@ -1184,6 +1185,7 @@ fn write_image(
             ref_tag: parsed.tag.as_deref(),
             ref_digest: parsed.digest.as_deref(),
             resolved_digest: r.resolved_digest.as_deref(),
+            ref_parse_error: parsed.parse_error.as_deref(),
         });
     }
 }

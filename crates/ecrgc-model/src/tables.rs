@@ -241,6 +241,12 @@ table! {
         /// Digest the source itself resolved (a task container's imageDigest, Lambda's
         /// ResolvedImageUri).
         resolved_digest: OptText,
+        /// Why an image string that names an ECR registry is not a valid reference to it
+        /// (`ecrgc_model::image_ref`); null for ECR references and non-ECR images. Such a
+        /// row has `ref_is_ecr` false and `ref_account_id` / `ref_region` when its host
+        /// names them; the plan keeps that registry's images (`usage_coverage_gap`,
+        /// `malformed_reference`) and reports the count per source.
+        ref_parse_error: OptText,
     }
 }
 

@@ -333,6 +333,7 @@ impl Org {
                 ref_tag: parsed.tag.as_deref(),
                 ref_digest: parsed.digest.as_deref(),
                 resolved_digest: w.resolved_digest.as_deref(),
+                ref_parse_error: parsed.parse_error.as_deref(),
             });
         }
         let mut sources = CollectionCoverageBuilder::new(run, now, 64);
