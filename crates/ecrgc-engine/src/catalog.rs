@@ -155,6 +155,7 @@ macro_rules! builtin {
 /// The files of `sql/` compiled into the binary. A test checks this list against the folder.
 pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     View "views" "image_refs",
+    View "views" "scope_gaps",
     Rule "rules" "never_used",
     Rule "rules" "stale",
     Rule "rules" "untagged_fallback",

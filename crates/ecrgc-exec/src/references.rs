@@ -315,11 +315,21 @@ mod tests {
         let (a, b, c, dd) = (d('a'), d('b'), d('c'), d('d'));
         s.add(&format!("{host}/app@{a}"), None, "td:1");
         s.add(&format!("{host}/app:v2"), None, "td:2");
-        s.add(&format!("{host}/app:v3"), Some(&format!("{host}/app@{c}")), "fn");
+        s.add(
+            &format!("{host}/app:v3"),
+            Some(&format!("{host}/app@{c}")),
+            "fn",
+        );
         s.add("docker.io/library/app:v2", None, "td:3");
         let repo = ("111111111111".into(), "eu-west-1".into(), "app".into());
-        assert_eq!(s.matching(&repo, &a, &[]).expect("by digest").resource, "td:1");
-        assert_eq!(s.matching(&repo, &b, &["v2"]).expect("by tag").resource, "td:2");
+        assert_eq!(
+            s.matching(&repo, &a, &[]).expect("by digest").resource,
+            "td:1"
+        );
+        assert_eq!(
+            s.matching(&repo, &b, &["v2"]).expect("by tag").resource,
+            "td:2"
+        );
         assert_eq!(s.matching(&repo, &c, &[]).expect("resolved").resource, "fn");
         assert!(s.matching(&repo, &dd, &["v9"]).is_none());
         let other = ("111111111111".into(), "eu-west-1".into(), "other".into());
@@ -330,39 +340,86 @@ mod tests {
     fn every_endpoint_form_names_the_same_registry() {
         let mut s = Sweep::default();
         let a = d('a');
-        s.add(&format!("111111111111.dkr-ecr.eu-west-1.on.aws/app@{a}"), None, "dual");
-        s.add("111111111111.dkr.ecr.eu-west-1.amazonaws.com:443/app:v2", None, "port");
-        s.add("111111111111.dkr.ecr-fips.us-east-1.amazonaws.com/app:v3", None, "fips");
-        s.add("111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn/app:v4", None, "china");
+        s.add(
+            &format!("111111111111.dkr-ecr.eu-west-1.on.aws/app@{a}"),
+            None,
+            "dual",
+        );
+        s.add(
+            "111111111111.dkr.ecr.eu-west-1.amazonaws.com:443/app:v2",
+            None,
+            "port",
+        );
+        s.add(
+            "111111111111.dkr.ecr-fips.us-east-1.amazonaws.com/app:v3",
+            None,
+            "fips",
+        );
+        s.add(
+            "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn/app:v4",
+            None,
+            "china",
+        );
         let repo = |r: &str| ("111111111111".to_owned(), r.to_owned(), "app".to_owned());
         let found = |r: &str, digest: &str, tags: &[&str]| {
-            s.matching(&repo(r), digest, tags).map(|n| n.resource.clone())
+            s.matching(&repo(r), digest, tags)
+                .map(|n| n.resource.clone())
         };
         assert_eq!(found("eu-west-1", &a, &[]).as_deref(), Some("dual"));
-        assert_eq!(found("eu-west-1", &d('b'), &["v2"]).as_deref(), Some("port"));
-        assert_eq!(found("us-east-1", &d('b'), &["v3"]).as_deref(), Some("fips"));
-        assert_eq!(found("cn-north-1", &d('b'), &["v4"]).as_deref(), Some("china"));
+        assert_eq!(
+            found("eu-west-1", &d('b'), &["v2"]).as_deref(),
+            Some("port")
+        );
+        assert_eq!(
+            found("us-east-1", &d('b'), &["v3"]).as_deref(),
+            Some("fips")
+        );
+        assert_eq!(
+            found("cn-north-1", &d('b'), &["v4"]).as_deref(),
+            Some("china")
+        );
         assert_eq!(found("us-east-1", &a, &["v2"]), None);
     }
 
     #[test]
     fn an_unparsable_reference_keeps_its_whole_registry() {
         let mut s = Sweep::default();
-        s.add("111111111111.dkr.ecr.eu-west-1.amazonaws.com:5000/app:v1", None, "td:1");
-        s.add("222222222222.dkr.ecr.eu-west.amazonaws.com/svc:v1", None, "td:2");
+        s.add(
+            "111111111111.dkr.ecr.eu-west-1.amazonaws.com:5000/app:v1",
+            None,
+            "td:1",
+        );
+        s.add(
+            "222222222222.dkr.ecr.eu-west.amazonaws.com/svc:v1",
+            None,
+            "td:2",
+        );
         s.add("dkr.ecr.us-east-1.amazonaws.com/app:v1", None, "td:3");
         let key = |a: &str, r: &str, n: &str| (a.to_owned(), r.to_owned(), n.to_owned());
         let hit = s
             .matching(&key("111111111111", "eu-west-1", "other"), &d('e'), &[])
             .expect("same registry, any repository");
-        assert!(hit.resource.starts_with("td:1 (unparsable"), "{}", hit.resource);
-        assert!(s.matching(&key("111111111111", "us-east-1", "app"), &d('e'), &["v1"]).is_none());
+        assert!(
+            hit.resource.starts_with("td:1 (unparsable"),
+            "{}",
+            hit.resource
+        );
+        assert!(
+            s.matching(&key("111111111111", "us-east-1", "app"), &d('e'), &["v1"])
+                .is_none()
+        );
         // No region named: every region of the account.
         for region in ["eu-west-1", "us-east-1"] {
-            assert!(s.matching(&key("222222222222", region, "svc"), &d('e'), &[]).is_some());
+            assert!(
+                s.matching(&key("222222222222", region, "svc"), &d('e'), &[])
+                    .is_some()
+            );
         }
         // No account named: nothing to protect.
-        assert!(s.matching(&key("333333333333", "us-east-1", "app"), &d('e'), &["v1"]).is_none());
+        assert!(
+            s.matching(&key("333333333333", "us-east-1", "app"), &d('e'), &["v1"])
+                .is_none()
+        );
     }
 
     #[test]

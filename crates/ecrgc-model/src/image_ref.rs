@@ -183,7 +183,12 @@ enum Host {
 
 /// Domains AWS serves ECR registries from (and the European Sovereign Cloud's, for which
 /// no ECR endpoint form is documented here: any ECR-looking host there is kept unknown).
-const AWS_SUFFIXES: &[&str] = &[".amazonaws.com.cn", ".amazonaws.com", ".on.aws", ".amazonaws.eu"];
+const AWS_SUFFIXES: &[&str] = &[
+    ".amazonaws.com.cn",
+    ".amazonaws.com",
+    ".on.aws",
+    ".amazonaws.eu",
+];
 
 fn classify_host(host: &str) -> Host {
     let lower = host.to_ascii_lowercase();
@@ -248,9 +253,7 @@ fn is_region(r: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
 }
 
@@ -348,7 +351,10 @@ fn is_tag(t: &str) -> bool {
 
 fn is_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -409,15 +415,30 @@ mod tests {
     fn every_documented_endpoint_form_names_the_same_registry() {
         for (host, region) in [
             ("111111111111.dkr.ecr.us-east-1.amazonaws.com", "us-east-1"),
-            ("111111111111.dkr.ecr-fips.us-east-1.amazonaws.com", "us-east-1"),
+            (
+                "111111111111.dkr.ecr-fips.us-east-1.amazonaws.com",
+                "us-east-1",
+            ),
             ("111111111111.dkr-ecr.us-east-1.on.aws", "us-east-1"),
             ("111111111111.dkr-ecr-fips.us-east-1.on.aws", "us-east-1"),
-            ("111111111111.dkr.ecr.us-east-1.amazonaws.com:443", "us-east-1"),
+            (
+                "111111111111.dkr.ecr.us-east-1.amazonaws.com:443",
+                "us-east-1",
+            ),
             ("111111111111.dkr-ecr.us-east-1.on.aws:443", "us-east-1"),
             ("111111111111.DKR.ECR.US-EAST-1.AMAZONAWS.COM", "us-east-1"),
-            ("111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn", "cn-north-1"),
-            ("111111111111.dkr.ecr.cn-northwest-1.amazonaws.com.cn:443", "cn-northwest-1"),
-            ("111111111111.dkr.ecr.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+            (
+                "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+            ),
+            (
+                "111111111111.dkr.ecr.cn-northwest-1.amazonaws.com.cn:443",
+                "cn-northwest-1",
+            ),
+            (
+                "111111111111.dkr.ecr.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1",
+            ),
         ] {
             for (suffix, tag, digest) in [
                 (":v1".to_owned(), Some("v1"), None),
@@ -597,10 +618,23 @@ mod tests {
 
     #[test]
     fn regions_are_recognised_by_shape() {
-        for r in ["eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-3", "eusc-de-east-1"] {
+        for r in [
+            "eu-west-1",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-3",
+            "eusc-de-east-1",
+        ] {
             assert!(is_region(r), "{r}");
         }
-        for r in ["eu-west", "euwest1", "eu-west-x", "EU-WEST-1", "e-west-1", "-west-1"] {
+        for r in [
+            "eu-west",
+            "euwest1",
+            "eu-west-x",
+            "EU-WEST-1",
+            "e-west-1",
+            "-west-1",
+        ] {
             assert!(!is_region(r), "{r}");
         }
     }

@@ -7,3 +7,4 @@ mod differential;
 mod layers;
 mod lifecycle;
 mod report;
+mod scope;
