@@ -464,11 +464,12 @@ class Scenario:
         self.coverage("org-wide-old")
 
         # References through the dual-stack endpoint (by digest) and with an explicit :443
-        # (by tag) keep their images; the unreferenced one goes.
-        self.repository(a, r, "scope/refs", [OPT_IN])
+        # (by tag) keep their images; the unreferenced one would go (the repository is not
+        # opted in, so the apply tests' manifest stays as it is).
+        self.repository(a, r, "scope/refs", [])
         for name, tags, expect in (("dualstack-ref", [], "protected:live_reference"),
                                    ("port443-ref", ["p443"], "protected:live_reference"),
-                                   ("refs-unused", ["u1"], "delete")):
+                                   ("refs-unused", ["u1"], "not_opted_in")):
             self.push(name, a, r, "scope/refs", m(name), tags, expect)
             self.override(name, image_pushed_at=self.ago(190))
             if tags:

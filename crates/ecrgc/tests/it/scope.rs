@@ -37,7 +37,7 @@ fn uncollected_pullers_block_and_every_reference_form_is_read() {
     env.collect_and_plan(&config, "store", "out");
     // Every image as the truth says: partner-old and org-wide-old are blocked
     // (out_of_scope), typo-old too (malformed_reference), dualstack-ref and port443-ref are
-    // kept by their references, refs-unused is deleted.
+    // kept by their references, refs-unused would be deleted (not opted in).
     let wrong = mismatches(&env, &env.path("out"), |_, e| e.to_owned());
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
@@ -140,14 +140,15 @@ fn an_account_missing_from_the_next_run_stays_a_blocker_for_the_history_window()
         "{summary}"
     );
     // Repositories it could pull, explicitly or through the organization grant, are blocked
-    // with the reason named; refs-unused, which it never could, is still deleted.
+    // with the reason named; refs-unused, which it never could, would still be deleted
+    // (its repository is not opted in).
     let partner = decision_line(&env, "out", "partner-old");
     assert!(
         partner.contains(&format!("{PARTNER} (collected in an earlier run")),
         "{partner}"
     );
     let unused = decision_line(&env, "out", "refs-unused");
-    assert!(unused.contains("delete"), "{unused}");
+    assert!(unused.contains("not_opted_in"), "{unused}");
 }
 
 #[test]
