@@ -1,26 +1,73 @@
 -- id: usage_coverage_gap
 -- order: 60
--- summary: A usage source failed or is disabled for an account that can pull the image.
+-- summary: Use of the image cannot be known: a usage source failed or is disabled, an account outside the collected scope may pull it, or a reference to its registry does not parse.
 --
 -- ## What it protects
--- Every image of a repository when, in this run, a usage source is not `ok`
--- (`collection_coverage.status` is `denied`, `error` or `disabled`) for:
---   * `inspector` in the registry's own account and region (its images' use is unknown);
---   * `config_aggregator` anywhere (task definitions of the whole organization are unknown);
---   * `ecs` or `lambda` in an account that can pull from the repository: the registry's
---     own account, the accounts its repository policy grants, or any account for `*`.
+-- Every image of a repository when, in this run, the use of that repository is not fully
+-- seen. Three causes; the `detail` says which:
+--
+-- 1. A usage source is not `ok` (`collection_coverage.status` is `denied`, `error` or
+--    `disabled`) for:
+--      * `inspector` in the registry's own account and region (its images' use is unknown);
+--      * `config_aggregator` anywhere (task definitions of the whole organization are
+--        unknown);
+--      * `ecs` or `lambda` in an account that can pull from the repository: the registry's
+--        own account, the accounts its repository policy grants, or any account for `*`.
+-- 2. `out_of_scope`: an account the repository policy lets pull is not collected
+--    (`collection_scope` has no `workload` row for it), so what it runs is unknown (the
+--    view `scope_gaps`, `sql/views/scope_gaps.sql`, lists who, per repository):
+--      * an account the policy names (`repository_pullers.grant_kind` `account`, or
+--        `service` with `aws:SourceAccount` / `aws:SourceArn`), or the registry's own
+--        account;
+--      * an `organization` grant (`*` with `aws:PrincipalOrgID` / `aws:PrincipalOrgPaths`),
+--        unless the run listed that organization (`org.discover = "organizations"`) and
+--        collected every ACTIVE account of it;
+--      * any other `*` (`public`, `service` without an account condition, `unknown`): any
+--        AWS account may pull, which no collection covers;
+--      * an account collected in a run of the history window (`history_collection_scope`,
+--        `rules.history_days`) and missing now (it left the organization, was suspended or
+--        was dropped from `org.accounts`): the repositories its grants reached, now or in
+--        those runs (explicitly or through any `*`), stay blocked until that run leaves the
+--        window.
+-- 3. `malformed_reference`: a workload names the repository's registry with an image
+--    string that does not parse (`workload_refs.ref_parse_error`, e.g. another port, an
+--    unknown endpoint form, an invalid tag or digest): which image it means is unknown, so
+--    every repository of that registry (of every region of the account when the string
+--    names no region) is kept.
 --
 -- ## Why
 -- Missing data is not absence of use (pitfall 6). If the collector could not read account
 -- B's task definitions, an image that only B runs looks unused. Blocking exactly the
--- repositories B can pull from keeps the rest of the organization cleanable.
+-- repositories B can pull from keeps the rest of the organization cleanable. An account
+-- outside the collected scope is the same gap, permanently: a repository policy is what lets
+-- it pull (cross-account pulls need the repository's grant), so the repositories that grant
+-- it are exactly those whose use is unknown. An image string that names a registry but
+-- does not parse may mean any of its images.
 --
 -- ## Evidence
--- `detail`: the (alphabetically first) failure, as `source status in account/region`.
+-- `detail`: the (alphabetically first) cause of the repository:
+--   * `source status in account/region` for a failed source;
+--   * `malformed_reference: N unparsable reference(s) to account/region, e.g. <source kind
+--     arn: image>`;
+--   * `out_of_scope: not collected but may pull: <who>, …`, where each `who` is an account
+--     id, `account (collected in an earlier run of the history window, missing now)`,
+--     `any account of o-… (organization not collected whole)` or `any AWS account
+--     (<grant_kind> <principal>)`.
 --
 -- ## Example
 -- `ecs` denied in 444444444444/us-east-1; repository `sandbox/tool` grants 444444444444 →
--- all its images protected; `payments/api`, which does not, stays cleanable.
+-- all its images protected; `payments/api`, which does not, stays cleanable. Repository
+-- `shared/base` grants `arn:aws:iam::999999999999:root`, an account of a partner outside
+-- `org.accounts` → `out_of_scope: not collected but may pull: 999999999999`.
+--
+-- ## AWS sources
+-- Amazon ECR User Guide, "Private repository policies" and "Private repository policy
+-- examples" (a repository policy is what grants other accounts pulls); IAM User Guide, "AWS
+-- global condition context keys" (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`: any
+-- account of the organization or organizational unit); AWS Organizations User Guide
+-- (ListAccounts lists every account of the organization, with its status). How policies
+-- are read: `crates/ecrgc-collect/src/aws/policy.rs`; image strings:
+-- `crates/ecrgc-model/src/image_ref.rs`.
 WITH failed AS (
     SELECT account_id, region, source, status
     FROM collection_coverage
@@ -33,6 +80,22 @@ pullers AS (
     UNION
     SELECT account_id, region, repository_name, puller_account_id
     FROM repository_pullers
+),
+out_of_scope AS (
+    SELECT account_id, region, repository_name,
+           'out_of_scope: not collected but may pull: '
+           || STRING_AGG(who, ', ' ORDER BY who) AS detail
+    FROM scope_gaps
+    GROUP BY account_id, region, repository_name
+),
+malformed AS (
+    SELECT ref_account_id, ref_region,
+           COUNT(*) AS refs,
+           MIN(source || ' ' || kind || ' ' || resource_arn || ': ' || image_uri) AS example
+    FROM workload_refs
+    WHERE ref_parse_error IS NOT NULL
+      AND ref_account_id IS NOT NULL
+    GROUP BY ref_account_id, ref_region
 ),
 blocked AS (
     SELECT r.account_id, r.region, r.repository_name,
@@ -57,6 +120,18 @@ blocked AS (
     FROM pullers u
     CROSS JOIN failed f
     WHERE f.source IN ('ecs', 'lambda') AND u.puller_account_id = '*'
+    UNION ALL
+    SELECT account_id, region, repository_name, detail
+    FROM out_of_scope
+    UNION ALL
+    SELECT r.account_id, r.region, r.repository_name,
+           'malformed_reference: ' || CAST(m.refs AS VARCHAR) || ' unparsable reference(s) to '
+           || m.ref_account_id || '/' || COALESCE(m.ref_region, '(any region)')
+           || ', e.g. ' || m.example AS detail
+    FROM repositories r
+    JOIN malformed m
+      ON m.ref_account_id = r.account_id
+     AND (m.ref_region IS NULL OR m.ref_region = r.region)
 ),
 blocked_repositories AS (
     SELECT account_id, region, repository_name, MIN(detail) AS detail

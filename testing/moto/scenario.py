@@ -31,6 +31,8 @@ import boto3
 from botocore.config import Config
 
 CENTRAL, PROD, WORKLOADS = "111111111111", "222222222222", "333333333333"
+# An account outside the organization and the collected scope (a partner).
+OUTSIDER = "444444444444"
 EU, US = "eu-west-1", "us-east-1"
 ROLE = "ecrgc-collector"
 OPT_IN = {"Key": "ecrgc:auto-delete", "Value": "true"}
@@ -201,6 +203,7 @@ class Scenario:
         self.registry_prod()
         self.workloads()
         self.organization()
+        self.scope()
 
     def registry_central(self) -> None:
         a, r = CENTRAL, EU
@@ -431,6 +434,60 @@ class Scenario:
             {"Id": PROD, "Name": "prod", "Status": "ACTIVE"},
             {"Id": WORKLOADS, "Name": "workloads", "Status": "ACTIVE"},
         ]
+
+    # -- the scope and the reference forms ------------------------------------------------
+
+    def scope(self) -> None:
+        """Grants to accounts outside the collected scope, and references through every
+        registry endpoint form (dual-stack, `:443`, an unparsable one)."""
+        a, r = CENTRAL, EU
+        m = self.image_manifest
+        ecr = self.client("ecr", a, r)
+        # 444444444444 (a partner, never in `org.accounts`) may pull: use unknown.
+        self.repository(a, r, "scope/partner", [OPT_IN], pullers=[PROD, OUTSIDER])
+        self.push("partner-old", a, r, "scope/partner", m("partner-old"), ["x1"],
+                  "protected:usage_coverage_gap")
+        self.override("partner-old", image_pushed_at=self.ago(200))
+        self.coverage("partner-old")
+        # Any account of the organization may pull: covered only when the organization is
+        # listed (`org.discover = "organizations"`) and collected whole.
+        org_id = self.client("organizations", CENTRAL, US).describe_organization()["Organization"]["Id"]
+        self.repository(a, r, "scope/org-wide", [OPT_IN])
+        ecr.set_repository_policy(repositoryName="scope/org-wide", policyText=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": "organization-pull", "Effect": "Allow", "Principal": "*",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}}}]}))
+        self.push("org-wide-old", a, r, "scope/org-wide", m("org-wide-old"), ["o1"],
+                  "protected:usage_coverage_gap")
+        self.override("org-wide-old", image_pushed_at=self.ago(200))
+        self.coverage("org-wide-old")
+
+        # References through the dual-stack endpoint (by digest) and with an explicit :443
+        # (by tag) keep their images; the unreferenced one would go (the repository is not
+        # opted in, so the apply tests' manifest stays as it is).
+        self.repository(a, r, "scope/refs", [])
+        for name, tags, expect in (("dualstack-ref", [], "protected:live_reference"),
+                                   ("port443-ref", ["p443"], "protected:live_reference"),
+                                   ("refs-unused", ["u1"], "not_opted_in")):
+            self.push(name, a, r, "scope/refs", m(name), tags, expect)
+            self.override(name, image_pushed_at=self.ago(190))
+            if tags:
+                self.coverage(name)
+        dual = f"{a}.dkr-ecr.{r}.on.aws/scope/refs@{self.truth['dualstack-ref']['image_digest']}"
+        port = f"{registry_host(a, r)}:443/scope/refs:p443"
+        # An image string naming 222222222222's eu-west-1 registry on another port does not
+        # parse: that registry's images are of unknown use.
+        self.repository(PROD, EU, "scope/typo", [OPT_IN])
+        self.push("typo-old", PROD, EU, "scope/typo", m("typo-old"), ["t1"], "protected:usage_coverage_gap")
+        self.override("typo-old", image_pushed_at=self.ago(200))
+        self.coverage("typo-old")
+        typo = f"{registry_host(PROD, EU)}:5000/scope/typo:t1"
+        ecs = self.client("ecs", WORKLOADS, EU)
+        ecs.register_task_definition(family="endpoint-forms", containerDefinitions=[
+            {"name": "dual", "image": dual, "memory": 128},
+            {"name": "port", "image": port, "memory": 128},
+            {"name": "typo", "image": typo, "memory": 128}])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,9 @@ pub struct OrgAccount {
     pub name: String,
     /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`.
     pub status: String,
+    /// The organization (`o-…`), read from the account's ARN
+    /// (`arn:PARTITION:organizations::MANAGEMENT:account/o-…/ACCOUNT`).
+    pub organization_id: Option<String>,
 }
 
 /// The base SDK configuration and the caller's identity.
@@ -130,6 +133,7 @@ impl Aws {
                     id: id.to_owned(),
                     name: a.name().unwrap_or_default().to_owned(),
                     status,
+                    organization_id: a.arn().and_then(organization_of_arn),
                 });
             }
             token = page.next_token().map(str::to_owned);
@@ -275,5 +279,37 @@ impl AccountSession {
     /// Lambda in `region`.
     pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.in_region(region))
+    }
+}
+
+/// The organization id of an Organizations account ARN, `…:account/o-…/ACCOUNT`.
+fn organization_of_arn(arn: &str) -> Option<String> {
+    let resource = arn.rsplit(':').next()?;
+    let mut parts = resource.split('/');
+    (parts.next()? == "account")
+        .then(|| parts.next())
+        .flatten()
+        .filter(|o| o.starts_with("o-"))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::organization_of_arn;
+
+    #[test]
+    fn the_organization_is_read_from_an_account_arn() {
+        assert_eq!(
+            organization_of_arn(
+                "arn:aws:organizations::111111111111:account/o-a1b2c3d4e5/222222222222"
+            )
+            .as_deref(),
+            Some("o-a1b2c3d4e5")
+        );
+        assert_eq!(
+            organization_of_arn("arn:aws:organizations::111111111111:root/o-a1b2c3d4e5/r-ab12"),
+            None
+        );
+        assert_eq!(organization_of_arn("not an arn"), None);
     }
 }

@@ -89,6 +89,9 @@ pub const ACCOUNTS: &[(&str, &str)] = &[
     ("555555555555", "data"),
 ];
 
+/// The id of the demo organization.
+const DEMO_ORGANIZATION: &str = "o-ecrgcdemo01";
+
 /// The regions of the demo organization.
 pub const REGIONS: &[&str] = &["eu-west-1", "us-east-1"];
 
@@ -448,6 +451,19 @@ pub async fn generate(
     let mut coverage = CollectionCoverageBuilder::new(&run_id, now, 64);
     write_collection_coverage(&mut coverage, &counts);
     run.write(CollectionCoverageBuilder::NAME, coverage.finish())
+        .await?;
+    // The whole organization, listed and collected: every grant is within the scope.
+    let mut scope = CollectionScopeBuilder::new(&run_id, now, ACCOUNTS.len());
+    for (account, _) in ACCOUNTS {
+        scope.append(CollectionScopeRow {
+            account_id: account,
+            workload: true,
+            registry: true,
+            organization_id: Some(DEMO_ORGANIZATION),
+            organization_member: true,
+        });
+    }
+    run.write(CollectionScopeBuilder::NAME, scope.finish())
         .await?;
 
     let marker = run
@@ -1020,6 +1036,7 @@ fn write_public_refs(t: &mut Tables) {
                     ref_tag: parsed.tag.as_deref(),
                     ref_digest: parsed.digest.as_deref(),
                     resolved_digest: None,
+                    ref_parse_error: parsed.parse_error.as_deref(),
                 });
             }
         }
@@ -1101,11 +1118,21 @@ fn write_repository(t: &mut Tables, repo: &Repo, now: Micros) {
         });
     }
     for puller in std::iter::once(&repo.account).chain(repo.pullers.iter()) {
+        // `*` is an organization-wide grant (`aws:PrincipalOrgID`): the demo collects the
+        // whole organization, so it covers no account the run does not see.
+        let (kind, principal, org) = if *puller == "*" {
+            ("organization", "*".to_owned(), Some(DEMO_ORGANIZATION))
+        } else {
+            ("account", format!("arn:aws:iam::{puller}:root"), None)
+        };
         t.repository_pullers.append(RepositoryPullerRow {
             account_id: repo.account,
             region: repo.region,
             repository_name: &repo.name,
             puller_account_id: puller,
+            grant_kind: kind,
+            principal: &principal,
+            principal_org_id: org,
         });
     }
 }
@@ -1184,6 +1211,7 @@ fn write_image(
             ref_tag: parsed.tag.as_deref(),
             ref_digest: parsed.digest.as_deref(),
             resolved_digest: r.resolved_digest.as_deref(),
+            ref_parse_error: parsed.parse_error.as_deref(),
         });
     }
 }

@@ -569,6 +569,24 @@ impl Config {
                 }
             }
         }
+        // A registry whose own account's workloads are not read would be judged without the
+        // workloads most likely to run its images. With discovery the accounts are known
+        // only to `collect`, which checks the same after listing the organization.
+        if self.org.discover.is_none()
+            && !self.org.accounts.is_empty()
+            && let Some(a) = self
+                .org
+                .registry_accounts
+                .iter()
+                .find(|a| !self.org.accounts.contains(a))
+        {
+            return Err(invalid(
+                "org.registry_accounts",
+                a,
+                "not among org.accounts: every registry account must also be collected as a \
+                 workload account",
+            ));
+        }
         if let Some(d) = &self.org.discover
             && d != "organizations"
         {
@@ -881,6 +899,34 @@ manifest_ttl_hours = 72
 
         let e = parse("[rules]\nunused_days = \"ninety\"\n").expect_err("wrong type");
         assert!(e.to_string().contains("ninety"), "{e}");
+    }
+
+    #[test]
+    fn registry_accounts_must_be_collected_accounts() {
+        let e = parse(
+            "[org]\naccounts = [\"111111111111\", \"222222222222\"]\n\
+             registry_accounts = [\"111111111111\", \"333333333333\"]\n",
+        )
+        .expect_err("a registry account outside accounts");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("ecrgc.toml")
+                && msg.contains("org.registry_accounts")
+                && msg.contains("333333333333"),
+            "{msg}"
+        );
+        // Listed among the accounts: fine.
+        parse(
+            "[org]\naccounts = [\"111111111111\", \"222222222222\"]\n\
+             registry_accounts = [\"222222222222\"]\n",
+        )
+        .expect("registry among accounts");
+        // With discovery the organization's accounts are known only to `collect`.
+        parse(
+            "[org]\ndiscover = \"organizations\"\naccounts = [\"111111111111\"]\n\
+             registry_accounts = [\"333333333333\"]\n",
+        )
+        .expect("checked after discovery");
     }
 
     #[test]

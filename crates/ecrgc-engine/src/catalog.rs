@@ -156,6 +156,7 @@ macro_rules! builtin {
 pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     View "views" "image_refs",
     View "views" "replicas",
+    View "views" "scope_gaps",
     Rule "rules" "never_used",
     Rule "rules" "stale",
     Rule "rules" "untagged_fallback",

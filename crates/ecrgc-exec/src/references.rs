@@ -8,9 +8,14 @@
 //! * Lambda: image functions changed since the snapshot (ListFunctions' LastModified, then
 //!   GetFunction for ImageUri and ResolvedImageUri).
 //!
-//! A reference matches an image by digest, or by a tag the image carries. A source that
-//! cannot be read is a failure of the whole sweep: missing data is not absence of use, so
-//! the executor then deletes nothing.
+//! A reference matches an image by digest, or by a tag the image carries. Image strings are
+//! read by the parser the collectors use (`ecrgc_model::image_ref`), so every ECR endpoint
+//! form (dual-stack, FIPS, China, `:443`) names its registry here as in the plan. A string
+//! that names an ECR registry but does not parse matches every image of that registry (of
+//! every region of the account when it names no region): which image it means is unknown,
+//! as the plan's `usage_coverage_gap` guard reads it. A source that cannot be read is a
+//! failure of the whole sweep: missing data is not absence of use, so the executor then
+//! deletes nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -42,6 +47,8 @@ pub struct NewReference {
 #[derive(Debug, Default)]
 pub struct Sweep {
     by_repo: HashMap<RepoKey, Vec<NewReference>>,
+    /// Unparsable references by the registry they name: account, and region when named.
+    malformed: HashMap<(String, Option<String>), Vec<NewReference>>,
     /// Sources that could not be read, as `account/region source: error`.
     pub failures: Vec<String>,
     /// Workload resources examined.
@@ -50,16 +57,43 @@ pub struct Sweep {
 
 impl Sweep {
     /// The first new reference naming the image `digest` (carrying `tags`) of `repo`.
+    /// An unparsable reference to the registry of `repo` counts for every image of it.
     pub fn matching(&self, repo: &RepoKey, digest: &str, tags: &[&str]) -> Option<&NewReference> {
-        self.by_repo.get(repo)?.iter().find(|r| {
-            r.digest.as_deref() == Some(digest)
-                || r.resolved_digest.as_deref() == Some(digest)
-                || (r.digest.is_none() && r.tag.as_deref().is_some_and(|t| tags.contains(&t)))
+        let exact = self.by_repo.get(repo).and_then(|refs| {
+            refs.iter().find(|r| {
+                r.digest.as_deref() == Some(digest)
+                    || r.resolved_digest.as_deref() == Some(digest)
+                    || (r.digest.is_none() && r.tag.as_deref().is_some_and(|t| tags.contains(&t)))
+            })
+        });
+        exact.or_else(|| {
+            [Some(repo.1.clone()), None]
+                .into_iter()
+                .find_map(|region| self.malformed.get(&(repo.0.clone(), region)))
+                .and_then(|refs| refs.first())
         })
     }
 
     fn add(&mut self, image: &str, resolved: Option<&str>, resource: &str) {
         let parsed = parse_image_ref(image);
+        if parsed.is_malformed_ecr() {
+            // Without an account it names no registry this sweep could protect.
+            if let Some(account) = parsed.account_id {
+                self.malformed
+                    .entry((account, parsed.region))
+                    .or_default()
+                    .push(NewReference {
+                        tag: None,
+                        digest: None,
+                        resolved_digest: None,
+                        resource: format!(
+                            "{resource} (unparsable reference {image:?}: {})",
+                            parsed.parse_error.unwrap_or_default()
+                        ),
+                    });
+            }
+            return;
+        }
         let (Some(account), Some(region)) = (parsed.account_id, parsed.region) else {
             return;
         };
@@ -143,6 +177,9 @@ pub async fn sweep(scope: SweepScope) -> Sweep {
     for r in results {
         for (k, v) in r.by_repo {
             all.by_repo.entry(k).or_default().extend(v);
+        }
+        for (k, v) in r.malformed {
+            all.malformed.entry(k).or_default().extend(v);
         }
         all.failures.extend(r.failures);
         all.examined += r.examined;
@@ -267,40 +304,122 @@ fn changed_since(last_modified: Option<&str>, since: Micros) -> bool {
 mod tests {
     use super::*;
 
+    fn d(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
+    }
+
     #[test]
     fn references_match_by_digest_or_by_a_tag_the_image_carries() {
         let mut s = Sweep::default();
         let host = "111111111111.dkr.ecr.eu-west-1.amazonaws.com";
-        s.add(&format!("{host}/app@sha256:aa"), None, "td:1");
+        let (a, b, c, dd) = (d('a'), d('b'), d('c'), d('d'));
+        s.add(&format!("{host}/app@{a}"), None, "td:1");
         s.add(&format!("{host}/app:v2"), None, "td:2");
         s.add(
             &format!("{host}/app:v3"),
-            Some(&format!("{host}/app@sha256:cc")),
+            Some(&format!("{host}/app@{c}")),
             "fn",
         );
         s.add("docker.io/library/app:v2", None, "td:3");
         let repo = ("111111111111".into(), "eu-west-1".into(), "app".into());
         assert_eq!(
-            s.matching(&repo, "sha256:aa", &[])
-                .expect("by digest")
-                .resource,
+            s.matching(&repo, &a, &[]).expect("by digest").resource,
             "td:1"
         );
         assert_eq!(
-            s.matching(&repo, "sha256:bb", &["v2"])
-                .expect("by tag")
-                .resource,
+            s.matching(&repo, &b, &["v2"]).expect("by tag").resource,
             "td:2"
         );
-        assert_eq!(
-            s.matching(&repo, "sha256:cc", &[])
-                .expect("resolved")
-                .resource,
-            "fn"
-        );
-        assert!(s.matching(&repo, "sha256:dd", &["v9"]).is_none());
+        assert_eq!(s.matching(&repo, &c, &[]).expect("resolved").resource, "fn");
+        assert!(s.matching(&repo, &dd, &["v9"]).is_none());
         let other = ("111111111111".into(), "eu-west-1".into(), "other".into());
-        assert!(s.matching(&other, "sha256:aa", &["v2"]).is_none());
+        assert!(s.matching(&other, &a, &["v2"]).is_none());
+    }
+
+    #[test]
+    fn every_endpoint_form_names_the_same_registry() {
+        let mut s = Sweep::default();
+        let a = d('a');
+        s.add(
+            &format!("111111111111.dkr-ecr.eu-west-1.on.aws/app@{a}"),
+            None,
+            "dual",
+        );
+        s.add(
+            "111111111111.dkr.ecr.eu-west-1.amazonaws.com:443/app:v2",
+            None,
+            "port",
+        );
+        s.add(
+            "111111111111.dkr.ecr-fips.us-east-1.amazonaws.com/app:v3",
+            None,
+            "fips",
+        );
+        s.add(
+            "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn/app:v4",
+            None,
+            "china",
+        );
+        let repo = |r: &str| ("111111111111".to_owned(), r.to_owned(), "app".to_owned());
+        let found = |r: &str, digest: &str, tags: &[&str]| {
+            s.matching(&repo(r), digest, tags)
+                .map(|n| n.resource.clone())
+        };
+        assert_eq!(found("eu-west-1", &a, &[]).as_deref(), Some("dual"));
+        assert_eq!(
+            found("eu-west-1", &d('b'), &["v2"]).as_deref(),
+            Some("port")
+        );
+        assert_eq!(
+            found("us-east-1", &d('b'), &["v3"]).as_deref(),
+            Some("fips")
+        );
+        assert_eq!(
+            found("cn-north-1", &d('b'), &["v4"]).as_deref(),
+            Some("china")
+        );
+        assert_eq!(found("us-east-1", &a, &["v2"]), None);
+    }
+
+    #[test]
+    fn an_unparsable_reference_keeps_its_whole_registry() {
+        let mut s = Sweep::default();
+        s.add(
+            "111111111111.dkr.ecr.eu-west-1.amazonaws.com:5000/app:v1",
+            None,
+            "td:1",
+        );
+        s.add(
+            "222222222222.dkr.ecr.eu-west.amazonaws.com/svc:v1",
+            None,
+            "td:2",
+        );
+        s.add("dkr.ecr.us-east-1.amazonaws.com/app:v1", None, "td:3");
+        let key = |a: &str, r: &str, n: &str| (a.to_owned(), r.to_owned(), n.to_owned());
+        let hit = s
+            .matching(&key("111111111111", "eu-west-1", "other"), &d('e'), &[])
+            .expect("same registry, any repository");
+        assert!(
+            hit.resource.starts_with("td:1 (unparsable"),
+            "{}",
+            hit.resource
+        );
+        assert!(
+            s.matching(&key("111111111111", "us-east-1", "app"), &d('e'), &["v1"])
+                .is_none()
+        );
+        // No region named: every region of the account.
+        for region in ["eu-west-1", "us-east-1"] {
+            assert!(
+                s.matching(&key("222222222222", region, "svc"), &d('e'), &[])
+                    .is_some()
+            );
+        }
+        // No account named: nothing to protect.
+        assert!(
+            s.matching(&key("333333333333", "us-east-1", "app"), &d('e'), &["v1"])
+                .is_none()
+        );
     }
 
     #[test]

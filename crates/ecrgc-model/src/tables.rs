@@ -60,9 +60,11 @@ table! {
 }
 
 table! {
-    /// One row per account allowed to pull from a repository, read from its repository
-    /// policy. `*` stands for "any account" (a public or organization-wide grant). The
-    /// registry's own account can always pull and is listed too.
+    /// One row per grant of a repository policy that lets an account pull
+    /// (`ecr:BatchGetImage`): who may pull, and how far that reaches. The registry's own
+    /// account can always pull; the plan adds it (it has no row unless the policy names it).
+    /// A repository without a policy has no rows. How a policy is read is in
+    /// `crates/ecrgc-collect/src/aws/policy.rs`; every doubt reads as `*`.
     "repository_pullers" => RepositoryPullerRow, RepositoryPullersBuilder {
         /// Registry account that owns the repository.
         account_id: Text,
@@ -70,8 +72,21 @@ table! {
         region: Text,
         /// Repository name.
         repository_name: Text,
-        /// Account that may pull, or `*`.
+        /// Account that may pull (12 digits), or `*` for accounts the policy does not list.
         puller_account_id: Text,
+        /// How the grant reaches: `account` (an AWS principal naming the account, or `*`
+        /// narrowed by `aws:PrincipalAccount`), `organization` (`*` narrowed by
+        /// `aws:PrincipalOrgID` / `aws:PrincipalOrgPaths` to `principal_org_id`: any account
+        /// of that organization), `public` (`*` without such a condition: any AWS account),
+        /// `service` (a service principal: the account named by `aws:SourceAccount` /
+        /// `aws:SourceArn`, else `*`) or `unknown` (a policy or statement ecrgc cannot
+        /// narrow: unreadable, `NotPrincipal`, `NotAction`, federated principals; `*`).
+        grant_kind: Text,
+        /// The principal as the policy writes it (an ARN, an account id, `*`, a service
+        /// name), or why the grant is `unknown`.
+        principal: Text,
+        /// For `organization` grants, the organization id (`o-…`) the condition names.
+        principal_org_id: OptText,
     }
 }
 
@@ -329,6 +344,12 @@ table! {
         /// Digest the source itself resolved (a task container's imageDigest, a service
         /// revision's pinned imageDigest, Lambda's ResolvedImageUri).
         resolved_digest: OptText,
+        /// Why an image string that names an ECR registry is not a valid reference to it
+        /// (`ecrgc_model::image_ref`); null for ECR references and non-ECR images. Such a
+        /// row has `ref_is_ecr` false and `ref_account_id` / `ref_region` when its host
+        /// names them; the plan keeps that registry's images (`usage_coverage_gap`,
+        /// `malformed_reference`) and reports the count per source.
+        ref_parse_error: OptText,
     }
 }
 
@@ -362,6 +383,27 @@ table! {
     }
 }
 
+table! {
+    /// One row per account a run set out to collect: the scope the plan compares
+    /// repository policies against. An account a policy lets pull that has no `workload`
+    /// row here is outside the collected scope, so what it runs is unknown
+    /// (`usage_coverage_gap`, `out_of_scope`). Whether each read succeeded is in
+    /// `collection_coverage`.
+    "collection_scope" => CollectionScopeRow, CollectionScopeBuilder {
+        /// The account.
+        account_id: Text,
+        /// Its workloads (ECS, Lambda) are read: listed in `org.accounts` or discovered.
+        workload: Flag,
+        /// Its registries (ECR, Inspector) are read (`org.registry_accounts`, default all).
+        registry: Flag,
+        /// With `org.discover = "organizations"`, the organization listed (`o-…`); null when
+        /// the run did not list an organization. Every row of a run carries the same value.
+        organization_id: OptText,
+        /// Listed as an ACTIVE member of `organization_id` by Organizations ListAccounts.
+        organization_member: Flag,
+    }
+}
+
 /// Every table of a run, in the order they are documented.
 pub fn all_tables() -> Vec<TableDef> {
     vec![
@@ -379,6 +421,7 @@ pub fn all_tables() -> Vec<TableDef> {
         InspectorCoverageBuilder::def(),
         WorkloadRefsBuilder::def(),
         CollectionCoverageBuilder::def(),
+        CollectionScopeBuilder::def(),
     ]
 }
 

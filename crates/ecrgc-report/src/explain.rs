@@ -77,7 +77,12 @@ pub async fn resolve(ctx: &SessionContext, image: &str) -> Result<Vec<ImageKey>>
             quote(image)
         )
     } else {
+        // The parser the collectors use: every ECR endpoint form names its registry; a
+        // string that is not a valid ECR reference names no image.
         let r = parse_image_ref(image);
+        if !r.is_ecr {
+            return Ok(Vec::new());
+        }
         let (Some(account), Some(region)) = (r.account_id.as_deref(), r.region.as_deref()) else {
             return Ok(Vec::new());
         };

@@ -14,7 +14,9 @@ use ecrgc_model::time::{HOUR, rfc3339};
 use futures::StreamExt;
 
 use crate::columns::{Columns, opt_i64, opt_str, opt_time};
-use crate::summary::{BlockedSource, PlanParams, Scanned, Summary, Totals};
+use crate::summary::{
+    BlockedSource, MalformedReferences, OutOfScope, PlanParams, Scanned, Summary, Totals,
+};
 use crate::{ReportError, Result};
 
 /// Everything a plan needs besides the decisions themselves.
@@ -124,6 +126,9 @@ async fn write_staged(
             .collect(),
         scanned: scanned(p.ctx).await?,
         blocked_sources: blocked_sources(p.ctx).await?,
+        out_of_scope: out_of_scope(p.ctx).await?,
+        vanished_accounts: vanished_accounts(p.ctx).await?,
+        malformed_references: malformed_references(p.ctx).await?,
         ..Default::default()
     };
 
@@ -418,6 +423,81 @@ async fn blocked_sources(ctx: &SessionContext) -> Result<Vec<BlockedSource>> {
                 status: st.value(i).to_owned(),
                 error: opt_str(&e, i).map(str::to_owned),
             });
+        }
+    }
+    Ok(out)
+}
+
+async fn collect_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(ctx.sql(sql).await?.collect().await?)
+}
+
+/// Who may pull without being collected, and from how many repositories of the run.
+async fn out_of_scope(ctx: &SessionContext) -> Result<Vec<OutOfScope>> {
+    let batches = collect_rows(
+        ctx,
+        "SELECT g.who, COUNT(*) AS repositories FROM scope_gaps g \
+         JOIN repositories r ON r.account_id = g.account_id AND r.region = g.region \
+          AND r.repository_name = g.repository_name \
+         GROUP BY g.who ORDER BY g.who",
+    )
+    .await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let c = Columns::new(batch);
+        let (who, n) = (c.text("who")?, c.int("repositories")?);
+        for i in 0..batch.num_rows() {
+            out.push(OutOfScope {
+                who: who.value(i).to_owned(),
+                repositories: n.value(i).max(0) as u64,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Accounts a run of the history window collected that this run did not.
+async fn vanished_accounts(ctx: &SessionContext) -> Result<Vec<String>> {
+    let batches = collect_rows(
+        ctx,
+        "SELECT DISTINCT account_id FROM history_collection_scope WHERE workload \
+         AND account_id NOT IN (SELECT account_id FROM collection_scope WHERE workload) \
+         ORDER BY account_id",
+    )
+    .await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let a = Columns::new(batch).text("account_id")?;
+        out.extend((0..batch.num_rows()).map(|i| a.value(i).to_owned()));
+    }
+    Ok(out)
+}
+
+/// Unparsable ECR references per source, with the first three examples.
+async fn malformed_references(ctx: &SessionContext) -> Result<Vec<MalformedReferences>> {
+    let batches = collect_rows(
+        ctx,
+        "SELECT source, image_uri || ' (' || resource_arn || '): ' || ref_parse_error AS example \
+         FROM workload_refs WHERE ref_parse_error IS NOT NULL \
+         ORDER BY source, example",
+    )
+    .await?;
+    let mut out: Vec<MalformedReferences> = Vec::new();
+    for batch in &batches {
+        let c = Columns::new(batch);
+        let (source, example) = (c.text("source")?, c.text("example")?);
+        for i in 0..batch.num_rows() {
+            if out.last().is_none_or(|m| m.source != source.value(i)) {
+                out.push(MalformedReferences {
+                    source: source.value(i).to_owned(),
+                    ..Default::default()
+                });
+            }
+            let m = out.last_mut().expect("pushed above");
+            m.references += 1;
+            if m.examples.len() < 3 {
+                m.examples.push(example.value(i).to_owned());
+            }
         }
     }
     Ok(out)

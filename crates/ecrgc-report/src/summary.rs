@@ -118,6 +118,38 @@ pub struct Summary {
     /// registries (each also a manifest item of its own when it is in the snapshot).
     #[serde(default)]
     pub replicas_taken_along: Totals,
+    /// Who may pull without being collected (the view `scope_gaps`), with the repositories
+    /// each makes of unknown use (`usage_coverage_gap`, `out_of_scope`).
+    #[serde(default)]
+    pub out_of_scope: Vec<OutOfScope>,
+    /// Accounts collected in an earlier run of the history window and missing from this
+    /// one (left the organization, suspended, dropped from `org.accounts`).
+    #[serde(default)]
+    pub vanished_accounts: Vec<String>,
+    /// Image strings that name an ECR registry but do not parse, per source
+    /// (`workload_refs.ref_parse_error`).
+    #[serde(default)]
+    pub malformed_references: Vec<MalformedReferences>,
+}
+
+/// Someone a repository policy lets pull who is outside the collected scope.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutOfScope {
+    /// An account id, or a description of a wider grant (`any AWS account (…)`).
+    pub who: String,
+    /// Repositories of this run it may pull from.
+    pub repositories: u64,
+}
+
+/// The unparsable references of one source.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MalformedReferences {
+    /// `config_aggregator`, `ecs` or `lambda`.
+    pub source: String,
+    /// How many workload references.
+    pub references: u64,
+    /// Up to three, as `image (resource): why`.
+    pub examples: Vec<String>,
 }
 
 impl Summary {

@@ -143,6 +143,50 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             line(&mut out, &format!("→ {failure}"), *t);
         }
     }
+    if !s.out_of_scope.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nBlocked: outside the collected scope, so use of these repositories is unknown:"
+        );
+        for o in &s.out_of_scope {
+            let _ = writeln!(
+                out,
+                "  {} may pull from {} {}",
+                o.who,
+                count(o.repositories),
+                if o.repositories == 1 {
+                    "repository"
+                } else {
+                    "repositories"
+                }
+            );
+        }
+    }
+    if !s.vanished_accounts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nAccounts collected earlier in the history window and missing now: {}",
+            s.vanished_accounts.join(", ")
+        );
+    }
+    if !s.malformed_references.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nUnparsable ECR image references (their registries are kept):"
+        );
+        for m in &s.malformed_references {
+            let _ = writeln!(out, "  {}: {}", m.source, count(m.references));
+            for e in &m.examples {
+                let _ = writeln!(out, "    {e}");
+            }
+        }
+    }
+    if s.blocked_sources.is_empty() && !s.blocked_by_failure.is_empty() {
+        let _ = writeln!(out, "\nImages kept by usage_coverage_gap, by cause:");
+        for (failure, t) in &s.blocked_by_failure {
+            line(&mut out, &format!("→ {failure}"), *t);
+        }
+    }
     if !files.is_empty() {
         let _ = writeln!(out, "\nWrote:");
         for f in files {
@@ -310,6 +354,43 @@ pub fn render_finops(r: &FinopsReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_blocked_section_names_the_scope_and_unparsable_references() {
+        use crate::summary::{MalformedReferences, OutOfScope};
+        let summary = Summary {
+            out_of_scope: vec![
+                OutOfScope {
+                    who: "444444444444".into(),
+                    repositories: 1,
+                },
+                OutOfScope {
+                    who: "any AWS account (public *)".into(),
+                    repositories: 1_200,
+                },
+            ],
+            vanished_accounts: vec!["555555555555".into()],
+            malformed_references: vec![MalformedReferences {
+                source: "ecs".into(),
+                references: 2,
+                examples: vec!["x.dkr.ecr.eu-west-1.amazonaws.com/app:v1 (td): why".into()],
+            }],
+            ..Default::default()
+        };
+        let text = render(&summary, &FinopsReport::default(), &[]);
+        for line in [
+            "outside the collected scope",
+            "  444444444444 may pull from 1 repository\n",
+            "  any AWS account (public *) may pull from 1,200 repositories\n",
+            "missing now: 555555555555\n",
+            "  ecs: 2\n    x.dkr.ecr.eu-west-1.amazonaws.com/app:v1 (td): why\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+        // Nothing of the kind: no such section.
+        let quiet = render(&Summary::default(), &FinopsReport::default(), &[]);
+        assert!(!quiet.contains("collected scope") && !quiet.contains("Unparsable"));
+    }
 
     #[test]
     fn counts_have_separators() {

@@ -584,6 +584,12 @@ async fn explain(args: ExplainArgs) -> Result<()> {
     let (ctx, _) = prepare_session(&store, &chosen, &config, &planner, now).await?;
     let run = &chosen.run;
     let keys = ecrgc_report::explain::resolve(&ctx, &args.image).await?;
+    if let Some(why) = ecrgc_model::image_ref::parse_image_ref(&args.image).parse_error {
+        return Err(bad_input(format!(
+            "{:?} names an ECR registry but is not a valid image reference: {why}",
+            args.image
+        )));
+    }
     if keys.is_empty() {
         return Err(bad_input(format!(
             "no image {:?} in run {} of {}",

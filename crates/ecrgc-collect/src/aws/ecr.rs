@@ -23,7 +23,7 @@ use ecrgc_model::{
 use futures::StreamExt;
 
 use super::layers::{self, IMAGE_MANIFEST_MEDIA_TYPES, ImageBlobs};
-use super::policy::puller_accounts;
+use super::policy::{Grant, pull_grants};
 use super::unit::{Api, SideUnit, Unit, UnitError, micros};
 
 /// Media types of image indexes, whose children only the manifest names.
@@ -58,7 +58,7 @@ struct RepositoryData {
     repo: Repository,
     tags: Vec<(String, String)>,
     lifecycle: Option<String>,
-    pullers: BTreeSet<String>,
+    pullers: BTreeSet<Grant>,
     images: Vec<Image>,
     relations: Vec<(String, String, &'static str)>,
     /// The blobs of its single-platform images, when layers were asked for.
@@ -225,9 +225,12 @@ async fn read_repository(
         })
         .await
     {
-        Ok(out) => out.policy_text().map(puller_accounts).unwrap_or_default(),
+        Ok(out) => out.policy_text().map(pull_grants).unwrap_or_default(),
         Err(f) if f.code.as_deref() == Some("RepositoryPolicyNotFoundException") => BTreeSet::new(),
-        Err(_) => BTreeSet::from(["*".to_owned()]),
+        Err(f) => BTreeSet::from([Grant::unknown(&format!(
+            "repository policy not readable: {}",
+            f.message
+        ))]),
     };
     let images = describe_images(api, ecr, &repo.name)
         .await
@@ -434,12 +437,15 @@ fn append(t: &mut super::sink::Tables, api: &Api, data: &RepositoryData) {
             tag_value,
         });
     }
-    for puller in &data.pullers {
+    for grant in &data.pullers {
         t.repository_pullers.append(RepositoryPullerRow {
             account_id,
             region,
             repository_name,
-            puller_account_id: puller,
+            puller_account_id: &grant.account,
+            grant_kind: grant.kind.as_str(),
+            principal: &grant.principal,
+            principal_org_id: grant.org_id.as_deref(),
         });
     }
     for i in &data.images {

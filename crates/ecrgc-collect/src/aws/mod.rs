@@ -42,7 +42,10 @@ use std::time::Duration;
 use ecrgc_aws::{AccountSession, ApiLimits, Aws, Caller, Failure, RetrySettings};
 use ecrgc_config::Config;
 use ecrgc_model::time::Micros;
-use ecrgc_model::{CollectionCoverageBuilder, CollectionCoverageRow, RunRow};
+use ecrgc_model::{
+    CollectionCoverageBuilder, CollectionCoverageRow, CollectionScopeBuilder, CollectionScopeRow,
+    RunRow,
+};
 use ecrgc_store::{RunMarker, ShardOutcome, Store};
 use futures::StreamExt;
 
@@ -120,6 +123,28 @@ struct Scope {
     /// Accounts whose registries are read (ECR, Inspector).
     registries: BTreeSet<String>,
     regions: Vec<String>,
+    /// The organization listed (`org.discover = "organizations"`), if any.
+    organization: Option<String>,
+    /// Its ACTIVE accounts.
+    members: BTreeSet<String>,
+}
+
+impl Scope {
+    /// The `collection_scope` rows: what the plan compares repository policies against.
+    fn table(&self, run_id: &str, now: Micros) -> arrow::array::RecordBatch {
+        let accounts: BTreeSet<&String> = self.workloads.union(&self.registries).collect();
+        let mut b = CollectionScopeBuilder::new(run_id, now, accounts.len());
+        for a in accounts {
+            b.append(CollectionScopeRow {
+                account_id: a,
+                workload: self.workloads.contains(a),
+                registry: self.registries.contains(a),
+                organization_id: self.organization.as_deref(),
+                organization_member: self.members.contains(a),
+            });
+        }
+        b.finish()
+    }
 }
 
 /// Collects the organization the configuration describes into one run of `store`.
@@ -288,7 +313,11 @@ pub async fn collect(
         sink_failed = sink
             .send(CollectionCoverageBuilder::NAME, coverage.finish())
             .await
-            .is_err();
+            .is_err()
+            || sink
+                .send(CollectionScopeBuilder::NAME, scope.table(&run_id, now))
+                .await
+                .is_err();
     }
     drop(ctx);
     drop(sink);
@@ -334,10 +363,29 @@ pub async fn collect(
 
 async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope> {
     let mut workloads: BTreeSet<String> = config.org.accounts.iter().cloned().collect();
+    let mut organization = None;
+    let mut members = BTreeSet::new();
     if config.org.discover.is_some() {
         for a in aws.organization_accounts().await? {
+            organization = organization.or(a.organization_id);
+            members.insert(a.id.clone());
             workloads.insert(a.id);
         }
+    }
+    // A registry whose account's workloads are not read would be judged without the
+    // workloads most likely to run its images: refused before anything is written (the
+    // config check does the same for listed accounts; discovered ones are known only now).
+    if let Some(a) = config
+        .org
+        .registry_accounts
+        .iter()
+        .find(|a| !workloads.contains(*a))
+    {
+        return Err(CollectError::Invalid(format!(
+            "invalid config: `org.registry_accounts` = {a:?}: not among the collected accounts \
+             (org.accounts and the ACTIVE accounts of the organization): its images would be \
+             judged without its own workloads"
+        )));
     }
     let mut registries: BTreeSet<String> = if config.org.registry_accounts.is_empty() {
         workloads.clone()
@@ -359,6 +407,8 @@ async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope
         workloads,
         registries,
         regions: config.org.regions.clone(),
+        organization,
+        members,
     })
 }
 

@@ -318,6 +318,7 @@ impl Tables {
             ref_tag: parsed.tag.as_deref(),
             ref_digest: parsed.digest.as_deref(),
             resolved_digest: r.resolved_digest,
+            ref_parse_error: parsed.parse_error.as_deref(),
         });
     }
 }

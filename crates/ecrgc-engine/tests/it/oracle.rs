@@ -98,20 +98,31 @@ pub fn names(org: &Org, r: &WorkloadRef, image: &Image) -> bool {
     by_digest || by_resolved || by_tag
 }
 
-/// Repositories blocked by a failed usage source (header of `usage_coverage_gap.sql`).
+/// Repositories blocked by a failed usage source or by a puller outside the collected
+/// scope (header of `usage_coverage_gap.sql`): the registry's own account or a granted
+/// account not collected, or an organization-wide grant (`*`) when some account of the
+/// organization was not collected.
 pub fn coverage_gap(org: &Org, repo: usize) -> bool {
     let r = &org.repos[repo];
-    org.sources
-        .iter()
-        .filter(|s| s.status != "ok")
-        .any(|s| match s.source {
-            "inspector" => s.account == r.account && s.region == r.region,
-            "config_aggregator" => true,
-            "ecs" | "lambda" => {
-                s.account == r.account || r.pullers.iter().any(|p| *p == "*" || *p == s.account)
-            }
-            _ => false,
-        })
+    let out_of_scope = std::iter::once(&r.account)
+        .chain(&r.pullers)
+        .any(|p| match *p {
+            "*" => !org.uncollected.is_empty(),
+            account => !org.collected(account),
+        });
+    out_of_scope
+        || org
+            .sources
+            .iter()
+            .filter(|s| s.status != "ok")
+            .any(|s| match s.source {
+                "inspector" => s.account == r.account && s.region == r.region,
+                "config_aggregator" => true,
+                "ecs" | "lambda" => {
+                    s.account == r.account || r.pullers.iter().any(|p| *p == "*" || *p == s.account)
+                }
+                _ => false,
+            })
 }
 
 /// Parent → child edges between existing images of one repository, without self-loops.

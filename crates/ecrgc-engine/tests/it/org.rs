@@ -7,11 +7,11 @@ use ecrgc_engine::Params;
 use ecrgc_model::image_ref::parse_image_ref;
 use ecrgc_model::time::{DAY, Micros, parse_rfc3339};
 use ecrgc_model::{
-    CollectionCoverageBuilder, CollectionCoverageRow, ImageRelationRow, ImageRelationsBuilder,
-    ImageRow, ImageTagRow, ImageTagsBuilder, ImagesBuilder, InspectorCoverageBuilder,
-    InspectorCoverageRow, ReplicationRuleRow, ReplicationRulesBuilder, RepositoriesBuilder,
-    RepositoryPullerRow, RepositoryPullersBuilder, RepositoryRow, RepositoryTagRow,
-    RepositoryTagsBuilder, WorkloadRefRow, WorkloadRefsBuilder,
+    CollectionCoverageBuilder, CollectionCoverageRow, CollectionScopeBuilder, CollectionScopeRow,
+    ImageRelationRow, ImageRelationsBuilder, ImageRow, ImageTagRow, ImageTagsBuilder,
+    ImagesBuilder, InspectorCoverageBuilder, InspectorCoverageRow, ReplicationRuleRow,
+    ReplicationRulesBuilder, RepositoriesBuilder, RepositoryPullerRow, RepositoryPullersBuilder,
+    RepositoryRow, RepositoryTagRow, RepositoryTagsBuilder, WorkloadRefRow, WorkloadRefsBuilder,
 };
 
 /// The instant every plan is made for.
@@ -210,9 +210,24 @@ pub struct Org {
     pub sources: Vec<SourceStatus>,
     /// Registry replication rules.
     pub replication: Vec<Replication>,
+    /// Accounts of the organization (of [`ACCOUNTS`]) the run did not collect; every other
+    /// account of [`ACCOUNTS`] is collected, and no account outside it.
+    pub uncollected: Vec<&'static str>,
 }
 
+/// The organization every run lists: `*` grants of the generated policies are
+/// organization-wide grants of it.
+pub const ORGANIZATION: &str = "o-proptest01";
+
+/// An account no run collects.
+pub const STRANGER: &str = "999999999999";
+
 impl Org {
+    /// Whether the run collected `account`'s workloads.
+    pub fn collected(&self, account: &str) -> bool {
+        ACCOUNTS.contains(&account) && !self.uncollected.contains(&account)
+    }
+
     /// The image with this repository and digest.
     pub fn find(&self, repo: usize, digest: &str) -> Option<usize> {
         self.images
@@ -271,11 +286,19 @@ impl Org {
                 });
             }
             for p in std::iter::once(&r.account).chain(&r.pullers) {
+                let (grant_kind, org) = if *p == "*" {
+                    ("organization", Some(ORGANIZATION))
+                } else {
+                    ("account", None)
+                };
                 pullers.append(RepositoryPullerRow {
                     account_id: r.account,
                     region: r.region,
                     repository_name: r.name,
                     puller_account_id: p,
+                    grant_kind,
+                    principal: p,
+                    principal_org_id: org,
                 });
             }
         }
@@ -353,6 +376,7 @@ impl Org {
                 ref_tag: parsed.tag.as_deref(),
                 ref_digest: parsed.digest.as_deref(),
                 resolved_digest: w.resolved_digest.as_deref(),
+                ref_parse_error: parsed.parse_error.as_deref(),
             });
         }
         let mut sources = CollectionCoverageBuilder::new(run, now, 64);
@@ -383,8 +407,19 @@ impl Org {
                 delete_replication: r.delete,
             });
         }
+        let mut scope = CollectionScopeBuilder::new(run, now, ACCOUNTS.len());
+        for a in ACCOUNTS {
+            scope.append(CollectionScopeRow {
+                account_id: a,
+                workload: self.collected(a),
+                registry: REGISTRY_ACCOUNTS.contains(a),
+                organization_id: Some(ORGANIZATION),
+                organization_member: true,
+            });
+        }
         vec![
             (ReplicationRulesBuilder::NAME, replication.finish()),
+            (CollectionScopeBuilder::NAME, scope.finish()),
             (RepositoriesBuilder::NAME, repositories.finish()),
             (RepositoryTagsBuilder::NAME, repository_tags.finish()),
             (RepositoryPullersBuilder::NAME, pullers.finish()),

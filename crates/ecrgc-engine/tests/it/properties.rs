@@ -449,6 +449,43 @@ proptest! {
         check_safety(&restored, &after)?;
     }
 
+    /// Property 4c: a repository policy that lets an uncollected account pull never adds a
+    /// deletion, and keeps that repository's images.
+    #[test]
+    fn an_out_of_scope_puller_never_adds_a_deletion(org in generate::org(), repo in any::<Index>()) {
+        if org.repos.is_empty() {
+            return Ok(());
+        }
+        let before = plan(&org);
+        let repo = repo.index(org.repos.len());
+        let mut wider = org.clone();
+        wider.repos[repo].pullers.push(org::STRANGER);
+        let after = plan(&wider);
+        assert_subset(&after, &before, "an out-of-scope puller")?;
+        for i in (0..wider.images.len()).filter(|i| wider.images[*i].repo == repo) {
+            let k = key(&wider, i);
+            prop_assert_ne!(after.status(&k), Some("delete"), "{:?} may be pulled by {}", k, org::STRANGER);
+        }
+        check_safety(&wider, &after)?;
+    }
+
+    /// Property 4d: an account of the organization that is not collected never adds a
+    /// deletion (the repositories it may pull, through a grant or the organization, keep
+    /// their images).
+    #[test]
+    fn an_uncollected_account_never_adds_a_deletion(
+        org in generate::org(),
+        account in prop::sample::select(org::ACCOUNTS),
+    ) {
+        let before = plan(&org);
+        let mut narrower = org.clone();
+        narrower.uncollected.push(account);
+        let after = plan(&narrower);
+        assert_subset(&after, &before, "an uncollected account")?;
+        check_safety(&narrower, &after)?;
+        compare_with_oracle(&narrower, &after)?;
+    }
+
     /// Property 5: a recent pull or Inspector sighting keeps the image and everything
     /// below it, and deletes nothing new.
     #[test]

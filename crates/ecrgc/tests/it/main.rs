@@ -9,3 +9,4 @@ mod layers;
 mod lifecycle;
 mod replication;
 mod report;
+mod scope;
