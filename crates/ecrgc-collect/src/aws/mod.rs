@@ -561,6 +561,8 @@ mod tests {
             workloads: config.org.accounts.iter().cloned().collect(),
             registries: config.org.registry_accounts.iter().cloned().collect(),
             regions: config.org.regions.clone(),
+            organization: None,
+            members: BTreeSet::new(),
         };
         let sessions: BTreeMap<String, std::result::Result<AccountSession, Failure>> = scope
             .workloads
