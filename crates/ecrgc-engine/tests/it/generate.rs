@@ -205,6 +205,10 @@ pub enum Kind {
     TaskDefinitionInactive(Option<Micros>),
     /// A service.
     Service,
+    /// A service's current revision, pinning a digest (ECS version consistency).
+    ServiceRevision,
+    /// A revision named by a service deployment created at `status_at` (a rollback target).
+    ServiceDeployment(Option<Micros>),
     /// A running task.
     TaskRunning,
     /// A stopped task, stopped at `status_at`.
@@ -228,6 +232,8 @@ fn kind() -> impl Strategy<Value = Kind> {
         3 => Just(Kind::TaskDefinitionActive),
         4 => status_at().prop_map(Kind::TaskDefinitionInactive),
         2 => Just(Kind::Service),
+        2 => Just(Kind::ServiceRevision),
+        2 => status_at().prop_map(Kind::ServiceDeployment),
         2 => Just(Kind::TaskRunning),
         3 => status_at().prop_map(Kind::TaskStopped),
         1 => Just(Kind::LambdaVersion),
@@ -242,6 +248,9 @@ pub fn live_kind() -> impl Strategy<Value = Kind> {
         hours_ago(1, 22).prop_map(|t| Kind::TaskDefinitionInactive(Some(t))),
         Just(Kind::TaskDefinitionInactive(None)),
         Just(Kind::Service),
+        Just(Kind::ServiceRevision),
+        hours_ago(1, 22).prop_map(|t| Kind::ServiceDeployment(Some(t))),
+        Just(Kind::ServiceDeployment(None)),
         Just(Kind::TaskRunning),
         hours_ago(1, 22).prop_map(|t| Kind::TaskStopped(Some(t))),
         Just(Kind::LambdaVersion),
@@ -371,6 +380,27 @@ pub fn live_ref() -> impl Strategy<Value = RefSpec> {
             aim: Aim::Image {
                 image,
                 form,
+                elsewhere: None,
+            },
+        })
+}
+
+/// A service's current revision pinning an existing image's digest (`resolved_digest`),
+/// whatever tag its image string names: ECS version consistency.
+pub fn pinned_revision() -> impl Strategy<Value = RefSpec> {
+    (
+        0..ACCOUNTS.len(),
+        0..REGIONS.len(),
+        any::<Index>(),
+        0..TAG_POOL.len(),
+    )
+        .prop_map(|(account, region, image, tag)| RefSpec {
+            account,
+            region,
+            kind: Kind::ServiceRevision,
+            aim: Aim::Image {
+                image,
+                form: Form::Resolved(tag),
                 elsewhere: None,
             },
         })
@@ -632,6 +662,20 @@ impl Builder {
                 None,
                 "ecs",
                 format!("arn:aws:ecs:{region}:{account}:service/main/svc{n}"),
+            ),
+            Kind::ServiceRevision => (
+                "service_revision",
+                "ACTIVE",
+                None,
+                "ecs",
+                format!("arn:aws:ecs:{region}:{account}:service-revision/main/svc{n}/{n}"),
+            ),
+            Kind::ServiceDeployment(at) => (
+                "service_deployment",
+                "SUCCESSFUL",
+                *at,
+                "ecs",
+                format!("arn:aws:ecs:{region}:{account}:service-revision/main/svc{n}/{n}"),
             ),
             Kind::TaskRunning => (
                 "task",

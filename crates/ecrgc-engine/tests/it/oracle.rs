@@ -74,6 +74,7 @@ pub fn is_live(r: &WorkloadRef, params: &Params) -> bool {
     match r.kind {
         "task_definition" => r.status == "ACTIVE" || recent,
         "task" => r.status != "STOPPED" || recent,
+        "service_deployment" => recent,
         _ => true,
     }
 }

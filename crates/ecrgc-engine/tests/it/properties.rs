@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence};
 
-use crate::generate::{self, failure, live_ref};
+use crate::generate::{self, failure, live_ref, pinned_revision};
 use crate::oracle::{self, Expected};
 use crate::org::{self, Coverage, Org, Replication, SourceStatus, WorkloadRef, now};
 use crate::pipeline::{Key, Plan, key, plan};
@@ -420,6 +420,24 @@ proptest! {
         for i in named_by_new_refs(&more, org.refs.len()) {
             let k = key(&more, i);
             prop_assert_ne!(after.status(&k), Some("delete"), "{:?} is named by the new reference", k);
+        }
+        check_safety(&more, &after)?;
+    }
+
+    /// Property 3b: a service revision pinning an image's digest (ECS version consistency,
+    /// whatever its tag names now) never adds a deletion, and the pinned image is kept.
+    #[test]
+    fn adding_a_pinned_revision_never_adds_a_deletion(org in generate::org(), spec in pinned_revision()) {
+        let before = plan(&org);
+        let mut more = org.clone();
+        more.add_ref(&spec);
+        let after = plan(&more);
+        assert_subset(&after, &before, "a pinned service revision")?;
+        let pinned = named_by_new_refs(&more, org.refs.len());
+        prop_assert!(org.images.is_empty() || !pinned.is_empty(), "the revision pins an image");
+        for i in pinned {
+            let k = key(&more, i);
+            prop_assert_ne!(after.status(&k), Some("delete"), "{:?} is pinned by the new revision", k);
         }
         check_safety(&more, &after)?;
     }
