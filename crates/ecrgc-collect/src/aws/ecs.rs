@@ -93,6 +93,27 @@ fn gone(f: &Failure) -> bool {
     )
 }
 
+/// The per-resource failures of an ECS describe call: a `MISSING` resource (deleted since it
+/// was listed) runs nothing and is counted as skipped; any other failure fails the unit.
+fn skip_missing(
+    unit: &mut Unit,
+    what: &str,
+    api: &str,
+    failures: &[aws_sdk_ecs::types::Failure],
+) -> Result<(), UnitError> {
+    for f in failures {
+        let arn = f.arn().unwrap_or("?");
+        let reason = f.reason().unwrap_or("failed");
+        if reason == "MISSING" {
+            unit.skipped.push(format!("{what} {arn}: MISSING"));
+        } else {
+            let detail = f.detail().map(|d| format!(" {d}")).unwrap_or_default();
+            return Err(Failure::other(format!("{api} {arn}: {reason}{detail}")).into());
+        }
+    }
+    Ok(())
+}
+
 /// Collects the unit's ECS references.
 pub(crate) async fn collect(
     unit: &mut Unit,
@@ -211,16 +232,8 @@ async fn services(
             }
             Err(f) => return Err(f.into()),
         };
-        for f in out.failures() {
-            let arn = f.arn().unwrap_or("?");
-            let reason = f.reason().unwrap_or("failed");
-            if reason == "MISSING" {
-                // Deleted between ListServices and DescribeServices: it runs nothing.
-                unit.skipped.push(format!("service {arn}: MISSING"));
-            } else {
-                return Err(Failure::other(format!("ecs:DescribeServices {arn}: {reason}")).into());
-            }
-        }
+        // A service deleted between ListServices and DescribeServices runs nothing.
+        skip_missing(unit, "service", "ecs:DescribeServices", out.failures())?;
         for s in out.services() {
             let service_arn = s.service_arn().unwrap_or_default().to_owned();
             let status = s.status().unwrap_or("ACTIVE").to_owned();
@@ -421,20 +434,12 @@ async fn deployment_revisions(
             }
             Err(f) => return Err(f.into()),
         };
-        for f in out.failures() {
-            let arn = f.arn().unwrap_or("?");
-            let reason = f.reason().unwrap_or("failed");
-            if reason == "MISSING" {
-                unit.skipped
-                    .push(format!("service deployment {arn}: MISSING"));
-            } else {
-                return Err(Failure::other(format!(
-                    "ecs:DescribeServiceDeployments {arn}: {reason} {}",
-                    f.detail().unwrap_or_default()
-                ))
-                .into());
-            }
-        }
+        skip_missing(
+            unit,
+            "service deployment",
+            "ecs:DescribeServiceDeployments",
+            out.failures(),
+        )?;
         for d in out.service_deployments() {
             let status = d
                 .status()
@@ -499,20 +504,12 @@ async fn describe_revisions(
             }
             Err(f) => return Err(f.into()),
         };
-        for f in answer.failures() {
-            let arn = f.arn().unwrap_or("?");
-            let reason = f.reason().unwrap_or("failed");
-            if reason == "MISSING" {
-                unit.skipped
-                    .push(format!("service revision {arn}: MISSING"));
-            } else {
-                return Err(Failure::other(format!(
-                    "ecs:DescribeServiceRevisions {arn}: {reason} {}",
-                    f.detail().unwrap_or_default()
-                ))
-                .into());
-            }
-        }
+        skip_missing(
+            unit,
+            "service revision",
+            "ecs:DescribeServiceRevisions",
+            answer.failures(),
+        )?;
         for r in answer.service_revisions() {
             let Some(arn) = r.service_revision_arn() else {
                 continue;
