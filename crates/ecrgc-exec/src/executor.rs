@@ -300,6 +300,11 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
                 )
             })
             .collect();
+        let by_id: HashMap<&str, &Item> = manifest
+            .items
+            .iter()
+            .map(|i| (i.item_id.as_str(), i))
+            .collect();
         let (ordered, refused) = phases(&pending, &known);
         let mut entries = Vec::new();
         for (item, reason, message) in refused {
@@ -356,7 +361,7 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
             // What this phase finished counts as done for the parents checks of the next.
             for d in results.into_iter().flatten() {
                 if d.event.is_done(archive)
-                    && let Some(item) = manifest.items.iter().find(|i| i.item_id == d.item_id)
+                    && let Some(item) = by_id.get(d.item_id.as_str())
                 {
                     prior_done
                         .entry((
