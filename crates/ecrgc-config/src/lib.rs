@@ -485,6 +485,12 @@ pub struct SafetyConfig {
     /// Hours a manifest stays valid after it is written.
     #[serde(default = "default_manifest_ttl_hours")]
     pub manifest_ttl_hours: u32,
+    /// Approvals (`ecrgc approve`) a plan needs before `apply --yes` acts on it; 0: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub approvals_required: u32,
+    /// Whether an approval by the planner's own principal does not count.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub approver_must_differ: bool,
 }
 
 impl Default for SafetyConfig {
@@ -493,8 +499,19 @@ impl Default for SafetyConfig {
             exclude_tag: default_exclude_tag(),
             opt_in_tag: default_opt_in_tag(),
             manifest_ttl_hours: default_manifest_ttl_hours(),
+            approvals_required: 0,
+            approver_must_differ: true,
         }
     }
+}
+
+// The two approval keys stay out of the serialized form (and the hash) at their defaults,
+// so that configurations written before they existed keep their hash.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn default_exclude_tag() -> String {
@@ -778,6 +795,37 @@ impl Config {
             .unwrap_or(&self.org.role_name)
     }
 
+    /// The settings a plan is bound to, by `section.key`: every setting that changes which
+    /// images are read, flagged or kept, or what apply re-checks live (`org`, `sources`,
+    /// `rules`, `lifecycle`, and the exclude and opt-in tags). Prices, report layout,
+    /// parallelism and retries, the manifest lifetime and the approval policy (read when
+    /// applying) are left out: they change no decision about an image.
+    pub fn bound_settings(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        let mut out = std::collections::BTreeMap::new();
+        let sections = [
+            ("org", serde_json::to_value(&self.org)),
+            ("sources", serde_json::to_value(&self.sources)),
+            ("rules", serde_json::to_value(&self.rules)),
+            ("lifecycle", serde_json::to_value(&self.lifecycle)),
+        ];
+        for (section, value) in sections {
+            if let Ok(serde_json::Value::Object(map)) = value {
+                for (key, v) in map {
+                    out.insert(format!("{section}.{key}"), v);
+                }
+            }
+        }
+        out.insert(
+            "safety.exclude_tag".into(),
+            serde_json::Value::String(self.safety.exclude_tag.clone()),
+        );
+        out.insert(
+            "safety.opt_in_tag".into(),
+            serde_json::Value::String(self.safety.opt_in_tag.clone()),
+        );
+        out
+    }
+
     /// SHA-256 of the effective configuration, recorded in runs and manifests.
     pub fn hash(&self) -> String {
         let canonical = serde_json::to_string(self).unwrap_or_default();
@@ -940,6 +988,38 @@ manifest_ttl_hours = 72
             parse("").expect("valid").hash(),
             "an explicit default keeps the hash"
         );
+    }
+
+    #[test]
+    fn bound_settings_hold_what_decides_and_nothing_else() {
+        let a = parse("").expect("valid");
+        let bound = a.bound_settings();
+        for key in [
+            "org.accounts",
+            "org.regions",
+            "sources.inspector",
+            "rules.unused_days",
+            "rules.history_days",
+            "lifecycle.count_margin",
+            "safety.exclude_tag",
+            "safety.opt_in_tag",
+        ] {
+            assert!(bound.contains_key(key), "{key} missing from {bound:?}");
+        }
+        assert!(!bound.keys().any(|k| k.starts_with("pricing.")
+            || k.starts_with("report.")
+            || k.starts_with("apply.")
+            || k.starts_with("collect.")));
+        let b = parse("[rules]\nunused_days = 30\n[pricing]\nstorage_gb_month = 0.2\n[apply]\nbatch_size = 10\n[safety]\napprovals_required = 2\n")
+            .expect("valid");
+        let changed: Vec<&String> = bound
+            .iter()
+            .filter(|(k, v)| b.bound_settings().get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(changed, vec!["rules.unused_days"]);
+        assert_eq!(b.safety.approvals_required, 2);
+        assert!(b.safety.approver_must_differ);
     }
 
     #[test]

@@ -248,6 +248,23 @@ impl Catalog {
         &self.units
     }
 
+    /// SHA-256 over the SQL of every unit (kind, id and text, in that order), whichever
+    /// rules are switched on: two catalogs with the same hash run the same SQL. A plan
+    /// records it, and one made with any catalog but [`Catalog::builtin`] is a what-if.
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut units: Vec<&SqlUnit> = self.units.iter().collect();
+        units.sort_by(|a, b| (a.kind.folder(), &a.id).cmp(&(b.kind.folder(), &b.id)));
+        let mut h = Sha256::new();
+        for u in units {
+            for part in [u.kind.folder(), u.id.as_str(), u.text.as_str()] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Chooses the rules that run: `only` (when not empty) replaces the selection;
     /// otherwise every rule on by default, plus `enable`, minus `disable`. `origin` names
     /// where the lists came from, for errors. Guards always run.

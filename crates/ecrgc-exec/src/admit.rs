@@ -1,22 +1,53 @@
-//! Admission: the checks a manifest passes before the executor makes a single API call.
+//! Admission: the checks a plan passes before the executor makes a single API call.
 //!
-//! Order matters for the messages, not for safety: every check must pass. The file must
-//! parse as a known manifest version, every item must match its id and appear once, the
-//! header must be the one `plan` recorded in the store (so expiry cannot be extended and
-//! items cannot be added by editing the file), and the manifest must not have expired.
+//! The file must parse as a known version of its kind with every item matching its id and
+//! appearing once; then [`ecrgc_review::admit`] applies the rules every reviewed plan kind
+//! shares (the store's record, the real clock, what-if plans, the bound configuration,
+//! approvals). Anything refused is bad input (exit status 2) and nothing is touched. What a
+//! dry run would refuse with `--yes` comes back as warnings.
 
+use std::collections::HashSet;
 use std::path::Path;
 
-use ecrgc_manifest::{Manifest, ManifestError, PlannedRecord};
-use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
+use ecrgc_config::Config;
+use ecrgc_lifecycle::LifecyclePlan;
+use ecrgc_manifest::Manifest;
+use ecrgc_model::time::Micros;
+use ecrgc_review::{Admission, ApprovalPolicy, Binding, Gate, ReviewedPlan};
 use ecrgc_store::Store;
 
 use crate::{ExecError, Result};
 
+/// What the plan is checked against.
+pub struct Checks<'a> {
+    /// The store in use.
+    pub store: &'a Store,
+    /// The configuration in force.
+    pub config: &'a Config,
+    /// Whether it came from a file (else the defaults).
+    pub configured: bool,
+    /// The clock: the real one for `--yes`.
+    pub now: Micros,
+    /// `--yes`.
+    pub execute: bool,
+}
+
+/// What review left of a plan: the approvals that count, the items they do not all cover,
+/// and what a dry run would be refused for with `--yes`.
+#[derive(Debug, Clone, Default)]
+pub struct Review {
+    /// Principals whose approvals count.
+    pub approvers: Vec<String>,
+    /// Items in the file that not every counted approval kept (not applied).
+    pub not_approved: usize,
+    /// Refusals `--yes` would meet, shown by a dry run.
+    pub warnings: Vec<String>,
+}
+
 /// A manifest that may be applied.
 #[derive(Debug, Clone)]
 pub struct Admitted {
-    /// The manifest as reviewed.
+    /// The manifest as reviewed, narrowed to the items every counted approval kept.
     pub manifest: Manifest,
     /// Its plan's identity ([`ecrgc_manifest::Header::manifest_id`]).
     pub manifest_id: String,
@@ -24,73 +55,88 @@ pub struct Admitted {
     pub path: String,
     /// The snapshot time the plan read, µs.
     pub snapshot_time: Micros,
+    /// Approvals and warnings.
+    pub review: Review,
 }
 
-/// Reads `path` and admits it against the plans recorded in `store`, at `now`.
-pub async fn admit(path: &Path, store: &Store, now: Micros) -> Result<Admitted> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ExecError::ReadManifest {
-        path: shown.clone(),
-        source,
-    })?;
-    let manifest = Manifest::from_json(&shown, &text)?;
-    let manifest_id = manifest.header.manifest_id();
-    let record = match planned_record(store, &manifest_id).await? {
-        Some(record) => Some(record),
-        // No record under this id: find the plan the header was edited from, to name the
-        // field in the message. Only the message depends on it.
-        None => closest_record(store, &manifest).await?,
-    };
-    manifest.check_against(&shown, store.display(), record.as_ref())?;
+/// A lifecycle plan that may be applied.
+#[derive(Debug, Clone)]
+pub struct AdmittedPlan {
+    /// The plan as reviewed, narrowed to the items every counted approval kept.
+    pub plan: LifecyclePlan,
+    /// Its identity.
+    pub plan_id: String,
+    /// The snapshot time, µs.
+    pub snapshot_time: Micros,
+    /// Approvals and warnings.
+    pub review: Review,
+}
 
-    let time = |field: &str, value: &str| {
-        parse_rfc3339(value).map_err(|_| ManifestError::BadTime {
-            path: shown.clone(),
-            field: field.to_owned(),
-            value: value.to_owned(),
-        })
-    };
-    let expires_at = time("expires_at", &manifest.header.expires_at)?;
-    let snapshot_time = time("snapshot_time", &manifest.header.snapshot_time)?;
-    if now > expires_at {
-        return Err(ManifestError::Expired {
-            path: shown,
-            expires_at: manifest.header.expires_at.clone(),
-            now: rfc3339(now),
-        }
-        .into());
-    }
-    Ok(Admitted {
-        manifest,
-        manifest_id,
-        path: shown,
-        snapshot_time,
+/// Reads the file at `path`.
+pub fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| ExecError::ReadManifest {
+        path: path.display().to_string(),
+        source,
     })
 }
 
-async fn planned_record(store: &Store, manifest_id: &str) -> Result<Option<PlannedRecord>> {
-    let parts = PlannedRecord::store_parts(manifest_id);
-    let Some(bytes) = store.get_object(&[&parts[0], &parts[1]]).await? else {
-        return Ok(None);
-    };
-    // A record that does not parse proves nothing: treat it as absent (refused).
-    Ok(serde_json::from_slice::<PlannedRecord>(&bytes)
-        .ok()
-        .filter(|r| r.manifest_id == manifest_id && r.header.manifest_id() == manifest_id))
+/// Admits the deletion manifest `text`, read from `path`.
+pub async fn admit(path: &Path, text: &str, checks: &Checks<'_>) -> Result<Admitted> {
+    let shown = path.display().to_string();
+    let mut manifest = Manifest::from_json(&shown, text)?;
+    let admission = gate(&manifest, &shown, checks).await?;
+    let review = narrow(&mut manifest.items, &admission, |i| i.item_id.as_str());
+    Ok(Admitted {
+        manifest,
+        manifest_id: admission.plan_id,
+        path: shown,
+        snapshot_time: admission.snapshot_time,
+        review,
+    })
 }
 
-async fn closest_record(store: &Store, manifest: &Manifest) -> Result<Option<PlannedRecord>> {
-    let dir = PlannedRecord::store_parts("")[0].clone();
-    for name in store.list_objects(&[&dir]).await? {
-        let Some(bytes) = store.get_object(&[&dir, &name]).await? else {
-            continue;
-        };
-        if let Ok(record) = serde_json::from_slice::<PlannedRecord>(&bytes)
-            && record.header.run_id == manifest.header.run_id
-            && record.header.created_at == manifest.header.created_at
-        {
-            return Ok(Some(record));
-        }
+/// Admits the lifecycle plan `text`, read from `path`.
+pub async fn admit_lifecycle(path: &str, text: &str, checks: &Checks<'_>) -> Result<AdmittedPlan> {
+    let mut plan = LifecyclePlan::from_json(path, text)?;
+    let admission = gate(&plan, path, checks).await?;
+    let review = narrow(&mut plan.items, &admission, |i| i.item_id.as_str());
+    Ok(AdmittedPlan {
+        plan,
+        plan_id: admission.plan_id,
+        snapshot_time: admission.snapshot_time,
+        review,
+    })
+}
+
+async fn gate<P: ReviewedPlan>(plan: &P, path: &str, c: &Checks<'_>) -> Result<Admission> {
+    let binding = Binding::new(c.configured, c.config.bound_settings());
+    Ok(ecrgc_review::admit(
+        plan,
+        &Gate {
+            path,
+            store: c.store,
+            now: c.now,
+            execute: c.execute,
+            binding: Some(&binding),
+            approvals: ApprovalPolicy {
+                required: c.config.safety.approvals_required,
+                must_differ: c.config.safety.approver_must_differ,
+            },
+        },
+    )
+    .await?)
+}
+
+/// Keeps the items every counted approval kept.
+fn narrow<I>(items: &mut Vec<I>, admission: &Admission, id: impl Fn(&I) -> &str) -> Review {
+    let before = items.len();
+    if let Some(approved) = &admission.approved {
+        let approved: &HashSet<String> = approved;
+        items.retain(|i| approved.contains(id(i)));
     }
-    Ok(None)
+    Review {
+        approvers: admission.approvers.clone(),
+        not_approved: before - items.len(),
+        warnings: admission.warnings.clone(),
+    }
 }

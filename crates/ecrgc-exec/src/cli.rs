@@ -10,7 +10,7 @@ use ecrgc_model::time::{Micros, parse_rfc3339};
 use ecrgc_store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::admit::admit;
+use crate::admit::{Checks, Review, admit, admit_lifecycle};
 use crate::executor::{self, Mode, Report, RunOptions, Summary};
 use crate::journal::Event;
 use crate::{ExecError, Result};
@@ -44,7 +44,8 @@ pub struct ApplyArgs {
     /// is charged for at least 90 days.
     #[arg(long)]
     pub archive: bool,
-    /// The clock for the expiry check (RFC 3339) [default: the current time].
+    /// The clock for the expiry check of a dry run (RFC 3339) [default: the current time].
+    /// Refused with --yes: a plan is applied by the real clock only.
     #[arg(long, value_name = "TS")]
     pub now: Option<String>,
     /// Local journal file [default: next to the manifest, `<name>.journal.jsonl`].
@@ -58,26 +59,35 @@ pub async fn run(args: ApplyArgs) -> Result<Summary> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    if args.yes
+        && let Some(now) = &args.now
+    {
+        return Err(ExecError::BadArgument {
+            flag: "--now",
+            value: now.clone(),
+            reason: "--now is for dry runs: apply --yes checks a plan against the real clock only"
+                .into(),
+        });
+    }
     let now = parse_now(args.now.as_deref())?;
     let store = open_store(&args, &config).await?;
-    let text = crate::lifecycle::read(&args.manifest)?;
+    let text = crate::admit::read(&args.manifest)?;
+    let checks = Checks {
+        store: &store,
+        config: &config,
+        configured: args.config.is_some(),
+        now,
+        execute: args.yes,
+    };
     if ecrgc_lifecycle::plan::is_lifecycle_plan(&text) {
-        return run_lifecycle(&args, &config, &store, now, &text).await;
+        return run_lifecycle(&args, &config, &store, &checks, &text).await;
     }
-    let admitted = admit(&args.manifest, &store, now).await?;
+    let admitted = admit(&args.manifest, &text, &checks).await?;
+    report_review(&admitted.review, args.yes);
     let journal_path = args
         .journal
         .clone()
         .unwrap_or_else(|| default_journal(&args.manifest));
-    if admitted.manifest.header.config_hash != config.hash() {
-        eprintln!(
-            "warning: the configuration differs from the one the plan used; the live checks \
-             use the current one (opt-in and exclude tags, accounts, regions)"
-        );
-    }
-    if !args.yes {
-        eprintln!("dry run: nothing is changed; pass --yes to apply");
-    }
     let report = executor::run(RunOptions {
         admitted: &admitted,
         config: &config,
@@ -93,10 +103,29 @@ pub async fn run(args: ApplyArgs) -> Result<Summary> {
     })
     .await?;
     let mut out = std::io::stdout().lock();
-    let text = render(&report, admitted.manifest.header.run_id.as_str());
+    let text = render(&report, admitted.manifest.header.plan.run_id.as_str());
     out.write_all(text.as_bytes()).map_err(ExecError::Output)?;
     out.flush().map_err(ExecError::Output)?;
     Ok(report.summary)
+}
+
+/// Tells on stderr what review left out, and what `--yes` would refuse.
+fn report_review(review: &Review, execute: bool) {
+    for w in &review.warnings {
+        eprintln!("warning: apply --yes would refuse this plan: {w}");
+    }
+    if !review.approvers.is_empty() {
+        eprintln!("approved by {}", review.approvers.join(", "));
+    }
+    if review.not_approved > 0 {
+        eprintln!(
+            "{} item(s) of the file are left alone: not every counted approval kept them",
+            review.not_approved
+        );
+    }
+    if !execute {
+        eprintln!("dry run: nothing is changed; pass --yes to apply");
+    }
 }
 
 /// A lifecycle plan instead of a manifest: admitted the same way, applied per repository.
@@ -104,12 +133,11 @@ async fn run_lifecycle(
     args: &ApplyArgs,
     config: &Config,
     store: &Store,
-    now: Micros,
+    checks: &Checks<'_>,
     text: &str,
 ) -> Result<Summary> {
-    use crate::lifecycle::{LifecycleRun, admit, render, run};
+    use crate::lifecycle::{LifecycleRun, render, run};
     let shown = args.manifest.display().to_string();
-    let admitted = admit(&shown, text, store, now).await?;
     if args.archive {
         return Err(ExecError::BadArgument {
             flag: "--archive",
@@ -118,21 +146,15 @@ async fn run_lifecycle(
                 .into(),
         });
     }
-    if admitted.plan.header.config_hash != config.hash() {
-        eprintln!(
-            "warning: the configuration differs from the one the plan used; the live checks \
-             use the current one (opt-in and exclude tags, accounts, regions)"
-        );
-    }
-    if !args.yes {
-        eprintln!("dry run: no policy is put; pass --yes to apply");
-    }
+    let admitted = admit_lifecycle(&shown, text, checks).await?;
+    report_review(&admitted.review, args.yes);
     let report = run(LifecycleRun {
         admitted: &admitted,
         config,
         store,
         execute: args.yes,
-        now,
+        // ECR evaluates a policy by the real clock, so the simulation does too.
+        now: chrono::Utc::now().timestamp_micros(),
         journal_path: args
             .journal
             .clone()
@@ -140,7 +162,7 @@ async fn run_lifecycle(
     })
     .await?;
     let mut out = std::io::stdout().lock();
-    let text = render(&report, &admitted.plan.header.run_id);
+    let text = render(&report, &admitted.plan.header.plan.run_id);
     out.write_all(text.as_bytes()).map_err(ExecError::Output)?;
     out.flush().map_err(ExecError::Output)?;
     Ok(report.summary)

@@ -244,22 +244,7 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
     }
     opts.progress.set_length(pending.len() as u64);
 
-    let a = &opts.config.apply;
-    let caller = Caller::new(
-        RetrySettings {
-            max_attempts: a.max_attempts,
-            initial_backoff: Duration::from_millis(a.initial_backoff_ms),
-            max_backoff: Duration::from_millis(a.max_backoff_ms),
-        },
-        ApiLimits {
-            default: a.api_concurrency as usize,
-            overrides: a
-                .api_concurrency_overrides
-                .iter()
-                .map(|(k, v)| (k.clone(), *v as usize))
-                .collect(),
-        },
-    );
+    let caller = apply_caller(opts.config);
     let mut decisions: HashMap<String, Decision> = HashMap::new();
     let mut journal_paths = (None, None);
     let mut shared = None;
@@ -279,7 +264,8 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
             "pending": pending.len(),
             "tool_version": env!("CARGO_PKG_VERSION"),
             "config_hash": opts.config.hash(),
-            "planned_config_hash": manifest.header.config_hash,
+            "planned_config_sha256": manifest.header.plan.config.sha256,
+            "approvers": admitted.review.approvers,
         }));
         shared.record(vec![started]).await?;
 
@@ -402,6 +388,26 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
         })
         .collect();
     Ok(Report { summary, items })
+}
+
+/// The call gates and retries of `[apply]`.
+pub(crate) fn apply_caller(config: &Config) -> Caller {
+    let a = &config.apply;
+    Caller::new(
+        RetrySettings {
+            max_attempts: a.max_attempts,
+            initial_backoff: Duration::from_millis(a.initial_backoff_ms),
+            max_backoff: Duration::from_millis(a.max_backoff_ms),
+        },
+        ApiLimits {
+            default: a.api_concurrency as usize,
+            overrides: a
+                .api_concurrency_overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), *v as usize))
+                .collect(),
+        },
+    )
 }
 
 /// The repositories in the order they are worked on: round-robin over account × region.
@@ -559,7 +565,7 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
                 .iter()
                 .map(|i| (i.account_id.clone(), i.region.clone()))
                 .collect(),
-            run_id: &opts.admitted.manifest.header.run_id,
+            run_id: &opts.admitted.manifest.header.plan.run_id,
             snapshot_time: opts.admitted.snapshot_time,
             plan_id: &opts.admitted.manifest_id,
             journal_path: &opts.journal_path,

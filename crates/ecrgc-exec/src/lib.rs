@@ -4,10 +4,13 @@
 //! are gone afterwards. It depends on no query engine, so a locked-down deletion role can run
 //! its own binary (`ecrgc-exec`) alone; `ecrgc apply` calls the same [`cli::run`].
 //!
-//! * [`admit`]: before any API call, the manifest must parse, be of a known version, have
-//!   every item match its id, not be expired, and be a subset of a plan recorded in the
-//!   store (a reviewer may remove items, never add or change them). Anything else is bad
-//!   input (exit status 2) and nothing is touched.
+//! * [`admit`]: before any API call, the plan must parse, be of a known version, have every
+//!   item match its id, and pass the rules every reviewed plan shares
+//!   ([`ecrgc_review::admit`]): a subset of a plan recorded in the store it names (a
+//!   reviewer may remove items, never add or change them), not a what-if, not expired by the
+//!   real clock, made under the same safety configuration, and approved as `[safety]` asks.
+//!   Anything else is bad input (exit status 2) and nothing is touched.
+//! * [`approve`]: `ecrgc approve`, a reviewer's approval recorded in the store.
 //! * [`journal`]: every decision and API result, appended as JSON Lines to a local file and
 //!   to the store (`journal/manifest_id=…/session=…/…jsonl`), durable before the API call it
 //!   announces. A second `apply` of the same manifest reads it back and never repeats what
@@ -27,6 +30,7 @@
 //!   stays; replicas before their sources), the parallelism and the summary.
 
 pub mod admit;
+pub mod approve;
 pub mod cli;
 pub mod executor;
 pub mod journal;
@@ -44,9 +48,13 @@ pub enum ExecError {
     /// The manifest is refused (corrupt, unknown version, altered, extended, expired).
     #[error(transparent)]
     Manifest(#[from] ecrgc_manifest::ManifestError),
-    /// The lifecycle plan is refused (corrupt, unknown version, altered, extended, expired).
+    /// The lifecycle plan is refused (corrupt, unknown version, altered).
     #[error(transparent)]
     Lifecycle(#[from] ecrgc_lifecycle::LifecycleError),
+    /// The plan is refused by review: not recorded, extended, expired, a what-if, made
+    /// under another configuration, not approved.
+    #[error(transparent)]
+    Review(#[from] ecrgc_review::ReviewError),
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ecrgc_config::ConfigError),
@@ -101,6 +109,7 @@ impl ExecError {
     /// Exit status: 2 for bad input (nothing was done), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Self::Review(e) => e.exit_code(),
             Self::Manifest(_)
             | Self::Lifecycle(_)
             | Self::Config(_)

@@ -1,10 +1,12 @@
 //! Applying a lifecycle plan (`ecrgc lifecycle suggest --out`): put reviewed lifecycle
 //! policies, one repository at a time, after checking them live.
 //!
-//! Admission is the deletion manifest's: the file parses, every item matches its id, the
-//! header is one the store recorded and every item a planned one (a reviewer may drop
-//! repositories, never add or edit one), and the plan has not expired; anything else is bad
-//! input (exit 2) before any API call.
+//! Admission is the deletion manifest's ([`crate::admit`], [`ecrgc_review::admit`]): the file
+//! parses, every item matches its id, the header is one the store recorded and every item a
+//! planned one (a reviewer may drop repositories, never add or edit one), the plan is not a
+//! what-if and has not expired by the real clock, the configuration binds the same safety
+//! settings, and the approvals `[safety]` asks for exist; anything else is bad input (exit 2)
+//! before any API call.
 //!
 //! Per repository, live:
 //!
@@ -27,23 +29,22 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use aws_sdk_ecr::types::ImageStatus;
-use ecrgc_aws::{AccountSession, ApiLimits, CallStats, Caller, Failure, RetrySettings};
+use ecrgc_aws::{AccountSession, CallStats, Caller, Failure};
 use ecrgc_config::Config;
-use ecrgc_lifecycle::plan::{LifecycleItem, LifecyclePlan, LifecycleRecord};
+use ecrgc_lifecycle::plan::LifecycleItem;
 use ecrgc_lifecycle::policy::policy_sha256;
-use ecrgc_lifecycle::{LifecycleError, SimImage, simulate};
-use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
+use ecrgc_lifecycle::{SimImage, simulate};
+use ecrgc_model::time::{Micros, rfc3339};
 use ecrgc_store::Store;
 use futures::StreamExt;
 
+use crate::Result;
 use crate::executor::{Decision, PrepareScope, Summary, prepare_shared};
 use crate::journal::{Entry, Event, Journal, read_history};
 use crate::live::{RepositoryState, check_repository, inspector_usage, micros, reason};
 use crate::references::{RepoKey, Sweep};
-use crate::{ExecError, Result};
 
 /// Reasons only lifecycle items are skipped for (the others are [`reason`]'s).
 pub mod lifecycle_reason {
@@ -57,71 +58,7 @@ pub mod lifecycle_reason {
     pub const UNKNOWN_IMAGE: &str = "unknown_image";
 }
 
-/// A lifecycle plan that may be applied.
-#[derive(Debug, Clone)]
-pub struct AdmittedPlan {
-    /// The plan as reviewed.
-    pub plan: LifecyclePlan,
-    /// Its identity.
-    pub plan_id: String,
-    /// The snapshot time, µs.
-    pub snapshot_time: Micros,
-}
-
-/// Admits the lifecycle plan `text` (read from `path`) against the store's records at `now`.
-pub async fn admit(path: &str, text: &str, store: &Store, now: Micros) -> Result<AdmittedPlan> {
-    let plan = LifecyclePlan::from_json(path, text)?;
-    let plan_id = plan.header.plan_id();
-    let mut record = read_record(store, &plan_id).await?;
-    if record.is_none() {
-        // Only the message depends on this: name the header field that was edited.
-        let dir = LifecycleRecord::store_parts("")[0].clone();
-        for name in store.list_objects(&[&dir]).await? {
-            if let Some(bytes) = store.get_object(&[&dir, &name]).await?
-                && let Ok(r) = serde_json::from_slice::<LifecycleRecord>(&bytes)
-                && r.header.run_id == plan.header.run_id
-                && r.header.created_at == plan.header.created_at
-            {
-                record = Some(r);
-                break;
-            }
-        }
-    }
-    plan.check_against(path, store.display(), record.as_ref())?;
-    let time = |field: &str, value: &str| {
-        parse_rfc3339(value).map_err(|_| LifecycleError::BadTime {
-            path: path.to_owned(),
-            field: field.to_owned(),
-            value: value.to_owned(),
-        })
-    };
-    let expires_at = time("expires_at", &plan.header.expires_at)?;
-    let snapshot_time = time("snapshot_time", &plan.header.snapshot_time)?;
-    if now > expires_at {
-        return Err(LifecycleError::Expired {
-            path: path.to_owned(),
-            expires_at: plan.header.expires_at.clone(),
-            now: rfc3339(now),
-        }
-        .into());
-    }
-    Ok(AdmittedPlan {
-        plan,
-        plan_id,
-        snapshot_time,
-    })
-}
-
-async fn read_record(store: &Store, plan_id: &str) -> Result<Option<LifecycleRecord>> {
-    let parts = LifecycleRecord::store_parts(plan_id);
-    let Some(bytes) = store.get_object(&[&parts[0], &parts[1]]).await? else {
-        return Ok(None);
-    };
-    // A record that does not parse proves nothing: absent, so the plan is refused.
-    Ok(serde_json::from_slice::<LifecycleRecord>(&bytes)
-        .ok()
-        .filter(|r| r.plan_id == plan_id && r.header.plan_id() == plan_id))
-}
+pub use crate::admit::AdmittedPlan;
 
 /// Everything one lifecycle run needs.
 pub struct LifecycleRun<'a> {
@@ -133,7 +70,7 @@ pub struct LifecycleRun<'a> {
     pub store: &'a Store,
     /// `false` for a dry run.
     pub execute: bool,
-    /// The evaluation clock (`--now`).
+    /// The evaluation clock: the real one (policies are simulated as ECR would run them now).
     pub now: Micros,
     /// The local journal file.
     pub journal_path: PathBuf,
@@ -186,22 +123,7 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
                 .is_some_and(|e| e.event.is_done(false))
         })
         .collect();
-    let a = &opts.config.apply;
-    let caller = Caller::new(
-        RetrySettings {
-            max_attempts: a.max_attempts,
-            initial_backoff: Duration::from_millis(a.initial_backoff_ms),
-            max_backoff: Duration::from_millis(a.max_backoff_ms),
-        },
-        ApiLimits {
-            default: a.api_concurrency as usize,
-            overrides: a
-                .api_concurrency_overrides
-                .iter()
-                .map(|(k, v)| (k.clone(), *v as usize))
-                .collect(),
-        },
-    );
+    let caller = crate::executor::apply_caller(opts.config);
     let mut decided: HashMap<String, (Decision, Expiry)> = HashMap::new();
     let mut journal_paths = (None, None);
     if !pending.is_empty() {
@@ -220,7 +142,8 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
             "pending": pending.len(),
             "tool_version": env!("CARGO_PKG_VERSION"),
             "config_hash": opts.config.hash(),
-            "planned_config_hash": admitted.plan.header.config_hash,
+            "planned_config_sha256": admitted.plan.header.plan.config.sha256,
+            "approvers": admitted.review.approvers,
         }));
         ctx.record(vec![started]).await?;
         let ctx_ref = &ctx;
@@ -288,7 +211,7 @@ async fn prepare<'a>(
                 .iter()
                 .map(|i| (i.account_id.clone(), i.region.clone()))
                 .collect(),
-            run_id: &opts.admitted.plan.header.run_id,
+            run_id: &opts.admitted.plan.header.plan.run_id,
             snapshot_time: opts.admitted.snapshot_time,
             plan_id: &opts.admitted.plan_id,
             journal_path: &opts.journal_path,
@@ -767,12 +690,4 @@ pub fn render(report: &LifecycleReport, run_id: &str) -> String {
     ));
     crate::cli::render_summary_tail(&mut t, s);
     t
-}
-
-/// Reads a plan file's text, for the dispatch in [`crate::cli::run`].
-pub(crate) fn read(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| ExecError::ReadManifest {
-        path: path.display().to_string(),
-        source,
-    })
 }

@@ -27,7 +27,7 @@ pub mod render;
 pub mod simulate;
 
 pub use derive::{DeriveSettings, ImageFacts, RepoFacts, Suggestion, derive};
-pub use plan::{LifecycleHeader, LifecycleItem, LifecyclePlan, LifecycleRecord};
+pub use plan::{LifecycleHeader, LifecycleItem, LifecyclePlan};
 pub use policy::{LifecyclePolicy, PolicyRule};
 pub use simulate::{Evaluation, SimImage, simulate};
 
@@ -87,58 +87,6 @@ pub enum LifecycleError {
         index: usize,
         /// `account/region/name`.
         repository: String,
-    },
-    /// The store holds no record of this plan.
-    #[error(
-        "{path}: header.{field} does not match any lifecycle plan recorded in the store {store} \
-         (no record {plan_id}): the header was altered, or the plan comes from another store"
-    )]
-    NotPlanned {
-        /// The file.
-        path: String,
-        /// The header field that differs from the record (`*` when no record is close).
-        field: String,
-        /// The id the header hashes to.
-        plan_id: String,
-        /// The store searched.
-        store: String,
-    },
-    /// An item that was not in the plan.
-    #[error(
-        "{path}: item {index} ({repository}, item_id {item_id}) was not planned: \
-         a lifecycle plan may only lose items in review, never gain them"
-    )]
-    ItemNotPlanned {
-        /// The file.
-        path: String,
-        /// Position in `items`.
-        index: usize,
-        /// `account/region/name`.
-        repository: String,
-        /// The id it claims.
-        item_id: String,
-    },
-    /// The plan is past its expiry.
-    #[error(
-        "{path}: header.expires_at {expires_at} has passed (now {now}); run `ecrgc lifecycle suggest --out` again"
-    )]
-    Expired {
-        /// The file.
-        path: String,
-        /// The expiry.
-        expires_at: String,
-        /// The clock used.
-        now: String,
-    },
-    /// A header time that cannot be read.
-    #[error("{path}: header.{field} {value:?} is not an RFC 3339 time")]
-    BadTime {
-        /// The file.
-        path: String,
-        /// The field.
-        field: String,
-        /// The value.
-        value: String,
     },
 }
 

@@ -1,18 +1,20 @@
 //! The lifecycle plan: suggested policies a person reviews before the executor puts them.
 //!
-//! Format (`lifecycle_plan_version` 1, `kind` `"lifecycle"`): a JSON object with a `header`
-//! and `items`, one item per repository, sorted by account, region and repository. Like the
-//! deletion manifest, each item carries an `item_id` (SHA-256 of its canonical content) and
-//! the header `items_sha256`; `lifecycle suggest --out` also records a [`LifecycleRecord`]
-//! in the store under `_manifests/<plan_id>.json`, the id being the SHA-256 of the header.
-//! [`LifecyclePlan::check_against`] then accepts a plan only if its header is the recorded
-//! one and every item a planned one: a reviewer may drop repositories, never add one or
-//! edit a policy.
+//! Format (`lifecycle_plan_version` 2, `kind` `"lifecycle"`): a JSON object with a `header`
+//! and `items`, one item per repository, sorted by account, region and repository. It is an
+//! [`ecrgc_review::ReviewedPlan`] like the deletion manifest: each item carries an `item_id`
+//! (SHA-256 of its canonical content), the header (the shared
+//! [`ecrgc_review::PlanHeader`] and the plan's figures) `items_sha256`; `lifecycle suggest
+//! --out` records the plan in the store under `_manifests/<plan_id>.json`, and the executor
+//! admits it through [`ecrgc_review::admit`]: a reviewer may drop repositories, never add one
+//! or edit a policy; approvals, what-if plans and the bound configuration are handled as for
+//! a deletion manifest.
 //!
 //! Each item names the policy it replaces (`replaces_policy_sha256`, absent when the
 //! repository had none): the executor puts the new policy only while the live one still
 //! hashes the same, so a policy someone changed after the snapshot is never overwritten.
 
+use ecrgc_review::{PlanHeader, PlanItem, ReviewedPlan, items_sha256};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -21,45 +23,28 @@ use crate::policy::LifecyclePolicy;
 use crate::{LifecycleError, Result, hex};
 
 /// The plan format this version writes and reads.
-pub const LIFECYCLE_PLAN_VERSION: u32 = 1;
+pub const LIFECYCLE_PLAN_VERSION: u32 = 2;
 
 /// The `kind` of a lifecycle plan and of its record, telling it apart from a deletion
 /// manifest.
 pub const KIND: &str = "lifecycle";
 
-/// The plan header.
+/// The plan header: the header every plan shares, and the lifecycle plan's figures.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LifecycleHeader {
-    /// Always [`KIND`].
-    pub kind: String,
-    /// Snapshot run the suggestion read.
-    pub run_id: String,
-    /// The instant the run describes, RFC 3339.
-    pub snapshot_time: String,
-    /// When the suggestion was made (its `--now`), RFC 3339.
-    pub created_at: String,
-    /// After this instant the executor refuses the plan, RFC 3339.
-    pub expires_at: String,
-    /// SHA-256 of the configuration used.
-    pub config_hash: String,
-    /// ecrgc version.
-    pub tool_version: String,
-    /// Store the run was read from.
-    pub store: String,
+    /// What every reviewed plan's header holds (`kind` is [`KIND`]).
+    #[serde(flatten)]
+    pub plan: PlanHeader,
     /// Repositories planned.
     pub repositories: u64,
     /// What the planned policies expire on the snapshot, summed.
     pub expires_now: Counts,
-    /// SHA-256 over the planned `item_id`s in order.
-    pub items_sha256: String,
 }
 
 impl LifecycleHeader {
-    /// SHA-256 of the header's canonical JSON: the identity of one lifecycle plan.
+    /// The identity of one lifecycle plan (see [`ReviewedPlan::plan_id`]).
     pub fn plan_id(&self) -> String {
-        hex(&Sha256::digest(
-            serde_json::to_vec(self).unwrap_or_default(),
-        ))
+        ecrgc_review::header_id(self)
     }
 }
 
@@ -119,38 +104,6 @@ pub struct LifecyclePlan {
     pub items: Vec<LifecycleItem>,
 }
 
-/// What the store records of a lifecycle plan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LifecycleRecord {
-    /// Always [`KIND`].
-    pub kind: String,
-    /// Format version.
-    pub lifecycle_plan_version: u32,
-    /// [`LifecycleHeader::plan_id`] of `header`.
-    pub plan_id: String,
-    /// The header as planned.
-    pub header: LifecycleHeader,
-    /// Every planned `item_id`, in order.
-    pub item_ids: Vec<String>,
-}
-
-impl LifecycleRecord {
-    /// Where the record lives in the store (beside the deletion manifests' records).
-    pub fn store_parts(plan_id: &str) -> [String; 2] {
-        ["_manifests".to_owned(), format!("{plan_id}.json")]
-    }
-}
-
-/// SHA-256 over item ids in order.
-pub fn items_sha256<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
-    let mut h = Sha256::new();
-    for id in ids {
-        h.update(id.as_bytes());
-        h.update(b"\n");
-    }
-    hex(&h.finalize())
-}
-
 /// Whether a JSON document is a lifecycle plan (rather than a deletion manifest).
 pub fn is_lifecycle_plan(text: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(text)
@@ -174,24 +127,13 @@ impl LifecyclePlan {
         for item in &mut items {
             item.item_id = item.compute_id();
         }
-        header.kind = KIND.to_owned();
+        header.plan.kind = KIND.to_owned();
         header.repositories = items.len() as u64;
-        header.items_sha256 = items_sha256(items.iter().map(|i| i.item_id.as_str()));
+        header.plan.items_sha256 = items_sha256(items.iter().map(|i| i.item_id.as_str()));
         Self {
             lifecycle_plan_version: LIFECYCLE_PLAN_VERSION,
             header,
             items,
-        }
-    }
-
-    /// The record the store keeps.
-    pub fn record(&self) -> LifecycleRecord {
-        LifecycleRecord {
-            kind: KIND.to_owned(),
-            lifecycle_plan_version: LIFECYCLE_PLAN_VERSION,
-            plan_id: self.header.plan_id(),
-            header: self.header.clone(),
-            item_ids: self.items.iter().map(|i| i.item_id.clone()).collect(),
         }
     }
 
@@ -236,58 +178,41 @@ impl LifecyclePlan {
         }
         Ok(plan)
     }
+}
 
-    /// Checks the plan against its record (`None`: none under the header's id).
-    pub fn check_against(
-        &self,
-        path: &str,
-        store: &str,
-        record: Option<&LifecycleRecord>,
-    ) -> Result<()> {
-        let plan_id = self.header.plan_id();
-        let not_planned = |field: String| LifecycleError::NotPlanned {
-            path: path.to_owned(),
-            field,
-            plan_id: plan_id.clone(),
-            store: store.to_owned(),
-        };
-        let Some(record) = record.filter(|r| r.header == self.header) else {
-            return Err(not_planned(
-                record
-                    .and_then(|r| first_difference(&r.header, &self.header))
-                    .unwrap_or_else(|| "*".to_owned()),
-            ));
-        };
-        if items_sha256(record.item_ids.iter().map(String::as_str)) != record.header.items_sha256 {
-            return Err(not_planned("items_sha256".to_owned()));
-        }
-        let planned: std::collections::HashSet<&str> =
-            record.item_ids.iter().map(String::as_str).collect();
-        for (index, item) in self.items.iter().enumerate() {
-            if !planned.contains(item.item_id.as_str()) {
-                return Err(LifecycleError::ItemNotPlanned {
-                    path: path.to_owned(),
-                    index,
-                    repository: item.repository(),
-                    item_id: item.item_id.clone(),
-                });
-            }
-        }
-        Ok(())
+impl PlanItem for LifecycleItem {
+    fn item_id(&self) -> &str {
+        &self.item_id
+    }
+
+    fn label(&self) -> String {
+        self.repository()
     }
 }
 
-fn first_difference(a: &LifecycleHeader, b: &LifecycleHeader) -> Option<String> {
-    let (a, b) = (serde_json::to_value(a).ok()?, serde_json::to_value(b).ok()?);
-    let (a, b) = (a.as_object()?, b.as_object()?);
-    a.iter()
-        .find(|(k, v)| b.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
+impl ReviewedPlan for LifecyclePlan {
+    type Header = LifecycleHeader;
+    type Item = LifecycleItem;
+    const KIND: &'static str = KIND;
+    const FORMAT_VERSION: u32 = LIFECYCLE_PLAN_VERSION;
+
+    fn header(&self) -> &LifecycleHeader {
+        &self.header
+    }
+
+    fn common(header: &LifecycleHeader) -> &PlanHeader {
+        &header.plan
+    }
+
+    fn items(&self) -> &[LifecycleItem] {
+        &self.items
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ecrgc_review::check_against;
 
     fn item(name: &str) -> LifecycleItem {
         LifecycleItem {
@@ -311,17 +236,21 @@ mod tests {
     fn plan() -> LifecyclePlan {
         LifecyclePlan::new(
             LifecycleHeader {
-                kind: String::new(),
-                run_id: "r".into(),
-                snapshot_time: "2026-11-21T00:00:00Z".into(),
-                created_at: "2026-11-21T00:00:00Z".into(),
-                expires_at: "2026-11-24T00:00:00Z".into(),
-                config_hash: "c".into(),
-                tool_version: "0".into(),
-                store: "s".into(),
+                plan: PlanHeader::new(ecrgc_review::HeaderFields {
+                    kind: KIND,
+                    run_id: "r",
+                    snapshot_time: 1_795_000_000_000_000,
+                    now: 1_795_000_000_000_000,
+                    wall_clock: 1_795_000_000_000_000,
+                    ttl_hours: 72,
+                    what_if: ecrgc_review::WhatIf::new(),
+                    catalog_sha256: "c".into(),
+                    planned_by: None,
+                    config: ecrgc_review::Binding::default(),
+                    store: "s",
+                }),
                 repositories: 0,
                 expires_now: Counts::default(),
-                items_sha256: String::new(),
             },
             vec![item("b"), item("a")],
         )
@@ -336,32 +265,27 @@ mod tests {
         assert!(!is_lifecycle_plan(r#"{"manifest_version":1}"#));
         let back = LifecyclePlan::from_json("l.json", &text).expect("valid");
         let record = p.record();
-        back.check_against("l.json", "s", Some(&record))
-            .expect("as planned");
+        assert_eq!(record.kind, "lifecycle");
+        check_against(&back, "l.json", "s", Some(&record)).expect("as planned");
 
         let mut cut = back.clone();
         cut.items.remove(0);
-        cut.check_against("l.json", "s", Some(&record))
-            .expect("subset");
+        check_against(&cut, "l.json", "s", Some(&record)).expect("subset");
 
         let edited = text.replace("\"countNumber\": 30", "\"countNumber\": 3");
         let err = LifecyclePlan::from_json("l.json", &edited).expect_err("edited policy");
         assert!(err.to_string().contains("was altered"), "{err}");
 
         let mut later = back.clone();
-        later.header.expires_at = "2027-01-01T00:00:00Z".into();
-        let err = later
-            .check_against("l.json", "s", Some(&record))
-            .expect_err("header edited");
+        later.header.plan.expires_at = "2027-01-01T00:00:00Z".into();
+        let err = check_against(&later, "l.json", "s", Some(&record)).expect_err("header edited");
         assert!(err.to_string().contains("header.expires_at"), "{err}");
 
         let mut extra = item("c");
         extra.item_id = extra.compute_id();
         let mut extended = back.clone();
         extended.items.push(extra);
-        let err = extended
-            .check_against("l.json", "s", Some(&record))
-            .expect_err("extended");
+        let err = check_against(&extended, "l.json", "s", Some(&record)).expect_err("extended");
         assert!(
             err.to_string().contains("111111111111/eu-west-1/c"),
             "{err}"
@@ -370,7 +294,7 @@ mod tests {
         let err = LifecyclePlan::from_json(
             "l.json",
             &text.replace(
-                "\"lifecycle_plan_version\": 1",
+                "\"lifecycle_plan_version\": 2",
                 "\"lifecycle_plan_version\": 7",
             ),
         )

@@ -4,23 +4,32 @@
 //! it. This crate owns the format and nothing else, so the executor can read manifests
 //! without a query engine.
 //!
-//! Format (`manifest_version` 1): a JSON object with a `header` and `items`. Items are sorted
+//! Format (`manifest_version` 2): a JSON object with a `header` and `items`. Items are sorted
 //! by account, region, repository, depth (an index before its children) and digest. Each
-//! item carries an `item_id`, the SHA-256 of its canonical content; the header carries
-//! `items_sha256`, the SHA-256 of the planned item ids in order. A reviewer who removes
-//! items leaves every remaining `item_id` valid; an altered item no longer matches its id.
+//! item carries an `item_id`, the SHA-256 of its canonical content; the header (the shared
+//! [`ecrgc_review::PlanHeader`] and the manifest's totals) carries `items_sha256`, the
+//! SHA-256 of the planned item ids in order. A reviewer who removes items leaves every
+//! remaining `item_id` valid; an altered item no longer matches its id.
 //!
 //! A manifest alone cannot prove that nothing was added: whoever edits the file can
-//! recompute every id. So `plan` also records a [`PlannedRecord`] in the store (the header
-//! and the planned item ids, under the header's [`Header::manifest_id`]), and
-//! [`Manifest::check_against`] accepts a manifest only if its header is the recorded one and
-//! every item is one of the planned ones.
+//! recompute every id. So `plan` also records the plan in the store, and the executor admits
+//! a manifest only through [`ecrgc_review::admit`]: the manifest is one
+//! [`ecrgc_review::ReviewedPlan`] kind, recorded, approved and admitted like every other.
+//!
+//! Version 2 added the shared header (what-if reasons, the real planning clock, the catalog
+//! hash, the planner, the bound configuration); a version 1 manifest is refused.
 
+use ecrgc_review::{PlanHeader, PlanItem, ReviewedPlan, hex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use ecrgc_review::items_sha256;
+
 /// The manifest format this version writes and reads.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
+
+/// The kind of a deletion manifest, in its header and its record.
+pub const KIND: &str = "deletion";
 
 /// Errors reading a manifest.
 #[derive(Debug, thiserror::Error)]
@@ -54,61 +63,6 @@ pub enum ManifestError {
         /// The item's image digest.
         digest: String,
     },
-    /// The store holds no record of this manifest: its header was edited, or it was planned
-    /// from another store.
-    #[error(
-        "{path}: header.{field} does not match any plan recorded in the store {store} \
-         (no record {manifest_id}): the header was altered, or the manifest comes from another store"
-    )]
-    NotPlanned {
-        /// The file.
-        path: String,
-        /// The header field that differs from the record (or `*` when no record is close).
-        field: String,
-        /// The id the header hashes to.
-        manifest_id: String,
-        /// The store searched.
-        store: String,
-    },
-    /// An item that was not in the plan.
-    #[error(
-        "{path}: item {index} ({repository}@{digest}, item_id {item_id}) was not planned: \
-         a manifest may only lose items in review, never gain them"
-    )]
-    ItemNotPlanned {
-        /// The file.
-        path: String,
-        /// Position in `items`.
-        index: usize,
-        /// The item's repository.
-        repository: String,
-        /// The item's image digest.
-        digest: String,
-        /// The id it claims.
-        item_id: String,
-    },
-    /// The manifest is past its expiry.
-    #[error(
-        "{path}: header.expires_at {expires_at} has passed (now {now}); plan again for a fresh manifest"
-    )]
-    Expired {
-        /// The file.
-        path: String,
-        /// The expiry.
-        expires_at: String,
-        /// The clock used.
-        now: String,
-    },
-    /// A header time that cannot be read.
-    #[error("{path}: header.{field} {value:?} is not an RFC 3339 time")]
-    BadTime {
-        /// The file.
-        path: String,
-        /// The field.
-        field: String,
-        /// The value.
-        value: String,
-    },
     /// An item whose content does not match its id.
     #[error(
         "{path}: item {index} ({digest}) was altered: its content does not match item_id {item_id}"
@@ -125,27 +79,6 @@ pub enum ManifestError {
     },
 }
 
-/// What `plan` records in the store next to every manifest it writes, so the executor can
-/// tell a reviewed subset from an extended or edited manifest.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PlannedRecord {
-    /// Format version.
-    pub manifest_version: u32,
-    /// [`Header::manifest_id`] of `header`.
-    pub manifest_id: String,
-    /// The header as planned.
-    pub header: Header,
-    /// Every planned `item_id`, in manifest order.
-    pub item_ids: Vec<String>,
-}
-
-impl PlannedRecord {
-    /// Where the record lives in the store, as path parts.
-    pub fn store_parts(manifest_id: &str) -> [String; 2] {
-        ["_manifests".to_owned(), format!("{manifest_id}.json")]
-    }
-}
-
 /// Figures of the planned manifest.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Totals {
@@ -155,35 +88,20 @@ pub struct Totals {
     pub bytes: u64,
 }
 
-/// The manifest header.
+/// The manifest header: the header every plan shares, and the manifest's figures.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Header {
-    /// Snapshot run the plan read.
-    pub run_id: String,
-    /// The instant the run describes, RFC 3339.
-    pub snapshot_time: String,
-    /// When the plan was made (its `--now`), RFC 3339.
-    pub created_at: String,
-    /// After this instant the executor refuses the manifest, RFC 3339.
-    pub expires_at: String,
-    /// SHA-256 of the configuration the plan used.
-    pub config_hash: String,
-    /// ecrgc version that planned.
-    pub tool_version: String,
-    /// Store the run was read from.
-    pub store: String,
+    /// What every reviewed plan's header holds.
+    #[serde(flatten)]
+    pub plan: PlanHeader,
     /// Figures of the planned items (before any review).
     pub totals: Totals,
-    /// SHA-256 over the planned `item_id`s in order.
-    pub items_sha256: String,
 }
 
 impl Header {
-    /// SHA-256 of the header's canonical JSON: the identity of one plan. The header carries
-    /// `items_sha256`, so the id covers the planned items too.
+    /// The identity of one plan (see [`ReviewedPlan::plan_id`]).
     pub fn manifest_id(&self) -> String {
-        let canonical = serde_json::to_vec(self).expect("headers serialize");
-        hex(&Sha256::digest(&canonical))
+        ecrgc_review::header_id(self)
     }
 }
 
@@ -273,75 +191,7 @@ pub struct Manifest {
     pub items: Vec<Item>,
 }
 
-/// SHA-256 over item ids in order.
-pub fn items_sha256<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
-    let mut h = Sha256::new();
-    for id in ids {
-        h.update(id.as_bytes());
-        h.update(b"\n");
-    }
-    hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Manifest {
-    /// The record `plan` keeps in the store for this manifest.
-    pub fn planned_record(&self) -> PlannedRecord {
-        PlannedRecord {
-            manifest_version: MANIFEST_VERSION,
-            manifest_id: self.header.manifest_id(),
-            header: self.header.clone(),
-            item_ids: self.items.iter().map(|i| i.item_id.clone()).collect(),
-        }
-    }
-
-    /// Checks the manifest against the record of its plan (`None`: no record under the
-    /// header's id): the header must be the recorded one, and every item a planned one.
-    /// Removing items is the reviewer's right; adding or changing them is refused.
-    pub fn check_against(
-        &self,
-        path: &str,
-        store: &str,
-        record: Option<&PlannedRecord>,
-    ) -> Result<(), ManifestError> {
-        let manifest_id = self.header.manifest_id();
-        let Some(record) = record.filter(|r| r.header == self.header) else {
-            return Err(ManifestError::NotPlanned {
-                path: path.to_owned(),
-                field: record
-                    .and_then(|r| first_difference(&r.header, &self.header))
-                    .unwrap_or_else(|| "*".to_owned()),
-                manifest_id,
-                store: store.to_owned(),
-            });
-        };
-        if items_sha256(record.item_ids.iter().map(String::as_str)) != record.header.items_sha256 {
-            return Err(ManifestError::NotPlanned {
-                path: path.to_owned(),
-                field: "items_sha256".to_owned(),
-                manifest_id,
-                store: store.to_owned(),
-            });
-        }
-        let planned: std::collections::HashSet<&str> =
-            record.item_ids.iter().map(String::as_str).collect();
-        for (index, item) in self.items.iter().enumerate() {
-            if !planned.contains(item.item_id.as_str()) {
-                return Err(ManifestError::ItemNotPlanned {
-                    path: path.to_owned(),
-                    index,
-                    repository: item.repository_name.clone(),
-                    digest: item.image_digest.clone(),
-                    item_id: item.item_id.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Parses a manifest and checks its version, every item's id, and that no item repeats.
     pub fn from_json(path: &str, text: &str) -> Result<Self, ManifestError> {
         #[derive(Deserialize)]
@@ -387,13 +237,33 @@ impl Manifest {
     }
 }
 
-/// The first header field (by name) whose value differs, for the error message.
-fn first_difference(a: &Header, b: &Header) -> Option<String> {
-    let (a, b) = (serde_json::to_value(a).ok()?, serde_json::to_value(b).ok()?);
-    let (a, b) = (a.as_object()?, b.as_object()?);
-    a.iter()
-        .find(|(k, v)| b.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
+impl PlanItem for Item {
+    fn item_id(&self) -> &str {
+        &self.item_id
+    }
+
+    fn label(&self) -> String {
+        format!("{}@{}", self.repository_name, self.image_digest)
+    }
+}
+
+impl ReviewedPlan for Manifest {
+    type Header = Header;
+    type Item = Item;
+    const KIND: &'static str = KIND;
+    const FORMAT_VERSION: u32 = MANIFEST_VERSION;
+
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn common(header: &Header) -> &PlanHeader {
+        &header.plan
+    }
+
+    fn items(&self) -> &[Item] {
+        &self.items
+    }
 }
 
 #[cfg(test)]
@@ -422,18 +292,25 @@ mod tests {
     }
 
     fn manifest(items: Vec<Item>) -> Manifest {
+        let mut plan = PlanHeader::new(ecrgc_review::HeaderFields {
+            kind: KIND,
+            run_id: "r",
+            snapshot_time: 1_795_000_000_000_000,
+            now: 1_795_000_000_000_000,
+            wall_clock: 1_795_000_000_000_000,
+            ttl_hours: 72,
+            what_if: ecrgc_review::WhatIf::new(),
+            catalog_sha256: "c".into(),
+            planned_by: None,
+            config: ecrgc_review::Binding::default(),
+            store: "s",
+        });
+        plan.items_sha256 = items_sha256(items.iter().map(|i| i.item_id.as_str()));
         Manifest {
             manifest_version: MANIFEST_VERSION,
             header: Header {
-                run_id: "r".into(),
-                snapshot_time: "2026-11-21T00:00:00Z".into(),
-                created_at: "2026-11-21T00:00:00Z".into(),
-                expires_at: "2026-11-24T00:00:00Z".into(),
-                config_hash: "c".into(),
-                tool_version: "0".into(),
-                store: "s".into(),
+                plan,
                 totals: Totals::default(),
-                items_sha256: items_sha256(items.iter().map(|i| i.item_id.as_str())),
             },
             items,
         }
@@ -449,52 +326,22 @@ mod tests {
         let err = Manifest::from_json("m.json", &altered).expect_err("altered");
         assert!(err.to_string().contains("altered"), "{err}");
 
-        let future = text.replace("\"manifest_version\": 1", "\"manifest_version\": 9");
+        let future = text.replace("\"manifest_version\": 2", "\"manifest_version\": 9");
         let err = Manifest::from_json("m.json", &future).expect_err("unknown version");
         assert!(err.to_string().contains("manifest_version 9"), "{err}");
     }
 
-    fn other_item() -> Item {
-        let mut other = item();
-        other.image_digest = "sha256:bb".into();
-        other.item_id = other.compute_id();
-        other
-    }
-
     #[test]
-    fn a_reviewed_subset_is_accepted_an_extension_is_not() {
-        let planned = manifest(vec![item(), other_item()]);
-        let record = planned.planned_record();
-        planned
-            .check_against("m.json", "s", Some(&record))
-            .expect("as planned");
-
-        let mut cut = planned.clone();
-        cut.items.remove(0);
-        cut.check_against("m.json", "s", Some(&record))
-            .expect("a subset");
-
-        let mut third = item();
-        third.image_digest = "sha256:cc".into();
-        third.item_id = third.compute_id();
-        let mut extended = planned.clone();
-        extended.items.push(third);
-        let err = extended
-            .check_against("m.json", "s", Some(&record))
-            .expect_err("extended");
-        assert!(err.to_string().contains("item 2 (app@sha256:cc"), "{err}");
-
-        let mut later = planned.clone();
-        later.header.expires_at = "2027-01-01T00:00:00Z".into();
-        let err = later
-            .check_against("m.json", "s", Some(&record))
-            .expect_err("header edited");
-        assert!(err.to_string().contains("header.expires_at"), "{err}");
-
-        let err = planned
-            .check_against("m.json", "s", None)
-            .expect_err("no record");
-        assert!(err.to_string().contains("header.*"), "{err}");
+    fn the_header_is_flat_json_and_its_id_covers_every_field() {
+        let m = manifest(vec![item()]);
+        let v = serde_json::to_value(&m.header).expect("json");
+        assert_eq!(v["kind"], "deletion");
+        assert_eq!(v["totals"]["images"], 0);
+        assert!(v.get("plan").is_none(), "{v}");
+        let mut other = m.header.clone();
+        other.plan.what_if.push("--rule x".into());
+        assert_ne!(other.manifest_id(), m.header.manifest_id());
+        assert_eq!(m.plan_id(), m.header.manifest_id());
     }
 
     #[test]

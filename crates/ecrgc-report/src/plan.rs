@@ -10,7 +10,7 @@ use datafusion::execution::context::SessionContext;
 use ecrgc_engine::{Params, Planner, SqlKind};
 use ecrgc_manifest::{Evidence, Header, Item, MANIFEST_VERSION, Manifest, items_sha256};
 use ecrgc_model::USAGE_SOURCES;
-use ecrgc_model::time::{HOUR, rfc3339};
+use ecrgc_model::time::rfc3339;
 use futures::StreamExt;
 
 use crate::columns::{Columns, opt_i64, opt_str, opt_time};
@@ -33,12 +33,8 @@ pub struct PlanContext<'a> {
     pub params: &'a Params,
     /// Runs of the history window, oldest first.
     pub history_runs: Vec<String>,
-    /// Store location, for the record.
-    pub store: &'a str,
-    /// SHA-256 of the configuration.
-    pub config_hash: &'a str,
-    /// Hours the manifest stays valid.
-    pub manifest_ttl_hours: i64,
+    /// The manifest header's shared part (`items_sha256` is filled in here).
+    pub header: ecrgc_review::PlanHeader,
     /// Output folder (created if missing).
     pub out_dir: &'a Path,
     /// The run's snapshot instant, in microseconds.
@@ -69,7 +65,7 @@ pub struct PlanOutput {
     /// The paths written.
     pub files: Vec<String>,
     /// What the store must record for the executor to admit the manifest.
-    pub planned: ecrgc_manifest::PlannedRecord,
+    pub planned: ecrgc_review::PlanRecord<Header>,
     /// The FinOps report and the `plan_totals` rows to store.
     pub finops: crate::finops::Computed,
 }
@@ -105,7 +101,7 @@ async fn write_staged(
     staged: &mut Staged,
 ) -> Result<(
     Summary,
-    ecrgc_manifest::PlannedRecord,
+    ecrgc_review::PlanRecord<Header>,
     crate::finops::Computed,
 )> {
     let catalog = p.planner.catalog();
@@ -113,7 +109,7 @@ async fn write_staged(
         run_id: p.run_id.to_owned(),
         snapshot_time: p.snapshot_time.to_owned(),
         now: rfc3339(p.params.now),
-        store: p.store.to_owned(),
+        store: p.header.store.clone(),
         params: plan_params(p.params),
         history_runs: p.history_runs.clone(),
         rules: catalog
@@ -169,24 +165,24 @@ async fn write_staged(
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         header: Header {
-            run_id: p.run_id.to_owned(),
-            snapshot_time: p.snapshot_time.to_owned(),
-            created_at: rfc3339(p.params.now),
-            expires_at: rfc3339(p.params.now + p.manifest_ttl_hours * HOUR),
-            config_hash: p.config_hash.to_owned(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            store: p.store.to_owned(),
+            plan: ecrgc_review::PlanHeader {
+                items_sha256: items_sha256(items.iter().map(|i: &Item| i.item_id.as_str())),
+                ..p.header.clone()
+            },
             totals: ecrgc_manifest::Totals {
                 images: totals.images,
                 bytes: totals.bytes,
             },
-            items_sha256: items_sha256(items.iter().map(|i: &Item| i.item_id.as_str())),
         },
         items,
     };
     write_json(&staged.path("manifest.json"), &manifest)?;
     write_json(&staged.path("summary.json"), &summary)?;
-    Ok((summary, manifest.planned_record(), finops))
+    Ok((
+        summary,
+        ecrgc_review::ReviewedPlan::record(&manifest),
+        finops,
+    ))
 }
 
 /// Computes the FinOps report over the decisions just written to `decisions_path`.

@@ -76,11 +76,22 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List the rules and guards and what each one does.
     Rules(RulesArgs),
+    /// Approve a reviewed plan: record your AWS identity's sign-off in the store.
+    ///
+    /// Give the manifest (or lifecycle plan) as you reviewed it, with any items you removed:
+    /// the approval covers exactly its items. With `[safety] approvals_required = N`,
+    /// `apply --yes` acts only on plans N principals other than the planner approved, and
+    /// only on the items every one of them kept. Written once, never replaced.
+    Approve(ecrgc_exec::approve::ApproveArgs),
     /// Apply a reviewed manifest: re-check every image live, then delete (or archive) it.
     ///
     /// Dry run unless --yes: every check is made against live AWS and each item is listed
-    /// with what would happen to it. The manifest must be a subset of a plan the store
-    /// records, and not expired; anything else is refused before any API call (exit 2).
+    /// with what would happen to it. The manifest must be a subset of a plan the store it
+    /// names records, not expired by the real clock, not a what-if (planned with --now away
+    /// from the real clock, --sql-dir, --rule, or from a demo), planned under the same safety
+    /// configuration (the differing keys are named), and approved as `[safety]` asks;
+    /// anything else is refused before any API call (exit 2). A dry run shows a what-if or
+    /// unapproved plan with a warning.
     /// Each image is re-checked right before its batch: still there with the same digest
     /// and push time, no new tag, no pull since the snapshot, Inspector not seeing it in use,
     /// its repository still opted in and not excluded, and no ECS task definition or Lambda

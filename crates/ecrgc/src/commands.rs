@@ -18,6 +18,7 @@ use crate::cli::{
 };
 use crate::error::bad_input;
 use crate::output::{Sink, render_batches};
+use crate::planned::{Provenance, plan_header};
 use ecrgc_report::output::{ReportFormat, render_report};
 
 /// Runs one command.
@@ -31,6 +32,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::AthenaDdl(args) => athena_ddl(args),
         Command::Explain(args) => explain(args).await,
         Command::Rules(args) => rules(args),
+        Command::Approve(args) => {
+            ecrgc_exec::approve::run(args).await?;
+            Ok(())
+        }
         Command::Apply(args) => apply(args).await,
         Command::Lifecycle(args) => crate::lifecycle::run(args).await,
     }
@@ -159,7 +164,18 @@ async fn plan_run(
     catalog: Catalog,
     now: Micros,
     out: &Path,
+    provenance: Provenance<'_>,
 ) -> Result<ecrgc_report::Summary> {
+    let header = plan_header(
+        ecrgc_manifest::KIND,
+        &chosen.run,
+        config,
+        provenance,
+        &catalog,
+        now,
+        store.display(),
+    )
+    .await;
     let planner = Planner::new(catalog);
     let started = std::time::Instant::now();
     let spinner = spinner("running rules and guards");
@@ -174,9 +190,7 @@ async fn plan_run(
         snapshot_time: &run.snapshot_time,
         params: &params,
         history_runs: chosen.history.iter().map(|r| r.run_id.clone()).collect(),
-        store: store.display(),
-        config_hash: &config.hash(),
-        manifest_ttl_hours: i64::from(config.safety.manifest_ttl_hours),
+        header,
         out_dir: out,
         snapshot_micros: run.snapshot_time_micros,
         pricing: &config.pricing,
@@ -187,7 +201,7 @@ async fn plan_run(
     // The executor admits only manifests whose plan the store records; without the record
     // the manifest is useless, so it is removed rather than left to be refused later.
     let planned = &output.planned;
-    let parts = ecrgc_manifest::PlannedRecord::store_parts(&planned.manifest_id);
+    let parts = ecrgc_review::record_parts(&planned.plan_id);
     let body = serde_json::to_vec_pretty(planned)?;
     if let Err(e) = store.put_object(&[&parts[0], &parts[1]], body).await {
         let _ = std::fs::remove_file(out.join("manifest.json"));
@@ -326,7 +340,15 @@ async fn demo(args: DemoArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", truth_path.display()))?;
     let catalog = configured_catalog(None, &[], &config, args.config.as_deref())?;
     let chosen = Chosen::pick(&store, Some(&run.run_id), &config).await?;
-    plan_run(&store, &chosen, &config, catalog, now, &args.out).await?;
+    let provenance = Provenance {
+        config_path: args.config.as_deref(),
+        sql_dir: None,
+        only_rules: &[],
+    };
+    plan_run(
+        &store, &chosen, &config, catalog, now, &args.out, provenance,
+    )
+    .await?;
     Ok(())
 }
 
@@ -454,7 +476,15 @@ async fn plan(args: PlanArgs) -> Result<()> {
     )?;
     let store = open_store(&args.store, &config).await?;
     let chosen = Chosen::pick(&store, args.run.as_deref(), &config).await?;
-    plan_run(&store, &chosen, &config, catalog, now, &args.out).await?;
+    let provenance = Provenance {
+        config_path: args.store.config.as_deref(),
+        sql_dir: args.sql_dir.as_deref(),
+        only_rules: &args.rules,
+    };
+    plan_run(
+        &store, &chosen, &config, catalog, now, &args.out, provenance,
+    )
+    .await?;
     Ok(())
 }
 

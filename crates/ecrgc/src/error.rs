@@ -30,6 +30,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         {
             return 2;
         }
+        if let Some(review) = cause.downcast_ref::<ecrgc_review::ReviewError>() {
+            return review.exit_code();
+        }
         if let Some(ecrgc_engine::EngineError::InvalidSql { .. }) = cause.downcast_ref() {
             return 2;
         }

@@ -19,15 +19,17 @@ use clap::{Args, Subcommand, ValueEnum};
 use datafusion::execution::context::SessionContext;
 use ecrgc_engine::Planner;
 use ecrgc_lifecycle::derive::{Counts, RepoFacts, Status, Suggestion};
-use ecrgc_lifecycle::plan::{LifecycleHeader, LifecycleItem, LifecyclePlan, LifecycleRecord};
+use ecrgc_lifecycle::plan::{LifecycleHeader, LifecycleItem, LifecyclePlan};
 use ecrgc_lifecycle::render::{Heading, text};
 use ecrgc_lifecycle::{DeriveSettings, ImageFacts, derive};
-use ecrgc_model::time::{HOUR, Micros, rfc3339};
+use ecrgc_model::time::rfc3339;
 use ecrgc_report::columns::{Columns, opt_str, opt_time};
+use ecrgc_review::ReviewedPlan;
 
 use crate::cli::StoreArgs;
 use crate::commands::{Chosen, load_config, open_store, parse_now, prepare_session, spinner};
 use crate::error::bad_input;
+use crate::planned::{Provenance, plan_header};
 
 /// `ecrgc lifecycle`.
 #[derive(Debug, Args)]
@@ -131,6 +133,7 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
     let store = open_store(&args.store, &config).await?;
     let chosen = Chosen::pick(&store, args.run.as_deref(), &config).await?;
     let catalog = ecrgc_engine::Catalog::builtin();
+    let catalog_for_header = catalog.clone();
     let planner = Planner::new(catalog);
     let bar = spinner("running the guards");
     let (ctx, _) = prepare_session(&store, &chosen, &config, &planner, now).await?;
@@ -160,9 +163,23 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
     let run = &chosen.run;
     let mut written = Vec::new();
     if let Some(dir) = &args.out {
-        let plan = build_plan(&suggestions, &repos, &config, store.display(), run, now);
+        let header = plan_header(
+            ecrgc_lifecycle::plan::KIND,
+            run,
+            &config,
+            Provenance {
+                config_path: args.store.config.as_deref(),
+                sql_dir: None,
+                only_rules: &[],
+            },
+            &catalog_for_header,
+            now,
+            store.display(),
+        )
+        .await;
+        let plan = build_plan(&suggestions, &repos, header);
         let record = plan.record();
-        let parts = LifecycleRecord::store_parts(&record.plan_id);
+        let parts = ecrgc_review::record_parts(&record.plan_id);
         store
             .put_object(&[&parts[0], &parts[1]], serde_json::to_vec_pretty(&record)?)
             .await
@@ -216,10 +233,7 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
 fn build_plan(
     suggestions: &[Suggestion],
     repos: &BTreeMap<RepoKey, RepoFacts>,
-    config: &ecrgc_config::Config,
-    store: &str,
-    run: &ecrgc_store::RunMarker,
-    now: Micros,
+    header: ecrgc_review::PlanHeader,
 ) -> LifecyclePlan {
     let mut items = Vec::new();
     let mut expires = Counts::default();
@@ -258,17 +272,9 @@ fn build_plan(
     }
     LifecyclePlan::new(
         LifecycleHeader {
-            kind: String::new(),
-            run_id: run.run_id.clone(),
-            snapshot_time: run.snapshot_time.clone(),
-            created_at: rfc3339(now),
-            expires_at: rfc3339(now + i64::from(config.safety.manifest_ttl_hours) * HOUR),
-            config_hash: config.hash(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            store: store.to_owned(),
+            plan: header,
             repositories: 0,
             expires_now: expires,
-            items_sha256: String::new(),
         },
         items,
     )

@@ -11,6 +11,7 @@ mod commands;
 mod error;
 mod lifecycle;
 mod output;
+mod planned;
 
 use std::process::ExitCode;
 

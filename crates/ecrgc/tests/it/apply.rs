@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 use ecrgc_manifest::Manifest;
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, Key, manifest_keys, s};
-
-/// Inside the manifest's validity (planned at NOW, valid 72 hours).
-const APPLY_AT: &str = "2026-11-21T06:00:00Z";
+use crate::collect::{CONFIG, Env, Key, at, manifest_keys, s};
 
 const APPLY_SETTINGS: &str = r#"
 [apply]
@@ -57,9 +54,6 @@ impl Planned {
             "--store",
             &self.store,
         ];
-        if !extra.contains(&"--now") {
-            args.extend(["--now", APPLY_AT]);
-        }
         args.extend_from_slice(extra);
         self.env.ecrgc(&args)
     }
@@ -321,7 +315,7 @@ fn a_cut_manifest_and_changes_since_the_plan_are_respected() {
         &json!({"images": [{
             "account_id": p.key("private-old").0, "region": p.key("private-old").1,
             "repository_name": p.key("private-old").2, "image_digest": p.digest("private-old"),
-            "last_recorded_pull_time": "2026-11-21T03:00:00Z"}]}),
+            "last_recorded_pull_time": at(3)}]}),
     );
     // Inspector starts seeing another one in use.
     let (account, region, repo, digest) = p.key("stopped-long-ago");
@@ -330,7 +324,7 @@ fn a_cut_manifest_and_changes_since_the_plan_are_respected() {
         &json!({"coverage": [{
             "account_id": account, "region": region, "repository_name": repo,
             "image_digest": digest, "image_tags": ["s1"], "in_use_count": 1,
-            "last_in_use_at": "2026-11-21T04:00:00Z", "scan_status": "ACTIVE"}]}),
+            "last_in_use_at": at(4), "scan_status": "ACTIVE"}]}),
     );
     let (account, region, repo, digest) = p.key("etl-old");
     register_task_definition(
@@ -414,7 +408,7 @@ fn a_crash_mid_run_resumes_and_deletes_each_image_exactly_once() {
     let (config, m) = (s(&p.config), s(&manifest));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
     cmd.args([
-        "apply", &m, "--config", &config, "--store", &p.store, "--now", APPLY_AT, "--yes",
+        "apply", &m, "--config", &config, "--store", &p.store, "--yes",
     ])
     .env("NO_COLOR", "1")
     .stdout(Stdio::null())
@@ -524,26 +518,23 @@ fn tampered_extended_expired_and_corrupt_manifests_are_refused_before_any_call()
     );
     // The expiry pushed back by a week.
     let mut later = parsed.clone();
-    later.header.expires_at = "2026-12-01T00:00:00Z".into();
+    later.header.plan.expires_at = at(24 * 10);
     let later = write("later.json", &serde_json::to_string(&later).expect("json"));
     let corrupt = write("corrupt.json", &text[..text.len() / 2]);
     let future = write(
         "future.json",
-        &text.replacen("\"manifest_version\": 1", "\"manifest_version\": 2", 1),
+        &text.replacen("\"manifest_version\": 2", "\"manifest_version\": 3", 1),
     );
 
     p.env.moto.post("/_ecrgc/calls/reset", &json!({}));
+    let after_expiry = at(24 * 4);
     let cases: [(&Path, &[&str], &str); 6] = [
         (&tampered, &["--yes"], "was altered"),
         (&extended, &["--yes"], "was not planned"),
         (&later, &["--yes"], "header.expires_at does not match"),
         (&corrupt, &["--yes"], "not a valid manifest"),
-        (&future, &["--yes"], "manifest_version 2 is not supported"),
-        (
-            &manifest,
-            &["--yes", "--now", "2026-11-25T00:00:00Z"],
-            "has passed",
-        ),
+        (&future, &["--yes"], "manifest_version 3 is not supported"),
+        (&manifest, &["--now", &after_expiry], "has passed"),
     ];
     for (path, extra, message) in cases {
         let o = p.apply(path, extra);

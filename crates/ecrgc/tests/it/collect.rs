@@ -11,7 +11,30 @@ use std::process::{Command, Output};
 use ecrgc_testkit::Moto;
 use serde_json::{Value, json};
 
-pub(crate) const NOW: &str = "2026-11-21T00:00:00Z";
+thread_local! {
+    /// The real clock when the test (its thread) first asked, to the second: the scenario's
+    /// "now", the snapshot time and the plan's `--now`. It must be the real clock, since
+    /// `apply --yes` refuses a plan made for another instant (a what-if).
+    static NOW: &'static str = Box::leak(
+        chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+            .into_boxed_str(),
+    );
+}
+
+/// The test's "now" (see `NOW`).
+pub(crate) fn now() -> &'static str {
+    NOW.with(|n| *n)
+}
+
+/// The test's "now" moved by `hours` (negative: earlier), RFC 3339.
+pub(crate) fn at(hours: i64) -> String {
+    let now = chrono::DateTime::parse_from_rfc3339(now()).expect("now");
+    (now + chrono::Duration::hours(hours))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
 
 pub(crate) const CONFIG: &str = r#"
 [org]
@@ -41,7 +64,7 @@ impl Env {
     pub(crate) fn start(faults: Option<Value>) -> Option<Self> {
         let moto = Moto::start()?;
         let dir = tempfile::tempdir().expect("tempdir");
-        let truth = moto.seed_scenario(NOW, dir.path(), faults.as_ref());
+        let truth = moto.seed_scenario(now(), dir.path(), faults.as_ref());
         Some(Self { moto, dir, truth })
     }
 
@@ -83,10 +106,24 @@ impl Env {
     pub(crate) fn collect_and_plan(&self, config: &Path, store: &str, out: &str) -> String {
         let (config, store, out) = (s(config), s(&self.path(store)), s(&self.path(out)));
         let collected = self.ok(&[
-            "collect", "--config", &config, "--store", &store, "--now", NOW,
+            "collect",
+            "--config",
+            &config,
+            "--store",
+            &store,
+            "--now",
+            now(),
         ]);
         self.ok(&[
-            "plan", "--config", &config, "--store", &store, "--now", NOW, "--out", &out,
+            "plan",
+            "--config",
+            &config,
+            "--store",
+            &store,
+            "--now",
+            now(),
+            "--out",
+            &out,
         ]);
         collected
     }
@@ -435,7 +472,7 @@ fn sharded_collection_writes_one_run_with_the_same_plan() {
             "--store",
             &store,
             "--now",
-            NOW,
+            now(),
             "--shard",
             i,
             "--run-name",
@@ -451,7 +488,15 @@ fn sharded_collection_writes_one_run_with_the_same_plan() {
     );
     let early = s(&env.path("early"));
     let none = env.ecrgc(&[
-        "plan", "--config", &c, "--store", &store, "--now", NOW, "--out", &early,
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &early,
     ]);
     assert!(
         !none.status.success(),
@@ -478,7 +523,7 @@ fn sharded_collection_writes_one_run_with_the_same_plan() {
         "--store",
         &store,
         "--now",
-        NOW,
+        now(),
         "--out",
         &s(&out),
     ]);
@@ -519,8 +564,8 @@ fn collect_and_plan_work_on_an_s3_store() {
     );
     let c = s(&config);
     let out = env.path("out");
-    env.ok(&["collect", "--config", &c, "--now", NOW]);
-    env.ok(&["plan", "--config", &c, "--now", NOW, "--out", &s(&out)]);
+    env.ok(&["collect", "--config", &c, "--now", now()]);
+    env.ok(&["plan", "--config", &c, "--now", now(), "--out", &s(&out)]);
     let wrong = mismatches(&env, &out, |_, e| e.to_owned());
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
@@ -538,7 +583,7 @@ fn an_unreachable_store_fails_and_commits_nothing() {
         "--store",
         "s3://no-such-bucket/x",
         "--now",
-        NOW,
+        now(),
     ]);
     assert_eq!(
         o.status.code(),
@@ -553,7 +598,7 @@ fn an_unreachable_store_fails_and_commits_nothing() {
         "--store",
         "s3://no-such-bucket/x",
         "--now",
-        NOW,
+        now(),
         "--out",
         &s(&env.path("out")),
     ]);

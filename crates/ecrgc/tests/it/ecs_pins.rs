@@ -12,7 +12,7 @@ use std::process::Command;
 use ecrgc_testkit::{Moto, repo_root};
 use serde_json::{Value, json};
 
-use crate::collect::{Env, Key, NOW, manifest_keys, mismatches, s};
+use crate::collect::{Env, Key, at, manifest_keys, mismatches, now, s};
 
 const CONFIG: &str = r#"
 [org]
@@ -25,9 +25,6 @@ initial_backoff_ms = 5
 max_backoff_ms = 200
 "#;
 
-/// Inside the manifest's validity (planned at NOW).
-const APPLY_AT: &str = "2026-11-21T06:00:00Z";
-
 /// A server seeded with the ECS layout (`args` go to the script), or `None` without moto.
 fn start(args: &[&str], faults: Option<Value>) -> Option<Env> {
     let moto = Moto::start()?;
@@ -35,7 +32,7 @@ fn start(args: &[&str], faults: Option<Value>) -> Option<Env> {
     let truth_path = dir.path().join("truth.json");
     let mut cmd = Command::new(moto.python());
     cmd.arg(repo_root().join("testing/moto/ecs_scenario.py"))
-        .args(["--url", moto.url(), "--now", NOW])
+        .args(["--url", moto.url(), "--now", now()])
         .arg("--out")
         .arg(&truth_path)
         .args(args);
@@ -71,7 +68,7 @@ fn key(env: &Env, name: &str) -> Key {
 fn collect_and_plan(env: &Env, config: &str) -> (String, String) {
     let config = env.config("ecrgc.toml", config);
     let (c, store, out) = (s(&config), s(&env.path("store")), s(&env.path("out")));
-    let collected = env.ecrgc(&["collect", "--config", &c, "--store", &store, "--now", NOW]);
+    let collected = env.ecrgc(&["collect", "--config", &c, "--store", &store, "--now", now()]);
     assert!(
         collected.status.success(),
         "collect failed\n{}\n{}",
@@ -79,7 +76,15 @@ fn collect_and_plan(env: &Env, config: &str) -> (String, String) {
         String::from_utf8_lossy(&collected.stderr)
     );
     env.ok(&[
-        "plan", "--config", &c, "--store", &store, "--now", NOW, "--out", &out,
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &out,
     ]);
     (
         String::from_utf8_lossy(&collected.stdout).into_owned(),
@@ -142,8 +147,9 @@ fn a_scaled_to_zero_service_keeps_the_digest_its_revision_pins() {
         query(
             &env,
             &format!(
-                "SELECT kind, status_at >= TIMESTAMP '2026-11-20T00:00:00Z' AS in_window \
+                "SELECT kind, status_at >= TIMESTAMP '{}' AS in_window \
                  FROM workload_refs WHERE resolved_digest = '{}' ORDER BY kind",
+                at(-24),
                 digest(name)
             ),
         )
@@ -179,8 +185,6 @@ fn a_scaled_to_zero_service_keeps_the_digest_its_revision_pins() {
         &c,
         "--store",
         &s(&env.path("store")),
-        "--now",
-        APPLY_AT,
     ]);
     let would: BTreeSet<String> = listing
         .lines()

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, NOW, mismatches, s};
+use crate::collect::{CONFIG, Env, mismatches, now, s};
 
 const IMAGE_MANIFESTS: &[&str] = &[
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -208,7 +208,14 @@ fn layers_read_every_single_platform_manifest_once_and_check_the_pull_time_exclu
     let config = env.config("ecrgc.toml", CONFIG);
     let (c, store) = (s(&config), s(&env.path("store")));
     let o = env.ecrgc(&[
-        "collect", "--config", &c, "--store", &store, "--now", NOW, "--layers",
+        "collect",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--layers",
     ]);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&o.stdout),
@@ -341,7 +348,15 @@ fn layers_read_every_single_platform_manifest_once_and_check_the_pull_time_exclu
     // Layers change no decision.
     let out = s(&env.path("out"));
     env.ok(&[
-        "plan", "--config", &c, "--store", &store, "--now", NOW, "--out", &out,
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &out,
     ]);
     let wrong = mismatches(&env, &env.path("out"), |_, e| e.to_owned());
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -364,7 +379,7 @@ fn layer_failures_cost_their_repository_or_unit_only() {
         &CONFIG.replace("[sources]", "[sources]\nlayers = true"),
     );
     let (c, store) = (s(&config), s(&env.path("store")));
-    let collected = env.ok(&["collect", "--config", &c, "--store", &store, "--now", NOW]);
+    let collected = env.ok(&["collect", "--config", &c, "--store", &store, "--now", now()]);
     assert!(collected.contains("committed run"), "{collected}");
     let coverage = query(&env, &store, COVERAGE);
     let row = |a: &str, r: &str, src: &str| {
@@ -431,7 +446,7 @@ fn layer_failures_cost_their_repository_or_unit_only() {
         "--store",
         &store2,
         "--now",
-        NOW,
+        now(),
         "--no-layers",
     ]);
     let (digests, _) = batch_get_calls(&env);

@@ -12,9 +12,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, NOW, s};
+use crate::collect::{CONFIG, Env, at, now, s};
 
-const APPLY_AT: &str = "2026-11-21T06:00:00Z";
 const REPO: &str = "ci/builds";
 const CENTRAL: &str = "111111111111";
 const EU: &str = "eu-west-1";
@@ -52,7 +51,7 @@ ecr = boto3.client("ecr", endpoint_url=url, region_name="eu-west-1",
 "#;
 
 fn ago(days: i64) -> String {
-    let now = chrono::DateTime::parse_from_rfc3339(NOW).expect("NOW");
+    let now = chrono::DateTime::parse_from_rfc3339(now()).expect("now");
     (now - chrono::Duration::days(days))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -107,7 +106,7 @@ print(json.dumps(digests))
             "--store",
             &store,
             "--now",
-            NOW,
+            now(),
         ]);
         let out = env.path("lifecycle");
         let text = env.ok(&[
@@ -118,7 +117,7 @@ print(json.dumps(digests))
             "--store",
             &store,
             "--now",
-            NOW,
+            now(),
             "--repository",
             &format!("{CENTRAL}/{EU}/{REPO}"),
             "--out",
@@ -141,9 +140,6 @@ print(json.dumps(digests))
     fn apply(&self, plan: &Path, extra: &[&str]) -> std::process::Output {
         let (config, plan) = (s(&self.config), s(plan));
         let mut args = vec!["apply", &plan, "--config", &config, "--store", &self.store];
-        if !extra.contains(&"--now") {
-            args.extend(["--now", APPLY_AT]);
-        }
         args.extend_from_slice(extra);
         self.env.ecrgc(&args)
     }
@@ -285,7 +281,7 @@ fn an_edited_or_extended_plan_is_refused_before_any_call() {
             "{name}: {err}"
         );
     }
-    let o = lc.apply(&lc.plan, &["--now", "2026-12-31T00:00:00Z"]);
+    let o = lc.apply(&lc.plan, &["--now", &at(24 * 40)]);
     assert_eq!(o.status.code(), Some(2), "expired");
     assert!(String::from_utf8_lossy(&o.stderr).contains("has passed"));
     assert_eq!(lc.calls("*"), 0, "no AWS call for a refused plan");
@@ -338,7 +334,11 @@ fn ecrgc(args: &[&str]) -> std::process::Output {
         .expect("ecrgc runs")
 }
 
-/// A demo store (2,000 images, seed 5) planned at NOW.
+/// The demo's clock: demo plans are what-ifs anyway, so a fixed instant keeps the snapshot
+/// stable.
+const DEMO_NOW: &str = "2026-11-21T00:00:00Z";
+
+/// A demo store (2,000 images, seed 5) planned at DEMO_NOW.
 fn demo_store(dir: &Path) -> String {
     let store = s(&dir.join("store"));
     let o = ecrgc(&[
@@ -350,7 +350,7 @@ fn demo_store(dir: &Path) -> String {
         "--seed",
         "5",
         "--now",
-        NOW,
+        DEMO_NOW,
         "--out",
         &s(&dir.join("out")),
     ]);
@@ -369,7 +369,7 @@ fn suggest_on_the_demo_prints_policies_their_evidence_and_the_plan() {
         "--store",
         &store,
         "--now",
-        NOW,
+        DEMO_NOW,
         "--out",
         &s(&out),
     ]);
@@ -402,7 +402,7 @@ fn suggest_on_the_demo_prints_policies_their_evidence_and_the_plan() {
         "--store",
         &store,
         "--now",
-        NOW,
+        DEMO_NOW,
         "--format",
         "json",
     ]);
@@ -432,7 +432,7 @@ fn suggest_refuses_bad_input_with_exit_2() {
     ] {
         let mut all = vec!["lifecycle", "suggest", "--store", &store];
         if !args.contains(&"--now") {
-            all.extend(["--now", NOW]);
+            all.extend(["--now", DEMO_NOW]);
         }
         all.extend(args.iter().copied());
         let out = dir.path().join("never");

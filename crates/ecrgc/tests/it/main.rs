@@ -9,4 +9,5 @@ mod layers;
 mod lifecycle;
 mod replication;
 mod report;
+mod review;
 mod scope;

@@ -17,7 +17,7 @@ use std::process::Command;
 use ecrgc_testkit::Moto;
 use serde_json::{Value, json};
 
-use crate::collect::{NOW, s};
+use crate::collect::{now, s};
 
 const CONFIG: &str = r#"
 [org]
@@ -153,10 +153,24 @@ impl Org {
             self.path("out"),
         );
         self.ok(&[
-            "collect", "--config", &config, "--store", &store, "--now", NOW,
+            "collect",
+            "--config",
+            &config,
+            "--store",
+            &store,
+            "--now",
+            now(),
         ]);
         self.ok(&[
-            "plan", "--config", &config, "--store", &store, "--now", NOW, "--out", &out,
+            "plan",
+            "--config",
+            &config,
+            "--store",
+            &store,
+            "--now",
+            now(),
+            "--out",
+            &out,
         ]);
         let text =
             std::fs::read_to_string(self.dir.path().join("out/manifest.json")).expect("manifest");
@@ -306,9 +320,7 @@ fn a_replica_in_use_keeps_its_delete_replicating_source_and_apply_deletes_replic
     // apply --yes: the replica first, then its source; `a` untouched everywhere.
     let (config, store) = (org.path("ecrgc.toml"), org.path("store"));
     let m = org.path("out/manifest.json");
-    let out = org.ok(&[
-        "apply", &m, "--config", &config, "--store", &store, "--now", NOW, "--yes",
-    ]);
+    let out = org.ok(&["apply", &m, "--config", &config, "--store", &store, "--yes"]);
     assert!(out.contains("deleted"), "{out}");
     assert_eq!(org.remaining(SOURCE), vec!["a".to_owned()]);
     assert_eq!(org.remaining(DESTINATION), vec!["a".to_owned()]);
@@ -367,9 +379,7 @@ fn without_delete_replication_the_unused_source_goes_and_a_rule_turned_on_since_
     python(&org.moto, TURN_ON, &[org.moto.url()]);
     let (config, store) = (org.path("ecrgc.toml"), org.path("store"));
     let m = org.path("out/manifest.json");
-    let out = org.ok(&[
-        "apply", &m, "--config", &config, "--store", &store, "--now", NOW, "--yes",
-    ]);
+    let out = org.ok(&["apply", &m, "--config", &config, "--store", &store, "--yes"]);
     assert!(out.contains("replication_changed"), "{out}");
     let journal = std::fs::read_to_string(org.path("out/manifest.journal.jsonl")).expect("journal");
     let skipped: Vec<Value> = journal

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::collect::{CONFIG, Env, NOW, mismatches, s};
+use crate::collect::{CONFIG, Env, at, mismatches, now, s};
 
 const PARTNER: &str = "444444444444";
 
@@ -69,7 +69,15 @@ fn uncollected_pullers_block_and_every_reference_form_is_read() {
     let out2 = crate::collect::s(&env.path("out-again"));
     let c = crate::collect::s(&config);
     let text = env.ok(&[
-        "plan", "--config", &c, "--store", &store, "--now", NOW, "--out", &out2,
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &out2,
     ]);
     assert!(
         text.contains("outside the collected scope") && text.contains(PARTNER),
@@ -130,7 +138,7 @@ fn an_account_missing_from_the_next_run_stays_a_blocker_for_the_history_window()
         "--store",
         &store,
         "--now",
-        "2026-11-20T00:00:00Z",
+        &at(-24),
     ]);
     env.collect_and_plan(&config, "store", "out");
     let summary = summary(&env, "out");
@@ -184,7 +192,7 @@ fn a_registry_account_outside_the_collected_accounts_is_refused() {
             "--store",
             &s(&store),
             "--now",
-            NOW,
+            now(),
         ]);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{stderr}");
