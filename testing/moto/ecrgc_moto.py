@@ -298,7 +298,7 @@ TASK_DEFINITION_OVERRIDE_FIELDS = {"registered_at": "registeredAt", "deregistere
 SEED_KEYS = {"images", "coverage", "aggregators", "task_image_digests", "task_overrides",
              "task_definition_overrides", "organization_accounts", "page_size", "faults",
              "inspector2_delegated_admin", "ecr_record_pulls", "delays"}
-SEED_KEYS |= {"service_revisions", "service_deployments", "vanished_services"}
+SEED_KEYS |= {"service_revisions", "service_deployments", "vanished_services", "triggers"}
 
 
 def _ecs_arn(account: str, region: str, kind: str, *path: str) -> str:
@@ -491,6 +491,8 @@ class State:
             self.pull_exclusions: dict[tuple, dict[str, float]] = {}
             self.record_pulls = False
             self.delays: dict[tuple, float] = {}
+            # One-shot world changes made right after the Nth matching call was answered.
+            self.triggers: list[dict] = []
             # Registry settings per (account, region): the replication configuration as put,
             # pull through cache rules and creation templates by prefix.
             self.replication: dict[tuple, dict] = {}
@@ -566,6 +568,19 @@ class State:
                 # client in the middle of a run.
                 self.delays[(delay["service"], delay["operation"])] = float(delay["ms"]) / 1000.0
             counts["delays"] = len(doc.get("delays") or [])
+            for trigger in doc.get("triggers") or []:
+                # After the `after`-th answered call matching every non-null field, once: the
+                # `images` rows are merged as seeded ones, and each of `tags` is added to its
+                # image (a person tagging it in between two of a client's calls).
+                self.triggers.append({
+                    "account_id": trigger.get("account_id"), "region": trigger.get("region"),
+                    "service": trigger["service"], "operation": trigger["operation"],
+                    "repository_name": trigger.get("repository_name"),
+                    "after": int(trigger.get("after") or 1), "seen": 0, "fired": False,
+                    "images": list(trigger.get("images") or []),
+                    "tags": list(trigger.get("tags") or []),
+                })
+            counts["triggers"] = len(doc.get("triggers") or [])
             counts.update(self.services.seed(doc))
             if "ecr_record_pulls" in doc:
                 self.record_pulls = bool(doc["ecr_record_pulls"])
@@ -612,6 +627,25 @@ class State:
                 return fault
         return None
 
+    def due_triggers(self, req: Req) -> list[dict]:
+        """The triggers this answered call fires (each fires once)."""
+        due = []
+        with self.lock:
+            for t in self.triggers:
+                if t["fired"] or t["service"] != req.service or t["operation"] != req.operation:
+                    continue
+                if t["account_id"] is not None and t["account_id"] != req.account:
+                    continue
+                if t["region"] is not None and t["region"] != req.region:
+                    continue
+                if t["repository_name"] is not None and t["repository_name"] != req.json.get("repositoryName"):
+                    continue
+                t["seen"] += 1
+                if t["seen"] >= t["after"]:
+                    t["fired"] = True
+                    due.append(t)
+        return due
+
     def calls_report(self) -> list[dict]:
         with self.lock:
             rows = []
@@ -645,6 +679,7 @@ class State:
                 "inspector2_delegated_admin": sorted(self.inspector_admins),
                 "ecr_record_pulls": self.record_pulls,
                 "delays": [{"service": k[0], "operation": k[1], "ms": v * 1000.0} for k, v in self.delays.items()],
+                "triggers": [dict(t) for t in self.triggers],
                 **self.services.snapshot(),
             }
 
@@ -861,13 +896,30 @@ class Extension:
         handler = self.handlers.get((req.service, req.operation or ""))
         try:
             if handler is None:
-                return self.call_moto(environ, body)
-            return handler(req)
+                response = self.call_moto(environ, body)
+            else:
+                response = handler(req)
         except ApiError as err:
             return self.error(req, err)
         except NotImplementedError as exc:
             # moto has no such operation: answer a 500 in the service's own protocol, not HTML.
             return self.error(req, ApiError("InternalFailure", f"ecrgc_moto: not implemented by moto: {exc}", 500))
+        # The answer is ready: what the triggers change shows from the next call on.
+        for trigger in self.state.due_triggers(req):
+            self.fire(trigger)
+        return response
+
+    def fire(self, trigger: dict) -> None:
+        """A trigger's world change: image overrides merged, tags added."""
+        if trigger["images"]:
+            self.state.seed({"images": trigger["images"]})
+        from moto.ecr.models import ecr_backends
+        for row in trigger["tags"]:
+            repo = ecr_backends[row["account_id"]][row["region"]].repositories.get(row["repository_name"])
+            image = self._find_image(repo, row["image_digest"])
+            if image is None:
+                raise ValueError(f"trigger: no image {row}")
+            image.update_tag(row["tag"])
 
     def error(self, req: Req, err: ApiError) -> Response:
         request_id = str(uuid.uuid4())
@@ -1745,7 +1797,27 @@ class Extension:
                 config["CodeSha256"] = digest.split(":", 1)[1]
         return config
 
+    def _detach_published_code(self, req: Req) -> None:
+        """A published version's code is immutable (AWS Lambda Developer Guide, "Manage Lambda
+        function versions"), but moto's PublishVersion copies the function shallowly, so an
+        UpdateFunctionCode of $LATEST would rewrite the versions' code too. Give each
+        published version its own copy first."""
+        from moto.awslambda.models import lambda_backends
+        from urllib.parse import unquote
+        # PUT /2015-03-31/functions/{FunctionName}/code; the name may be an ARN.
+        name = unquote(_last(req.path.rstrip("/").rsplit("/", 1)[0]))
+        name = name.split(":function:")[-1].split(":")[0]
+        try:
+            storage = lambda_backends[req.account][req.region]._lambdas
+            group = storage._functions.get(name) or {}
+        except Exception:
+            return
+        for fn in group.get("versions") or []:
+            fn.code = copy.deepcopy(fn.code)
+
     def lambda_deploy(self, req: Req) -> Response:
+        if req.operation == "UpdateFunctionCode":
+            self._detach_published_code(req)
         response, parsed = self.moto_json(req)
         if parsed is None:
             return response

@@ -625,6 +625,58 @@ def _storage_class() -> str:
     return "archived, restored, unknown digest refused; delay 0.3 s held"
 
 
+@check("a trigger changes the world once, right after the Nth matching call was answered")
+def _triggers() -> str:
+    ecr = Env.client("ecr", CENTRAL, EU)
+    digest = img("legacy-old")["image_digest"]
+    pulled = ago(0.5).isoformat()
+    seed({"triggers": [{"account_id": CENTRAL, "region": EU, "service": "ecr", "operation": "DescribeImages",
+                        "repository_name": "legacy/tool", "after": 2,
+                        "images": [{"account_id": CENTRAL, "region": EU, "repository_name": "legacy/tool",
+                                    "image_digest": digest, "last_recorded_pull_time": pulled}],
+                        "tags": [{"account_id": CENTRAL, "region": EU, "repository_name": "legacy/tool",
+                                  "image_digest": digest, "tag": "hotfix"}]}]})
+
+    def describe() -> dict:
+        return ecr.describe_images(repositoryName="legacy/tool", imageIds=[{"imageDigest": digest}])["imageDetails"][0]
+
+    ecr.describe_images(repositoryName="payments/api")  # another repository: not counted
+    first, second, third = describe(), describe(), describe()
+    expect(sorted(first["imageTags"]) == ["l1"] and "lastRecordedPullTime" not in first, f"{first}")
+    expect(sorted(second["imageTags"]) == ["l1"], f"fired only after the 2nd call was answered: {second}")
+    expect(sorted(third["imageTags"]) == ["hotfix", "l1"], f"{third}")
+    expect(abs(third["lastRecordedPullTime"].timestamp() - ago(0.5).timestamp()) < 1, f"{third}")
+    fired = [t for t in http("GET", "/_ecrgc/seed")["triggers"] if t["repository_name"] == "legacy/tool"]
+    expect(len(fired) == 1 and fired[0]["fired"] and fired[0]["seen"] == 2, f"{fired}")
+    # Undo, for the checks after this one.
+    ecr.batch_delete_image(repositoryName="legacy/tool", imageIds=[{"imageTag": "hotfix"}])
+    expect(sorted(describe()["imageTags"]) == ["l1"], "tag removed again")
+    return "fired once after the 2nd DescribeImages of the repository: tag added, pull time set"
+
+
+@check("Lambda: a published version keeps its image after UpdateFunctionCode of $LATEST")
+def _lambda_versions() -> str:
+    lam = Env.client("lambda", WORKLOADS, US)
+    host = f"{CENTRAL}.dkr.ecr.{EU}.amazonaws.com/payments/api"
+    first, then = f"{host}@{img('old-unused')['image_digest']}", f"{host}:v9"
+    role = f"arn:aws:iam::{WORKLOADS}:role/lambda-exec"
+    lam.create_function(FunctionName="selftest-versions", Role=role, PackageType="Image", Code={"ImageUri": first})
+    version = lam.publish_version(FunctionName="selftest-versions")["Version"]
+    lam.create_alias(FunctionName="selftest-versions", Name="prod", FunctionVersion=version)
+    lam.update_function_code(FunctionName="selftest-versions", ImageUri=then)
+    latest = lam.get_function(FunctionName="selftest-versions")["Code"]
+    pinned = lam.get_function(FunctionName="selftest-versions", Qualifier=version)["Code"]
+    expect(latest["ImageUri"] == then, f"{latest}")
+    expect(pinned["ImageUri"] == first, f"the published version changed: {pinned}")
+    expect(pinned["ResolvedImageUri"].endswith(img("old-unused")["image_digest"]), f"{pinned}")
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName="selftest-versions")["Versions"]]
+    expect(versions == ["$LATEST", version], f"{versions}")
+    aliases = lam.list_aliases(FunctionName="selftest-versions")["Aliases"]
+    expect([(a["Name"], a["FunctionVersion"]) for a in aliases] == [("prod", version)], f"{aliases}")
+    lam.delete_function(FunctionName="selftest-versions")
+    return f"version {version} still runs the digest, $LATEST the tag; alias prod -> {version}"
+
+
 @check("ECS: service revisions pin the digest a tag named; deployments, createdAt filter, pages, task sets, MISSING")
 def _ecs_revisions() -> str:
     ecr = Env.client("ecr", CENTRAL, EU)

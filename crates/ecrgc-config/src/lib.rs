@@ -238,6 +238,12 @@ pub struct ApplyConfig {
     /// Longest single backoff, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// The live workload references (task definitions, services and their pinned digests,
+    /// tasks, Lambda versions and aliases) of an account and region are read again before a
+    /// batch when the last reading is older than this many seconds, so a long apply never
+    /// deletes on a stale view.
+    #[serde(default = "default_reference_max_age_seconds")]
+    pub reference_max_age_seconds: u64,
 }
 
 impl Default for ApplyConfig {
@@ -251,10 +257,18 @@ impl Default for ApplyConfig {
             max_attempts: default_max_attempts(),
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
+            reference_max_age_seconds: default_reference_max_age_seconds(),
         }
     }
 }
 
+/// The longest `apply.reference_max_age_seconds`: a view of the workloads older than an hour
+/// is not a live check.
+pub const MAX_REFERENCE_AGE_SECONDS: u64 = 3600;
+
+fn default_reference_max_age_seconds() -> u64 {
+    300
+}
 fn default_parallel_repositories() -> u32 {
     32
 }
@@ -736,6 +750,13 @@ impl Config {
                 "BatchDeleteImage takes 1 to 100 images a call",
             ));
         }
+        if !(1..=MAX_REFERENCE_AGE_SECONDS).contains(&self.apply.reference_max_age_seconds) {
+            return Err(invalid(
+                "apply.reference_max_age_seconds",
+                &self.apply.reference_max_age_seconds.to_string(),
+                "the live references are re-read after 1 to 3600 seconds",
+            ));
+        }
         if self.apply.role_name.as_deref() == Some("") {
             return Err(invalid(
                 "apply.role_name",
@@ -1020,6 +1041,27 @@ manifest_ttl_hours = 72
         assert_eq!(changed, vec!["rules.unused_days"]);
         assert_eq!(b.safety.approvals_required, 2);
         assert!(b.safety.approver_must_differ);
+    }
+
+    #[test]
+    fn the_reference_age_defaults_to_five_minutes_and_is_bounded() {
+        assert_eq!(
+            parse("").expect("valid").apply.reference_max_age_seconds,
+            300
+        );
+        let c = parse("[apply]\nreference_max_age_seconds = 60\n").expect("valid");
+        assert_eq!(c.apply.reference_max_age_seconds, 60);
+        for bad in ["0", "3601"] {
+            let e = parse(&format!("[apply]\nreference_max_age_seconds = {bad}\n"))
+                .expect_err("out of range");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "invalid config file ecrgc.toml: `apply.reference_max_age_seconds` = \
+                     \"{bad}\": the live references are re-read after 1 to 3600 seconds"
+                )
+            );
+        }
     }
 
     #[test]

@@ -18,7 +18,10 @@ use crate::{ExecError, Result};
 /// Apply a reviewed manifest: re-check every image live, then delete (or archive) it.
 ///
 /// Without --yes this is a dry run: every check is made against live AWS and each item is
-/// listed with what would happen to it; nothing is changed and nothing is journaled. With
+/// listed with what would happen to it; nothing is changed and nothing is journaled. Every
+/// live workload reference (ECS task definitions, services and their pinned digests, tasks,
+/// Lambda versions and aliases, in every account and region) keeps an image, whether or not
+/// it existed at the snapshot, and each batch is described again right before its call. With
 /// --yes, every decision and API result is appended to the journal (a local JSON Lines file
 /// and the store's `journal` table) before the next call, so running the same command again
 /// after a crash resumes where it stopped and never repeats a deletion.

@@ -1,11 +1,10 @@
-//! The run: which items are left to do, the sessions and the reference sweep they need, the
+//! The run: which items are left to do, the sessions and the live references they need, the
 //! repositories worked on in parallel, and the summary over every session of the manifest.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use arrow::array::{Array, StringArray};
 use ecrgc_aws::replication::{ReplicationRule, replication_rules};
 use ecrgc_aws::{AccountSession, ApiLimits, Aws, CallStats, Caller, Failure, RetrySettings};
 use ecrgc_config::{Config, TagSelector};
@@ -21,7 +20,7 @@ use crate::Result;
 use crate::admit::Admitted;
 use crate::journal::{Entry, Event, History, Journal, read_history};
 use crate::live::process_repository;
-use crate::references::{RepoKey, Sweep, SweepScope, sweep};
+use crate::references::{AwsReader, References, RepoKey};
 use crate::replication::{ImageKey, phases, replica_key};
 
 /// What happens to an image that passes every check.
@@ -56,12 +55,10 @@ pub struct Shared {
     pub caller: Caller,
     /// A session per account, or why none.
     pub sessions: HashMap<String, Result<AccountSession, Failure>>,
-    /// Set when the reference sweep failed: nothing may be deleted.
-    pub blocked: Option<String>,
     /// Whether Inspector usage is re-read.
     pub inspector: bool,
-    /// New references since the snapshot.
-    pub sweep: Sweep,
+    /// Every live workload reference, re-read when too old (see [`crate::references`]).
+    pub references: References,
     /// The snapshot time.
     pub snapshot_time: Micros,
     /// Delete or archive.
@@ -439,13 +436,11 @@ fn interleave<V>(groups: BTreeMap<RepoKey, V>) -> Vec<(RepoKey, V)> {
     }
 }
 
-/// What every apply needs before its first repository: a session per account, the sweep
-/// for references made since the snapshot, and the journal of an `--yes` run.
+/// What every apply needs before its first repository: a session per account, the live
+/// references (read lazily, see [`crate::references`]), and the journal of an `--yes` run.
 pub(crate) struct Prepared {
     pub(crate) sessions: HashMap<String, Result<AccountSession, Failure>>,
-    pub(crate) sweep: Sweep,
-    /// Set when the reference sweep failed: nothing may be changed.
-    pub(crate) blocked: Option<String>,
+    pub(crate) references: References,
     pub(crate) journal: Option<Mutex<Journal>>,
 }
 
@@ -455,8 +450,7 @@ pub(crate) struct PrepareScope<'a> {
     pub(crate) store: &'a Store,
     /// Accounts and regions of the pending items.
     pub(crate) items: Vec<(String, String)>,
-    /// The snapshot run planned, and its instant.
-    pub(crate) run_id: &'a str,
+    /// The instant of the snapshot run planned.
     pub(crate) snapshot_time: Micros,
     /// The plan's id (the journal's key), its local journal, and whether to open it.
     pub(crate) plan_id: &'a str,
@@ -465,7 +459,8 @@ pub(crate) struct PrepareScope<'a> {
 }
 
 /// Opens the sessions (item accounts, and every account whose workloads may reference an
-/// image), sweeps for new references, and opens the journal.
+/// image), sets up the live references of every such account × region (read before the
+/// first batch that needs them), and opens the journal.
 pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> Result<Prepared> {
     let config = scope.config;
     let home = scope.items.first().map(|i| i.1.clone());
@@ -506,31 +501,30 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
         regions.sort();
         regions.dedup();
     }
-    let known_task_definitions = if check_ecs {
-        snapshot_task_definitions(scope.store, scope.run_id).await?
-    } else {
-        HashSet::new()
-    };
-    let found = sweep(SweepScope {
-        caller: caller.clone(),
-        sessions: reference_accounts
+    // Deregistered task definitions, stopped tasks and deployments inside the rollback
+    // window count, the window counted from the snapshot (see `references`).
+    let recent_since =
+        scope.snapshot_time - i64::from(config.rules.rollback_window_hours) * 3_600_000_000;
+    let places: Vec<(String, String)> = reference_accounts
+        .iter()
+        .flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone())))
+        .collect();
+    let reader = AwsReader::new(
+        caller.clone(),
+        reference_accounts
             .iter()
             .filter_map(|a| sessions.get(a).map(|s| (a.clone(), s.clone())))
             .collect(),
-        regions,
-        known_task_definitions,
-        snapshot_time: scope.snapshot_time,
-        ecs: check_ecs,
-        lambda: check_lambda,
-        parallel: config.apply.parallel_repositories as usize,
-    })
-    .await;
-    let blocked = (!found.failures.is_empty()).then(|| {
-        format!(
-            "new references could not be searched: {}",
-            found.failures.join("; ")
-        )
-    });
+        (check_ecs, check_lambda),
+        recent_since,
+        config.apply.api_concurrency.max(1) as usize,
+    );
+    let references = References::new(
+        reader,
+        places,
+        Duration::from_secs(config.apply.reference_max_age_seconds),
+        config.apply.parallel_repositories as usize,
+    );
     let journal = if scope.execute {
         let session = format!(
             "{}-{:04x}",
@@ -548,8 +542,7 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
     };
     Ok(Prepared {
         sessions,
-        sweep: found,
-        blocked,
+        references,
         journal,
     })
 }
@@ -565,7 +558,6 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
                 .iter()
                 .map(|i| (i.account_id.clone(), i.region.clone()))
                 .collect(),
-            run_id: &opts.admitted.manifest.header.plan.run_id,
             snapshot_time: opts.admitted.snapshot_time,
             plan_id: &opts.admitted.manifest_id,
             journal_path: &opts.journal_path,
@@ -579,9 +571,8 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
         replication,
         caller,
         sessions: prepared.sessions,
-        blocked: prepared.blocked,
         inspector: config.sources.inspector,
-        sweep: prepared.sweep,
+        references: prepared.references,
         snapshot_time: opts.admitted.snapshot_time,
         mode: opts.mode,
         execute: opts.execute,
@@ -619,35 +610,6 @@ async fn read_replication(
     .await
     .into_iter()
     .collect()
-}
-
-/// Task definition ARNs the snapshot run holds (from any source); only newer ones are
-/// described. A run no longer in the store means every ACTIVE one is described.
-pub(crate) async fn snapshot_task_definitions(
-    store: &Store,
-    run_id: &str,
-) -> Result<HashSet<String>> {
-    let Some(run) = store.run(run_id).await? else {
-        return Ok(HashSet::new());
-    };
-    let mut arns = HashSet::new();
-    for batch in store
-        .read_columns(&run, "workload_refs", &["kind", "resource_arn"])
-        .await?
-    {
-        let (Some(kind), Some(arn)) = (
-            batch.column(0).as_any().downcast_ref::<StringArray>(),
-            batch.column(1).as_any().downcast_ref::<StringArray>(),
-        ) else {
-            continue;
-        };
-        for i in 0..batch.num_rows() {
-            if kind.is_valid(i) && kind.value(i) == "task_definition" && arn.is_valid(i) {
-                arns.insert(arn.value(i).to_owned());
-            }
-        }
-    }
-    Ok(arns)
 }
 
 fn summarize(

@@ -15,11 +15,15 @@
 //!   to the store (`journal/manifest_id=…/session=…/…jsonl`), durable before the API call it
 //!   announces. A second `apply` of the same manifest reads it back and never repeats what
 //!   is done.
-//! * [`references`]: the live search for workloads that started naming an image after the
-//!   snapshot (ECS task definitions registered since, Lambda functions changed since).
+//! * [`references`]: every live workload reference in every configured account and region
+//!   (ECS task definitions, services and the digests their revisions and deployments pin,
+//!   tasks, Lambda versions and aliases), whether or not it existed at the snapshot, read
+//!   again when older than `[apply] reference_max_age_seconds`.
 //! * [`live`]: per repository, the live checks (still opted in and not excluded, Inspector's
 //!   usage now) and, per batch, the image itself (same digest and push, no new tag, no pull
-//!   since the snapshot); then BatchDeleteImage or UpdateImageStorageClass.
+//!   since the snapshot, not archived since the plan, named by no live reference); then,
+//!   right before BatchDeleteImage or UpdateImageStorageClass, the batch described once more
+//!   and anything changed since the check left alone.
 //! * [`lifecycle`]: a lifecycle plan from `ecrgc lifecycle suggest` instead of a manifest:
 //!   admitted the same way, then per repository the live policy, tags and images are read,
 //!   the planned policy is simulated on the live images, and PutLifecyclePolicy is called

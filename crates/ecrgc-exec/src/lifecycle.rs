@@ -21,7 +21,9 @@
 //!    is the same one `lifecycle suggest` used): nothing it would expire now may be an image
 //!    the plan kept (`would_expire_kept`), pushed after the snapshot (`unknown_image`), pulled
 //!    since the snapshot (`pulled_since_snapshot`), in use per Inspector now (`in_use`) or
-//!    named by a workload registered or changed since the snapshot (`new_reference`).
+//!    named by any live workload reference (`in_use_reference`; every task definition,
+//!    service, pinned digest, task and Lambda version or alias, read no longer than
+//!    `[apply] reference_max_age_seconds` ago: see [`crate::references`]).
 //!
 //! Only then, with `--yes`, PutLifecyclePolicy, announced by an `intent` line in the journal
 //! and followed by `policy_put`. A second apply skips what is done; one that finds its own
@@ -44,7 +46,7 @@ use crate::Result;
 use crate::executor::{Decision, PrepareScope, Summary, prepare_shared};
 use crate::journal::{Entry, Event, Journal, read_history};
 use crate::live::{RepositoryState, check_repository, inspector_usage, micros, reason};
-use crate::references::{RepoKey, Sweep};
+use crate::references::{References, RepoKey};
 
 /// Reasons only lifecycle items are skipped for (the others are [`reason`]'s).
 pub mod lifecycle_reason {
@@ -102,8 +104,7 @@ pub struct LifecycleReport {
 struct Ctx<'a> {
     caller: Caller,
     sessions: HashMap<String, Result<AccountSession, Failure>>,
-    sweep: Sweep,
-    blocked: Option<String>,
+    references: References,
     run: &'a LifecycleRun<'a>,
     journal: Option<tokio::sync::Mutex<Journal>>,
 }
@@ -211,7 +212,6 @@ async fn prepare<'a>(
                 .iter()
                 .map(|i| (i.account_id.clone(), i.region.clone()))
                 .collect(),
-            run_id: &opts.admitted.plan.header.plan.run_id,
             snapshot_time: opts.admitted.snapshot_time,
             plan_id: &opts.admitted.plan_id,
             journal_path: &opts.journal_path,
@@ -223,8 +223,7 @@ async fn prepare<'a>(
     Ok(Ctx {
         caller,
         sessions: prepared.sessions,
-        sweep: prepared.sweep,
-        blocked: prepared.blocked,
+        references: prepared.references,
         run: opts,
         journal: prepared.journal,
     })
@@ -506,19 +505,17 @@ impl Ctx<'_> {
         if expired.is_empty() {
             return (Verdict::Put(ecr), live);
         }
-        if let Some(why) = &self.blocked {
-            return (
-                Verdict::Skip(reason::REFERENCE_CHECK_FAILED, why.clone()),
-                live,
-            );
+        let view = self.references.view().await;
+        if let Some(why) = view.blocked() {
+            return (Verdict::Skip(reason::REFERENCE_CHECK_FAILED, why), live);
         }
         for &i in &expired {
             let im = &images[i];
             let tags: Vec<&str> = im.tags.iter().map(String::as_str).collect();
-            if let Some(r) = self.sweep.matching(&key, &im.digest, &tags) {
+            if let Some(r) = view.matching(&key, &im.digest, &tags) {
                 return (
                     Verdict::Skip(
-                        reason::NEW_REFERENCE,
+                        reason::IN_USE_REFERENCE,
                         format!("it would expire {}, named by {}", im.digest, r.resource),
                     ),
                     live,

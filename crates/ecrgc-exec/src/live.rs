@@ -1,17 +1,41 @@
 //! One repository, live: the checks made just before acting, and the acting itself.
 //!
-//! Per repository: it still exists; it is still opted in and not excluded (its tags now,
-//! under the configuration now); Inspector's usage now, when Inspector is a source. Per
-//! batch of at most `batch_size` images, right before the call: each image still exists
-//! with the same digest and push time, gained no tag, has no pull recorded after the one
-//! the plan saw, is not being restored, and no workload started naming it. Only then does
-//! the batch go to BatchDeleteImage (or UpdateImageStorageClass, one image a call).
+//! Per repository: every live workload reference is at hand and none of its sources failed
+//! (see [`crate::references`]: read again when older than `[apply]
+//! reference_max_age_seconds`); the repository still exists; it is still opted in and not
+//! excluded (its tags now, under the configuration now); Inspector's usage now, when
+//! Inspector is a source. Per batch of at most `batch_size` images: the references again
+//! (re-read if they have grown too old meanwhile), then DescribeImages: each image still
+//! exists with the same digest and push time, gained no tag, has no pull recorded after the
+//! one the plan saw, is not being restored, was not archived since the plan (delete mode),
+//! and no live workload reference names it — whether or not the reference existed at the
+//! snapshot (`in_use_reference`). The images that pass are journaled as intents.
+//!
+//! **The last look.** Between that check and the deleting call there may be waits: the
+//! journal's lock and its store write, the API's concurrency gate, a pause after a throttle,
+//! a retry's backoff. So the batch is described once more *inside* the deleting call's own
+//! attempt: [`Caller::call`] runs its closure after the gate's pause and while it holds the
+//! gate's permit, and the closure sends DescribeImages and then, for the images whose tags,
+//! push time, last recorded pull time (`lastRecordedPullTime`) and status (`imageStatus`:
+//! `ACTIVE | ARCHIVED | ACTIVATING`, botocore `ImageDetail`) are unchanged since the check,
+//! BatchDeleteImage (or UpdateImageStorageClass, one image a call). A retried attempt
+//! describes again. What is left is the time between the two requests of one attempt, a
+//! single round trip: ECR has no conditional delete. An image that changed is left alone
+//! with the reason the check gives for its state now (`tagged_since_plan`,
+//! `pulled_since_snapshot`, `archived_since_plan`, …) or `changed_since_check` (a tag
+//! removed, say). This last DescribeImages travels under BatchDeleteImage's gate and is
+//! counted as part of that call.
+//!
+//! **Archived since the plan.** The plan never lists an image that is not ACTIVE (guard
+//! `image_status`), so in delete mode an image found ARCHIVED was archived after the plan,
+//! by a person: it is skipped (`archived_since_plan`), never deleted.
 //!
 //! An index goes before its children, in separate batches: a child is sent only once every
 //! parent of it in the manifest is gone, and is kept if a parent is kept.
 
 use std::collections::{HashMap, HashSet};
 
+use aws_sdk_ecr::operation::batch_delete_image::BatchDeleteImageOutput;
 use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier, ImageStatus, TargetStorageClass};
 use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter,
@@ -24,13 +48,13 @@ use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
 use crate::Result;
 use crate::executor::{Decision, Mode, Shared};
 use crate::journal::{Entry, Event};
-use crate::references::RepoKey;
+use crate::references::{RepoKey, View};
 
 /// Why an item is left alone: the stable identifiers the journal and the summary use.
 pub mod reason {
     /// The role could not be assumed in the registry account.
     pub const ROLE_UNAVAILABLE: &str = "role_unavailable";
-    /// The search for new workload references failed somewhere.
+    /// The live workload references could not all be read.
     pub const REFERENCE_CHECK_FAILED: &str = "reference_check_failed";
     /// The repository or its tags could not be read.
     pub const REPOSITORY_CHECK_FAILED: &str = "repository_check_failed";
@@ -54,8 +78,14 @@ pub mod reason {
     pub const PULLED_SINCE_SNAPSHOT: &str = "pulled_since_snapshot";
     /// Inspector sees the image in use.
     pub const IN_USE: &str = "in_use";
-    /// A workload started naming the image after the snapshot.
-    pub const NEW_REFERENCE: &str = "new_reference";
+    /// A live workload reference names the image (whether or not it existed at the
+    /// snapshot): a task definition, service, pinned digest, task, Lambda version or alias.
+    pub const IN_USE_REFERENCE: &str = "in_use_reference";
+    /// The image is ARCHIVED now and was not when planned: archiving was a person's decision.
+    pub const ARCHIVED_SINCE_PLAN: &str = "archived_since_plan";
+    /// The image's tags, push time, pull time or status changed between the check and the
+    /// description made right before the call.
+    pub const CHANGED_SINCE_CHECK: &str = "changed_since_check";
     /// ECR refused: an image index in the repository still lists it.
     pub const REFERENCED_BY_INDEX: &str = "referenced_by_index";
 }
@@ -111,9 +141,11 @@ pub async fn process_repository(
                 .await;
         }
     };
-    if let Some(why) = &shared.blocked {
+    // Every live reference, before the repository's first call: nothing is deleted on a
+    // view with a source missing.
+    if let Some(why) = shared.references.view().await.blocked() {
         return shared
-            .skip_all(&items, reason::REFERENCE_CHECK_FAILED, why)
+            .skip_all(&items, reason::REFERENCE_CHECK_FAILED, &why)
             .await;
     }
     let mut repo = Repo {
@@ -405,6 +437,29 @@ impl Repo<'_> {
         batch: &[&'i Item],
         usage: Option<&HashMap<String, Usage>>,
     ) -> Result<Vec<(&'i str, bool)>> {
+        let kept = |batch: &[&'i Item]| {
+            batch
+                .iter()
+                .map(|i| (i.image_digest.as_str(), false))
+                .collect::<Vec<_>>()
+        };
+        // The references this batch is judged on: re-read first when too old.
+        let view = self.shared.references.view().await;
+        if let Some(why) = view.blocked() {
+            let entries = batch
+                .iter()
+                .map(|i| {
+                    self.decide(
+                        i,
+                        Event::Skipped,
+                        Some(reason::REFERENCE_CHECK_FAILED),
+                        Some(why.clone()),
+                    )
+                })
+                .collect();
+            self.record(entries).await?;
+            return Ok(kept(batch));
+        }
         let digests: Vec<&str> = batch.iter().map(|i| i.image_digest.as_str()).collect();
         let mut outcome = Vec::new();
         let (live, absent) = match self.describe(&digests).await {
@@ -422,10 +477,7 @@ impl Repo<'_> {
                     })
                     .collect();
                 self.record(entries).await?;
-                return Ok(batch
-                    .iter()
-                    .map(|i| (i.image_digest.as_str(), false))
-                    .collect());
+                return Ok(kept(batch));
             }
         };
         let mode = self.shared.mode;
@@ -457,7 +509,7 @@ impl Repo<'_> {
                 outcome.push((digest, false));
                 continue;
             };
-            match self.check(item, detail, usage) {
+            match self.check(item, detail, usage, &view) {
                 Check::Go => {
                     let mut intent = Entry::new(Event::Intent);
                     self.shared.fill_item(&mut intent, item);
@@ -492,21 +544,22 @@ impl Repo<'_> {
             }
             return Ok(outcome);
         }
+        // The last look, inside the call (see the module documentation).
         let results = match mode {
-            Mode::Delete => self.delete(&go).await,
-            Mode::Archive => self.archive(&go).await,
+            Mode::Delete => self.delete(&go, &live).await,
+            Mode::Archive => self.archive(&go, &live).await,
         };
         let mut entries = Vec::new();
         for (item, result) in go.iter().zip(results) {
             let digest = item.image_digest.as_str();
             let entry = match result {
-                Ok(()) => {
+                Last::Sent(Ok(())) => {
                     outcome.push((digest, true));
                     let mut e = self.decide(item, done_event, None, None);
                     e.bytes = Some(item.image_size_bytes);
                     e
                 }
-                Err(Refusal { code, message }) => {
+                Last::Sent(Err(Refusal { code, message })) => {
                     let (event, why, gone) = match code.as_str() {
                         "ImageNotFound" | "ImageNotFoundException" => (Event::Absent, None, true),
                         "ImageReferencedByManifestList" => {
@@ -523,6 +576,47 @@ impl Repo<'_> {
                     e.code = Some(code);
                     e
                 }
+                Last::Gone => {
+                    outcome.push((digest, true));
+                    self.decide(item, Event::Absent, None, Some("the image is gone".into()))
+                }
+                Last::Unread(message) => {
+                    outcome.push((digest, false));
+                    self.decide(
+                        item,
+                        Event::Skipped,
+                        Some(reason::DESCRIBE_FAILED),
+                        Some(message),
+                    )
+                }
+                Last::Changed(now) => match self.check(item, &now, usage, &view) {
+                    Check::AlreadyArchived => {
+                        outcome.push((digest, true));
+                        self.decide(item, Event::AlreadyArchived, None, None)
+                    }
+                    Check::Skip(why, message) => {
+                        outcome.push((digest, false));
+                        self.decide(
+                            item,
+                            Event::Skipped,
+                            Some(why),
+                            Some(format!("{message} (seen right before the call)")),
+                        )
+                    }
+                    Check::Go => {
+                        outcome.push((digest, false));
+                        let what = live
+                            .get(digest)
+                            .and_then(|before| changed(before, &now))
+                            .unwrap_or_else(|| "the image changed".to_owned());
+                        self.decide(
+                            item,
+                            Event::Skipped,
+                            Some(reason::CHANGED_SINCE_CHECK),
+                            Some(format!("{what} right before the call")),
+                        )
+                    }
+                },
             };
             entries.push(entry);
         }
@@ -530,7 +624,13 @@ impl Repo<'_> {
         Ok(outcome)
     }
 
-    fn check(&self, item: &Item, d: &ImageDetail, usage: Option<&HashMap<String, Usage>>) -> Check {
+    fn check(
+        &self,
+        item: &Item,
+        d: &ImageDetail,
+        usage: Option<&HashMap<String, Usage>>,
+        view: &View,
+    ) -> Check {
         let evidence = &item.evidence;
         if d.image_status() == Some(&ImageStatus::Activating) {
             return Check::Skip(
@@ -538,8 +638,18 @@ impl Repo<'_> {
                 "the image is being restored from the archive".into(),
             );
         }
-        if self.shared.mode == Mode::Archive && d.image_status() == Some(&ImageStatus::Archived) {
-            return Check::AlreadyArchived;
+        if d.image_status() == Some(&ImageStatus::Archived) {
+            return match self.shared.mode {
+                Mode::Archive => Check::AlreadyArchived,
+                // The plan lists ACTIVE images only: someone archived it since.
+                Mode::Delete => Check::Skip(
+                    reason::ARCHIVED_SINCE_PLAN,
+                    match d.last_archived_at() {
+                        Some(t) => format!("archived at {}, after the plan", rfc3339(micros(t))),
+                        None => "archived after the plan".to_owned(),
+                    },
+                ),
+            };
         }
         let planned_push = evidence
             .pushed_at
@@ -612,127 +722,339 @@ impl Repo<'_> {
         }
         let mut tags: Vec<&str> = item.image_tags.iter().map(String::as_str).collect();
         tags.extend(d.image_tags().iter().map(String::as_str));
-        if let Some(r) = self
-            .shared
-            .sweep
-            .matching(self.key, &item.image_digest, &tags)
-        {
-            return Check::Skip(reason::NEW_REFERENCE, format!("named by {}", r.resource));
+        if let Some(r) = view.matching(self.key, &item.image_digest, &tags) {
+            return Check::Skip(reason::IN_USE_REFERENCE, format!("named by {}", r.resource));
         }
         Check::Go
     }
 
-    /// BatchDeleteImage: one result per item, in order.
-    async fn delete(&self, items: &[&Item]) -> Vec<Result<(), Refusal>> {
+    /// The last look and BatchDeleteImage: inside one attempt of the call (after the gate's
+    /// pause, holding its permit), DescribeImages of `items`, then BatchDeleteImage of those
+    /// unchanged since `checked`. One result per item, in order.
+    async fn delete(&self, items: &[&Item], checked: &HashMap<String, ImageDetail>) -> Vec<Last> {
         let (account, region, name) = self.key;
-        let ids: Vec<ImageIdentifier> = items
-            .iter()
-            .map(|i| {
-                ImageIdentifier::builder()
-                    .image_digest(&i.image_digest)
-                    .build()
-            })
-            .collect();
-        let out = self
-            .shared
-            .caller
-            .call(account, region, "ecr:BatchDeleteImage", &self.stats, || {
-                self.ecr
-                    .batch_delete_image()
-                    .registry_id(account)
-                    .repository_name(name)
-                    .set_image_ids(Some(ids.clone()))
-                    .send()
-            })
-            .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(f) => {
-                let code = f.code.clone().unwrap_or_else(|| format!("{:?}", f.kind));
-                return items
-                    .iter()
-                    .map(|_| {
-                        Err(Refusal {
+        let mut last: HashMap<&str, Last> = HashMap::new();
+        let mut pending: Vec<&Item> = items.to_vec();
+        let mut vanished_unseen = 0;
+        while !pending.is_empty() {
+            let step = self
+                .shared
+                .caller
+                .call(account, region, "ecr:BatchDeleteImage", &self.stats, || {
+                    let pending = &pending;
+                    async move {
+                        let now = match self.describe_now(pending).await {
+                            Ok(Some(now)) => now,
+                            Ok(None) => return Ok(Step::Missing),
+                            Err(e) => return Err(e),
+                        };
+                        let send: Vec<ImageIdentifier> = pending
+                            .iter()
+                            .filter(|i| unchanged(checked, &now, &i.image_digest))
+                            .map(|i| image_id(&i.image_digest))
+                            .collect();
+                        if send.is_empty() {
+                            return Ok(Step::Held(now));
+                        }
+                        let out = self
+                            .ecr
+                            .batch_delete_image()
+                            .registry_id(account)
+                            .repository_name(name)
+                            .set_image_ids(Some(send))
+                            .send()
+                            .await
+                            .map_err(|e| e.map_service_error(aws_sdk_ecr::Error::from))?;
+                        Ok(Step::Sent(now, out))
+                    }
+                })
+                .await;
+            match step {
+                Err(f) => {
+                    let code = f.code.clone().unwrap_or_else(|| format!("{:?}", f.kind));
+                    for i in &pending {
+                        let refusal = Refusal {
                             code: code.clone(),
                             message: f.to_string(),
-                        })
-                    })
-                    .collect();
+                        };
+                        last.insert(&i.image_digest, Last::Sent(Err(refusal)));
+                    }
+                    break;
+                }
+                Ok(Step::Missing) => {
+                    // An image vanished since the check: find which (the halving describe),
+                    // and look again at the others.
+                    let digests: Vec<&str> =
+                        pending.iter().map(|i| i.image_digest.as_str()).collect();
+                    match self.describe(&digests).await {
+                        Ok((_, absent)) if !absent.is_empty() => {
+                            for i in &pending {
+                                if absent.contains(&i.image_digest) {
+                                    last.insert(&i.image_digest, Last::Gone);
+                                }
+                            }
+                            pending.retain(|i| !absent.contains(&i.image_digest));
+                        }
+                        Ok(_) if vanished_unseen < 2 => vanished_unseen += 1,
+                        Ok(_) => {
+                            for i in &pending {
+                                let why = "DescribeImages reported a missing image, then none";
+                                last.insert(&i.image_digest, Last::Unread(why.into()));
+                            }
+                            break;
+                        }
+                        Err(f) => {
+                            for i in &pending {
+                                last.insert(&i.image_digest, Last::Unread(f.to_string()));
+                            }
+                            break;
+                        }
+                    }
+                }
+                Ok(Step::Held(now)) => {
+                    for i in &pending {
+                        last.insert(&i.image_digest, held(&now, &i.image_digest));
+                    }
+                    break;
+                }
+                Ok(Step::Sent(now, out)) => {
+                    for i in &pending {
+                        let digest = i.image_digest.as_str();
+                        let result = if unchanged(checked, &now, digest) {
+                            Last::Sent(deletion_result(&out, digest))
+                        } else {
+                            held(&now, digest)
+                        };
+                        last.insert(digest, result);
+                    }
+                    break;
+                }
             }
-        };
-        let deleted: HashSet<&str> = out
-            .image_ids()
-            .iter()
-            .filter_map(|i| i.image_digest())
-            .collect();
-        let failures: HashMap<&str, (String, String)> = out
-            .failures()
-            .iter()
-            .filter_map(|f| {
-                let digest = f.image_id()?.image_digest()?;
-                let code = f
-                    .failure_code()
-                    .map(|c| c.as_str().to_owned())
-                    .unwrap_or_default();
-                Some((
-                    digest,
-                    (code, f.failure_reason().unwrap_or_default().to_owned()),
-                ))
-            })
-            .collect();
+        }
         items
             .iter()
             .map(|i| {
-                let digest = i.image_digest.as_str();
-                if let Some((code, message)) = failures.get(digest) {
-                    Err(Refusal {
-                        code: code.clone(),
-                        message: message.clone(),
-                    })
-                } else if deleted.contains(digest) {
-                    Ok(())
-                } else {
-                    Err(Refusal {
-                        code: "NotReported".into(),
-                        message: "BatchDeleteImage reported neither success nor failure".into(),
-                    })
-                }
+                last.remove(i.image_digest.as_str())
+                    .unwrap_or_else(|| Last::Unread("no answer".into()))
             })
             .collect()
     }
 
-    /// UpdateImageStorageClass to ARCHIVE, one call per image, the gates capping concurrency.
-    async fn archive(&self, items: &[&Item]) -> Vec<Result<(), Refusal>> {
+    /// DescribeImages of `items` sent directly (inside a mutating call's attempt): the
+    /// details by digest, or `None` when ECR says one of them is gone (it fails the whole
+    /// call then).
+    async fn describe_now(
+        &self,
+        items: &[&Item],
+    ) -> std::result::Result<Option<HashMap<String, ImageDetail>>, EcrError> {
+        let (account, _, name) = self.key;
+        let ids: Vec<ImageIdentifier> = items.iter().map(|i| image_id(&i.image_digest)).collect();
+        match self
+            .ecr
+            .describe_images()
+            .registry_id(account)
+            .repository_name(name)
+            .set_image_ids(Some(ids))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.image_details()
+                    .iter()
+                    .filter_map(|d| Some((d.image_digest()?.to_owned(), d.clone())))
+                    .collect(),
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_image_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e.map_service_error(aws_sdk_ecr::Error::from)),
+        }
+    }
+
+    /// The last look and UpdateImageStorageClass to ARCHIVE, one call per image (the gates
+    /// capping concurrency), each described inside its own attempt.
+    async fn archive(&self, items: &[&Item], checked: &HashMap<String, ImageDetail>) -> Vec<Last> {
         let (account, region, name) = self.key;
         let calls = items.iter().map(|item| async move {
-            let id = ImageIdentifier::builder()
-                .image_digest(&item.image_digest)
-                .build();
-            self.shared
+            let step = self
+                .shared
                 .caller
                 .call(
                     account,
                     region,
                     "ecr:UpdateImageStorageClass",
                     &self.stats,
-                    || {
+                    || async move {
+                        let Some(now) = self.describe_now(&[*item]).await? else {
+                            return Ok(ArchiveStep::Missing);
+                        };
+                        if !unchanged(checked, &now, &item.image_digest) {
+                            return Ok(ArchiveStep::Held(now));
+                        }
                         self.ecr
                             .update_image_storage_class()
                             .registry_id(account)
                             .repository_name(name)
-                            .image_id(id.clone())
+                            .image_id(image_id(&item.image_digest))
                             .target_storage_class(TargetStorageClass::Archive)
                             .send()
+                            .await
+                            .map(|_| ArchiveStep::Sent)
+                            .map_err(|e| e.map_service_error(aws_sdk_ecr::Error::from))
                     },
                 )
-                .await
-                .map(|_| ())
-                .map_err(|f| Refusal {
+                .await;
+            match step {
+                Ok(ArchiveStep::Sent) => Last::Sent(Ok(())),
+                Ok(ArchiveStep::Missing) => Last::Gone,
+                Ok(ArchiveStep::Held(now)) => held(&now, &item.image_digest),
+                Err(f) => Last::Sent(Err(Refusal {
                     code: f.code.clone().unwrap_or_else(|| format!("{:?}", f.kind)),
                     message: f.to_string(),
-                })
+                })),
+            }
         });
         futures::future::join_all(calls).await
+    }
+}
+
+/// An SDK error of any ECR operation: the last look and the mutating call of one attempt
+/// fail alike.
+type EcrError = aws_smithy_runtime_api::client::result::SdkError<
+    aws_sdk_ecr::Error,
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+>;
+
+/// One attempt of the last look and BatchDeleteImage.
+enum Step {
+    /// DescribeImages answered ImageNotFoundException: something vanished since the check.
+    Missing,
+    /// Every image changed since the check: nothing sent.
+    Held(HashMap<String, ImageDetail>),
+    /// The unchanged ones were sent.
+    Sent(HashMap<String, ImageDetail>, BatchDeleteImageOutput),
+}
+
+/// One attempt of the last look and UpdateImageStorageClass.
+enum ArchiveStep {
+    Missing,
+    Held(HashMap<String, ImageDetail>),
+    Sent,
+}
+
+/// What became of an image sent to the mutating call's attempt.
+enum Last {
+    /// The call was made for it: what it answered.
+    Sent(Result<(), Refusal>),
+    /// Left alone: it changed since the check (its description now).
+    Changed(Box<ImageDetail>),
+    /// Gone since the check.
+    Gone,
+    /// Not described right before the call: why.
+    Unread(String),
+}
+
+fn image_id(digest: &str) -> ImageIdentifier {
+    ImageIdentifier::builder().image_digest(digest).build()
+}
+
+/// Whether `digest` is described `now` exactly as it was at the check.
+fn unchanged(
+    checked: &HashMap<String, ImageDetail>,
+    now: &HashMap<String, ImageDetail>,
+    digest: &str,
+) -> bool {
+    match (checked.get(digest), now.get(digest)) {
+        (Some(before), Some(now)) => changed(before, now).is_none(),
+        _ => false,
+    }
+}
+
+/// An image left alone by the last look.
+fn held(now: &HashMap<String, ImageDetail>, digest: &str) -> Last {
+    match now.get(digest) {
+        Some(d) => Last::Changed(Box::new(d.clone())),
+        None => {
+            Last::Unread("DescribeImages did not return the image right before the call".into())
+        }
+    }
+}
+
+/// What differs between the description at the check and the one right before the call:
+/// the tags, the push time, the last recorded pull, the status. `None`: nothing.
+pub(crate) fn changed(before: &ImageDetail, now: &ImageDetail) -> Option<String> {
+    let tags = |d: &ImageDetail| {
+        let mut t = d.image_tags().to_vec();
+        t.sort();
+        t
+    };
+    let time = |t: Option<&aws_smithy_types::DateTime>| t.map(|t| rfc3339(micros(t)));
+    let shown = |t: Option<String>| t.unwrap_or_else(|| "none".into());
+    if tags(before) != tags(now) {
+        return Some(format!(
+            "its tags changed from [{}] to [{}]",
+            tags(before).join(", "),
+            tags(now).join(", ")
+        ));
+    }
+    if time(before.image_pushed_at()) != time(now.image_pushed_at()) {
+        return Some(format!(
+            "its push time changed from {} to {}",
+            shown(time(before.image_pushed_at())),
+            shown(time(now.image_pushed_at()))
+        ));
+    }
+    if time(before.last_recorded_pull_time()) != time(now.last_recorded_pull_time()) {
+        return Some(format!(
+            "its last recorded pull changed from {} to {}",
+            shown(time(before.last_recorded_pull_time())),
+            shown(time(now.last_recorded_pull_time()))
+        ));
+    }
+    if before.image_status() != now.image_status() {
+        let status = |d: &ImageDetail| {
+            d.image_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        return Some(format!(
+            "its status changed from {} to {}",
+            status(before),
+            status(now)
+        ));
+    }
+    None
+}
+
+/// BatchDeleteImage's answer for one digest.
+fn deletion_result(out: &BatchDeleteImageOutput, digest: &str) -> Result<(), Refusal> {
+    if let Some(f) = out
+        .failures()
+        .iter()
+        .find(|f| f.image_id().and_then(|i| i.image_digest()) == Some(digest))
+    {
+        return Err(Refusal {
+            code: f
+                .failure_code()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            message: f.failure_reason().unwrap_or_default().to_owned(),
+        });
+    }
+    if out
+        .image_ids()
+        .iter()
+        .any(|i| i.image_digest() == Some(digest))
+    {
+        Ok(())
+    } else {
+        Err(Refusal {
+            code: "NotReported".into(),
+            message: "BatchDeleteImage reported neither success nor failure".into(),
+        })
     }
 }
 
@@ -887,4 +1209,79 @@ pub(crate) async fn check_repository(
         return RepositoryState::Closed(reason::REPOSITORY_NOT_OPTED_IN, why);
     }
     RepositoryState::Open
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecr::types::ImageStatus;
+    use aws_smithy_types::DateTime;
+
+    use super::*;
+
+    fn detail(tags: &[&str], pushed: i64, pulled: Option<i64>, status: ImageStatus) -> ImageDetail {
+        ImageDetail::builder()
+            .image_digest(format!("sha256:{}", "a".repeat(64)))
+            .set_image_tags(Some(tags.iter().map(|t| (*t).to_owned()).collect()))
+            .image_pushed_at(DateTime::from_secs(pushed))
+            .set_last_recorded_pull_time(pulled.map(DateTime::from_secs))
+            .image_status(status)
+            .build()
+    }
+
+    #[test]
+    fn the_last_look_notices_tags_push_pull_and_status() {
+        let base = detail(&["v1", "v2"], 100, Some(200), ImageStatus::Active);
+        // The same image, tags in another order: unchanged.
+        let same = detail(&["v2", "v1"], 100, Some(200), ImageStatus::Active);
+        assert_eq!(changed(&base, &same), None);
+        let cases = [
+            (
+                detail(&["v1", "v2", "hotfix"], 100, Some(200), ImageStatus::Active),
+                "its tags changed from [v1, v2] to [hotfix, v1, v2]",
+            ),
+            (
+                detail(&["v1"], 100, Some(200), ImageStatus::Active),
+                "its tags changed from [v1, v2] to [v1]",
+            ),
+            (
+                detail(&["v1", "v2"], 101, Some(200), ImageStatus::Active),
+                "its push time changed",
+            ),
+            (
+                detail(&["v1", "v2"], 100, Some(300), ImageStatus::Active),
+                "its last recorded pull changed",
+            ),
+            (
+                detail(&["v1", "v2"], 100, None, ImageStatus::Active),
+                "its last recorded pull changed",
+            ),
+            (
+                detail(&["v1", "v2"], 100, Some(200), ImageStatus::Archived),
+                "its status changed from ACTIVE to ARCHIVED",
+            ),
+        ];
+        for (now, what) in cases {
+            let found = changed(&base, &now).unwrap_or_default();
+            assert!(found.starts_with(what), "{found:?} for {now:?}");
+        }
+    }
+
+    #[test]
+    fn only_an_image_described_alike_twice_is_sent() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let at = |d: ImageDetail| HashMap::from([(digest.clone(), d)]);
+        let checked = at(detail(&["v1"], 100, None, ImageStatus::Active));
+        assert!(unchanged(
+            &checked,
+            &at(detail(&["v1"], 100, None, ImageStatus::Active)),
+            &digest
+        ));
+        let tagged = at(detail(&["v1", "new"], 100, None, ImageStatus::Active));
+        assert!(!unchanged(&checked, &tagged, &digest));
+        assert!(matches!(held(&tagged, &digest), Last::Changed(d) if d.image_tags().len() == 2));
+        // Not described now, or not at the check: never sent.
+        assert!(!unchanged(&checked, &HashMap::new(), &digest));
+        assert!(!unchanged(&HashMap::new(), &checked, &digest));
+        assert!(matches!(held(&HashMap::new(), &digest), Last::Unread(_)));
+    }
 }

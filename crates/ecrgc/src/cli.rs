@@ -94,8 +94,12 @@ pub enum Command {
     /// unapproved plan with a warning.
     /// Each image is re-checked right before its batch: still there with the same digest
     /// and push time, no new tag, no pull since the snapshot, Inspector not seeing it in use,
-    /// its repository still opted in and not excluded, and no ECS task definition or Lambda
-    /// function naming it since the snapshot. Indexes go before their children. Every
+    /// its repository still opted in and not excluded, not archived since the plan, and no
+    /// live workload naming it (every ECS task definition, service, pinned digest and task,
+    /// every Lambda version and alias, in every account and region, whether or not it
+    /// existed at the snapshot; re-read when older than `[apply] reference_max_age_seconds`);
+    /// each batch is described once more right before its call and a changed image is left
+    /// alone. Indexes go before their children. Every
     /// decision and API result is journaled (a local JSON Lines file and the store's
     /// `journal` table) before the next call; running the same command again resumes and
     /// never repeats a deletion. The same command ships alone as `ecrgc-exec`.

@@ -12,22 +12,22 @@ use serde_json::{Value, json};
 
 use crate::collect::{CONFIG, Env, Key, at, manifest_keys, s};
 
-const APPLY_SETTINGS: &str = r#"
+pub(crate) const APPLY_SETTINGS: &str = r#"
 [apply]
 initial_backoff_ms = 5
 max_backoff_ms = 100
 "#;
 
-struct Planned {
-    env: Env,
-    config: PathBuf,
-    store: String,
-    out: PathBuf,
+pub(crate) struct Planned {
+    pub(crate) env: Env,
+    pub(crate) config: PathBuf,
+    pub(crate) store: String,
+    pub(crate) out: PathBuf,
 }
 
 impl Planned {
     /// The scenario collected and planned with `apply` appended to the configuration.
-    fn new(faults: Option<Value>, apply: &str) -> Option<Self> {
+    pub(crate) fn new(faults: Option<Value>, apply: &str) -> Option<Self> {
         let env = Env::start(faults)?;
         let config = env.config("ecrgc.toml", &format!("{CONFIG}{apply}"));
         env.collect_and_plan(&config, "store", "out");
@@ -40,11 +40,11 @@ impl Planned {
         })
     }
 
-    fn manifest(&self) -> PathBuf {
+    pub(crate) fn manifest(&self) -> PathBuf {
         self.out.join("manifest.json")
     }
 
-    fn apply(&self, manifest: &Path, extra: &[&str]) -> Output {
+    pub(crate) fn apply(&self, manifest: &Path, extra: &[&str]) -> Output {
         let (config, manifest) = (s(&self.config), s(manifest));
         let mut args = vec![
             "apply",
@@ -58,7 +58,7 @@ impl Planned {
         self.env.ecrgc(&args)
     }
 
-    fn apply_ok(&self, manifest: &Path, extra: &[&str]) -> String {
+    pub(crate) fn apply_ok(&self, manifest: &Path, extra: &[&str]) -> String {
         let o = self.apply(manifest, extra);
         assert!(
             o.status.success(),
@@ -70,14 +70,14 @@ impl Planned {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
-    fn digest(&self, name: &str) -> String {
+    pub(crate) fn digest(&self, name: &str) -> String {
         self.env.truth["images"][name]["image_digest"]
             .as_str()
             .unwrap_or_else(|| panic!("no image {name} in the truth"))
             .to_owned()
     }
 
-    fn key(&self, name: &str) -> Key {
+    pub(crate) fn key(&self, name: &str) -> Key {
         let i = &self.env.truth["images"][name];
         let f = |k: &str| i[k].as_str().expect("truth field").to_owned();
         (
@@ -89,11 +89,11 @@ impl Planned {
     }
 
     /// Every digest sent to BatchDeleteImage, in call order (repeats kept).
-    fn delete_calls(&self) -> Vec<String> {
+    pub(crate) fn delete_calls(&self) -> Vec<String> {
         calls(&self.env, "BatchDeleteImage")
     }
 
-    fn journal(&self, manifest: &Path) -> Vec<Value> {
+    pub(crate) fn journal(&self, manifest: &Path) -> Vec<Value> {
         let path = ecrgc_exec::cli::default_journal(manifest);
         std::fs::read_to_string(&path)
             .unwrap_or_default()
@@ -103,7 +103,7 @@ impl Planned {
     }
 
     /// The final event of every item in the journal, by digest.
-    fn final_events(&self, manifest: &Path) -> BTreeMap<String, (String, String)> {
+    pub(crate) fn final_events(&self, manifest: &Path) -> BTreeMap<String, (String, String)> {
         let mut last = BTreeMap::new();
         for e in self.journal(manifest) {
             let (Some(d), Some(ev)) = (e["image_digest"].as_str(), e["event"].as_str()) else {
@@ -132,7 +132,7 @@ impl Planned {
     }
 }
 
-fn calls(env: &Env, operation: &str) -> Vec<String> {
+pub(crate) fn calls(env: &Env, operation: &str) -> Vec<String> {
     env.moto
         .get("/_ecrgc/calls")
         .as_array()
@@ -275,7 +275,7 @@ fn a_dry_run_changes_nothing_then_apply_deletes_exactly_the_manifest() {
 }
 
 /// Runs a Python script with the test Python (boto3 at hand); it must succeed.
-fn run_python(env: &Env, script: &str, args: &[&str]) {
+pub(crate) fn run_python(env: &Env, script: &str, args: &[&str]) {
     let out = Command::new(env.moto.python())
         .args(["-c", script])
         .args(args)
@@ -355,7 +355,7 @@ fn a_cut_manifest_and_changes_since_the_plan_are_respected() {
     );
     assert_eq!(
         reason("etl-old"),
-        ("skipped".into(), "new_reference".into())
+        ("skipped".into(), "in_use_reference".into())
     );
     assert_eq!(
         reason("child-amd64"),

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::collect::{Env, Key, at, manifest_keys, mismatches, now, s};
 
-const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 [org]
 accounts = ["111111111111", "222222222222"]
 regions = ["eu-west-1", "us-east-1"]
@@ -26,7 +26,7 @@ max_backoff_ms = 200
 "#;
 
 /// A server seeded with the ECS layout (`args` go to the script), or `None` without moto.
-fn start(args: &[&str], faults: Option<Value>) -> Option<Env> {
+pub(crate) fn start(args: &[&str], faults: Option<Value>) -> Option<Env> {
     let moto = Moto::start()?;
     let dir = tempfile::tempdir().expect("tempdir");
     let truth_path = dir.path().join("truth.json");
@@ -53,7 +53,7 @@ fn start(args: &[&str], faults: Option<Value>) -> Option<Env> {
     Some(Env { moto, dir, truth })
 }
 
-fn key(env: &Env, name: &str) -> Key {
+pub(crate) fn key(env: &Env, name: &str) -> Key {
     let i = &env.truth["images"][name];
     let f = |k: &str| i[k].as_str().expect(k).to_owned();
     (
@@ -65,7 +65,7 @@ fn key(env: &Env, name: &str) -> Key {
 }
 
 /// collect → plan with `config`; returns collect's stdout and stderr.
-fn collect_and_plan(env: &Env, config: &str) -> (String, String) {
+pub(crate) fn collect_and_plan(env: &Env, config: &str) -> (String, String) {
     let config = env.config("ecrgc.toml", config);
     let (c, store, out) = (s(&config), s(&env.path("store")), s(&env.path("out")));
     let collected = env.ecrgc(&["collect", "--config", &c, "--store", &store, "--now", now()]);

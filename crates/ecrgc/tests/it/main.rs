@@ -7,6 +7,7 @@ mod differential;
 mod ecs_pins;
 mod layers;
 mod lifecycle;
+mod live_recheck;
 mod replication;
 mod report;
 mod review;
