@@ -135,6 +135,30 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A caller from a configuration section's keys (`[collect]`, `[apply]`): attempts,
+    /// backoffs in milliseconds, the default concurrency cap and the caps by service or API.
+    pub fn from_keys(
+        max_attempts: u32,
+        (initial_backoff_ms, max_backoff_ms): (u64, u64),
+        concurrency: u32,
+        overrides: &BTreeMap<String, u32>,
+    ) -> Self {
+        Self::new(
+            RetrySettings {
+                max_attempts,
+                initial_backoff: Duration::from_millis(initial_backoff_ms),
+                max_backoff: Duration::from_millis(max_backoff_ms),
+            },
+            ApiLimits {
+                default: concurrency as usize,
+                overrides: overrides
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v as usize))
+                    .collect(),
+            },
+        )
+    }
+
     /// A caller with these retry settings and concurrency caps.
     pub fn new(retry: RetrySettings, limits: ApiLimits) -> Self {
         Self {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ecrgc_aws::replication::{ReplicationRule, replication_rules};
-use ecrgc_aws::{AccountSession, ApiLimits, Aws, CallStats, Caller, Failure, RetrySettings};
+use ecrgc_aws::{AccountSession, Aws, CallStats, Caller, Failure};
 use ecrgc_config::{Config, TagSelector};
 use ecrgc_manifest::Item;
 use ecrgc_model::time::Micros;
@@ -390,20 +390,11 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
 /// The call gates and retries of `[apply]`.
 pub(crate) fn apply_caller(config: &Config) -> Caller {
     let a = &config.apply;
-    Caller::new(
-        RetrySettings {
-            max_attempts: a.max_attempts,
-            initial_backoff: Duration::from_millis(a.initial_backoff_ms),
-            max_backoff: Duration::from_millis(a.max_backoff_ms),
-        },
-        ApiLimits {
-            default: a.api_concurrency as usize,
-            overrides: a
-                .api_concurrency_overrides
-                .iter()
-                .map(|(k, v)| (k.clone(), *v as usize))
-                .collect(),
-        },
+    Caller::from_keys(
+        a.max_attempts,
+        (a.initial_backoff_ms, a.max_backoff_ms),
+        a.api_concurrency,
+        &a.api_concurrency_overrides,
     )
 }
 

@@ -8,9 +8,8 @@
 //! own.
 
 use std::path::Path;
-use std::time::Duration;
 
-use ecrgc_aws::{ApiLimits, Aws, Caller, RetrySettings};
+use ecrgc_aws::{Aws, Caller};
 use ecrgc_config::Config;
 use ecrgc_engine::Catalog;
 use ecrgc_model::time::Micros;
@@ -73,16 +72,11 @@ pub(crate) async fn plan_header(
 /// no AWS identity: such a plan cannot meet `approver_must_differ`.
 async fn planner(config: &Config) -> Option<String> {
     let c = &config.collect;
-    let caller = Caller::new(
-        RetrySettings {
-            max_attempts: c.max_attempts,
-            initial_backoff: Duration::from_millis(c.initial_backoff_ms),
-            max_backoff: Duration::from_millis(c.max_backoff_ms),
-        },
-        ApiLimits {
-            default: 1,
-            overrides: Default::default(),
-        },
+    let caller = Caller::from_keys(
+        c.max_attempts,
+        (c.initial_backoff_ms, c.max_backoff_ms),
+        1,
+        &Default::default(),
     );
     match Aws::load(caller, None).await {
         Ok(aws) if !aws.caller_arn().is_empty() => Some(aws.caller_arn().to_owned()),

@@ -37,9 +37,8 @@ mod unit;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
-use ecrgc_aws::{AccountSession, ApiLimits, Aws, Caller, Failure, RetrySettings};
+use ecrgc_aws::{AccountSession, Aws, Caller, Failure};
 use ecrgc_config::Config;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
@@ -171,20 +170,11 @@ pub async fn collect(
         ));
     }
     let c = &config.collect;
-    let caller = Caller::new(
-        RetrySettings {
-            max_attempts: c.max_attempts,
-            initial_backoff: Duration::from_millis(c.initial_backoff_ms),
-            max_backoff: Duration::from_millis(c.max_backoff_ms),
-        },
-        ApiLimits {
-            default: c.api_concurrency as usize,
-            overrides: c
-                .api_concurrency_overrides
-                .iter()
-                .map(|(k, v)| (k.clone(), *v as usize))
-                .collect(),
-        },
+    let caller = Caller::from_keys(
+        c.max_attempts,
+        (c.initial_backoff_ms, c.max_backoff_ms),
+        c.api_concurrency,
+        &c.api_concurrency_overrides,
     );
     progress.set_phase("connecting");
     let aws = Aws::load(
