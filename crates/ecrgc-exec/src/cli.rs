@@ -22,6 +22,16 @@ use crate::{ExecError, Result};
 /// --yes, every decision and API result is appended to the journal (a local JSON Lines file
 /// and the store's `journal` table) before the next call, so running the same command again
 /// after a crash resumes where it stopped and never repeats a deletion.
+///
+/// One apply --yes at a time per manifest: it takes a lease in the store (`_leases/`,
+/// `[apply] lease_seconds`, default 120) and renews it while it runs; a second one is refused
+/// with status 2, naming the holder, until the first ends or its lease expires.
+///
+/// Exit status: 0 every item deleted, archived, already gone or skipped for a finding (in use,
+/// tagged, pulled, …); 1 an item failed or the run could not finish; 2 bad input or the
+/// manifest is being applied (nothing changed); 3 nothing failed, but items were blocked:
+/// skipped because a check could not be made (role unavailable, reference sweep failed, …);
+/// the next apply checks them again.
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
     /// The reviewed manifest: `manifest.json` from `ecrgc plan`, with any items removed; or
@@ -254,6 +264,13 @@ pub(crate) fn render_summary_tail(t: &mut String, s: &Summary) {
     t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
     for (reason, n) in &s.skipped_by_reason {
         t.push_str(&format!("    {reason:<30}{n:>6}\n"));
+    }
+    let blocked = s.blocked();
+    if blocked > 0 {
+        t.push_str(&format!(
+            "  {:<16}{:>8} (skipped: a check could not be made; exit status 3)\n",
+            "blocked", blocked
+        ));
     }
     t.push_str(&format!("  {:<16}{:>8}\n", "failed", s.failed()));
     for (code, n) in &s.failed_by_code {

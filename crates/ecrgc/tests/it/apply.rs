@@ -13,24 +13,24 @@ use serde_json::{Value, json};
 use crate::collect::{CONFIG, Env, Key, manifest_keys, s};
 
 /// Inside the manifest's validity (planned at NOW, valid 72 hours).
-const APPLY_AT: &str = "2026-11-21T06:00:00Z";
+pub(crate) const APPLY_AT: &str = "2026-11-21T06:00:00Z";
 
-const APPLY_SETTINGS: &str = r#"
+pub(crate) const APPLY_SETTINGS: &str = r#"
 [apply]
 initial_backoff_ms = 5
 max_backoff_ms = 100
 "#;
 
-struct Planned {
-    env: Env,
-    config: PathBuf,
-    store: String,
-    out: PathBuf,
+pub(crate) struct Planned {
+    pub(crate) env: Env,
+    pub(crate) config: PathBuf,
+    pub(crate) store: String,
+    pub(crate) out: PathBuf,
 }
 
 impl Planned {
     /// The scenario collected and planned with `apply` appended to the configuration.
-    fn new(faults: Option<Value>, apply: &str) -> Option<Self> {
+    pub(crate) fn new(faults: Option<Value>, apply: &str) -> Option<Self> {
         let env = Env::start(faults)?;
         let config = env.config("ecrgc.toml", &format!("{CONFIG}{apply}"));
         env.collect_and_plan(&config, "store", "out");
@@ -43,11 +43,11 @@ impl Planned {
         })
     }
 
-    fn manifest(&self) -> PathBuf {
+    pub(crate) fn manifest(&self) -> PathBuf {
         self.out.join("manifest.json")
     }
 
-    fn apply(&self, manifest: &Path, extra: &[&str]) -> Output {
+    pub(crate) fn apply(&self, manifest: &Path, extra: &[&str]) -> Output {
         let (config, manifest) = (s(&self.config), s(manifest));
         let mut args = vec![
             "apply",
@@ -64,7 +64,7 @@ impl Planned {
         self.env.ecrgc(&args)
     }
 
-    fn apply_ok(&self, manifest: &Path, extra: &[&str]) -> String {
+    pub(crate) fn apply_ok(&self, manifest: &Path, extra: &[&str]) -> String {
         let o = self.apply(manifest, extra);
         assert!(
             o.status.success(),
@@ -95,11 +95,11 @@ impl Planned {
     }
 
     /// Every digest sent to BatchDeleteImage, in call order (repeats kept).
-    fn delete_calls(&self) -> Vec<String> {
+    pub(crate) fn delete_calls(&self) -> Vec<String> {
         calls(&self.env, "BatchDeleteImage")
     }
 
-    fn journal(&self, manifest: &Path) -> Vec<Value> {
+    pub(crate) fn journal(&self, manifest: &Path) -> Vec<Value> {
         let path = ecrgc_exec::cli::default_journal(manifest);
         std::fs::read_to_string(&path)
             .unwrap_or_default()
@@ -154,7 +154,7 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
 }
 
-fn manifest_digests(manifest: &Path) -> BTreeSet<String> {
+pub(crate) fn manifest_digests(manifest: &Path) -> BTreeSet<String> {
     manifest_keys_of(manifest)
         .into_iter()
         .map(|k| k.3)
@@ -179,7 +179,7 @@ fn manifest_keys_of(manifest: &Path) -> BTreeSet<Key> {
         .collect()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
