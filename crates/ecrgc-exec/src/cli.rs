@@ -23,16 +23,9 @@ use crate::{ExecError, Result};
 /// and the store's `journal` table) before the next call, so running the same command again
 /// after a crash resumes where it stopped and never repeats a deletion.
 ///
-/// One apply --yes at a time per manifest: it takes a lease in the store (`_leases/`,
-/// `[apply] lease_seconds`, default 120) and renews it while it runs; a second one is refused
-/// with status 2, naming the holder, until the first ends or its lease expires.
-///
-/// Exit status: 0 every item deleted, archived, already gone or skipped for a finding (in use,
-/// tagged, pulled, …); 1 an item failed or the run could not finish; 2 bad input or the
-/// manifest is being applied (nothing changed); 3 nothing failed, but items were blocked:
-/// skipped because a check could not be made (role unavailable, reference sweep failed, …);
-/// the next apply checks them again.
+/// One apply --yes at a time per manifest, and the exit statuses: [`APPLY_AFTER_HELP`].
 #[derive(Debug, Clone, Args)]
+#[command(after_help = APPLY_AFTER_HELP)]
 pub struct ApplyArgs {
     /// The reviewed manifest: `manifest.json` from `ecrgc plan`, with any items removed; or
     /// a lifecycle plan, `lifecycle-plan.json` from `ecrgc lifecycle suggest --out`, with any
@@ -61,6 +54,21 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 }
+
+/// The end of `apply --help` in both binaries: the lease and the exit statuses.
+pub const APPLY_AFTER_HELP: &str = "\
+One apply --yes at a time per manifest: it takes a lease in the store (_leases/, renewed every
+third of [apply] lease_seconds, default 120) before its first change; a second one exits 2
+naming the holder, until the first ends or its lease expires. Dry runs take no lease.
+
+Exit status:
+  0  every item deleted, archived, already gone, or skipped for a finding (in_use,
+     tagged_since_plan, pulled_since_snapshot, parent_kept, replica_kept, ...)
+  1  an item failed, or the run could not finish (the journal has what was done)
+  2  bad input, or another apply holds the manifest's lease: nothing was changed
+  3  nothing failed, but items were blocked: skipped because a check could not be made
+     (role_unavailable, reference_check_failed, describe_failed, ...); the next apply
+     checks them again";
 
 /// Runs `apply`; prints the listing (dry run) and the summary to stdout.
 pub async fn run(args: ApplyArgs) -> Result<Summary> {

@@ -486,3 +486,24 @@ fn a_failed_deletion_exits_1() {
         "failures are journaled"
     );
 }
+
+#[test]
+fn help_documents_the_lease_and_every_exit_status() {
+    // `ecrgc-exec --help` ends with the same text: both take it from `ApplyArgs`.
+    let o = Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+        .args(["apply", "--help"])
+        .output()
+        .expect("runs");
+    assert!(o.status.success());
+    let help = text(&o.stdout);
+    for part in [
+        "One apply --yes at a time per manifest",
+        "lease_seconds",
+        "  0  every item",
+        "  1  an item failed",
+        "  2  bad input, or another apply holds the manifest's lease",
+        "  3  nothing failed, but items were blocked",
+    ] {
+        assert!(help.contains(part), "{part:?} in\n{help}");
+    }
+}
