@@ -244,6 +244,24 @@ pub struct ApplyConfig {
     /// deletes on a stale view.
     #[serde(default = "default_reference_max_age_seconds")]
     pub reference_max_age_seconds: u64,
+    /// Seconds the apply lease of a manifest lasts unless renewed (it is renewed every
+    /// third of it while the apply runs): the longest a crashed apply keeps another one
+    /// waiting. Left out of the configuration hash while it has its default.
+    #[serde(
+        default = "default_lease_seconds",
+        skip_serializing_if = "is_default_lease_seconds"
+    )]
+    pub lease_seconds: u64,
+}
+
+/// The shortest and longest `[apply] lease_seconds` accepted.
+pub const LEASE_SECONDS_RANGE: std::ops::RangeInclusive<u64> = 10..=3600;
+
+fn default_lease_seconds() -> u64 {
+    120
+}
+fn is_default_lease_seconds(v: &u64) -> bool {
+    *v == default_lease_seconds()
 }
 
 impl Default for ApplyConfig {
@@ -258,6 +276,7 @@ impl Default for ApplyConfig {
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
             reference_max_age_seconds: default_reference_max_age_seconds(),
+            lease_seconds: default_lease_seconds(),
         }
     }
 }
@@ -757,6 +776,17 @@ impl Config {
                 "the live references are re-read after 1 to 3600 seconds",
             ));
         }
+        if !LEASE_SECONDS_RANGE.contains(&self.apply.lease_seconds) {
+            return Err(invalid(
+                "apply.lease_seconds",
+                &self.apply.lease_seconds.to_string(),
+                &format!(
+                    "a lease lasts {} to {} seconds",
+                    LEASE_SECONDS_RANGE.start(),
+                    LEASE_SECONDS_RANGE.end()
+                ),
+            ));
+        }
         if self.apply.role_name.as_deref() == Some("") {
             return Err(invalid(
                 "apply.role_name",
@@ -1070,5 +1100,29 @@ manifest_ttl_hours = 72
         let b = parse("[rules]\nunused_days = 30\n").expect("valid");
         assert_ne!(a.hash(), b.hash());
         assert_eq!(a.hash(), parse("").expect("valid").hash());
+    }
+
+    #[test]
+    fn the_apply_lease_lasts_two_minutes_unless_configured() {
+        assert_eq!(parse("").expect("valid").apply.lease_seconds, 120);
+        assert_eq!(
+            parse("[apply]\nlease_seconds = 120\n")
+                .expect("valid")
+                .hash(),
+            parse("").expect("valid").hash(),
+            "the default lease keeps the hash of every configuration written before it"
+        );
+        let c = parse("[apply]\nlease_seconds = 600\n").expect("valid");
+        assert_eq!(c.apply.lease_seconds, 600);
+        for bad in ["0", "9", "3601"] {
+            let e = parse(&format!("[apply]\nlease_seconds = {bad}\n")).expect_err(bad);
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "invalid config file ecrgc.toml: `apply.lease_seconds` = \"{bad}\": a lease \
+                     lasts 10 to 3600 seconds"
+                )
+            );
+        }
     }
 }

@@ -25,7 +25,10 @@ use crate::{ExecError, Result};
 /// --yes, every decision and API result is appended to the journal (a local JSON Lines file
 /// and the store's `journal` table) before the next call, so running the same command again
 /// after a crash resumes where it stopped and never repeats a deletion.
+///
+/// One apply --yes at a time per manifest, and the exit statuses: [`APPLY_AFTER_HELP`].
 #[derive(Debug, Clone, Args)]
+#[command(after_help = APPLY_AFTER_HELP)]
 pub struct ApplyArgs {
     /// The reviewed manifest: `manifest.json` from `ecrgc plan`, with any items removed; or
     /// a lifecycle plan, `lifecycle-plan.json` from `ecrgc lifecycle suggest --out`, with any
@@ -55,6 +58,21 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 }
+
+/// The end of `apply --help` in both binaries: the lease and the exit statuses.
+pub const APPLY_AFTER_HELP: &str = "\
+One apply --yes at a time per manifest: it takes a lease in the store (_leases/, renewed every
+third of [apply] lease_seconds, default 120) before its first change; a second one exits 2
+naming the holder, until the first ends or its lease expires. Dry runs take no lease.
+
+Exit status:
+  0  every item deleted, archived, already gone, or skipped for a finding (in_use,
+     tagged_since_plan, pulled_since_snapshot, parent_kept, replica_kept, ...)
+  1  an item failed, or the run could not finish (the journal has what was done)
+  2  bad input, or another apply holds the manifest's lease: nothing was changed
+  3  nothing failed, but items were blocked: skipped because a check could not be made
+     (role_unavailable, reference_check_failed, describe_failed, ...); the next apply
+     checks them again";
 
 /// Runs `apply`; prints the listing (dry run) and the summary to stdout.
 pub async fn run(args: ApplyArgs) -> Result<Summary> {
@@ -279,6 +297,13 @@ pub(crate) fn render_summary_tail(t: &mut String, s: &Summary) {
     t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
     for (reason, n) in &s.skipped_by_reason {
         t.push_str(&format!("    {reason:<30}{n:>6}\n"));
+    }
+    let blocked = s.blocked();
+    if blocked > 0 {
+        t.push_str(&format!(
+            "  {:<16}{:>8} (skipped: a check could not be made; exit status 3)\n",
+            "blocked", blocked
+        ));
     }
     t.push_str(&format!("  {:<16}{:>8}\n", "failed", s.failed()));
     for (code, n) in &s.failed_by_code {

@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 use crate::Result;
 use crate::admit::Admitted;
 use crate::journal::{Entry, Event, History, Journal, read_history};
+use crate::lease::{Holder, Lease};
 use crate::live::process_repository;
 use crate::references::{AwsReader, References, RepoKey};
 use crate::replication::{ImageKey, phases, replica_key};
@@ -74,6 +75,8 @@ pub struct Shared {
     /// Each item registry's replication rules now (account, region), or why not read.
     pub replication: HashMap<(String, String), Result<Vec<ReplicationRule>, Failure>>,
     journal: Option<Mutex<Journal>>,
+    /// The plan's apply lease (`--yes` only), checked before every intent is journaled.
+    lease: Option<Lease>,
     progress: ProgressBar,
 }
 
@@ -112,10 +115,13 @@ impl Shared {
         )
     }
 
-    /// Appends to the journal (nothing in a dry run).
+    /// Appends to the journal (nothing in a dry run). Entries that announce a change (an
+    /// intent precedes every mutating call) need the lease still held.
     pub(crate) async fn record(&self, entries: Vec<Entry>) -> Result<()> {
         if let Some(journal) = &self.journal {
-            journal.lock().await.append(entries).await?;
+            let mut journal = journal.lock().await;
+            check_lease(self.lease.as_ref(), &entries)?;
+            journal.append(entries).await?;
         }
         Ok(())
     }
@@ -137,6 +143,16 @@ impl Shared {
         }
         self.record(entries).await?;
         Ok(decisions)
+    }
+}
+
+/// Before journaling entries that announce a change, after any wait for the journal: the
+/// lease must still be held, else the run stops before the change (see [`crate::lease`]).
+/// One check for every mutating call, because each one is announced by an intent entry.
+pub(crate) fn check_lease(lease: Option<&Lease>, entries: &[Entry]) -> Result<()> {
+    match lease {
+        Some(lease) if entries.iter().any(|e| e.event == Event::Intent) => lease.check(),
+        _ => Ok(()),
     }
 }
 
@@ -198,6 +214,21 @@ impl Summary {
     /// Items that failed.
     pub fn failed(&self) -> u64 {
         self.by_event.get("failed").copied().unwrap_or(0)
+    }
+
+    /// Items skipped because a check could not be made, not for a finding about the image
+    /// ([`crate::status::is_blocked`]): a run with some exits with status 3.
+    pub fn blocked(&self) -> u64 {
+        self.blocked_by_reason().iter().map(|(_, n)| n).sum()
+    }
+
+    /// [`Summary::blocked`] by reason.
+    pub fn blocked_by_reason(&self) -> Vec<(&str, u64)> {
+        self.skipped_by_reason
+            .iter()
+            .filter(|(r, _)| crate::status::is_blocked(r))
+            .map(|(r, n)| (r.as_str(), *n))
+            .collect()
     }
 }
 
@@ -365,6 +396,9 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
         let mut finished = Entry::new(Event::SessionFinished);
         finished.detail = serde_json::to_value(&summary).ok();
         shared.record(vec![finished]).await?;
+        if let Some(lease) = &shared.lease {
+            lease.release().await;
+        }
     }
     let items = manifest
         .items
@@ -433,6 +467,8 @@ pub(crate) struct Prepared {
     pub(crate) sessions: HashMap<String, Result<AccountSession, Failure>>,
     pub(crate) references: References,
     pub(crate) journal: Option<Mutex<Journal>>,
+    /// The plan's apply lease, taken for an `--yes` run before anything else is prepared.
+    pub(crate) lease: Option<Lease>,
 }
 
 /// Where and what [`prepare_shared`] prepares.
@@ -456,6 +492,22 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
     let config = scope.config;
     let home = scope.items.first().map(|i| i.1.clone());
     let aws = Aws::load(caller.clone(), home.as_deref()).await?;
+    // One apply at a time: the lease comes before the sweep (a second apply is refused
+    // without repeating it), the journal session and any change. The journal history the
+    // caller read before may miss what a previous holder did just before its lease lapsed;
+    // every item is described live before any call, so such an item is found gone.
+    let session = format!(
+        "{}-{:04x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+        std::process::id() & 0xffff
+    );
+    let lease = if scope.execute {
+        let holder = Holder::this_process(Some(aws.caller_arn()), &session);
+        let ttl = Duration::from_secs(config.apply.lease_seconds);
+        Some(Lease::acquire(scope.store, scope.plan_id, holder, ttl).await?)
+    } else {
+        None
+    };
     let check_ecs = config.sources.ecs || config.sources.config_aggregator.is_some();
     let check_lambda = config.sources.lambda;
     let mut accounts: Vec<String> = scope.items.iter().map(|i| i.0.clone()).collect();
@@ -517,11 +569,6 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
         config.apply.parallel_repositories as usize,
     );
     let journal = if scope.execute {
-        let session = format!(
-            "{}-{:04x}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
-            std::process::id() & 0xffff
-        );
         Some(Mutex::new(Journal::open(
             scope.journal_path,
             scope.store.clone(),
@@ -535,6 +582,7 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
         sessions,
         references,
         journal,
+        lease,
     })
 }
 
@@ -571,6 +619,7 @@ async fn prepare(opts: &RunOptions<'_>, pending: &[&Item], caller: Caller) -> Re
         exclude_tag: config.exclude_tag(),
         opt_in_tag: config.opt_in_tag(),
         journal: prepared.journal,
+        lease: prepared.lease,
         progress: opts.progress.clone(),
     })
 }

@@ -30,6 +30,12 @@
 //!   only when nothing it would expire is kept, in use or newly referenced.
 //! * [`replication`]: delete replication: every registry's rules re-read live, replicas
 //!   deleted (as items of their own) before the source whose deletion would take them along.
+//! * [`lease`]: one `apply --yes` at a time per plan: a lease in the store, taken after
+//!   admission and before the journal session and the first change, renewed while the run
+//!   lasts, checked before every change, released at the end.
+//! * [`status`]: the exit status, decided in one place for both binaries: 0 done, 1 items
+//!   failed, 2 refused (bad input, or the lease is held), 3 items blocked (a check could not
+//!   be made) and none failed.
 //! * [`executor`]: the order (an index before its children, a child never while its index
 //!   stays; replicas before their sources), the parallelism and the summary.
 
@@ -38,10 +44,12 @@ pub mod approve;
 pub mod cli;
 pub mod executor;
 pub mod journal;
+pub mod lease;
 pub mod lifecycle;
 pub mod live;
 pub mod references;
 pub mod replication;
+pub mod status;
 
 pub use cli::{ApplyArgs, run};
 pub use executor::{Mode, Summary};
@@ -107,21 +115,83 @@ pub enum ExecError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
+    /// Another apply of the same plan holds its lease: nothing was changed.
+    #[error(
+        "plan {plan_id} is being applied by {holder}, whose lease (generation {generation}) \
+         expires at {expires_at}; one apply at a time: wait for it to finish, or run again \
+         after {expires_at} if it stopped"
+    )]
+    LeaseHeld {
+        /// The manifest id or lifecycle plan id.
+        plan_id: String,
+        /// Who holds it.
+        holder: String,
+        /// The lease generation.
+        generation: u64,
+        /// When it expires unless renewed (RFC 3339, the holder's clock).
+        expires_at: String,
+    },
+    /// This apply lost its lease and stopped before its next change.
+    #[error(
+        "the apply lease of plan {plan_id} was lost: {reason}; this apply stopped before its \
+         next change (what it did is in the journal)"
+    )]
+    LeaseLost {
+        /// The manifest id or lifecycle plan id.
+        plan_id: String,
+        /// Who took it over, or why it lapsed.
+        reason: String,
+    },
+    /// Applies kept creating lease generations faster than this one could read them.
+    #[error("the apply lease of plan {plan_id} keeps changing hands; try again")]
+    LeaseContended {
+        /// The manifest id or lifecycle plan id.
+        plan_id: String,
+    },
+    /// A lease record that cannot be read: a person must look at it.
+    #[error("corrupt apply lease {path}: {reason}")]
+    LeaseCorrupt {
+        /// The object.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The run finished, and items failed (exit status 1).
+    #[error("{failed} items failed; they are in the journal and the next apply retries them")]
+    ItemsFailed {
+        /// How many.
+        failed: u64,
+    },
+    /// The run finished, nothing failed, but items were skipped because a check could not
+    /// be made (exit status 3).
+    #[error(
+        "nothing failed, but {blocked} items were blocked ({reasons}): a check could not be \
+         made, so they were left alone; the next apply checks them again"
+    )]
+    ItemsBlocked {
+        /// How many.
+        blocked: u64,
+        /// Count by reason, e.g. `2 role_unavailable, 1 reference_check_failed`.
+        reasons: String,
+    },
 }
 
 impl ExecError {
-    /// Exit status: 2 for bad input (nothing was done), 1 for everything else.
+    /// Exit status (see [`status`]): 2 for bad input or a lease another apply holds (nothing
+    /// was done), 3 for items blocked, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Review(e) => e.exit_code(),
+            Self::ItemsBlocked { .. } => status::BLOCKED,
             Self::Manifest(_)
             | Self::Lifecycle(_)
             | Self::Config(_)
             | Self::ReadManifest { .. }
             | Self::BadArgument { .. }
             | Self::BadJournal { .. }
-            | Self::Store(ecrgc_store::StoreError::InvalidLocation { .. }) => 2,
-            _ => 1,
+            | Self::LeaseHeld { .. }
+            | Self::Store(ecrgc_store::StoreError::InvalidLocation { .. }) => status::REFUSED,
+            _ => status::FAILURE,
         }
     }
 }

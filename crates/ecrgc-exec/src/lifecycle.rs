@@ -107,6 +107,7 @@ struct Ctx<'a> {
     references: References,
     run: &'a LifecycleRun<'a>,
     journal: Option<tokio::sync::Mutex<Journal>>,
+    lease: Option<crate::lease::Lease>,
 }
 
 /// Applies (or dry-runs) the admitted lifecycle plan.
@@ -165,6 +166,9 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
         let mut finished = Entry::new(Event::SessionFinished);
         finished.detail = serde_json::to_value(&summary).ok();
         ctx.record(vec![finished]).await?;
+        if let Some(lease) = &ctx.lease {
+            lease.release().await;
+        }
     }
     let summary = summarize(&opts, &history, &decided, &caller, &journal_paths);
     let items = admitted
@@ -226,6 +230,7 @@ async fn prepare<'a>(
         references: prepared.references,
         run: opts,
         journal: prepared.journal,
+        lease: prepared.lease,
     })
 }
 
@@ -241,7 +246,9 @@ enum Verdict {
 impl Ctx<'_> {
     async fn record(&self, entries: Vec<Entry>) -> Result<()> {
         if let Some(j) = &self.journal {
-            j.lock().await.append(entries).await?;
+            let mut j = j.lock().await;
+            crate::executor::check_lease(self.lease.as_ref(), &entries)?;
+            j.append(entries).await?;
         }
         Ok(())
     }

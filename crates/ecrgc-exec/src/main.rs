@@ -1,8 +1,10 @@
 //! `ecrgc-exec`: the executor alone, for a deletion role that runs nothing else.
 //!
-//! The same command as `ecrgc apply`, without the collectors and the query engine. Exit
-//! status 0 when every item ended deleted, archived, already gone or skipped; 1 when an item
-//! failed or the run could not finish; 2 for bad input (nothing was done).
+//! The same command as `ecrgc apply`, without the collectors and the query engine, and the
+//! same exit statuses ([`ecrgc_exec::status`]): 0 when every item ended deleted, archived,
+//! already gone or skipped for a finding; 1 when an item failed or the run could not finish;
+//! 2 for bad input or when another apply holds the plan's lease (nothing was done); 3 when
+//! nothing failed but items were blocked (a check could not be made).
 
 use std::process::ExitCode;
 
@@ -28,20 +30,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(ecrgc_exec::run(cli.apply)) {
-        Ok(summary) if summary.failed() > 0 => {
-            eprintln!(
-                "error: {} items failed; they are in the journal and the next apply retries them",
-                summary.failed()
-            );
-            ExitCode::from(1)
-        }
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            ExitCode::from(e.exit_code())
-        }
+    let result = runtime
+        .block_on(ecrgc_exec::run(cli.apply))
+        .and_then(|summary| ecrgc_exec::status::outcome(&summary));
+    if let Err(e) = &result {
+        eprintln!("error: {}", error_chain(e));
     }
+    ExitCode::from(ecrgc_exec::status::exit_status(&result))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -294,14 +294,9 @@ pub(crate) fn spinner(message: &'static str) -> ProgressBar {
 }
 
 async fn apply(args: ecrgc_exec::ApplyArgs) -> Result<()> {
+    // Failed items exit 1, blocked ones 3: decided by the executor, as for `ecrgc-exec`.
     let summary = ecrgc_exec::run(args).await?;
-    if summary.failed() > 0 {
-        anyhow::bail!(
-            "{} items failed; they are in the journal and the next apply retries them",
-            summary.failed()
-        );
-    }
-    Ok(())
+    Ok(ecrgc_exec::status::outcome(&summary)?)
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Exit statuses: which failures are the user's input (2) and which are ecrgc's or the
-//! environment's (1).
+//! environment's (1). An apply's statuses, 3 included, are the executor's
+//! ([`ecrgc_exec::status`]).
 
 /// An error caused by the command line or an input file, reported with exit status 2.
 #[derive(Debug)]

@@ -2,8 +2,8 @@
 //!
 //! This binary is the edge of the system: it parses the command line, loads the
 //! configuration, wires the crates together and maps every error to an exit status
-//! (0 success, 1 failure, 2 bad usage or bad input). Data goes to stdout; progress and
-//! errors go to stderr.
+//! (0 success, 1 failure, 2 bad usage or bad input; `apply` also 3 when items were blocked,
+//! see `ecrgc_exec::status`). Data goes to stdout; progress and errors go to stderr.
 
 mod athena;
 mod cli;

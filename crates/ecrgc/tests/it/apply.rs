@@ -148,7 +148,7 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
 }
 
-fn manifest_digests(manifest: &Path) -> BTreeSet<String> {
+pub(crate) fn manifest_digests(manifest: &Path) -> BTreeSet<String> {
     manifest_keys_of(manifest)
         .into_iter()
         .map(|k| k.3)
@@ -173,7 +173,7 @@ fn manifest_keys_of(manifest: &Path) -> BTreeSet<Key> {
         .collect()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

@@ -3,6 +3,7 @@
 mod apply;
 mod cli;
 mod collect;
+mod concurrency;
 mod differential;
 mod ecs_pins;
 mod layers;
