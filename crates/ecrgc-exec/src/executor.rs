@@ -115,6 +115,13 @@ impl Shared {
         )
     }
 
+    /// Whether the apply lease is still held (always, in a dry run, which takes none). Asked
+    /// again inside every attempt of a mutating call, after any wait: an attempt retried
+    /// through a long throttling storm must not outlive the lease.
+    pub(crate) fn lease_held(&self) -> bool {
+        self.lease.as_ref().is_none_or(Lease::still_held)
+    }
+
     /// Appends to the journal (nothing in a dry run). Entries that announce a change (an
     /// intent precedes every mutating call) need the lease still held.
     pub(crate) async fn record(&self, entries: Vec<Entry>) -> Result<()> {

@@ -88,6 +88,9 @@ pub mod reason {
     pub const CHANGED_SINCE_CHECK: &str = "changed_since_check";
     /// ECR refused: an image index in the repository still lists it.
     pub const REFERENCED_BY_INDEX: &str = "referenced_by_index";
+    /// The apply lease was lost right before the call (another apply took it over, or it
+    /// could not be renewed): not sent, and the run stops.
+    pub const LEASE_LOST: &str = "lease_lost";
 }
 
 /// Inspector's view of one image now.
@@ -589,6 +592,18 @@ impl Repo<'_> {
                         Some(message),
                     )
                 }
+                Last::LeaseLost => {
+                    outcome.push((digest, false));
+                    self.decide(
+                        item,
+                        Event::Skipped,
+                        Some(reason::LEASE_LOST),
+                        Some(
+                            "the apply lease was lost before the call; the next apply retries it"
+                                .into(),
+                        ),
+                    )
+                }
                 Last::Changed(now) => match self.check(item, &now, usage, &view) {
                     Check::AlreadyArchived => {
                         outcome.push((digest, true));
@@ -743,6 +758,9 @@ impl Repo<'_> {
                 .call(account, region, "ecr:BatchDeleteImage", &self.stats, || {
                     let pending = &pending;
                     async move {
+                        if !self.shared.lease_held() {
+                            return Ok(Step::LeaseLost);
+                        }
                         let now = match self.describe_now(pending).await {
                             Ok(Some(now)) => now,
                             Ok(None) => return Ok(Step::Missing),
@@ -817,6 +835,12 @@ impl Repo<'_> {
                     }
                     break;
                 }
+                Ok(Step::LeaseLost) => {
+                    for i in &pending {
+                        last.insert(&i.image_digest, Last::LeaseLost);
+                    }
+                    break;
+                }
                 Ok(Step::Sent(now, out)) => {
                     for i in &pending {
                         let digest = i.image_digest.as_str();
@@ -888,6 +912,9 @@ impl Repo<'_> {
                     "ecr:UpdateImageStorageClass",
                     &self.stats,
                     || async move {
+                        if !self.shared.lease_held() {
+                            return Ok(ArchiveStep::LeaseLost);
+                        }
                         let Some(now) = self.describe_now(&[*item]).await? else {
                             return Ok(ArchiveStep::Missing);
                         };
@@ -911,6 +938,7 @@ impl Repo<'_> {
                 Ok(ArchiveStep::Sent) => Last::Sent(Ok(())),
                 Ok(ArchiveStep::Missing) => Last::Gone,
                 Ok(ArchiveStep::Held(now)) => held(&now, &item.image_digest),
+                Ok(ArchiveStep::LeaseLost) => Last::LeaseLost,
                 Err(f) => Last::Sent(Err(Refusal {
                     code: f.code.clone().unwrap_or_else(|| format!("{:?}", f.kind)),
                     message: f.to_string(),
@@ -936,6 +964,9 @@ enum Step {
     Held(HashMap<String, ImageDetail>),
     /// The unchanged ones were sent.
     Sent(HashMap<String, ImageDetail>, BatchDeleteImageOutput),
+    /// The apply lease was lost (another apply took it over, or it could not be renewed):
+    /// nothing sent.
+    LeaseLost,
 }
 
 /// One attempt of the last look and UpdateImageStorageClass.
@@ -943,6 +974,7 @@ enum ArchiveStep {
     Missing,
     Held(HashMap<String, ImageDetail>),
     Sent,
+    LeaseLost,
 }
 
 /// What became of an image sent to the mutating call's attempt.
@@ -955,6 +987,8 @@ enum Last {
     Gone,
     /// Not described right before the call: why.
     Unread(String),
+    /// Not sent: the apply lease was lost.
+    LeaseLost,
 }
 
 fn image_id(digest: &str) -> ImageIdentifier {

@@ -36,6 +36,7 @@ pub const BLOCKED_REASONS: &[&str] = &[
     reason::REPOSITORY_CHECK_FAILED,
     reason::INSPECTOR_CHECK_FAILED,
     reason::DESCRIBE_FAILED,
+    reason::LEASE_LOST,
     replication_reason::REPLICATION_CHECK_FAILED,
     lifecycle_reason::POLICY_CHECK_FAILED,
 ];
@@ -95,6 +96,7 @@ mod tests {
             (reason::REPOSITORY_CHECK_FAILED, true),
             (reason::INSPECTOR_CHECK_FAILED, true),
             (reason::DESCRIBE_FAILED, true),
+            (reason::LEASE_LOST, true),
             (replication_reason::REPLICATION_CHECK_FAILED, true),
             (lifecycle_reason::POLICY_CHECK_FAILED, true),
             (reason::REPOSITORY_EXCLUDED, false),
