@@ -11,8 +11,15 @@
 --      * `inspector` in the registry's own account and region (its images' use is unknown);
 --      * `config_aggregator` anywhere (task definitions of the whole organization are
 --        unknown);
---      * `ecs` or `lambda` in an account that can pull from the repository: the registry's
---        own account, the accounts its repository policy grants, or any account for `*`.
+--      * `ecs`, `lambda` or `aggregator_source` in an account that can pull from the
+--        repository: the registry's own account, the accounts its repository policy grants,
+--        or any account for `*`. An `aggregator_source` row is one source account × region
+--        of the Config aggregator: `stale_source` when Config reports it `FAILED` or
+--        `OUTDATED`, `error` when its task definition rows carry no images;
+--      * `aggregator_source` `not_recorded` (derived here, not collected): ECS shows
+--        workloads in an account and region (`workload_refs` from `ecs`) where the
+--        aggregator, read without error, holds no task definition: its recorder does not
+--        record `AWS::ECS::TaskDefinition` there.
 -- 2. `out_of_scope`: an account the repository policy lets pull is not collected
 --    (`collection_scope` has no `workload` row for it), so what it runs is unknown (the
 --    view `scope_gaps`, `sql/views/scope_gaps.sql`, lists who, per repository):
@@ -55,6 +62,10 @@
 --     (<grant_kind> <principal>)`.
 --
 -- ## Example
+-- The aggregator's source 222222222222/eu-west-1 is `OUTDATED` → every repository
+-- 222222222222 can pull keeps its images (`aggregator_source stale_source in
+-- 222222222222/eu-west-1`), even where ECS was read: a task definition deregistered there an
+-- hour ago may be a rollback target the aggregator never saw.
 -- `ecs` denied in 444444444444/us-east-1; repository `sandbox/tool` grants 444444444444 →
 -- all its images protected; `payments/api`, which does not, stays cleanable. Repository
 -- `shared/base` grants `arn:aws:iam::999999999999:root`, an account of a partner outside
@@ -64,15 +75,34 @@
 -- Amazon ECR User Guide, "Private repository policies" and "Private repository policy
 -- examples" (a repository policy is what grants other accounts pulls); IAM User Guide, "AWS
 -- global condition context keys" (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`: any
--- account of the organization or organizational unit); AWS Organizations User Guide
+-- account of the organization or organizational unit); AWS Config API Reference,
+-- `AggregatedSourceStatus` (`FAILED`: errors while moving data; `OUTDATED`: the data is not
+-- the most recent); AWS Config Developer Guide, "Recording AWS Resources" (an aggregator
+-- holds only the resource types the source's recorder records); AWS Organizations User Guide
 -- (ListAccounts lists every account of the organization, with its status). How policies
 -- are read: `crates/ecrgc-collect/src/aws/policy.rs`; image strings:
 -- `crates/ecrgc-model/src/image_ref.rs`.
-WITH failed AS (
+WITH aggregated AS (
+    SELECT DISTINCT account_id, region
+    FROM workload_refs
+    WHERE source = 'config_aggregator' AND kind = 'task_definition'
+),
+not_recorded AS (
+    SELECT DISTINCT w.account_id, w.region,
+           'aggregator_source' AS source, 'not_recorded' AS status
+    FROM workload_refs w
+    JOIN collection_coverage c ON c.source = 'config_aggregator' AND c.status = 'ok'
+    LEFT JOIN aggregated a ON a.account_id = w.account_id AND a.region = w.region
+    WHERE w.source = 'ecs' AND a.account_id IS NULL
+),
+failed AS (
     SELECT account_id, region, source, status
     FROM collection_coverage
-    WHERE source IN ('inspector', 'config_aggregator', 'ecs', 'lambda')
+    WHERE source IN ('inspector', 'config_aggregator', 'aggregator_source', 'ecs', 'lambda')
       AND status <> 'ok'
+    UNION ALL
+    SELECT account_id, region, source, status
+    FROM not_recorded
 ),
 pullers AS (
     SELECT account_id, region, repository_name, account_id AS puller_account_id
@@ -113,13 +143,13 @@ blocked AS (
            f.source || ' ' || f.status || ' in ' || f.account_id || '/' || f.region AS detail
     FROM pullers u
     JOIN failed f ON f.account_id = u.puller_account_id
-    WHERE f.source IN ('ecs', 'lambda')
+    WHERE f.source IN ('ecs', 'lambda', 'aggregator_source')
     UNION ALL
     SELECT u.account_id, u.region, u.repository_name,
            f.source || ' ' || f.status || ' in ' || f.account_id || '/' || f.region AS detail
     FROM pullers u
     CROSS JOIN failed f
-    WHERE f.source IN ('ecs', 'lambda') AND u.puller_account_id = '*'
+    WHERE f.source IN ('ecs', 'lambda', 'aggregator_source') AND u.puller_account_id = '*'
     UNION ALL
     SELECT account_id, region, repository_name, detail
     FROM out_of_scope

@@ -146,6 +146,7 @@ PAGERS: dict[tuple[str, str], Pager] = {
     ("organizations", "ListAccounts"): Pager("Accounts", "NextToken", "MaxResults", "NextToken", 20, "InvalidInputException"),
     ("inspector2", "ListCoverage"): Pager("coveredResources", "nextToken", "maxResults", "nextToken", 100, "ValidationException"),
     ("config", "SelectAggregateResourceConfig"): Pager("Results", "NextToken", "Limit", "NextToken", 100, "InvalidNextTokenException"),
+    ("config", "DescribeConfigurationAggregatorSourcesStatus"): Pager("AggregatedSourceStatusList", "NextToken", "Limit", "NextToken", 100, "InvalidNextTokenException"),
 }
 
 
@@ -477,6 +478,9 @@ class State:
             self.images: dict[tuple, dict] = {}
             self.coverage: dict[tuple, dict] = {}
             self.aggregators: dict[tuple, dict[tuple, dict]] = {}
+            # Seeded source statuses per aggregator (None: every account × region of its items
+            # SUCCEEDED, as a healthy aggregator reports).
+            self.aggregator_sources: dict[tuple, list[dict]] = {}
             self.task_digests: dict[tuple, str] = {}
             self.task_overrides: dict[tuple, dict] = {}
             self.td_overrides: dict[tuple, dict] = {}
@@ -520,6 +524,9 @@ class State:
                 self.coverage[key] = dict(row)
             counts["coverage"] = len(doc.get("coverage") or [])
             for agg in doc.get("aggregators") or []:
+                if "sources" in agg:
+                    self.aggregator_sources[(agg["account_id"], agg["region"], agg["name"])] = [
+                        dict(s) for s in agg["sources"]]
                 items = self.aggregators.setdefault((agg["account_id"], agg["region"], agg["name"]), {})
                 for item in agg.get("items") or []:
                     item = dict(item)
@@ -765,6 +772,7 @@ class Extension:
             ("organizations", "ListAccounts"): self.org_list_accounts,
             ("inspector2", "ListCoverage"): self.inspector_list_coverage,
             ("config", "SelectAggregateResourceConfig"): self.config_select_aggregate,
+            ("config", "DescribeConfigurationAggregatorSourcesStatus"): self.config_sources_status,
         }
         self._configure_moto()
 
@@ -2005,6 +2013,46 @@ class Extension:
         limit = req.json.get("Limit") or req.json.get("MaxResults") or None
         page, nxt = self.paginate(req, "SelectAggregateResourceConfig", results, limit)
         payload: dict[str, Any] = {"Results": page, "QueryInfo": {"SelectFields": [{"Name": f} for f in fields]}}
+        if nxt:
+            payload["NextToken"] = nxt
+        return _json_response(200, payload, "application/x-amz-json-1.1")
+
+    def config_sources_status(self, req: Req) -> Response:
+        """DescribeConfigurationAggregatorSourcesStatus in botocore's shape: the seeded
+        `sources` of the aggregator, else one SUCCEEDED ACCOUNT source per account × region
+        of its items. `UpdateStatus` filters; `Limit` 0 means the default."""
+        name = req.json.get("ConfigurationAggregatorName")
+        limit = req.json.get("Limit")
+        if limit is not None and not (0 <= int(limit) <= 100):
+            raise ApiError("InvalidLimitException", "Limit must be between 0 and 100")
+        key = (req.account, req.region, name)
+        with self.state.lock:
+            items = self.state.aggregators.get(key)
+            seeded = copy.deepcopy(self.state.aggregator_sources.get(key))
+        if items is None:
+            raise ApiError("NoSuchConfigurationAggregatorException",
+                           f"The configuration aggregator does not exist. Check the configuration aggregator name {name} and try again.")
+        if seeded is None:
+            places = sorted({(i.get("accountId"), i.get("awsRegion")) for i in items.values()})
+            seeded = [{"SourceId": a, "SourceType": "ACCOUNT", "AwsRegion": r,
+                       "LastUpdateStatus": "SUCCEEDED", "LastUpdateTime": time.time()} for a, r in places]
+        wanted = req.json.get("UpdateStatus") or []
+        for w in wanted:
+            if w not in ("FAILED", "SUCCEEDED", "OUTDATED"):
+                raise ApiError("InvalidParameterValueException", f"Invalid UpdateStatus {w}")
+        rows = []
+        for src in seeded:
+            if wanted and src.get("LastUpdateStatus") not in wanted:
+                continue
+            row = {k: v for k, v in src.items() if k in (
+                "SourceId", "SourceType", "AwsRegion", "LastUpdateStatus", "LastUpdateTime",
+                "LastErrorCode", "LastErrorMessage")}
+            if isinstance(row.get("LastUpdateTime"), str):
+                row["LastUpdateTime"] = _dt.datetime.fromisoformat(
+                    row["LastUpdateTime"].replace("Z", "+00:00")).timestamp()
+            rows.append(row)
+        page, nxt = self.paginate(req, "DescribeConfigurationAggregatorSourcesStatus", rows, limit or None)
+        payload: dict[str, Any] = {"AggregatedSourceStatusList": page}
         if nxt:
             payload["NextToken"] = nxt
         return _json_response(200, payload, "application/x-amz-json-1.1")

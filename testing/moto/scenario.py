@@ -84,6 +84,8 @@ class Scenario:
         self._creds: dict[str, dict[str, str]] = {}
         self.truth: dict[str, dict[str, Any]] = {}
         self.manifests: dict[str, str] = {}  # image name -> manifest text as pushed
+        # Task definitions registered in ECS, as the aggregator records them.
+        self.recorded: list[dict] = []
         self.seed: dict[str, list] = {
             "images": [], "coverage": [], "aggregators": [], "task_image_digests": [],
             "task_overrides": [], "task_definition_overrides": [], "organization_accounts": [],
@@ -335,17 +337,38 @@ class Scenario:
         self.override("latest", image_pushed_at=self.ago(100))
         self.coverage("latest")
 
+    @staticmethod
+    def td_item(account: str, region: str, family: str, revision: int, status: str,
+                captured: str, containers: list[tuple[str, str]]) -> dict:
+        """A task definition as Config's aggregator holds it (PascalCase configuration)."""
+        arn = f"arn:aws:ecs:{region}:{account}:task-definition/{family}:{revision}"
+        return {"accountId": account, "awsRegion": region, "resourceId": arn,
+                "resourceName": f"{family}:{revision}",
+                "resourceType": "AWS::ECS::TaskDefinition", "configurationItemCaptureTime": captured,
+                "configuration": {"TaskDefinitionArn": arn, "Family": family, "Status": status,
+                                  "ContainerDefinitions": [{"Name": n, "Image": i} for n, i in containers]}}
+
+    def record(self, account: str, region: str, td: dict, status: str = "ACTIVE",
+               captured: str | None = None) -> dict:
+        """Remembers a task definition registered in ECS for the aggregator (`recorded`)."""
+        family, revision = td["family"], td["revision"]
+        containers = [(c["name"], c["image"]) for c in td["containerDefinitions"]]
+        self.recorded.append(self.td_item(account, region, family, revision, status,
+                                          captured or self.ago(10), containers))
+        return td
+
     def workloads(self) -> None:
         # -- ECS, account 222222222222 / us-east-1 -----------------------------------------
         ecs = self.client("ecs", PROD, US)
         ecs.create_cluster(clusterName="etl")
-        ecs.register_task_definition(family="api-by-digest", containerDefinitions=[
-            {"name": "api", "image": self.uri("by-digest", by_digest=True), "memory": 256}])
+        self.record(PROD, US, ecs.register_task_definition(family="api-by-digest", containerDefinitions=[
+            {"name": "api", "image": self.uri("by-digest", by_digest=True), "memory": 256}])["taskDefinition"])
         private_latest = self.uri("latest", "latest")
         runner = ecs.register_task_definition(family="private-runner", containerDefinitions=[
             {"name": "runner", "image": private_latest, "memory": 256},
             {"name": "log-router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
              "memory": 64}])["taskDefinition"]
+        self.record(PROD, US, runner)
         running = ecs.run_task(cluster="etl", taskDefinition=runner["taskDefinitionArn"],
                                launchType="FARGATE", startedBy="ecrgc-scenario")["tasks"][0]
         self.seed["task_image_digests"].append({"account_id": PROD, "region": US, "image": private_latest,
@@ -360,6 +383,7 @@ class Scenario:
                                launchType="FARGATE")["tasks"][0]
         ecs.stop_task(cluster="etl", task=stopped["taskArn"], reason="Essential container in task exited")
         ecs.deregister_task_definition(taskDefinition=batch["taskDefinitionArn"])
+        self.record(PROD, US, batch, "INACTIVE", self.ago(2.9))
         self.seed["task_image_digests"].append({"account_id": PROD, "region": US, "image": batch_image,
                                                 "image_digest": self.truth["stopped-long-ago"]["image_digest"]})
         self.seed["task_overrides"].append({
@@ -373,13 +397,14 @@ class Scenario:
         service_td = ecs.register_task_definition(family="etl-cache", containerDefinitions=[
             {"name": "redis", "image": "docker.io/library/redis:7", "memory": 256},
             {"name": "proxy", "image": "public.ecr.aws/nginx/nginx:1.25", "memory": 128}])["taskDefinition"]
+        self.record(PROD, US, service_td)
         ecs.create_service(cluster="etl", serviceName="etl-cache",
                            taskDefinition=service_td["taskDefinitionArn"], desiredCount=1)
 
         # -- ECS, account 111111111111 / eu-west-1 -----------------------------------------
         ecs_central = self.client("ecs", CENTRAL, EU)
-        ecs_central.register_task_definition(family="edge-nginx", containerDefinitions=[
-            {"name": "nginx", "image": self.uri("nginx-cached", "1.27"), "memory": 128}])
+        self.record(CENTRAL, EU, ecs_central.register_task_definition(family="edge-nginx", containerDefinitions=[
+            {"name": "nginx", "image": self.uri("nginx-cached", "1.27"), "memory": 128}])["taskDefinition"])
 
         # -- Config aggregator in 111111111111 / eu-west-1 ---------------------------------
         config = self.client("config", CENTRAL, EU)
@@ -387,24 +412,18 @@ class Scenario:
             ConfigurationAggregatorName="org",
             AccountAggregationSources=[{"AccountIds": [CENTRAL, PROD, WORKLOADS], "AllAwsRegions": True}])
 
-        def td_item(account: str, region: str, family: str, revision: int, status: str,
-                    captured: str, containers: list[tuple[str, str]]) -> dict:
-            arn = f"arn:aws:ecs:{region}:{account}:task-definition/{family}:{revision}"
-            return {"accountId": account, "awsRegion": region, "resourceId": arn,
-                    "resourceName": f"{family}:{revision}",
-                    "resourceType": "AWS::ECS::TaskDefinition", "configurationItemCaptureTime": captured,
-                    "configuration": {"TaskDefinitionArn": arn, "Family": family, "Status": status,
-                                      "ContainerDefinitions": [{"Name": n, "Image": i} for n, i in containers]}}
-
-        self.seed["aggregators"].append({"account_id": CENTRAL, "region": EU, "name": "org", "items": [
-            td_item(CENTRAL, EU, "api-multi", 3, "ACTIVE", self.ago(30),
+        # The aggregator also records every task definition the scenario registers in ECS (a
+        # recorder records them wherever they exist; see `recorded`), then these, which exist
+        # only in the aggregator.
+        self.seed["aggregators"].append({"account_id": CENTRAL, "region": EU, "name": "org", "items": self.recorded + [
+            self.td_item(CENTRAL, EU, "api-multi", 3, "ACTIVE", self.ago(30),
                     [("api", self.uri("multi-tag", "prod-2026")), ("sidecar", "docker.io/library/busybox:1.36")]),
-            td_item(PROD, EU, "api-rollback", 7, "INACTIVE", self.ago(0.5), [("api", self.uri("rollback", "v5"))]),
-            td_item(WORKLOADS, EU, "api-retired", 2, "INACTIVE", self.ago(10),
+            self.td_item(PROD, EU, "api-rollback", 7, "INACTIVE", self.ago(0.5), [("api", self.uri("rollback", "v5"))]),
+            self.td_item(WORKLOADS, EU, "api-retired", 2, "INACTIVE", self.ago(10),
                     [("api", self.uri("inactive-td", "v6"))]),
             # Retired long ago, but Inspector saw the image in use 20 days ago: the
             # inactive_task_definition rule flags it and the recent_use guard keeps it.
-            td_item(WORKLOADS, EU, "api-old", 1, "INACTIVE", self.ago(60),
+            self.td_item(WORKLOADS, EU, "api-old", 1, "INACTIVE", self.ago(60),
                     [("api", self.uri("recent-use", "v3"))]),
             {"accountId": WORKLOADS, "awsRegion": US, "resourceType": "AWS::Lambda::Function",
              "resourceId": "edge-api", "resourceName": "edge-api", "configurationItemCaptureTime": self.ago(2),
@@ -484,10 +503,14 @@ class Scenario:
         self.coverage("typo-old")
         typo = f"{registry_host(PROD, EU)}:5000/scope/typo:t1"
         ecs = self.client("ecs", WORKLOADS, EU)
-        ecs.register_task_definition(family="endpoint-forms", containerDefinitions=[
+        forms = ecs.register_task_definition(family="endpoint-forms", containerDefinitions=[
             {"name": "dual", "image": dual, "memory": 128},
             {"name": "port", "image": port, "memory": 128},
-            {"name": "typo", "image": typo, "memory": 128}])
+            {"name": "typo", "image": typo, "memory": 128}])["taskDefinition"]
+        # Registered after the aggregator's seed: recorded there directly.
+        item = self.td_item(WORKLOADS, EU, forms["family"], forms["revision"], "ACTIVE", self.ago(1),
+                            [(c["name"], c["image"]) for c in forms["containerDefinitions"]])
+        self.seed["aggregators"][0]["items"].append(item)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -332,6 +332,33 @@ def _select() -> str:
     return "4 task definitions in 2 pages; Lambda item filtered out"
 
 
+@check("DescribeConfigurationAggregatorSourcesStatus: derived, seeded, filtered, paged")
+def _sources_status() -> str:
+    cfg = Env.client("config", CENTRAL, EU)
+    derived = cfg.describe_configuration_aggregator_sources_status(ConfigurationAggregatorName="org")
+    rows = derived["AggregatedSourceStatusList"]
+    expect(rows and all(r["LastUpdateStatus"] == "SUCCEEDED" and r["SourceType"] == "ACCOUNT" for r in rows),
+           f"derived sources {rows}")
+    expect(isinstance(rows[0]["LastUpdateTime"], dt.datetime), "LastUpdateTime is a timestamp")
+    seed({"aggregators": [{"account_id": "111111111111", "region": "eu-west-1", "name": "org", "items": [], "sources": [
+        {"SourceId": "111111111111", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1", "LastUpdateStatus": "SUCCEEDED",
+         "LastUpdateTime": "2026-11-30T00:00:00Z"},
+        {"SourceId": "222222222222", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1", "LastUpdateStatus": "OUTDATED",
+         "LastUpdateTime": "2026-11-29T00:00:00Z"},
+        {"SourceId": "333333333333", "SourceType": "ACCOUNT", "AwsRegion": "us-east-1", "LastUpdateStatus": "FAILED",
+         "LastUpdateTime": "2026-11-29T00:00:00Z", "LastErrorCode": "AccessDenied", "LastErrorMessage": "no"}]}]})
+    rows, pages = all_pages(cfg.describe_configuration_aggregator_sources_status, "AggregatedSourceStatusList",
+                            "NextToken", "NextToken", ConfigurationAggregatorName="org", Limit=2)
+    expect(len(rows) == 3 and pages == 2, f"{len(rows)} sources in {pages} pages")
+    stale = cfg.describe_configuration_aggregator_sources_status(
+        ConfigurationAggregatorName="org", UpdateStatus=["FAILED", "OUTDATED"])["AggregatedSourceStatusList"]
+    expect([r["SourceId"] for r in stale] == ["222222222222", "333333333333"], f"filter {stale}")
+    expect(stale[1]["LastErrorCode"] == "AccessDenied", "error code")
+    err = error_of(lambda: cfg.describe_configuration_aggregator_sources_status(ConfigurationAggregatorName="nope"))
+    expect(err.response["Error"]["Code"] == "NoSuchConfigurationAggregatorException", "unknown aggregator")
+    return "3 seeded sources in 2 pages; filter by status"
+
+
 @check("DescribeImages overrides and fields moto lacks")
 def _overrides() -> str:
     ecr = Env.client("ecr", CENTRAL, EU)

@@ -431,7 +431,13 @@ pub fn table_def(name: &str) -> Option<TableDef> {
 }
 
 /// Usage sources: a failure of one of them hides use, so it blocks deletion.
-pub const USAGE_SOURCES: &[&str] = &["inspector", "config_aggregator", "ecs", "lambda"];
+pub const USAGE_SOURCES: &[&str] = &[
+    "inspector",
+    "config_aggregator",
+    "aggregator_source",
+    "ecs",
+    "lambda",
+];
 
 #[cfg(test)]
 mod tests {

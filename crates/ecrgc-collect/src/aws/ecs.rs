@@ -1,5 +1,5 @@
-//! ECS directly, in one account and region: task definitions (ACTIVE; INACTIVE ones too when
-//! no Config aggregator supplies them), services with every deployment's task definition,
+//! ECS directly, in one account and region: task definitions (ACTIVE and INACTIVE, whether or
+//! not a Config aggregator supplies them too: an aggregator source may be stale), services with every deployment's task definition,
 //! their task sets, the digests their service revisions pin, the revisions of their recent
 //! deployments (rollback targets), and RUNNING and recently STOPPED tasks with the digest
 //! each container really runs.
@@ -18,6 +18,15 @@
 //!
 //! A task's `imageDigest` shows which digest a tag reference resolved to when the task
 //! started, so it is kept as `resolved_digest`; so is a service revision's.
+//!
+//! **Stopped tasks are a bonus, not the rollback window.** "Recently stopped tasks might
+//! appear in the returned results" of ListTasks, for about an hour ("stopped tasks appear in
+//! the returned results for at least one hour", earlier editions of the Amazon ECS API
+//! Reference, `ListTasks`): a task that stopped yesterday is not listed at all. So the
+//! rollback window rests on what ECS keeps: INACTIVE task definitions with their
+//! `deregisteredAt`, the services' current revisions and the revisions of the window's
+//! deployments. A STOPPED task seen is one more live reference when it stopped inside the
+//! window; its absence proves nothing.
 //!
 //! **Version consistency.** "To ensure that all tasks in a service use the same container
 //! image, Amazon ECS resolves container image names and any image tags specified in the task
@@ -68,7 +77,7 @@ const DEPLOYMENTS_PAGE: i32 = 100;
 /// What the ECS unit reads besides the account and region.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EcsScope {
-    /// Also read INACTIVE task definitions (when no aggregator has them).
+    /// Also read INACTIVE task definitions.
     pub inactive_definitions: bool,
     /// Deployments created at or after this time are rollback targets: the snapshot time
     /// minus `rules.rollback_window_hours`.

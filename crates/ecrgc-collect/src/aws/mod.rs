@@ -251,7 +251,9 @@ pub async fn collect(
     progress.set_phase("collecting");
 
     let ecs_scope = ecs::EcsScope {
-        inactive_definitions: config.sources.config_aggregator.is_none(),
+        // Read directly even with an aggregator: a stale aggregator source must not hide a
+        // rollback target (see `aggregator`).
+        inactive_definitions: true,
         rollback_since: now - i64::from(config.rules.rollback_window_hours) * 3_600_000_000,
     };
     let layers = options.layers;

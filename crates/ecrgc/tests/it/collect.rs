@@ -325,8 +325,9 @@ fn collect_then_plan_flags_exactly_the_scenario_truth() {
         "csv",
     ]);
     // Registries: ecr, ecr_replication, ecr_settings, inspector; workload accounts: ecs and
-    // lambda; the aggregator once.
-    let expected_units = 2 * 2 * 4 + 3 * 2 * 2 + 1;
+    // lambda; the aggregator once, and one `aggregator_source` per account × region its
+    // sources cover (111/eu, 222/eu, 222/us, 333/eu, 333/us).
+    let expected_units = 2 * 2 * 4 + 3 * 2 * 2 + 1 + 5;
     assert_eq!(rows.lines().count(), expected_units + 1, "{rows}");
     assert!(rows.lines().skip(1).all(|l| l.ends_with(",ok")), "{rows}");
 }
@@ -372,6 +373,51 @@ fn a_failing_source_in_one_account_blocks_exactly_what_it_can_pull() {
     assert!(
         blocked.contains("333333333333") && blocked.contains("denied"),
         "{blocked}"
+    );
+}
+
+#[test]
+fn an_outdated_aggregator_source_blocks_what_its_account_can_pull() {
+    let Some(env) = Env::start(None) else {
+        return;
+    };
+    // Config reports 333333333333's source in eu-west-1 OUTDATED: a task definition
+    // deregistered there may never have reached the aggregator.
+    env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"aggregators": [{
+            "account_id": "111111111111", "region": "eu-west-1", "name": "org", "items": [],
+            "sources": [
+                {"SourceId": "111111111111", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
+                 "LastUpdateStatus": "SUCCEEDED", "LastUpdateTime": at(-1)},
+                {"SourceId": "222222222222", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
+                 "LastUpdateStatus": "SUCCEEDED", "LastUpdateTime": at(-1)},
+                {"SourceId": "333333333333", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
+                 "LastUpdateStatus": "OUTDATED", "LastUpdateTime": at(-30)},
+            ]}]}),
+    );
+    let config = env.config("ecrgc.toml", CONFIG);
+    env.collect_and_plan(&config, "store", "out");
+    let wrong = mismatches(&env, &env.path("out"), |key, e| {
+        if pullable_by_333(key) && (e == "delete" || e == "kept_with_parent") {
+            "protected:usage_coverage_gap".to_owned()
+        } else {
+            e.to_owned()
+        }
+    });
+    assert!(wrong.is_empty(), "blocking differs:\n{}", wrong.join("\n"));
+    let decisions = std::fs::read_to_string(env.path("out/decisions.csv")).expect("csv");
+    assert!(
+        decisions.contains("aggregator_source stale_source in 333333333333/eu-west-1"),
+        "the decisions name the source"
+    );
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(env.path("out/summary.json")).expect("summary"))
+            .expect("json");
+    let blocked = summary["blocked_sources"].to_string();
+    assert!(
+        blocked.contains("aggregator_source") && blocked.contains("OUTDATED since"),
+        "the plan names the stale source: {blocked}"
     );
 }
 
