@@ -99,6 +99,32 @@ pub fn names(org: &Org, r: &WorkloadRef, image: &Image) -> bool {
     by_digest || by_resolved || by_tag
 }
 
+/// Account × region places where ECS shows workloads but the aggregator, read without
+/// error, holds no task definition: its recorder does not record them there
+/// (`aggregator_source` `not_recorded` in `usage_coverage_gap.sql`).
+fn not_recorded(org: &Org) -> Vec<(&'static str, &'static str)> {
+    let aggregator_ok = org
+        .sources
+        .iter()
+        .any(|s| s.source == "config_aggregator" && s.status == "ok");
+    if !aggregator_ok {
+        return Vec::new();
+    }
+    let recorded = |a: &str, r: &str| {
+        org.refs.iter().any(|w| {
+            w.source == "config_aggregator"
+                && w.kind == "task_definition"
+                && w.account == a
+                && w.region == r
+        })
+    };
+    org.refs
+        .iter()
+        .filter(|w| w.source == "ecs" && !recorded(w.account, w.region))
+        .map(|w| (w.account, w.region))
+        .collect()
+}
+
 /// Repositories blocked by a failed usage source or by a puller outside the collected
 /// scope (header of `usage_coverage_gap.sql`): the registry's own account or a granted
 /// account not collected, or an organization-wide grant (`*`) when some account of the
@@ -119,11 +145,14 @@ pub fn coverage_gap(org: &Org, repo: usize) -> bool {
             .any(|s| match s.source {
                 "inspector" => s.account == r.account && s.region == r.region,
                 "config_aggregator" => true,
-                "ecs" | "lambda" => {
+                "ecs" | "lambda" | "aggregator_source" => {
                     s.account == r.account || r.pullers.iter().any(|p| *p == "*" || *p == s.account)
                 }
                 _ => false,
             })
+        || not_recorded(org).iter().any(|(account, _)| {
+            *account == r.account || r.pullers.iter().any(|p| *p == "*" || p == account)
+        })
 }
 
 /// Parent → child edges between existing images of one repository, without self-loops.
