@@ -321,6 +321,28 @@ pub(crate) async fn pull_time_excluded(
     }
 }
 
+/// Registers `principal_arn` (an IAM role or user ARN) as a pull-time update exclusion of
+/// the client's registry (RegisterPullTimeUpdateExclusion). One that exists already
+/// (`ExclusionAlreadyExistsException`) is success.
+pub(crate) async fn register_exclusion(
+    api: &Api,
+    ecr: &Client,
+    principal_arn: &str,
+) -> Result<(), Failure> {
+    match api
+        .call("ecr:RegisterPullTimeUpdateExclusion", || {
+            ecr.register_pull_time_update_exclusion()
+                .principal_arn(principal_arn)
+                .send()
+        })
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(f) if f.code.as_deref() == Some("ExclusionAlreadyExistsException") => Ok(()),
+        Err(f) => Err(f),
+    }
+}
+
 /// An IAM principal reduced to what identifies it: account, `role` or `user`, and name.
 fn principal_key(arn: &str) -> Option<(&str, &'static str, &str)> {
     let mut parts = arn.splitn(6, ':');

@@ -178,7 +178,7 @@ pub(crate) fn manifest_keys(out: &Path) -> BTreeSet<Key> {
 }
 
 /// decisions.csv as (key → (status, reason, guards)).
-fn decisions(out: &Path) -> BTreeMap<Key, (String, String, String)> {
+pub(crate) fn decisions(out: &Path) -> BTreeMap<Key, (String, String, String)> {
     let text = std::fs::read_to_string(out.join("decisions.csv")).expect("decisions.csv");
     let mut rows = text.lines().map(split_csv);
     let header = rows.next().expect("header");
