@@ -5,6 +5,22 @@
 //! recorded as their own coverage units; and the registry's settings (replication, pull
 //! through cache rules, creation templates; see [`super::registry`]).
 //!
+//! Read-only in effect. ECR updates `lastRecordedPullTime` on every pull, BatchGetImage
+//! included, except pulls by Inspector and by the IAM principals on the registry's
+//! pull-time update exclusion list (ECR user guide, "Pull-time update exclusions"). So:
+//! - a manifest is read at most once per digest per store: the children of an index and the
+//!   blobs of an image that an earlier committed run read are reused ([`super::prior`]),
+//!   and only digests new to the store are read; every read is a `manifest_reads` row;
+//! - the principal's exclusion is checked in every registry account and region
+//!   (ListPullTimeUpdateExclusions) and recorded as the `pull_time_exclusion` unit;
+//! - with `--register-pull-time-exclusion`, a missing exclusion is registered with
+//!   RegisterPullTimeUpdateExclusion (botocore `ecr` model: input `principalArn`, required,
+//!   at most 200 characters, `^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/…$`; output
+//!   `principalArn`, `createdAt`; errors `InvalidParameterException`,
+//!   `ExclusionAlreadyExistsException` (taken as success), `LimitExceededException` (100
+//!   exclusions per account), `ValidationException`, `ServerException`). The ARN registered
+//!   is the role of the assumed-role session (`arn:aws:iam::A:role/NAME`, no path).
+//!
 //! A repository is written whole or not at all: when one of its calls fails for good, none
 //! of its rows are written (a half-read index would leave its children looking like
 //! orphans) and the unit records the failure. Images that are not in the snapshot can never

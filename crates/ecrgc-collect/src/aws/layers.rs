@@ -3,10 +3,12 @@
 //!
 //! BatchGetImage is ECR's pull API: every call counts as a pull and moves
 //! `lastRecordedPullTime`, the signal the `recent_pull` guard and the `not_pulled` rule
-//! read. So layers are read only when asked for, and each registry account × region first
-//! checks ListPullTimeUpdateExclusions for the collector's own principal; the answer is
-//! recorded as a `pull_time_exclusion` coverage unit (`ok`, `not_excluded`, or the failure
-//! of the check) so that a later plan can tell which pull times the collector may have
+//! read. So layers are read only when asked for, only for digests new to the store (see
+//! [`super::prior`]), and each registry account × region first checks
+//! ListPullTimeUpdateExclusions for the collector's own principal (whatever is read: image
+//! indexes are read too); the answer is recorded as a `pull_time_exclusion` coverage unit
+//! (`ok`, `not_excluded`, or the failure of the check) and with every read in
+//! `manifest_reads`, so that a later plan can tell which pull times the collector may have
 //! moved.
 //!
 //! Which images: `ACTIVE` ones whose manifest is Docker v2 schema 2 or an OCI image

@@ -324,11 +324,17 @@ fn collect_then_plan_flags_exactly_the_scenario_truth() {
         "--format",
         "csv",
     ]);
-    // Registries: ecr, ecr_replication, ecr_settings, inspector; workload accounts: ecs and
-    // lambda; the aggregator once.
-    let expected_units = 2 * 2 * 4 + 3 * 2 * 2 + 1;
+    // Registries: ecr, ecr_replication, ecr_settings, inspector, pull_time_exclusion;
+    // workload accounts: ecs and lambda; the aggregator once. No registry of the scenario
+    // excludes the collector from pull-time updates: a warning, not a failed read.
+    let expected_units = 2 * 2 * 5 + 3 * 2 * 2 + 1;
     assert_eq!(rows.lines().count(), expected_units + 1, "{rows}");
-    assert!(rows.lines().skip(1).all(|l| l.ends_with(",ok")), "{rows}");
+    assert!(
+        rows.lines()
+            .skip(1)
+            .all(|l| l.ends_with(",ok") || l.ends_with(",pull_time_exclusion,not_excluded")),
+        "{rows}"
+    );
 }
 
 /// Repositories an ECS failure in 333333333333 must block: those whose policy lets 333 pull.
