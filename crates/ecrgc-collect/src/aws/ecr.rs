@@ -133,6 +133,17 @@ async fn check_exclusion(unit: &Unit, ecr: &Client, reading: &ManifestReading<'_
     let arn = layers::exclusion_arn(principal);
     match layers::pull_time_excluded(&check.api, ecr, principal).await {
         Ok(true) => check.outcome_as("ok".to_owned(), None),
+        Ok(false) if reading.register_exclusion && !layers::registrable(&arn) => check.outcome_as(
+            "not_excluded".to_owned(),
+            Some(format!(
+                "{principal} has no pull-time update exclusion here, and is not an IAM \
+                     role or user ARN that --register-pull-time-exclusion could register, so \
+                     the manifests the collector reads move lastRecordedPullTime; exclude the \
+                     role or user behind it by hand: aws ecr \
+                     register-pull-time-update-exclusion --principal-arn ARN --region {}",
+                unit.api.region
+            )),
+        ),
         Ok(false) if reading.register_exclusion => {
             match layers::register_exclusion(&check.api, ecr, &arn).await {
                 Ok(()) => check.outcome_as(

@@ -367,6 +367,18 @@ fn register_pull_time_exclusion_registers_what_is_missing() {
         Vec::<String>::new(),
         "nothing new to read"
     );
+    // The caller's own identity in 111111111111 is no IAM role or user ARN: nothing to
+    // register, it stays a warning.
+    assert!(
+        !registered.iter().any(|(a, _)| a == "111111111111"),
+        "{registered:?}"
+    );
+    for r in ["eu-west-1", "us-east-1"] {
+        assert_eq!(
+            exclusion_status(&env, &store, &run2, "111111111111", r),
+            "not_excluded"
+        );
+    }
     let explained = env.ok(&[
         "explain",
         &digest,
