@@ -408,3 +408,49 @@ fn register_pull_time_exclusion_registers_what_is_missing() {
         );
     }
 }
+
+/// Every Parquet file of `table` in `run` of the local store.
+fn table_files(store: &str, table: &str, run: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for dt in std::fs::read_dir(std::path::Path::new(store).join(table)).expect("table dir") {
+        let dir = dt.expect("dt").path().join(format!("run={run}"));
+        for f in std::fs::read_dir(&dir).into_iter().flatten() {
+            let f = f.expect("file").path();
+            if f.extension().is_some_and(|e| e == "parquet") {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_earlier_run_that_cannot_be_read_means_reading_again_never_losing_relations() {
+    let Some(env) = Env::start(None) else { return };
+    env.config("ecrgc.toml", CONFIG);
+    let store = s(&env.path("store"));
+    env.moto.post("/_ecrgc/calls/reset", &json!({}));
+    let (_, _, run1) = collect(&env, &store, &[]);
+    let mut first = batch_get_digests(&env);
+    first.sort();
+    let relations = "SELECT account_id, region, repository_name, parent_digest, child_digest, \
+         relation FROM latest_image_relations ORDER BY 1, 2, 3, 4, 5, 6";
+    let before = query(&env, &store, &run1, relations);
+    // The earlier run's relations are damaged after it committed.
+    let files = table_files(&store, "image_relations", &run1);
+    assert!(!files.is_empty());
+    for f in files {
+        std::fs::write(&f, b"not parquet").expect("overwrite");
+    }
+
+    env.moto.post("/_ecrgc/calls/reset", &json!({}));
+    let (_, stderr, run2) = collect(&env, &store, &[]);
+    let mut second = batch_get_digests(&env);
+    second.sort();
+    assert_eq!(second, first, "every index is read again");
+    assert!(
+        stderr.contains("no earlier run could be reused"),
+        "{stderr}"
+    );
+    assert_eq!(query(&env, &store, &run2, relations), before);
+}
