@@ -277,6 +277,37 @@ table! {
 }
 
 table! {
+    /// One row per image whose manifest the collector read with BatchGetImage.
+    /// The read was tonight or in an earlier committed run of the same store (the row is
+    /// carried forward while the image stays in its repository). ECR counts every
+    /// BatchGetImage as a pull, so `last_recorded_pull_time` of such an image may be the
+    /// collector's own read when `pull_time_exclusion` is not `ok`. Digests are immutable,
+    /// so a manifest is read at most once per digest per store: later runs reuse the
+    /// `image_relations` and `image_layers` an earlier run derived from it.
+    "manifest_reads" => ManifestReadRow, ManifestReadsBuilder {
+        /// Registry account that owns the image.
+        account_id: Text,
+        /// Region of the registry.
+        region: Text,
+        /// Repository name.
+        repository_name: Text,
+        /// Manifest digest of the image read.
+        image_digest: Text,
+        /// `index` (an image index, for its children) or `image` (a single-platform image
+        /// manifest, for its layers with `collect --layers`).
+        manifest_kind: Text,
+        /// Snapshot time of the run whose collector read the manifest.
+        read_at: Time,
+        /// That run.
+        read_run_id: Text,
+        /// Status of that run's `pull_time_exclusion` unit for the registry account and
+        /// region: `ok` (the read did not move the pull time), `not_excluded` (it did), or
+        /// `denied`/`error` (unknown).
+        pull_time_exclusion: Text,
+    }
+}
+
+table! {
     /// One row per image Inspector covers (ListCoverage, AWS_ECR_CONTAINER_IMAGE). An image
     /// without a row is of unknown use, never "unused".
     "inspector_coverage" => InspectorCoverageRow, InspectorCoverageBuilder {
@@ -418,6 +449,7 @@ pub fn all_tables() -> Vec<TableDef> {
         ImageTagsBuilder::def(),
         ImageRelationsBuilder::def(),
         ImageLayersBuilder::def(),
+        ManifestReadsBuilder::def(),
         InspectorCoverageBuilder::def(),
         WorkloadRefsBuilder::def(),
         CollectionCoverageBuilder::def(),

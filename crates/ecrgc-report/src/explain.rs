@@ -127,6 +127,53 @@ pub async fn resolve(ctx: &SessionContext, image: &str) -> Result<Vec<ImageKey>>
     Ok(keys)
 }
 
+/// Images whose `last_recorded_pull_time` may be the collector's own BatchGetImage: read
+/// (tonight or in an earlier run, `manifest_reads`) while the collector's role had no
+/// pull-time update exclusion in that registry and region, and pulled no earlier than that
+/// read. Columns: account_id, region, repository_name, image_digest, read_at,
+/// pull_time_exclusion.
+pub const COLLECTOR_READ_SQL: &str = "SELECT i.account_id, i.region, i.repository_name, \
+     i.image_digest, m.read_at, m.pull_time_exclusion FROM images i JOIN manifest_reads m \
+     ON m.account_id = i.account_id AND m.region = i.region \
+     AND m.repository_name = i.repository_name AND m.image_digest = i.image_digest \
+     WHERE m.pull_time_exclusion <> 'ok' AND i.last_recorded_pull_time >= m.read_at";
+
+/// The collector's read of one image's manifest (a `manifest_reads` row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorRead {
+    /// Snapshot time of the run that read it.
+    pub read_at: i64,
+    /// That run.
+    pub run_id: String,
+    /// Its `pull_time_exclusion` status in the image's registry and region.
+    pub exclusion: String,
+}
+
+/// The note `explain` prints under an image's pull time when that time may be the
+/// collector's own BatchGetImage: the collector read the manifest without a pull-time
+/// update exclusion (`not_excluded`, or a check that failed), and ECR recorded a pull no
+/// earlier than that read. A pull recorded before the read is someone else's.
+pub fn collector_read_note(last_pull: Option<i64>, read: &CollectorRead) -> Option<String> {
+    if read.exclusion == "ok" || last_pull? < read.read_at {
+        return None;
+    }
+    let why = if read.exclusion == "not_excluded" {
+        "the collector's role had no pull-time update exclusion there".to_owned()
+    } else {
+        format!(
+            "whether the collector's role had a pull-time update exclusion there is unknown \
+             ({})",
+            read.exclusion
+        )
+    };
+    Some(format!(
+        "note: this pull time may be the collector's own read: run {} read the manifest \
+         with BatchGetImage at {}, which ECR counts as a pull, and {why}",
+        read.run_id,
+        rfc3339(read.read_at)
+    ))
+}
+
 /// Explains one image. The planner's catalog must be installed in `ctx` and its decision
 /// step registered as the view `decisions` (see [`install_decisions`]).
 pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) -> Result<String> {
@@ -163,6 +210,26 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
             "  last pull recorded by ECR: {}",
             pulled.as_deref().unwrap_or("never")
         );
+        let last_pull = opt_time(&c.time("last_recorded_pull_time")?, 0);
+        let reads = rows(
+            ctx,
+            &format!(
+                "SELECT read_at, read_run_id, pull_time_exclusion FROM manifest_reads \
+                 WHERE {pred}"
+            ),
+        )
+        .await?;
+        if let Some(r) = reads.iter().find(|b| b.num_rows() > 0) {
+            let r = Columns::new(r);
+            let read = CollectorRead {
+                read_at: r.time("read_at")?.value(0),
+                run_id: r.text("read_run_id")?.value(0).to_owned(),
+                exclusion: r.text("pull_time_exclusion")?.value(0).to_owned(),
+            };
+            if let Some(note) = collector_read_note(last_pull, &read) {
+                let _ = writeln!(out, "  {note}");
+            }
+        }
     }
     let tags = rows(
         ctx,
@@ -371,4 +438,37 @@ fn strings(batches: &[RecordBatch], column: &str) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod collector_read_tests {
+    use super::*;
+
+    fn read(exclusion: &str) -> CollectorRead {
+        CollectorRead {
+            read_at: 1_000_000_000,
+            run_id: "r1".into(),
+            exclusion: exclusion.into(),
+        }
+    }
+
+    #[test]
+    fn a_pull_at_or_after_an_unexcluded_read_may_be_the_collectors() {
+        let note = collector_read_note(Some(1_000_000_000), &read("not_excluded")).expect("note");
+        assert!(note.contains("may be the collector's own read"), "{note}");
+        assert!(note.contains("run r1"), "{note}");
+        assert!(note.contains("no pull-time update exclusion"), "{note}");
+        let unknown = collector_read_note(Some(2_000_000_000), &read("denied")).expect("note");
+        assert!(unknown.contains("unknown (denied)"), "{unknown}");
+    }
+
+    #[test]
+    fn no_note_when_excluded_never_pulled_or_pulled_before_the_read() {
+        assert_eq!(collector_read_note(Some(2_000_000_000), &read("ok")), None);
+        assert_eq!(collector_read_note(None, &read("not_excluded")), None);
+        assert_eq!(
+            collector_read_note(Some(999_999_999), &read("not_excluded")),
+            None
+        );
+    }
 }

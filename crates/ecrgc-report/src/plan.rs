@@ -124,6 +124,7 @@ async fn write_staged(
         blocked_sources: blocked_sources(p.ctx).await?,
         out_of_scope: out_of_scope(p.ctx).await?,
         vanished_accounts: vanished_accounts(p.ctx).await?,
+        collector_pulls: collector_pulls(p.ctx).await?,
         malformed_references: malformed_references(p.ctx).await?,
         ..Default::default()
     };
@@ -446,6 +447,32 @@ async fn out_of_scope(ctx: &SessionContext) -> Result<Vec<OutOfScope>> {
             out.push(OutOfScope {
                 who: who.value(i).to_owned(),
                 repositories: n.value(i).max(0) as u64,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Images whose pull time may be the collector's own read, per registry and region.
+async fn collector_pulls(ctx: &SessionContext) -> Result<Vec<crate::summary::CollectorPulls>> {
+    let batches = collect_rows(
+        ctx,
+        &format!(
+            "SELECT account_id, region, COUNT(*) AS images FROM ({}) \
+             GROUP BY account_id, region ORDER BY account_id, region",
+            crate::explain::COLLECTOR_READ_SQL
+        ),
+    )
+    .await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let c = Columns::new(batch);
+        let (a, r, n) = (c.text("account_id")?, c.text("region")?, c.int("images")?);
+        for i in 0..batch.num_rows() {
+            out.push(crate::summary::CollectorPulls {
+                account_id: a.value(i).to_owned(),
+                region: r.value(i).to_owned(),
+                images: n.value(i).max(0) as u64,
             });
         }
     }

@@ -130,6 +130,22 @@ pub struct Summary {
     /// (`workload_refs.ref_parse_error`).
     #[serde(default)]
     pub malformed_references: Vec<MalformedReferences>,
+    /// Per registry account and region, images whose `last_recorded_pull_time` may be the
+    /// collector's own BatchGetImage (read without a pull-time update exclusion; see
+    /// [`crate::explain::COLLECTOR_READ_SQL`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collector_pulls: Vec<CollectorPulls>,
+}
+
+/// Images of one registry account and region whose pull time may be the collector's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CollectorPulls {
+    /// Registry account.
+    pub account_id: String,
+    /// Region of the registry.
+    pub region: String,
+    /// How many images.
+    pub images: u64,
 }
 
 /// Someone a repository policy lets pull who is outside the collected scope.

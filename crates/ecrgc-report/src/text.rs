@@ -169,6 +169,23 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             s.vanished_accounts.join(", ")
         );
     }
+    if !s.collector_pulls.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPull times that may be the collector's own BatchGetImage (read without a \
+             pull-time update exclusion; `ecrgc explain` says which, \
+             `collect --register-pull-time-exclusion` stops it):"
+        );
+        for c in &s.collector_pulls {
+            let _ = writeln!(
+                out,
+                "  {}/{}: {} images",
+                c.account_id,
+                c.region,
+                count(c.images)
+            );
+        }
+    }
     if !s.malformed_references.is_empty() {
         let _ = writeln!(
             out,
@@ -375,6 +392,11 @@ mod tests {
                 references: 2,
                 examples: vec!["x.dkr.ecr.eu-west-1.amazonaws.com/app:v1 (td): why".into()],
             }],
+            collector_pulls: vec![crate::summary::CollectorPulls {
+                account_id: "111111111111".into(),
+                region: "eu-west-1".into(),
+                images: 3,
+            }],
             ..Default::default()
         };
         let text = render(&summary, &FinopsReport::default(), &[]);
@@ -384,12 +406,15 @@ mod tests {
             "  any AWS account (public *) may pull from 1,200 repositories\n",
             "missing now: 555555555555\n",
             "  ecs: 2\n    x.dkr.ecr.eu-west-1.amazonaws.com/app:v1 (td): why\n",
+            "may be the collector's own BatchGetImage",
+            "  111111111111/eu-west-1: 3 images\n",
         ] {
             assert!(text.contains(line), "{line:?} in\n{text}");
         }
         // Nothing of the kind: no such section.
         let quiet = render(&Summary::default(), &FinopsReport::default(), &[]);
         assert!(!quiet.contains("collected scope") && !quiet.contains("Unparsable"));
+        assert!(!quiet.contains("collector's own"));
     }
 
     #[test]

@@ -45,14 +45,17 @@ pub enum Command {
     /// whose use that gap hides. Prints the run id and
     /// every unit that was not read cleanly.
     ///
-    /// With --layers (or `[sources] layers = true`) it also reads the config and layer
-    /// blobs of every single-platform image into `image_layers`, for the bytes a deletion
-    /// frees after layer sharing. That takes one BatchGetImage call per 100 images, and
-    /// ECR counts each as a pull that moves lastRecordedPullTime (the signal of the
-    /// `recent_pull` guard and the `not_pulled` rule) unless the collector's role is
-    /// registered with `aws ecr register-pull-time-update-exclusion` in every registry
-    /// account and region. collect checks that exclusion (ListPullTimeUpdateExclusions),
-    /// warns on stderr where it is missing and records it as a `pull_time_exclusion` unit.
+    /// Image indexes are read with BatchGetImage for their children, and with --layers (or
+    /// `[sources] layers = true`) so are single-platform images for their config and layer
+    /// blobs (`image_layers`, the bytes a deletion frees after layer sharing). ECR counts
+    /// each read as a pull that moves lastRecordedPullTime (the signal of the
+    /// `recent_pull` guard and the `not_pulled` rule) unless the collector's role is a
+    /// pull-time update exclusion of the registry. So a manifest is read at most once per
+    /// digest per store: what an earlier committed run read is reused, and a second collect
+    /// of an unchanged organization makes no BatchGetImage call. collect checks the
+    /// exclusion (ListPullTimeUpdateExclusions) in every registry account and region, warns
+    /// on stderr where it is missing, records it as a `pull_time_exclusion` unit and
+    /// registers it with --register-pull-time-exclusion.
     Collect(CollectArgs),
     /// Run the rules and guards on the latest committed run; write reports and a manifest.
     Plan(PlanArgs),
@@ -165,13 +168,20 @@ pub struct CollectArgs {
     #[arg(long, value_name = "NAME", requires = "shard")]
     pub run_name: Option<String>,
     /// Also read the layers of every single-platform image (one BatchGetImage, which ECR
-    /// counts as a pull, per 100 images; register the pull-time update exclusion first)
-    /// [default: the config's `sources.layers`, else off].
+    /// counts as a pull, per 100 images new to the store; register the pull-time update
+    /// exclusion first) [default: the config's `sources.layers`, else off].
     #[arg(long, overrides_with = "no_layers")]
     pub layers: bool,
     /// Do not read layers, whatever the config says.
     #[arg(long, overrides_with = "layers")]
     pub no_layers: bool,
+    /// Register the collector role as a pull-time update exclusion
+    /// (ecr:RegisterPullTimeUpdateExclusion) in every registry account and region where
+    /// ListPullTimeUpdateExclusions shows it missing, so that the manifests collect reads
+    /// no longer move lastRecordedPullTime. A write to the registries' settings: off unless
+    /// given, and the role then needs ecr:RegisterPullTimeUpdateExclusion.
+    #[arg(long)]
+    pub register_pull_time_exclusion: bool,
 }
 
 /// `ecrgc plan`.

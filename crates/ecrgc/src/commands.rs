@@ -377,6 +377,7 @@ async fn collect(args: CollectArgs) -> Result<()> {
             (_, true) => false,
             _ => config.sources.layers,
         },
+        register_pull_time_exclusion: args.register_pull_time_exclusion,
     };
     let work = collect(&config, &store, &options, progress.clone());
     tokio::pin!(work);
@@ -437,15 +438,18 @@ async fn collect(args: CollectArgs) -> Result<()> {
         )?,
         (None, None) => writeln!(out, "run {} written", report.run_id)?,
     }
+    // A missing pull-time exclusion is a warning (on stderr, above), not a unit that failed
+    // to read: the data is complete, only pull times the collector read may have moved.
+    let not_ok = |o: &&ecrgc_collect::aws::Outcome| o.status != "ok" && o.status != "not_excluded";
     writeln!(
         out,
         "{} API calls, {} throttled; {} of {} units not ok",
         report.api_calls,
         report.throttles,
-        report.outcomes.iter().filter(|o| o.status != "ok").count(),
+        report.outcomes.iter().filter(not_ok).count(),
         report.outcomes.len()
     )?;
-    for o in report.outcomes.iter().filter(|o| o.status != "ok") {
+    for o in report.outcomes.iter().filter(not_ok) {
         writeln!(
             out,
             "  {} {} {:<17} {:<8} {}",

@@ -5,6 +5,22 @@
 //! recorded as their own coverage units; and the registry's settings (replication, pull
 //! through cache rules, creation templates; see [`super::registry`]).
 //!
+//! Read-only in effect. ECR updates `lastRecordedPullTime` on every pull, BatchGetImage
+//! included, except pulls by Inspector and by the IAM principals on the registry's
+//! pull-time update exclusion list (ECR user guide, "Pull-time update exclusions"). So:
+//! - a manifest is read at most once per digest per store: the children of an index and the
+//!   blobs of an image that an earlier committed run read are reused ([`super::prior`]),
+//!   and only digests new to the store are read; every read is a `manifest_reads` row;
+//! - the principal's exclusion is checked in every registry account and region
+//!   (ListPullTimeUpdateExclusions) and recorded as the `pull_time_exclusion` unit;
+//! - with `--register-pull-time-exclusion`, a missing exclusion is registered with
+//!   RegisterPullTimeUpdateExclusion (botocore `ecr` model: input `principalArn`, required,
+//!   at most 200 characters, `^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/…$`; output
+//!   `principalArn`, `createdAt`; errors `InvalidParameterException`,
+//!   `ExclusionAlreadyExistsException` (taken as success), `LimitExceededException` (100
+//!   exclusions per account), `ValidationException`, `ServerException`). The ARN registered
+//!   is the role of the assumed-role session (`arn:aws:iam::A:role/NAME`, no path).
+//!
 //! A repository is written whole or not at all: when one of its calls fails for good, none
 //! of its rows are written (a half-read index would leave its children looking like
 //! orphans) and the unit records the failure. Images that are not in the snapshot can never
@@ -17,14 +33,15 @@ use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, ImageStatusFilte
 use ecrgc_aws::Failure;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
-    ImageLayerRow, ImageRelationRow, ImageRow, ImageTagRow, RepositoryPullerRow, RepositoryRow,
-    RepositoryTagRow,
+    ImageLayerRow, ImageRelationRow, ImageRow, ImageTagRow, ManifestReadRow, RepositoryPullerRow,
+    RepositoryRow, RepositoryTagRow,
 };
 use futures::StreamExt;
 
 use super::layers::{self, IMAGE_MANIFEST_MEDIA_TYPES, ImageBlobs};
 use super::policy::{Grant, pull_grants};
-use super::unit::{Api, SideUnit, Unit, UnitError, micros};
+use super::prior::Prior;
+use super::unit::{Api, Outcome, SideUnit, Unit, UnitError, micros};
 
 /// Media types of image indexes, whose children only the manifest names.
 const INDEX_MEDIA_TYPES: &[&str] = &[
@@ -63,46 +80,41 @@ struct RepositoryData {
     relations: Vec<(String, String, &'static str)>,
     /// The blobs of its single-platform images, when layers were asked for.
     layers: Option<Result<Vec<ImageBlobs>, Failure>>,
+    /// Manifests read tonight with BatchGetImage: digest and `index` or `image`.
+    read: Vec<(String, &'static str)>,
 }
 
-/// Collects the registry of the unit's account and region. `layers_as` (with `--layers`)
-/// is the principal the calls are made as: its pull-time exclusion is checked, then the
-/// layers of every repository are read along with its inventory.
+/// How the ECR unit reads manifests.
+pub(crate) struct ManifestReading<'a> {
+    /// The principal the calls are made as, whose pull-time update exclusion is checked.
+    pub principal: &'a str,
+    /// Read the layers of every single-platform image too (`--layers`).
+    pub layers: bool,
+    /// Register the principal's exclusion where it is missing
+    /// (`--register-pull-time-exclusion`).
+    pub register_exclusion: bool,
+}
+
+/// Collects the registry of the unit's account and region. The pull-time update exclusion
+/// of the principal is checked first (and registered when asked), since any manifest read
+/// (an image index, or an image for its layers) is a pull; then the inventory, with the
+/// layers of every repository when asked for.
 pub(crate) async fn collect(
     unit: &mut Unit,
     ecr: &Client,
-    layers_as: Option<&str>,
+    reading: ManifestReading<'_>,
 ) -> Result<(), UnitError> {
     // The registry's settings first: they are their own coverage units, whatever happens
     // to the inventory.
     super::registry::collect(unit, ecr).await;
-    let Some(principal) = layers_as else {
-        return inventory(unit, ecr, None).await;
-    };
-    let check = SideUnit::new(unit, "pull_time_exclusion");
-    let exclusion = match layers::pull_time_excluded(&check.api, ecr, principal).await {
-        Ok(true) => check.outcome_as("ok".to_owned(), None),
-        Ok(false) => check.outcome_as(
-            "not_excluded".to_owned(),
-            Some(format!(
-                "{principal} has no pull-time update exclusion here, so reading layers moved \
-                 lastRecordedPullTime; register one: aws ecr register-pull-time-update-exclusion \
-                 --principal-arn {} --region {}",
-                layers::exclusion_arn(principal),
-                unit.api.region
-            )),
-        ),
-        Err(f) => {
-            let f = f.context(
-                "could not check the pull-time update exclusion, so reading layers may have \
-                 moved lastRecordedPullTime",
-            );
-            check.outcome(Some(&f))
-        }
-    };
-    unit.extra.push(exclusion);
+    let exclusion = check_exclusion(unit, ecr, &reading).await;
+    unit.extra.push(exclusion.clone());
+    let status = exclusion.status;
+    if !reading.layers {
+        return inventory(unit, ecr, None, &status).await;
+    }
     let mut side = SideUnit::new(unit, "ecr_layers");
-    let result = inventory(unit, ecr, Some(&mut side)).await;
+    let result = inventory(unit, ecr, Some(&mut side), &status).await;
     let failed = match &result {
         Err(UnitError::Failed(f)) => Some(f.clone().context("ECR inventory not read")),
         _ => None,
@@ -111,25 +123,95 @@ pub(crate) async fn collect(
     result
 }
 
-/// The inventory, with each repository's layers when `layers` is given.
+/// The `pull_time_exclusion` unit: whether ECR leaves the principal's pulls out of
+/// `lastRecordedPullTime` here (ListPullTimeUpdateExclusions), registering the exclusion
+/// with RegisterPullTimeUpdateExclusion when it is missing and `--register-pull-time-exclusion`
+/// asks for it.
+async fn check_exclusion(unit: &Unit, ecr: &Client, reading: &ManifestReading<'_>) -> Outcome {
+    let principal = reading.principal;
+    let check = SideUnit::new(unit, "pull_time_exclusion");
+    let arn = layers::exclusion_arn(principal);
+    match layers::pull_time_excluded(&check.api, ecr, principal).await {
+        Ok(true) => check.outcome_as("ok".to_owned(), None),
+        Ok(false) if reading.register_exclusion && !layers::registrable(&arn) => check.outcome_as(
+            "not_excluded".to_owned(),
+            Some(format!(
+                "{principal} has no pull-time update exclusion here, and is not an IAM \
+                     role or user ARN that --register-pull-time-exclusion could register, so \
+                     the manifests the collector reads move lastRecordedPullTime; exclude the \
+                     role or user behind it by hand: aws ecr \
+                     register-pull-time-update-exclusion --principal-arn ARN --region {}",
+                unit.api.region
+            )),
+        ),
+        Ok(false) if reading.register_exclusion => {
+            match layers::register_exclusion(&check.api, ecr, &arn).await {
+                Ok(()) => check.outcome_as(
+                    "ok".to_owned(),
+                    Some(format!(
+                        "registered a pull-time update exclusion for {arn} \
+                         (--register-pull-time-exclusion)"
+                    )),
+                ),
+                Err(f) => {
+                    let f = f.context(format!(
+                        "{principal} has no pull-time update exclusion here and registering \
+                         one for {arn} failed, so manifests the collector reads move \
+                         lastRecordedPullTime"
+                    ));
+                    check.outcome(Some(&f))
+                }
+            }
+        }
+        Ok(false) => check.outcome_as(
+            "not_excluded".to_owned(),
+            Some(format!(
+                "{principal} has no pull-time update exclusion here, so the manifests the \
+                 collector reads with BatchGetImage (image indexes new to the store, and \
+                 images with --layers) move lastRecordedPullTime; register one with \
+                 `ecrgc collect --register-pull-time-exclusion` or: aws ecr \
+                 register-pull-time-update-exclusion --principal-arn {arn} --region {}",
+                unit.api.region
+            )),
+        ),
+        Err(f) => {
+            let f = f.context(
+                "could not check the pull-time update exclusion, so manifests the collector \
+                 reads may move lastRecordedPullTime",
+            );
+            check.outcome(Some(&f))
+        }
+    }
+}
+
+/// The inventory, with each repository's layers when `layers` is given. `exclusion` is the
+/// status of the `pull_time_exclusion` unit, recorded with every manifest read tonight.
 async fn inventory(
     unit: &mut Unit,
     ecr: &Client,
     layers: Option<&mut SideUnit>,
+    exclusion: &str,
 ) -> Result<(), UnitError> {
     let repos = list_repositories(&unit.api, ecr).await?;
     let fan_out = unit.ctx.fan_out;
+    let prior = unit.ctx.prior.clone();
+    let reads = Reads {
+        now: unit.ctx.now,
+        run_id: unit.ctx.run_id.clone(),
+        exclusion: exclusion.to_owned(),
+    };
     let api = &unit.api;
     let layer_api = layers.as_ref().map(|side| &side.api);
     let (mut layer_rows, mut layer_partial) = (0u64, Vec::new());
-    let mut reads = futures::stream::iter(repos)
-        .map(|repo| read_repository(api, layer_api, ecr, repo))
+    let mut repo_reads = futures::stream::iter(repos)
+        .map(|repo| read_repository(api, layer_api, ecr, &prior, repo))
         .buffer_unordered(fan_out);
-    while let Some(read) = reads.next().await {
+    while let Some(read) = repo_reads.next().await {
         match read {
             Ok(data) => {
                 let n = data.images.len() as u64;
                 append(&mut unit.tables, api, &data);
+                append_reads(&mut unit.tables, api, &data, &prior, &reads);
                 match &data.layers {
                     Some(Ok(images)) => {
                         layer_rows += append_layers(&mut unit.tables, api, &data.repo.name, images);
@@ -144,12 +226,19 @@ async fn inventory(
             Err(f) => unit.partial.push(f),
         }
     }
-    drop(reads);
+    drop(repo_reads);
     if let Some(side) = layers {
         side.items += layer_rows;
         side.partial.extend(layer_partial);
     }
     Ok(())
+}
+
+/// What every `manifest_reads` row of tonight's reads carries.
+struct Reads {
+    now: Micros,
+    run_id: std::sync::Arc<str>,
+    exclusion: String,
 }
 
 async fn list_repositories(api: &Api, ecr: &Client) -> Result<Vec<Repository>, Failure> {
@@ -189,6 +278,7 @@ async fn read_repository(
     api: &Api,
     layer_api: Option<&Api>,
     ecr: &Client,
+    prior: &Prior,
     repo: Repository,
 ) -> Result<RepositoryData, Failure> {
     let in_repo = |f: Failure| f.context(format!("repository {}", repo.name));
@@ -235,7 +325,7 @@ async fn read_repository(
     let images = describe_images(api, ecr, &repo.name)
         .await
         .map_err(in_repo)?;
-    let relations = relations(api, ecr, &repo.name, &images)
+    let (relations, mut read) = relations(api, ecr, prior, &repo.name, &images)
         .await
         .map_err(in_repo)?;
     // Read after the inventory, so that a failure here costs the layers only.
@@ -249,11 +339,13 @@ async fn read_repository(
                 })
                 .map(|i| i.digest.as_str())
                 .collect();
-            Some(
-                layers::read_repository_layers(layer_api, ecr, &repo.name, &digests)
-                    .await
-                    .map_err(in_repo),
-            )
+            let got = repository_layers(layer_api, ecr, prior, &repo.name, &digests)
+                .await
+                .map_err(in_repo);
+            Some(got.map(|(blobs, fresh)| {
+                read.extend(fresh.into_iter().map(|d| (d, "image")));
+                blobs
+            }))
         }
         None => None,
     };
@@ -265,7 +357,39 @@ async fn read_repository(
         images,
         relations,
         layers,
+        read,
     })
+}
+
+/// The blobs of `digests`: those of digests whose manifests the store already holds, and
+/// BatchGetImage for the others only. Also gives the digests read now.
+async fn repository_layers(
+    api: &Api,
+    ecr: &Client,
+    prior: &Prior,
+    repo: &str,
+    digests: &[&str],
+) -> Result<(Vec<ImageBlobs>, Vec<String>), Failure> {
+    let mut out = Vec::with_capacity(digests.len());
+    let mut unknown = Vec::new();
+    for digest in digests {
+        match prior.blobs(digest) {
+            Some(blobs) => out.push(ImageBlobs {
+                image_digest: (*digest).to_owned(),
+                blobs,
+            }),
+            None => unknown.push(*digest),
+        }
+    }
+    let fresh = layers::read_repository_layers(api, ecr, repo, &unknown).await?;
+    let mut read = Vec::with_capacity(fresh.len());
+    for image in fresh {
+        prior.read_blobs(&image.image_digest, image.blobs.clone());
+        read.push(image.image_digest.clone());
+        out.push(image);
+    }
+    out.sort_by(|a, b| a.image_digest.cmp(&b.image_digest));
+    Ok((out, read))
 }
 
 async fn describe_images(api: &Api, ecr: &Client, repo: &str) -> Result<Vec<Image>, Failure> {
@@ -321,12 +445,22 @@ async fn describe_images(api: &Api, ecr: &Client, repo: &str) -> Result<Vec<Imag
 
 /// Index children (from the index manifests), referrers (subjectManifestDigest) and cosign
 /// tags (`sha256-<hex>.sig|.att|.sbom`).
+/// The children of an index come from the store when its digest was read before; only
+/// the indexes new to the store are read. Also gives the digests read now.
+#[allow(clippy::type_complexity)]
 async fn relations(
     api: &Api,
     ecr: &Client,
+    prior: &Prior,
     repo: &str,
     images: &[Image],
-) -> Result<Vec<(String, String, &'static str)>, Failure> {
+) -> Result<
+    (
+        Vec<(String, String, &'static str)>,
+        Vec<(String, &'static str)>,
+    ),
+    Failure,
+> {
     let digests: HashSet<&str> = images.iter().map(|i| i.digest.as_str()).collect();
     let mut out = Vec::new();
     for image in images {
@@ -344,11 +478,22 @@ async fn relations(
             }
         }
     }
-    let indexes: Vec<&str> = images
+    let mut indexes: Vec<&str> = Vec::new();
+    for image in images
         .iter()
         .filter(|i| INDEX_MEDIA_TYPES.contains(&i.media_type.as_str()))
-        .map(|i| i.digest.as_str())
-        .collect();
+    {
+        match prior.index_children(&image.digest) {
+            Some(children) => out.extend(
+                children
+                    .into_iter()
+                    .filter(|c| c != &image.digest)
+                    .map(|c| (image.digest.clone(), c, "index_child")),
+            ),
+            None => indexes.push(image.digest.as_str()),
+        }
+    }
+    let mut read = Vec::new();
     for chunk in indexes.chunks(BATCH_GET_IDS) {
         let ids: Vec<ImageIdentifier> = chunk
             .iter()
@@ -381,16 +526,28 @@ async fn relations(
             let children = index_children(manifest).map_err(|e| {
                 Failure::other(format!("index manifest {parent} is not valid JSON: {e}"))
             })?;
+            if !chunk.contains(&parent) || read.iter().any(|(d, _)| d == parent) {
+                continue;
+            }
+            prior.read_index(parent, children.clone());
+            read.push((parent.to_owned(), "index"));
             for child in children {
                 if child != parent {
                     out.push((parent.to_owned(), child, "index_child"));
                 }
             }
         }
+        // Every index asked for must be answered: a missing one would leave its children
+        // looking parentless.
+        if let Some(missing) = chunk.iter().find(|d| !read.iter().any(|(r, _)| r == *d)) {
+            return Err(Failure::other(format!(
+                "ecr:BatchGetImage returned no manifest for index {missing}"
+            )));
+        }
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok((out, read))
 }
 
 /// The subject digest a cosign-style tag names: `sha256-<hex>.sig` → `sha256:<hex>`.
@@ -481,6 +638,47 @@ fn append(t: &mut super::sink::Tables, api: &Api, data: &RepositoryData) {
             parent_digest: parent,
             child_digest: child,
             relation,
+        });
+    }
+}
+
+/// Appends the `manifest_reads` rows of a repository: the manifests read tonight, and the
+/// earlier reads of images still in it.
+fn append_reads(
+    t: &mut super::sink::Tables,
+    api: &Api,
+    data: &RepositoryData,
+    prior: &Prior,
+    reads: &Reads,
+) {
+    let repository_name = data.repo.name.as_str();
+    for image in &data.images {
+        let tonight = data.read.iter().find(|(d, _)| d == &image.digest);
+        let key = (
+            api.account.clone(),
+            api.region.clone(),
+            repository_name.to_owned(),
+            image.digest.clone(),
+        );
+        let (kind, read_at, run_id, exclusion) = match (tonight, prior.read(&key)) {
+            (Some((_, kind)), _) => (*kind, reads.now, &*reads.run_id, reads.exclusion.as_str()),
+            (None, Some(r)) => (
+                r.kind.as_str(),
+                r.read_at,
+                r.run_id.as_str(),
+                r.exclusion.as_str(),
+            ),
+            (None, None) => continue,
+        };
+        t.manifest_reads.append(ManifestReadRow {
+            account_id: &api.account,
+            region: &api.region,
+            repository_name,
+            image_digest: &image.digest,
+            manifest_kind: kind,
+            read_at,
+            read_run_id: run_id,
+            pull_time_exclusion: exclusion,
         });
     }
 }

@@ -3,10 +3,12 @@
 //!
 //! BatchGetImage is ECR's pull API: every call counts as a pull and moves
 //! `lastRecordedPullTime`, the signal the `recent_pull` guard and the `not_pulled` rule
-//! read. So layers are read only when asked for, and each registry account × region first
-//! checks ListPullTimeUpdateExclusions for the collector's own principal; the answer is
-//! recorded as a `pull_time_exclusion` coverage unit (`ok`, `not_excluded`, or the failure
-//! of the check) so that a later plan can tell which pull times the collector may have
+//! read. So layers are read only when asked for, only for digests new to the store (see
+//! [`super::prior`]), and each registry account × region first checks
+//! ListPullTimeUpdateExclusions for the collector's own principal (whatever is read: image
+//! indexes are read too); the answer is recorded as a `pull_time_exclusion` coverage unit
+//! (`ok`, `not_excluded`, or the failure of the check) and with every read in
+//! `manifest_reads`, so that a later plan can tell which pull times the collector may have
 //! moved.
 //!
 //! Which images: `ACTIVE` ones whose manifest is Docker v2 schema 2 or an OCI image
@@ -321,6 +323,63 @@ pub(crate) async fn pull_time_excluded(
     }
 }
 
+/// Registers `principal_arn` (an IAM role or user ARN) as a pull-time update exclusion of
+/// the client's registry (RegisterPullTimeUpdateExclusion). One that exists already
+/// (`ExclusionAlreadyExistsException`) is success.
+pub(crate) async fn register_exclusion(
+    api: &Api,
+    ecr: &Client,
+    principal_arn: &str,
+) -> Result<(), Failure> {
+    match api
+        .call("ecr:RegisterPullTimeUpdateExclusion", || {
+            ecr.register_pull_time_update_exclusion()
+                .principal_arn(principal_arn)
+                .send()
+        })
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(f) if f.code.as_deref() == Some("ExclusionAlreadyExistsException") => Ok(()),
+        Err(f) => Err(f),
+    }
+}
+
+/// Whether `arn` is what RegisterPullTimeUpdateExclusion takes: an IAM role or user ARN
+/// (`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[\w+=,.@-]+(/[\w+=,.@-]+)*$`, at most
+/// 200 characters, per the botocore model).
+pub(crate) fn registrable(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let partition_ok = partition == "aws"
+        || partition.strip_prefix("aws-").is_some_and(|p| {
+            p.split('-')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        });
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    };
+    let resource_ok = resource.split_once('/').is_some_and(|(kind, rest)| {
+        matches!(kind, "role" | "user") && rest.split('/').all(name_ok)
+    });
+    arn.len() <= 200
+        && partition_ok
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource_ok
+}
+
 /// An IAM principal reduced to what identifies it: account, `role` or `user`, and name.
 fn principal_key(arn: &str) -> Option<(&str, &'static str, &str)> {
     let mut parts = arn.splitn(6, ':');
@@ -530,6 +589,25 @@ mod tests {
             "arn:aws:iam::111111111111:role/other"
         ));
         assert!(!same_principal("not-an-arn", role));
+    }
+
+    #[test]
+    fn only_iam_role_and_user_arns_can_be_registered() {
+        assert!(registrable(
+            "arn:aws:iam::111111111111:role/ecrgc-collector"
+        ));
+        assert!(registrable(
+            "arn:aws:iam::111111111111:role/platform/ecrgc-collector"
+        ));
+        assert!(registrable("arn:aws-cn:iam::111111111111:user/ci"));
+        assert!(registrable("arn:aws-us-gov:iam::111111111111:role/x"));
+        assert!(!registrable("arn:aws:sts::111111111111:assumed-role/r/s"));
+        assert!(!registrable("arn:aws:sts::111111111111:user/moto"));
+        assert!(!registrable("arn:aws:iam::111111111111:root"));
+        assert!(!registrable("arn:aws:iam::1111:role/x"));
+        assert!(!registrable("arn:aws:iam::111111111111:group/x"));
+        assert!(!registrable("arn:aws:iam::111111111111:role/"));
+        assert!(!registrable("arn:aws:iam::111111111111:role/a b"));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | `ecs` | workload accounts, always (nothing else sees services) | workload_refs |
 //! | `lambda` | workload accounts | workload_refs |
 //! | `ecr_layers` (with `--layers`) | registry accounts, inside the `ecr` unit | image_layers |
-//! | `pull_time_exclusion` (with `--layers`) | registry accounts, inside the `ecr` unit | — |
+//! | `pull_time_exclusion` | registry accounts, inside the `ecr` unit | manifest_reads |
 //! | `ecr_replication` | registry accounts, inside the `ecr` unit | replication_rules |
 //! | `ecr_settings` | registry accounts, inside the `ecr` unit | pull_through_cache_rules, repository_creation_templates |
 //!
@@ -30,6 +30,7 @@ mod inspector;
 mod lambda;
 mod layers;
 mod policy;
+mod prior;
 mod progress;
 mod registry;
 mod sink;
@@ -97,6 +98,10 @@ pub struct CollectOptions {
     pub run_name: Option<String>,
     /// Read the layers of every single-platform image (`--layers`, else `sources.layers`).
     pub layers: bool,
+    /// Register the collector role's pull-time update exclusion in every registry account
+    /// and region where it is missing (`--register-pull-time-exclusion`): a write, off by
+    /// default.
+    pub register_pull_time_exclusion: bool,
 }
 
 /// How a collection ended.
@@ -197,6 +202,15 @@ pub async fn collect(
     };
     let run_id = run.run_id().to_owned();
     let now = run.snapshot_time();
+    // Manifests an earlier run read are not read again (each read is a pull).
+    progress.set_phase("reading earlier runs");
+    let prior = Arc::new(prior::Prior::load(store).await);
+    if let Some(why) = &prior.unreadable {
+        eprintln!(
+            "warning: no earlier run could be reused, so every image index (and, with \
+             --layers, every image) is read again with BatchGetImage: {why}"
+        );
+    }
     let (sink, writer) = Sink::start(run);
     let ctx = RunContext {
         caller: caller.clone(),
@@ -205,6 +219,7 @@ pub async fn collect(
         now,
         progress: progress.clone(),
         fan_out: c.api_concurrency.max(1) as usize,
+        prior,
     };
 
     progress.set_phase("assuming roles");
@@ -256,9 +271,9 @@ pub async fn collect(
         inactive_definitions: true,
         rollback_since: now - i64::from(config.rules.rollback_window_hours) * 3_600_000_000,
     };
-    let layers = options.layers;
+    let reading = (options.layers, options.register_pull_time_exclusion);
     let mut runs = futures::stream::iter(jobs)
-        .map(|job| run_unit(ctx.clone(), job, ecs_scope, layers))
+        .map(|job| run_unit(ctx.clone(), job, ecs_scope, reading))
         .buffer_unordered(c.parallel_units as usize);
     let mut sink_failed = false;
     while let Some(result) = runs.next().await {
@@ -450,9 +465,15 @@ fn plan_units(
     for region in &scope.regions {
         for account in &scope.registries {
             add(account, region, "ecr", None);
-            // The layer units run inside the ECR unit; without a session they fail with it.
-            if layers && let Err(f) = &sessions[account] {
-                for source in ["ecr_layers", "pull_time_exclusion"] {
+            // The exclusion check and the layer units run inside the ECR unit; without a
+            // session they fail with it.
+            if let Err(f) = &sessions[account] {
+                let sources: &[&'static str] = if layers {
+                    &["ecr_layers", "pull_time_exclusion"]
+                } else {
+                    &["pull_time_exclusion"]
+                };
+                for &source in sources {
                     disabled.push(Outcome::not_read(
                         account,
                         region,
@@ -518,15 +539,19 @@ async fn run_unit(
     ctx: RunContext,
     job: Job,
     ecs_scope: ecs::EcsScope,
-    layers: bool,
+    (layers, register_exclusion): (bool, bool),
 ) -> std::result::Result<Vec<Outcome>, sink::SinkClosed> {
     let mut unit = Unit::new(&ctx, &job.account, &job.region, job.source);
     let session = &job.session;
     let region = job.region.as_str();
     let result = match job.source {
         "ecr" => {
-            let layers_as = layers.then(|| session.principal_arn());
-            ecr::collect(&mut unit, &session.ecr(region), layers_as).await
+            let reading = ecr::ManifestReading {
+                principal: session.principal_arn(),
+                layers,
+                register_exclusion,
+            };
+            ecr::collect(&mut unit, &session.ecr(region), reading).await
         }
         "inspector" => inspector::collect(&mut unit, &session.inspector(region)).await,
         "ecs" => ecs::collect(&mut unit, &session.ecs(region), ecs_scope).await,

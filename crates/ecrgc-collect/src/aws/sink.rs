@@ -5,9 +5,9 @@ use arrow::record_batch::RecordBatch;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
     ImageLayersBuilder, ImageRelationsBuilder, ImageTagsBuilder, ImagesBuilder,
-    InspectorCoverageBuilder, PullThroughCacheRulesBuilder, ReplicationRulesBuilder,
-    RepositoriesBuilder, RepositoryCreationTemplatesBuilder, RepositoryPullersBuilder,
-    RepositoryTagsBuilder, WorkloadRefsBuilder,
+    InspectorCoverageBuilder, ManifestReadsBuilder, PullThroughCacheRulesBuilder,
+    ReplicationRulesBuilder, RepositoriesBuilder, RepositoryCreationTemplatesBuilder,
+    RepositoryPullersBuilder, RepositoryTagsBuilder, WorkloadRefsBuilder,
 };
 use ecrgc_store::RunWriter;
 use tokio::sync::mpsc;
@@ -69,6 +69,7 @@ pub(crate) struct Tables {
     pub image_tags: ImageTagsBuilder,
     pub image_relations: ImageRelationsBuilder,
     pub image_layers: ImageLayersBuilder,
+    pub manifest_reads: ManifestReadsBuilder,
     pub coverage: InspectorCoverageBuilder,
     pub refs: WorkloadRefsBuilder,
     pub replication_rules: ReplicationRulesBuilder,
@@ -87,6 +88,7 @@ impl Tables {
             image_tags: ImageTagsBuilder::new(run_id, now, cap),
             image_relations: ImageRelationsBuilder::new(run_id, now, cap),
             image_layers: ImageLayersBuilder::new(run_id, now, cap),
+            manifest_reads: ManifestReadsBuilder::new(run_id, now, cap),
             coverage: InspectorCoverageBuilder::new(run_id, now, cap),
             refs: WorkloadRefsBuilder::new(run_id, now, cap),
             replication_rules: ReplicationRulesBuilder::new(run_id, now, 8),
@@ -104,6 +106,7 @@ impl Tables {
             self.image_tags.len(),
             self.image_relations.len(),
             self.image_layers.len(),
+            self.manifest_reads.len(),
             self.coverage.len(),
             self.refs.len(),
         ]
@@ -136,6 +139,8 @@ impl Tables {
         sink.send(ImageRelationsBuilder::NAME, self.image_relations.finish())
             .await?;
         sink.send(ImageLayersBuilder::NAME, self.image_layers.finish())
+            .await?;
+        sink.send(ManifestReadsBuilder::NAME, self.manifest_reads.finish())
             .await?;
         sink.send(InspectorCoverageBuilder::NAME, self.coverage.finish())
             .await?;

@@ -48,6 +48,8 @@ pub(crate) struct RunContext {
     pub progress: Arc<CollectProgress>,
     /// Requests a unit keeps in flight at once (the gates cap each API further).
     pub fan_out: usize,
+    /// Manifests already read into the store, so that none is read twice.
+    pub prior: Arc<super::prior::Prior>,
 }
 
 /// Where a unit's calls go: borrowed by the unit's concurrent requests while the unit's

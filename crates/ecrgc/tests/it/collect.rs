@@ -178,7 +178,7 @@ pub(crate) fn manifest_keys(out: &Path) -> BTreeSet<Key> {
 }
 
 /// decisions.csv as (key → (status, reason, guards)).
-fn decisions(out: &Path) -> BTreeMap<Key, (String, String, String)> {
+pub(crate) fn decisions(out: &Path) -> BTreeMap<Key, (String, String, String)> {
     let text = std::fs::read_to_string(out.join("decisions.csv")).expect("decisions.csv");
     let mut rows = text.lines().map(split_csv);
     let header = rows.next().expect("header");
@@ -324,12 +324,19 @@ fn collect_then_plan_flags_exactly_the_scenario_truth() {
         "--format",
         "csv",
     ]);
-    // Registries: ecr, ecr_replication, ecr_settings, inspector; workload accounts: ecs and
-    // lambda; the aggregator once, and one `aggregator_source` per account × region its
-    // sources cover (111/eu, 222/eu, 222/us, 333/eu, 333/us).
-    let expected_units = 2 * 2 * 4 + 3 * 2 * 2 + 1 + 5;
+    // Registries: ecr, ecr_replication, ecr_settings, inspector, pull_time_exclusion;
+    // workload accounts: ecs and lambda; the aggregator once, and one `aggregator_source`
+    // per account × region its sources cover (111/eu, 222/eu, 222/us, 333/eu, 333/us). No
+    // registry of the scenario excludes the collector from pull-time updates: a warning,
+    // not a failed read.
+    let expected_units = 2 * 2 * 5 + 3 * 2 * 2 + 1 + 5;
     assert_eq!(rows.lines().count(), expected_units + 1, "{rows}");
-    assert!(rows.lines().skip(1).all(|l| l.ends_with(",ok")), "{rows}");
+    assert!(
+        rows.lines()
+            .skip(1)
+            .all(|l| l.ends_with(",ok") || l.ends_with(",pull_time_exclusion,not_excluded")),
+        "{rows}"
+    );
 }
 
 /// Repositories an ECS failure in 333333333333 must block: those whose policy lets 333 pull.
@@ -386,15 +393,15 @@ fn an_outdated_aggregator_source_blocks_what_its_account_can_pull() {
     env.moto.post(
         "/_ecrgc/seed",
         &json!({"aggregators": [{
-            "account_id": "111111111111", "region": "eu-west-1", "name": "org", "items": [],
-            "sources": [
-                {"SourceId": "111111111111", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
-                 "LastUpdateStatus": "SUCCEEDED", "LastUpdateTime": at(-1)},
-                {"SourceId": "222222222222", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
-                 "LastUpdateStatus": "SUCCEEDED", "LastUpdateTime": at(-1)},
-                {"SourceId": "333333333333", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
-                 "LastUpdateStatus": "OUTDATED", "LastUpdateTime": at(-30)},
-            ]}]}),
+        "account_id": "111111111111", "region": "eu-west-1", "name": "org", "items": [],
+        "sources": [
+            {"SourceId": "111111111111", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
+             "LastUpdateStatus": "SUCCEEDED", "LastUpdateTime": at(-1)},
+            {"SourceId": "222222222222", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
+             "LastUpdateStatus": "SUCCEEDED", "LastUpdateTime": at(-1)},
+            {"SourceId": "333333333333", "SourceType": "ACCOUNT", "AwsRegion": "eu-west-1",
+             "LastUpdateStatus": "OUTDATED", "LastUpdateTime": at(-30)},
+        ]}]}),
     );
     let config = env.config("ecrgc.toml", CONFIG);
     env.collect_and_plan(&config, "store", "out");

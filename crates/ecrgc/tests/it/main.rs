@@ -9,6 +9,7 @@ mod ecs_pins;
 mod layers;
 mod lifecycle;
 mod live_recheck;
+mod readonly;
 mod replication;
 mod report;
 mod review;
