@@ -276,16 +276,7 @@ fn a_dry_run_changes_nothing_then_apply_deletes_exactly_the_manifest() {
 
 /// Runs a Python script with the test Python (boto3 at hand); it must succeed.
 pub(crate) fn run_python(env: &Env, script: &str, args: &[&str]) {
-    let out = Command::new(env.moto.python())
-        .args(["-c", script])
-        .args(args)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.moto.run_python(script, args);
 }
 
 /// Deletes an image of the central registry through boto3, as a person would.

@@ -3,7 +3,6 @@
 //! that cost only their repository's layers, never the run or the inventory.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -82,17 +81,7 @@ print(d.get("lastRecordedPullTime") or "never")
 "#;
 
 fn python(env: &Env, script: &str, args: &[&str]) -> String {
-    let out = Command::new(env.moto.python())
-        .args(["-c", script])
-        .args(args)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    env.moto.run_python(script, args)
 }
 
 /// An image whose manifest is known: account, region, repository, digest, manifest.

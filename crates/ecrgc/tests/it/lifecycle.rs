@@ -29,17 +29,7 @@ struct Lc {
 
 /// Runs a Python script with the test Python (boto3 at hand); returns its stdout.
 fn python(env: &Env, script: &str, args: &[&str]) -> String {
-    let out = Command::new(env.moto.python())
-        .args(["-c", script])
-        .args(args)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    env.moto.run_python(script, args)
 }
 
 const ECR_CLIENT: &str = r#"

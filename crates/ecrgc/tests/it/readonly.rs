@@ -5,7 +5,6 @@
 //! collector may have moved is said so by `explain` and the plan's report.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -43,17 +42,7 @@ print(json.dumps({"index": index, "children": [c["digest"] for c in children]}))
 "#;
 
 fn python(env: &Env, script: &str, args: &[&str]) -> String {
-    let out = Command::new(env.moto.python())
-        .args(["-c", script])
-        .args(args)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    env.moto.run_python(script, args)
 }
 
 /// Every digest BatchGetImage asked for since the last reset, in order.
