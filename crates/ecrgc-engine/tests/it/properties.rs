@@ -308,7 +308,10 @@ fn pin(org: &Org, image: usize) -> WorkloadRef {
     WorkloadRef {
         account: repo.account,
         region: repo.region,
-        source: "ecs",
+        // As the aggregator records it: a task definition ECS alone showed would also be an
+        // `aggregator_source` `not_recorded` gap where the aggregator holds none, which
+        // protects more than the use this property is about.
+        source: "config_aggregator",
         kind: "task_definition",
         arn: format!(
             "arn:aws:ecs:{}:{}:task-definition/replica-pin:1",
