@@ -11,7 +11,9 @@
 --
 -- ## Why
 -- An image counts as unused only if it was unused in every run of the window. Evidence
--- comes and goes: Inspector drops coverage after its rescan duration, a batch service is
+-- comes and goes: Inspector stops monitoring an image after its rescan duration (the row
+-- turns `INACTIVE`, and a row may also vanish with its image or scan configuration), a
+-- batch service is
 -- deleted and recreated every week, a task definition is deregistered on Friday and
 -- re-registered on Monday. One night without a signal must not be enough to delete.
 --

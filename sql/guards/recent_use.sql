@@ -4,7 +4,8 @@
 --
 -- ## What it protects
 -- Images whose Inspector coverage shows `lastInUseAt` at or after `params.unused_cutoff`,
--- or a non-zero `inUseCount`.
+-- or a non-zero `inUseCount`, whatever the row's scan status: an `INACTIVE` row is no
+-- evidence of non-use (see `stale`), but the use it does show still happened.
 --
 -- ## Why
 -- Recent use is the strongest evidence there is. Rules already look for unused images;
@@ -16,6 +17,7 @@
 --
 -- ## Example
 -- `lastInUseAt` 2026-11-01, now 2026-11-21, unused_days 90 → protected.
+-- The same with coverage `INACTIVE` → protected.
 SELECT
     c.account_id,
     c.region,

@@ -245,7 +245,11 @@ SELECT
     c.last_in_use_at,
     c.in_use_count,
     c.image_pulled_at,
-    CASE WHEN c.image_digest IS NULL THEN 'no_coverage' ELSE 'covered' END AS coverage_state,
+    CASE
+        WHEN c.image_digest IS NULL THEN 'no_coverage'
+        WHEN c.scan_status = 'ACTIVE' THEN 'active'
+        ELSE 'inactive'
+    END AS coverage_state,
     COALESCE(r.references_found, 0) AS references_found,
     COALESCE(r.live_references, 0) AS live_references,
     rp.replicas,

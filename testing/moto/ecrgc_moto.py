@@ -298,7 +298,8 @@ TASK_OVERRIDE_FIELDS = {
 TASK_DEFINITION_OVERRIDE_FIELDS = {"registered_at": "registeredAt", "deregistered_at": "deregisteredAt"}
 SEED_KEYS = {"images", "coverage", "aggregators", "task_image_digests", "task_overrides",
              "task_definition_overrides", "organization_accounts", "page_size", "faults",
-             "inspector2_delegated_admin", "ecr_record_pulls", "delays"}
+             "inspector2_delegated_admin", "ecr_record_pulls", "delays",
+             "inspector2_configuration"}
 SEED_KEYS |= {"service_revisions", "service_deployments", "vanished_services", "triggers"}
 
 
@@ -489,6 +490,8 @@ class State:
             self.page_size: dict[str, int] = {}
             self.faults: list[dict] = []
             self.inspector_admins: set[str] = set()
+            # (account, region) -> the seeded ecrConfiguration.rescanDurationState fields
+            self.inspector_configuration: dict[tuple, dict] = {}
             self.calls: dict[tuple, dict] = {}
             self.task_times: dict[str, dict[str, float]] = {}
             self.lambda_digests: dict[tuple, str] = {}
@@ -591,6 +594,9 @@ class State:
             counts.update(self.services.seed(doc))
             if "ecr_record_pulls" in doc:
                 self.record_pulls = bool(doc["ecr_record_pulls"])
+            for row in doc.get("inspector2_configuration") or []:
+                self.inspector_configuration[(row["account_id"], row["region"])] = dict(row)
+            counts["inspector2_configuration"] = len(doc.get("inspector2_configuration") or [])
             admin = doc.get("inspector2_delegated_admin")
             if admin:
                 self.inspector_admins.update([admin] if isinstance(admin, str) else admin)
@@ -684,6 +690,7 @@ class State:
                 "page_size": dict(self.page_size),
                 "faults": [dict(f) for f in self.faults],
                 "inspector2_delegated_admin": sorted(self.inspector_admins),
+                "inspector2_configuration": list(self.inspector_configuration.values()),
                 "ecr_record_pulls": self.record_pulls,
                 "delays": [{"service": k[0], "operation": k[1], "ms": v * 1000.0} for k, v in self.delays.items()],
                 "triggers": [dict(t) for t in self.triggers],
@@ -771,6 +778,7 @@ class Extension:
             ("lambda", "GetFunctionConfiguration"): self.lambda_fix_configuration,
             ("organizations", "ListAccounts"): self.org_list_accounts,
             ("inspector2", "ListCoverage"): self.inspector_list_coverage,
+            ("inspector2", "GetConfiguration"): self.inspector_get_configuration,
             ("config", "SelectAggregateResourceConfig"): self.config_select_aggregate,
             ("config", "DescribeConfigurationAggregatorSourcesStatus"): self.config_sources_status,
         }
@@ -1932,6 +1940,31 @@ class Extension:
         if any(v in values for v in not_equals):
             return False
         return True
+
+    # AWS's defaults for a new account (Inspector User Guide, "Configuring the Amazon ECR
+    # re-scan duration": 14 days after the push and after the last use).
+    DEFAULT_RESCAN = {"rescan_duration": "DAYS_14", "pull_date_rescan_duration": "DAYS_14",
+                      "pull_date_rescan_mode": "LAST_IN_USE_AT", "status": "SUCCESS"}
+
+    def inspector_get_configuration(self, req: Req) -> Response:
+        """GetConfiguration (botocore: POST /configuration/get, optional accountId, which only
+        the delegated administrator may name): the account's ECR rescan settings."""
+        account = req.json.get("accountId") or req.account
+        with self.state.lock:
+            if account != req.account and req.account not in self.state.inspector_admins:
+                raise ApiError("AccessDeniedException",
+                               f"{req.account} is not the delegated administrator for {account}", 403)
+            row = dict(self.DEFAULT_RESCAN)
+            row.update(self.state.inspector_configuration.get((account, req.region)) or {})
+        state: dict[str, Any] = {}
+        for src, dst in (("rescan_duration", "rescanDuration"), ("status", "status"),
+                         ("pull_date_rescan_duration", "pullDateRescanDuration"),
+                         ("pull_date_rescan_mode", "pullDateRescanMode")):
+            if row.get(src) is not None:
+                state[dst] = row[src]
+        if row.get("updated_at") is not None:
+            state["updatedAt"] = to_epoch(row["updated_at"])
+        return _json_response(200, {"ecrConfiguration": {"rescanDurationState": state}})
 
     def inspector_list_coverage(self, req: Req) -> Response:
         max_results = req.json.get("maxResults")

@@ -293,6 +293,39 @@ def _coverage() -> str:
     return f"{len(rows)} rows of {len(expected)} images in 111, {pages} pages"
 
 
+@check("Inspector2 GetConfiguration and INACTIVE coverage: defaults, seeded settings, delegated admin")
+def _inspector_configuration() -> str:
+    ins = Env.client("inspector2", PROD, US)
+    state = ins.get_configuration()["ecrConfiguration"]["rescanDurationState"]
+    expect(state == {"rescanDuration": "DAYS_14", "pullDateRescanDuration": "DAYS_14",
+                     "pullDateRescanMode": "LAST_IN_USE_AT", "status": "SUCCESS"},
+           f"AWS's defaults for a new account: {state}")
+    seed({"inspector2_configuration": [{
+        "account_id": PROD, "region": US, "rescan_duration": "LIFETIME",
+        "pull_date_rescan_duration": "DAYS_180", "pull_date_rescan_mode": "LAST_PULL_DATE",
+        "status": "SUCCESS", "updated_at": ago(30).isoformat()}]})
+    state = ins.get_configuration()["ecrConfiguration"]["rescanDurationState"]
+    expect(state["rescanDuration"] == "LIFETIME" and state["pullDateRescanMode"] == "LAST_PULL_DATE"
+           and state["updatedAt"] == ago(30), f"seeded settings: {state}")
+    err = error_of(lambda: Env.client("inspector2", CENTRAL, US).get_configuration(accountId=PROD))
+    expect(err.response["Error"]["Code"] == "AccessDeniedException", "only the delegated admin names an account")
+    stale = img("stale")
+    seed({"coverage": [{**{k: stale[k] for k in ("account_id", "region", "repository_name", "image_digest")},
+                        "image_tags": stale["tags"], "last_in_use_at": ago(200).isoformat(),
+                        "in_use_count": 0, "scan_status": "INACTIVE",
+                        "scan_status_reason": "SCAN_ELIGIBILITY_EXPIRED"}]})
+    rows = Env.client("inspector2", CENTRAL, EU).list_coverage(filterCriteria={
+        "scanStatusCode": [{"comparison": "EQUALS", "value": "INACTIVE"}]})["coveredResources"]
+    expect(len(rows) == 1 and rows[0]["scanStatus"] == {"statusCode": "INACTIVE", "reason": "SCAN_ELIGIBILITY_EXPIRED"},
+           f"INACTIVE row: {rows}")
+    expect(rows[0]["resourceMetadata"]["ecrImage"]["lastInUseAt"] == ago(200), "the row keeps its usage fields")
+    # Put the scenario back for the checks after this one.
+    seed({"coverage": [{**{k: stale[k] for k in ("account_id", "region", "repository_name", "image_digest")},
+                        "image_tags": stale["tags"], "last_in_use_at": ago(200).isoformat(),
+                        "in_use_count": 0, "scan_status": "ACTIVE", "last_scanned_at": ago(1).isoformat()}]})
+    return "defaults, seeded, denied for a member, one INACTIVE row"
+
+
 @check("Config SelectAggregateResourceConfig: shape, filter, projection, pages, errors")
 def _select() -> str:
     cfg = Env.client("config", CENTRAL, EU)

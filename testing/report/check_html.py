@@ -215,6 +215,15 @@ def main():
             cells += 1
     if len(trend_rows) != len(report["trend"]):
         fail(f"trend table has {len(trend_rows)} rows, report.json {len(report['trend'])}")
+    inspector_rows = d.cells.get("inspector_coverage", {})
+    expected_inspector = {f"{c['account_id']}/{c['region']}": c for c in report.get("inspector_coverage", [])}
+    if sorted(inspector_rows) != sorted(expected_inspector):
+        fail(f"inspector_coverage rows {sorted(inspector_rows)} != {sorted(expected_inspector)}")
+    for key, fields in inspector_rows.items():
+        for field, value in fields.items():
+            if as_number(value) != float(expected_inspector[key][field]):
+                fail(f"inspector_coverage row {key} {field}: {value} != {expected_inspector[key][field]}")
+            cells += 1
     ok(f"tables: {cells} number cells equal report.json")
     print("check_html: all checks passed")
 

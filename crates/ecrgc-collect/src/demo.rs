@@ -6,6 +6,10 @@
 //! and recently deregistered, Lambda image functions, running tasks whose tag has moved,
 //! Inspector coverage for most but not all images, one excluded repository, repositories
 //! that are not opted in, and one workload account whose ECS usage collection was denied.
+//! Inspector keeps monitoring images for their lifetime in the central registry; the
+//! second registry has AWS's default rescan durations (14 days after the push and after
+//! the last use), so its older images are covered `INACTIVE` (`SCAN_ELIGIBILITY_EXPIRED`)
+//! and only rules that need no usage data may flag them.
 //!
 //! Layers are generated as `collect --layers` would read them: the builds of a repository
 //! share the base layers of their base-image generation and platform and differ in one or
@@ -100,6 +104,13 @@ const PROD: &str = "222222222222";
 const STAGING: &str = "333333333333";
 const SANDBOX: &str = "444444444444";
 const DATA: &str = "555555555555";
+/// The registry whose Inspector keeps AWS's default rescan durations for new accounts
+/// (14 days; Inspector User Guide, "Configuring the Amazon ECR re-scan duration"), so it
+/// stops monitoring images neither pushed nor used within 14 days. Every other registry
+/// monitors for the image's lifetime.
+const SHORT_RESCAN: &str = DATA;
+/// The rescan durations of [`SHORT_RESCAN`], in days.
+const SHORT_RESCAN_DAYS: i64 = 14;
 /// The account whose ECS collection fails, and where.
 const FAILED: (&str, &str, &str) = (SANDBOX, "us-east-1", "ecs");
 
@@ -224,8 +235,22 @@ struct ImageFact {
 }
 
 impl ImageFact {
-    /// Rules that flag the image, in precedence order (see `sql/rules/`).
-    fn rules(&self) -> Vec<&'static str> {
+    /// Whether Inspector still monitors the image (scan status `ACTIVE`): always under a
+    /// lifetime push duration; in [`SHORT_RESCAN`] only while it was pushed or last used
+    /// (or is in use) within the 14 days.
+    fn coverage_active(&self, repo: &Repo) -> bool {
+        let within = SHORT_RESCAN_DAYS * DAY;
+        repo.account != SHORT_RESCAN
+            || self.age <= within
+            || self
+                .coverage
+                .is_some_and(|(last, count)| count > 0 || last.is_some_and(|l| l <= within))
+    }
+
+    /// Rules that flag the image, in precedence order (see `sql/rules/`). The usage
+    /// rules read only coverage Inspector still monitors; an image with inactive coverage
+    /// is of unknown use, like one without.
+    fn rules(&self, repo: &Repo) -> Vec<&'static str> {
         let mut rules = Vec::new();
         if !self.refs.is_empty()
             && self.age > MIN_AGE_DAYS * DAY
@@ -236,7 +261,8 @@ impl ImageFact {
         {
             rules.push("inactive_task_definition");
         }
-        if let Some((last, count)) = self.coverage {
+        let monitored = self.coverage.filter(|_| self.coverage_active(repo));
+        if let Some((last, count)) = monitored {
             if count == 0 && last.is_some_and(|l| l > UNUSED_DAYS * DAY) {
                 rules.push("stale");
             }
@@ -295,7 +321,7 @@ impl Fate {
 fn decide(repo: &Repo, images: &[ImageFact]) -> Vec<Fate> {
     let mut fates: Vec<Fate> = Vec::with_capacity(images.len());
     for image in images {
-        let rules = image.rules();
+        let rules = image.rules(repo);
         let guards = image.guards(repo);
         let deletable = |rule: &'static str| {
             if repo.opted_in {
@@ -448,6 +474,10 @@ pub async fn generate(
     tables.flush(&mut run).await?;
     progress(written);
 
+    let mut settings = InspectorConfigurationBuilder::new(&run_id, now, 16);
+    write_inspector_configuration(&mut settings, &mut counts, now);
+    run.write(InspectorConfigurationBuilder::NAME, settings.finish())
+        .await?;
     let mut coverage = CollectionCoverageBuilder::new(&run_id, now, 64);
     write_collection_coverage(&mut coverage, &counts);
     run.write(CollectionCoverageBuilder::NAME, coverage.finish())
@@ -1188,7 +1218,16 @@ fn write_image(
             last_in_use_at: last.map(|a| now - a),
             in_use_count: Some(count),
             image_pulled_at: image.pull_age.map(|a| now - a),
-            scan_status: "ACTIVE",
+            scan_status: if image.coverage_active(repo) {
+                "ACTIVE"
+            } else {
+                "INACTIVE"
+            },
+            scan_status_reason: Some(if image.coverage_active(repo) {
+                "SUCCESSFUL"
+            } else {
+                "SCAN_ELIGIBILITY_EXPIRED"
+            }),
         });
     }
     for r in &image.refs {
@@ -1216,6 +1255,30 @@ fn write_image(
     }
 }
 
+/// The Inspector rescan settings of every account × region: lifetime monitoring, except
+/// AWS's 14-day defaults in [`SHORT_RESCAN`].
+fn write_inspector_configuration(
+    b: &mut InspectorConfigurationBuilder,
+    counts: &mut SourceCounts,
+    now: Micros,
+) {
+    for (account, _) in ACCOUNTS {
+        for region in REGIONS {
+            counts.add(account, region, "inspector_configuration");
+            let short = *account == SHORT_RESCAN;
+            b.append(InspectorConfigurationRow {
+                account_id: account,
+                region,
+                rescan_duration: Some(if short { "DAYS_14" } else { "LIFETIME" }),
+                pull_date_rescan_duration: Some(if short { "DAYS_14" } else { "DAYS_180" }),
+                pull_date_rescan_mode: Some("LAST_IN_USE_AT"),
+                status: Some("SUCCESS"),
+                updated_at: Some(now - 400 * DAY),
+            });
+        }
+    }
+}
+
 fn write_collection_coverage(b: &mut CollectionCoverageBuilder, counts: &SourceCounts) {
     for (account, _) in ACCOUNTS {
         for region in REGIONS {
@@ -1226,6 +1289,7 @@ fn write_collection_coverage(b: &mut CollectionCoverageBuilder, counts: &SourceC
                 "ecr_layers",
                 "pull_time_exclusion",
                 "inspector",
+                "inspector_configuration",
                 "ecs",
                 "lambda",
             ] {

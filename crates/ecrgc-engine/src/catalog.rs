@@ -157,6 +157,7 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     View "views" "image_refs",
     View "views" "replicas",
     View "views" "scope_gaps",
+    View "views" "inspector_coverage_summary",
     Rule "rules" "never_used",
     Rule "rules" "stale",
     Rule "rules" "untagged_fallback",

@@ -309,7 +309,11 @@ table! {
 
 table! {
     /// One row per image Inspector covers (ListCoverage, AWS_ECR_CONTAINER_IMAGE). An image
-    /// without a row is of unknown use, never "unused".
+    /// without a row is of unknown use, never "unused". The usage fields are evidence of
+    /// non-use only while Inspector monitors the image (`scan_status` `ACTIVE`): once the
+    /// rescan duration lapses the row stays, `INACTIVE` with reason
+    /// `SCAN_ELIGIBILITY_EXPIRED`, and AWS documents nothing about the usage fields after
+    /// that (the `stale` and `never_used` rules cite the sources).
     "inspector_coverage" => InspectorCoverageRow, InspectorCoverageBuilder {
         /// Registry account that owns the image.
         account_id: Text,
@@ -325,8 +329,36 @@ table! {
         in_use_count: OptInt,
         /// Last pull Inspector knows of.
         image_pulled_at: OptTime,
-        /// Inspector scan status code, e.g. `ACTIVE`.
+        /// `scanStatus.statusCode`: `ACTIVE` (Inspector monitors the image) or `INACTIVE`.
         scan_status: Text,
+        /// `scanStatus.reason`, e.g. `SUCCESSFUL`, `PENDING_INITIAL_SCAN` or, for an image
+        /// whose rescan duration lapsed, `SCAN_ELIGIBILITY_EXPIRED`; null when Inspector
+        /// gave none.
+        scan_status_reason: OptText,
+    }
+}
+
+table! {
+    /// One row per registry account × region whose Inspector configuration was read
+    /// (GetConfiguration, `ecrConfiguration.rescanDurationState`): how long Inspector keeps
+    /// monitoring an image after its push and after its last use or pull. It says which
+    /// images `inspector_coverage` can vouch for; the report shows it per account.
+    "inspector_configuration" => InspectorConfigurationRow, InspectorConfigurationBuilder {
+        /// Registry account.
+        account_id: Text,
+        /// Region.
+        region: Text,
+        /// `rescanDuration`: monitoring after the push, `LIFETIME` or `DAYS_n`.
+        rescan_duration: OptText,
+        /// `pullDateRescanDuration`: monitoring after the last use or pull, `DAYS_n`.
+        pull_date_rescan_duration: OptText,
+        /// `pullDateRescanMode`: what `pull_date_rescan_duration` counts from,
+        /// `LAST_IN_USE_AT` or `LAST_PULL_DATE`.
+        pull_date_rescan_mode: OptText,
+        /// `status` of the last change to the setting: `SUCCESS`, `PENDING` or `FAILED`.
+        status: OptText,
+        /// `updatedAt`: when the setting last changed.
+        updated_at: OptTime,
     }
 }
 
@@ -393,7 +425,8 @@ table! {
         /// Region read.
         region: Text,
         /// `ecr`, `ecr_replication` (the registry settings: replication rules, pull through
-        /// cache rules, creation templates), `inspector`, `config_aggregator`, `ecs` or
+        /// cache rules, creation templates), `inspector`, `inspector_configuration` (its
+        /// rescan settings; informative, never a gap), `config_aggregator`, `ecs` or
         /// `lambda`; with `collect --layers`
         /// also `ecr_layers` (the `image_layers` of the registry) and `pull_time_exclusion`
         /// (whether ECR leaves the collector's pulls out of `lastRecordedPullTime` there).
@@ -451,6 +484,7 @@ pub fn all_tables() -> Vec<TableDef> {
         ImageLayersBuilder::def(),
         ManifestReadsBuilder::def(),
         InspectorCoverageBuilder::def(),
+        InspectorConfigurationBuilder::def(),
         WorkloadRefsBuilder::def(),
         CollectionCoverageBuilder::def(),
         CollectionScopeBuilder::def(),

@@ -195,6 +195,9 @@ pub struct FinopsReport {
     pub protected_by_reason: Vec<Group>,
     /// Earlier plans of the trend window and this one, oldest first.
     pub trend: Vec<TrendPoint>,
+    /// Per registry account and region, what Inspector's coverage can vouch for.
+    #[serde(default)]
+    pub inspector_coverage: Vec<crate::summary::InspectorCoverage>,
 }
 
 /// Owner value of repositories without the owner tag.

@@ -37,6 +37,39 @@ fn num(out: &mut String, field: &str, exact: &str, shown: &str) {
     );
 }
 
+/// What Inspector can vouch for, per registry account and region: `stale` and `never_used`
+/// judge only images covered `ACTIVE`.
+fn inspector_table(out: &mut String, rows: &[crate::summary::InspectorCoverage]) {
+    out.push_str(
+        "<section><h2>Inspector coverage</h2><p class=\"note\">The usage rules (stale, \
+         never_used) judge only images Inspector still monitors (coverage ACTIVE); inactive \
+         or missing coverage leaves an image's use unknown to them.</p>\
+         <table id=\"inspector_coverage\"><thead><tr><th>registry</th><th>images</th>\
+         <th>active</th><th>inactive</th><th>expired</th><th>no coverage</th>\
+         <th>rescan settings</th></tr></thead><tbody>",
+    );
+    for c in rows {
+        let key = format!("{}/{}", c.account_id, c.region);
+        let _ = write!(
+            out,
+            "<tr data-key=\"{}\"><td class=\"key\">{}</td>",
+            esc(&key),
+            esc(&key)
+        );
+        for (field, v) in [
+            ("images", c.images),
+            ("active", c.active),
+            ("inactive", c.inactive),
+            ("expired", c.expired),
+            ("no_coverage", c.no_coverage),
+        ] {
+            num(out, field, &v.to_string(), &count(v));
+        }
+        let _ = write!(out, "<td>{}</td></tr>", esc(&c.settings()));
+    }
+    out.push_str("</tbody></table></section>");
+}
+
 fn group_table(out: &mut String, id: &str, title: &str, groups: &[Group], freed: bool) {
     let _ = write!(
         out,
@@ -293,7 +326,9 @@ pub fn render(r: &FinopsReport) -> Result<String> {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table></section></main>");
+    out.push_str("</tbody></table></section>");
+    inspector_table(&mut out, &r.inspector_coverage);
+    out.push_str("</main>");
     let _ = writeln!(
         out,
         "<script type=\"application/json\" id=\"report-data\">{data}</script>\

@@ -125,6 +125,7 @@ async fn write_staged(
         out_of_scope: out_of_scope(p.ctx).await?,
         vanished_accounts: vanished_accounts(p.ctx).await?,
         collector_pulls: collector_pulls(p.ctx).await?,
+        inspector_coverage: inspector_coverage(p.ctx).await?,
         malformed_references: malformed_references(p.ctx).await?,
         ..Default::default()
     };
@@ -159,7 +160,8 @@ async fn write_staged(
     parquet.close()?;
     drop(stream);
     p.planner.release(p.ctx)?;
-    let finops = finops_report(p, &parquet_path).await?;
+    let mut finops = finops_report(p, &parquet_path).await?;
+    finops.report.inspector_coverage = summary.inspector_coverage.clone();
     crate::output::write_report_files(&finops.report, |name| staged.path(name))?;
 
     let totals = summary.status("delete");
@@ -473,6 +475,53 @@ async fn collector_pulls(ctx: &SessionContext) -> Result<Vec<crate::summary::Col
                 account_id: a.value(i).to_owned(),
                 region: r.value(i).to_owned(),
                 images: n.value(i).max(0) as u64,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The view `inspector_coverage_summary`, one entry per registry account and region.
+async fn inspector_coverage(
+    ctx: &SessionContext,
+) -> Result<Vec<crate::summary::InspectorCoverage>> {
+    let batches = collect_rows(
+        ctx,
+        "SELECT * FROM inspector_coverage_summary ORDER BY account_id, region",
+    )
+    .await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let c = Columns::new(batch);
+        let (account, region) = (c.text("account_id")?, c.text("region")?);
+        let counts = [
+            c.int("images")?,
+            c.int("active")?,
+            c.int("inactive")?,
+            c.int("expired")?,
+            c.int("no_coverage")?,
+        ];
+        let status = c.text("inspector_status")?;
+        let push = c.text("rescan_duration")?;
+        let pull = c.text("pull_date_rescan_duration")?;
+        let mode = c.text("pull_date_rescan_mode")?;
+        let lifetime = c.int("monitors_for_lifetime")?;
+        for i in 0..batch.num_rows() {
+            let n = |k: usize| counts[k].value(i).max(0) as u64;
+            let owned = |a: &arrow::array::StringArray| opt_str(a, i).map(str::to_owned);
+            out.push(crate::summary::InspectorCoverage {
+                account_id: account.value(i).to_owned(),
+                region: region.value(i).to_owned(),
+                images: n(0),
+                active: n(1),
+                inactive: n(2),
+                expired: n(3),
+                no_coverage: n(4),
+                inspector_status: owned(&status),
+                rescan_duration: owned(&push),
+                pull_date_rescan_duration: owned(&pull),
+                pull_date_rescan_mode: owned(&mode),
+                monitors_for_lifetime: opt_i64(&lifetime, i).map(|v| v != 0),
             });
         }
     }

@@ -135,6 +135,55 @@ pub struct Summary {
     /// [`crate::explain::COLLECTOR_READ_SQL`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub collector_pulls: Vec<CollectorPulls>,
+    /// Per registry account and region, what Inspector's coverage can vouch for (the view
+    /// `inspector_coverage_summary`).
+    #[serde(default)]
+    pub inspector_coverage: Vec<InspectorCoverage>,
+}
+
+/// What Inspector covers in one registry account and region, and its rescan settings: the
+/// usage rules (`stale`, `never_used`) judge only images covered `ACTIVE`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InspectorCoverage {
+    /// Registry account.
+    pub account_id: String,
+    /// Region of the registry.
+    pub region: String,
+    /// Every image of the registry.
+    pub images: u64,
+    /// Covered `ACTIVE`: Inspector monitors them.
+    pub active: u64,
+    /// Covered but not `ACTIVE`: Inspector stopped monitoring them.
+    pub inactive: u64,
+    /// Of `inactive`, those whose rescan duration lapsed (`SCAN_ELIGIBILITY_EXPIRED`).
+    pub expired: u64,
+    /// Without a coverage row.
+    pub no_coverage: u64,
+    /// Status of the run's `inspector` unit there (`ok`, `denied`, …).
+    pub inspector_status: Option<String>,
+    /// `rescanDuration` (after the push), when read.
+    pub rescan_duration: Option<String>,
+    /// `pullDateRescanDuration` (after the last use or pull), when read.
+    pub pull_date_rescan_duration: Option<String>,
+    /// `pullDateRescanMode`, when read.
+    pub pull_date_rescan_mode: Option<String>,
+    /// The push duration is `LIFETIME`: Inspector monitors every image while it exists.
+    pub monitors_for_lifetime: Option<bool>,
+}
+
+impl InspectorCoverage {
+    /// The rescan settings in one phrase, e.g. `push LIFETIME, DAYS_180 after LAST_IN_USE_AT`.
+    pub fn settings(&self) -> String {
+        match (&self.rescan_duration, &self.pull_date_rescan_duration) {
+            (None, None) => "rescan settings not read".to_owned(),
+            (push, pull) => format!(
+                "push {}, {} after {}",
+                push.as_deref().unwrap_or("?"),
+                pull.as_deref().unwrap_or("?"),
+                self.pull_date_rescan_mode.as_deref().unwrap_or("?")
+            ),
+        }
+    }
 }
 
 /// Images of one registry account and region whose pull time may be the collector's.

@@ -186,6 +186,43 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             );
         }
     }
+    if !s.inspector_coverage.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nInspector coverage (stale and never_used judge only images covered ACTIVE):"
+        );
+        for c in &s.inspector_coverage {
+            let status = match c.inspector_status.as_deref() {
+                Some("ok") | None => String::new(),
+                Some(other) => format!(" (inspector {other})"),
+            };
+            let _ = write!(
+                out,
+                "  {}/{}: {} images: {} active, {} inactive",
+                c.account_id,
+                c.region,
+                count(c.images),
+                count(c.active),
+                count(c.inactive),
+            );
+            if c.expired > 0 {
+                let _ = write!(out, " ({} expired)", count(c.expired));
+            }
+            let _ = writeln!(
+                out,
+                ", {} without{status}; {}",
+                count(c.no_coverage),
+                c.settings()
+            );
+            if c.monitors_for_lifetime == Some(false) {
+                let _ = writeln!(
+                    out,
+                    "    Inspector stops monitoring images here after the rescan duration; \
+                     a push duration of LIFETIME lets the usage rules judge every image"
+                );
+            }
+        }
+    }
     if !s.malformed_references.is_empty() {
         let _ = writeln!(
             out,

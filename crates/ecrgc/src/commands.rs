@@ -558,7 +558,7 @@ async fn report(args: ReportArgs) -> Result<()> {
         datafusion::prelude::ParquetReadOptions::default(),
     )
     .await?;
-    let computed = ecrgc_report::finops::compute(&ecrgc_report::finops::ReportSpec {
+    let mut computed = ecrgc_report::finops::compute(&ecrgc_report::finops::ReportSpec {
         ctx: &ctx,
         run_id: &run.run_id,
         snapshot_time: run.snapshot_time_micros,
@@ -567,6 +567,8 @@ async fn report(args: ReportArgs) -> Result<()> {
         report: &config.report,
     })
     .await?;
+    // What Inspector could vouch for is part of the plan, as its summary recorded it.
+    computed.report.inspector_coverage = summary.inspector_coverage;
     sink.write_all(&render_report(&computed.report, format)?)
 }
 

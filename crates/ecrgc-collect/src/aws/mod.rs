@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `ecr` | registry accounts | repositories, repository_tags, repository_pullers, images, image_tags, image_relations |
 //! | `inspector` | registry accounts | inspector_coverage |
+//! | `inspector_configuration` | registry accounts, inside the `inspector` unit | inspector_configuration |
 //! | `config_aggregator` | the aggregator's account and region, once | workload_refs |
 //! | `ecs` | workload accounts, always (nothing else sees services) | workload_refs |
 //! | `lambda` | workload accounts | workload_refs |

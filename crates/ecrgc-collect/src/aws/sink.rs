@@ -5,9 +5,10 @@ use arrow::record_batch::RecordBatch;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
     ImageLayersBuilder, ImageRelationsBuilder, ImageTagsBuilder, ImagesBuilder,
-    InspectorCoverageBuilder, ManifestReadsBuilder, PullThroughCacheRulesBuilder,
-    ReplicationRulesBuilder, RepositoriesBuilder, RepositoryCreationTemplatesBuilder,
-    RepositoryPullersBuilder, RepositoryTagsBuilder, WorkloadRefsBuilder,
+    InspectorConfigurationBuilder, InspectorCoverageBuilder, ManifestReadsBuilder,
+    PullThroughCacheRulesBuilder, ReplicationRulesBuilder, RepositoriesBuilder,
+    RepositoryCreationTemplatesBuilder, RepositoryPullersBuilder, RepositoryTagsBuilder,
+    WorkloadRefsBuilder,
 };
 use ecrgc_store::RunWriter;
 use tokio::sync::mpsc;
@@ -71,6 +72,7 @@ pub(crate) struct Tables {
     pub image_layers: ImageLayersBuilder,
     pub manifest_reads: ManifestReadsBuilder,
     pub coverage: InspectorCoverageBuilder,
+    pub inspector_configuration: InspectorConfigurationBuilder,
     pub refs: WorkloadRefsBuilder,
     pub replication_rules: ReplicationRulesBuilder,
     pub pull_through_rules: PullThroughCacheRulesBuilder,
@@ -90,6 +92,7 @@ impl Tables {
             image_layers: ImageLayersBuilder::new(run_id, now, cap),
             manifest_reads: ManifestReadsBuilder::new(run_id, now, cap),
             coverage: InspectorCoverageBuilder::new(run_id, now, cap),
+            inspector_configuration: InspectorConfigurationBuilder::new(run_id, now, 1),
             refs: WorkloadRefsBuilder::new(run_id, now, cap),
             replication_rules: ReplicationRulesBuilder::new(run_id, now, 8),
             pull_through_rules: PullThroughCacheRulesBuilder::new(run_id, now, 8),
@@ -144,6 +147,11 @@ impl Tables {
             .await?;
         sink.send(InspectorCoverageBuilder::NAME, self.coverage.finish())
             .await?;
+        sink.send(
+            InspectorConfigurationBuilder::NAME,
+            self.inspector_configuration.finish(),
+        )
+        .await?;
         sink.send(WorkloadRefsBuilder::NAME, self.refs.finish())
             .await?;
         sink.send(

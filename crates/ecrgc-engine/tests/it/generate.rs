@@ -60,11 +60,14 @@ fn coverage() -> impl Strategy<Value = Option<Coverage>> + Clone {
     let count = prop_oneof![1 => Just(None), 4 => Just(Some(0)), 1 => (1..4i64).prop_map(Some)];
     let pulled =
         prop_oneof![3 => Just(None), 1 => recent().prop_map(Some), 1 => old().prop_map(Some)];
+    let active = prop_oneof![3 => Just(true), 1 => Just(false)];
     prop_oneof![
         1 => Just(None),
-        3 => (last, count, pulled).prop_map(|(last_in_use_at, in_use_count, image_pulled_at)| {
-            Some(Coverage { last_in_use_at, in_use_count, image_pulled_at })
-        }),
+        3 => (last, count, pulled, active).prop_map(
+            |(last_in_use_at, in_use_count, image_pulled_at, active)| {
+                Some(Coverage { last_in_use_at, in_use_count, image_pulled_at, active })
+            }
+        ),
     ]
 }
 

@@ -235,7 +235,9 @@ pub fn verdicts(org: &Org, params: &Params) -> Vec<Verdict> {
             {
                 rules.push("inactive_task_definition");
             }
-            if let Some(c) = cov {
+            // The usage rules read only coverage Inspector still monitors (`stale.sql`,
+            // "How Inspector's fields are read"); inactive coverage is no usage data.
+            if let Some(c) = cov.filter(|c| c.active) {
                 if !in_use && c.last_in_use_at.is_some_and(|t| t < params.unused_cutoff()) {
                     rules.push("stale");
                 }

@@ -86,6 +86,9 @@ pub struct Coverage {
     pub in_use_count: Option<i64>,
     /// `imagePulledAt`.
     pub image_pulled_at: Option<Micros>,
+    /// Scan status `ACTIVE` (Inspector monitors the image); else `INACTIVE`,
+    /// `SCAN_ELIGIBILITY_EXPIRED`.
+    pub active: bool,
 }
 
 /// One image of a repository.
@@ -339,7 +342,12 @@ impl Org {
                     last_in_use_at: c.last_in_use_at,
                     in_use_count: c.in_use_count,
                     image_pulled_at: c.image_pulled_at,
-                    scan_status: "ACTIVE",
+                    scan_status: if c.active { "ACTIVE" } else { "INACTIVE" },
+                    scan_status_reason: Some(if c.active {
+                        "SUCCESSFUL"
+                    } else {
+                        "SCAN_ELIGIBILITY_EXPIRED"
+                    }),
                 });
             }
         }

@@ -154,6 +154,7 @@ fn add_evidence(org: &mut Org, image: usize, evidence: &Evidence) {
         last_in_use_at: None,
         in_use_count: Some(0),
         image_pulled_at: None,
+        active: true,
     });
     match evidence {
         Evidence::Pull => image.last_pull = Some(now() - 3 * DAY),
@@ -415,9 +416,19 @@ proptest! {
     /// what it names is not deleted.
     #[test]
     fn adding_a_live_reference_never_adds_a_deletion(org in generate::org(), spec in live_ref()) {
-        let before = plan(&org);
         let mut more = org.clone();
         more.add_ref(&spec);
+        // The baseline has the same workload naming an image outside ECR: a workload the
+        // aggregator records is evidence that its recorder records task definitions there
+        // (`usage_coverage_gap`, `not_recorded`), which may lift that gap whatever the
+        // workload names. What this property isolates is what the reference names.
+        let mut base = org.clone();
+        let mut elsewhere = more.refs.last().cloned().expect("the new reference");
+        elsewhere.image_uri = "nginx:1.27".to_owned();
+        elsewhere.target = org::Target { ecr: None, tag: None, digest: None };
+        elsewhere.resolved_digest = None;
+        base.refs.push(elsewhere);
+        let before = plan(&base);
         let after = plan(&more);
         assert_subset(&after, &before, "a live reference")?;
         for i in named_by_new_refs(&more, org.refs.len()) {

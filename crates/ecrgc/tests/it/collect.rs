@@ -324,12 +324,13 @@ fn collect_then_plan_flags_exactly_the_scenario_truth() {
         "--format",
         "csv",
     ]);
-    // Registries: ecr, ecr_replication, ecr_settings, inspector, pull_time_exclusion;
+    // Registries: ecr, ecr_replication, ecr_settings, inspector, inspector_configuration,
+    // pull_time_exclusion;
     // workload accounts: ecs and lambda; the aggregator once, and one `aggregator_source`
     // per account × region its sources cover (111/eu, 222/eu, 222/us, 333/eu, 333/us). No
     // registry of the scenario excludes the collector from pull-time updates: a warning,
     // not a failed read.
-    let expected_units = 2 * 2 * 5 + 3 * 2 * 2 + 1 + 5;
+    let expected_units = 2 * 2 * 6 + 3 * 2 * 2 + 1 + 5;
     assert_eq!(rows.lines().count(), expected_units + 1, "{rows}");
     assert!(
         rows.lines()
@@ -732,4 +733,65 @@ fn bad_collect_input_exits_2_before_any_call() {
         assert!(err.contains(message), "{argv:?}: {err}");
     }
     assert!(!store.join("_runs").exists(), "nothing was written");
+}
+
+#[test]
+fn an_image_inspector_stopped_monitoring_is_of_unknown_use_to_the_usage_rules() {
+    let Some(env) = Env::start(None) else { return };
+    // 111111111111/eu-west-1 keeps AWS's 14-day defaults; Inspector stopped monitoring
+    // `stale` (last used 200 days ago): its row stays, INACTIVE, SCAN_ELIGIBILITY_EXPIRED.
+    let stale = &env.truth["images"]["stale"];
+    env.moto.post(
+        "/_ecrgc/seed",
+        &json!({
+            "coverage": [{
+                "account_id": stale["account_id"], "region": stale["region"],
+                "repository_name": stale["repository_name"], "image_digest": stale["image_digest"],
+                "image_tags": stale["tags"], "last_in_use_at": at(-200 * 24),
+                "in_use_count": 0, "image_pulled_at": null,
+                "scan_status": "INACTIVE", "scan_status_reason": "SCAN_ELIGIBILITY_EXPIRED",
+            }],
+            "inspector2_configuration": [{
+                "account_id": "111111111111", "region": "eu-west-1",
+                "rescan_duration": "DAYS_14", "pull_date_rescan_duration": "DAYS_14",
+                "pull_date_rescan_mode": "LAST_IN_USE_AT", "status": "SUCCESS",
+            }],
+        }),
+    );
+    let config = env.config("ecrgc.toml", CONFIG);
+    env.collect_and_plan(&config, "store", "out");
+    // `stale` is tagged, so no rule that needs no usage data flags it: it leaves the plan,
+    // and its SBOM (untagged, flagged by untagged_fallback) stays with its subject.
+    let wrong = mismatches(&env, &env.path("out"), |key, e| {
+        let digest = key.3.as_str();
+        if digest == stale["image_digest"] {
+            "none".to_owned()
+        } else if digest == env.truth["images"]["stale-sbom"]["image_digest"] {
+            "kept_with_parent".to_owned()
+        } else {
+            e.to_owned()
+        }
+    });
+    assert!(wrong.is_empty(), "decisions differ:\n{}", wrong.join("\n"));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(env.path("out/summary.json")).expect("summary"))
+            .expect("json");
+    let rows = summary["inspector_coverage"]
+        .as_array()
+        .expect("inspector_coverage");
+    let central = rows
+        .iter()
+        .find(|r| r["account_id"] == "111111111111" && r["region"] == "eu-west-1")
+        .expect("a row for the central registry");
+    assert_eq!(central["inactive"], 1, "{central}");
+    assert_eq!(central["expired"], 1, "{central}");
+    assert_eq!(central["rescan_duration"], "DAYS_14", "{central}");
+    assert_eq!(central["monitors_for_lifetime"], false, "{central}");
+    let prod = rows
+        .iter()
+        .find(|r| r["account_id"] == "222222222222")
+        .expect("a row for the prod registry");
+    // Not seeded: moto answers AWS's defaults for a new account.
+    assert_eq!(prod["pull_date_rescan_mode"], "LAST_IN_USE_AT", "{prod}");
+    assert_eq!(prod["inactive"], 0, "{prod}");
 }
