@@ -252,6 +252,9 @@ Tables, each over every committed run of the store (rows carry run_id and snapsh
 latest_<table>: the same table for the latest committed run only (or --run).
 journal: every line `ecrgc apply` wrote to the store (event, item, reason, API result).
 
+The query only reads: statements that create, change or write anything (CREATE, CREATE
+EXTERNAL TABLE, DROP, INSERT, COPY ... TO, SET, ...) are refused with exit status 2.
+
 Examples:
   ecrgc query 'SELECT COUNT(*) FROM latest_images'
   ecrgc query 'SELECT run_id, SUM(bytes) FROM plan_totals WHERE status = '\''stored'\'' GROUP BY 1'

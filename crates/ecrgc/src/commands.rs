@@ -496,7 +496,7 @@ async fn query(args: QueryArgs) -> Result<()> {
     let latest = Chosen::pick_among(&store, runs.clone(), args.run.as_deref(), &config)?.run;
     let ctx = ecrgc_engine::new_context();
     ecrgc_engine::register_query_tables(&ctx, &store, &runs, &latest).await?;
-    let df = ctx.sql(&sql).await.map_err(bad_input)?;
+    let df = read_only_sql(&ctx, &sql).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
     sink.write_all(&render_batches(args.format, schema, &batches)?)
@@ -576,6 +576,32 @@ fn athena_ddl(args: AthenaDdlArgs) -> Result<()> {
     stdout.write_all(ddl.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// Plans `sql` and refuses, before anything runs, every statement that creates, changes or
+/// writes: DDL (`CREATE [EXTERNAL] TABLE`, `CREATE VIEW`, `DROP`), DML (`INSERT`, `COPY … TO`,
+/// which would write with the store's credentials) and session statements (`SET`,
+/// transactions, `PREPARE`). The check walks the whole plan, subqueries and the inside of
+/// `EXPLAIN ANALYZE` included.
+async fn read_only_sql(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+) -> Result<datafusion::dataframe::DataFrame> {
+    let read_only = datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let plan = ctx
+        .state()
+        .create_logical_plan(sql)
+        .await
+        .map_err(bad_input)?;
+    read_only.verify_plan(&plan).map_err(|e| {
+        bad_input(format!(
+            "`ecrgc query` only reads; the SQL would create, change or write something: {e}"
+        ))
+    })?;
+    Ok(ctx.execute_logical_plan(plan).await?)
 }
 
 /// The SQL of `ecrgc query`: the argument, standard input (`-`) or `--file`.

@@ -552,3 +552,50 @@ fn the_config_switches_rules_on_and_off() {
         "{err}"
     );
 }
+
+/// `query` reads: whatever would create, change or write (a file through COPY, with the
+/// store's credentials; a table; a session setting) is refused before it runs.
+#[test]
+fn query_refuses_what_writes_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let before = walk(&store);
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).expect("mkdir");
+    let query = |sql: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+            .current_dir(&cwd)
+            .args(["query", "--store", store.to_str().expect("utf-8"), sql])
+            .env_remove("ECRGC_CONFIG")
+            .env_remove("ECRGC_STORE")
+            .output()
+            .expect("ecrgc runs")
+    };
+    let o = query("COPY (SELECT 1 AS x) TO 'x.csv' STORED AS CSV");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("only reads") && stderr(&o).contains("COPY"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!cwd.join("x.csv").exists(), "COPY wrote a file");
+    for sql in [
+        "COPY images TO 'y.parquet'",
+        "EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO 'z.csv' STORED AS CSV",
+        "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION 'ext.csv'",
+        "CREATE TABLE t AS SELECT 1 AS x",
+        "CREATE VIEW v AS SELECT 1 AS x",
+        "INSERT INTO images SELECT * FROM images",
+        "DROP TABLE images",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let o = query(sql);
+        assert_eq!(o.status.code(), Some(2), "{sql}: {}", stderr(&o));
+        assert!(stderr(&o).contains("only reads"), "{sql}: {}", stderr(&o));
+    }
+    assert!(walk(&cwd).is_empty(), "{:?}", walk(&cwd));
+    assert_eq!(walk(&store), before, "the store is unchanged");
+    let o = query("SELECT COUNT(*) AS n FROM latest_images");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
