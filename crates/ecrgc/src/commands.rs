@@ -229,7 +229,7 @@ async fn plan_run(
         started.elapsed().as_secs_f64()
     );
     let text = ecrgc_report::text::render(&summary, &output.finops.report, &files);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(summary)
@@ -417,7 +417,7 @@ async fn collect(args: CollectArgs) -> Result<()> {
             eprintln!("note: {}/{} {}: {note}", o.account_id, o.region, o.source);
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match (&report.committed, report.shards_done) {
         (Some(m), _) => writeln!(
             out,
@@ -572,7 +572,7 @@ async fn report(args: ReportArgs) -> Result<()> {
 
 fn athena_ddl(args: AthenaDdlArgs) -> Result<()> {
     let ddl = crate::athena::ddl(&args.location, &args.database, &args.since)?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     stdout.write_all(ddl.as_bytes())?;
     stdout.flush()?;
     Ok(())
@@ -654,7 +654,7 @@ async fn explain(args: ExplainArgs) -> Result<()> {
         )));
     }
     ecrgc_report::explain::install_decisions(&ctx, &planner).await?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     for (i, key) in keys.iter().enumerate() {
         if i > 0 {
             writeln!(stdout)?;
@@ -668,7 +668,7 @@ async fn explain(args: ExplainArgs) -> Result<()> {
 
 fn rules(args: RulesArgs) -> Result<()> {
     let catalog = load_catalog(args.sql_dir.as_deref())?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     for (kind, title) in [(SqlKind::Rule, "Rules"), (SqlKind::Guard, "Guards")] {
         writeln!(stdout, "{title} (in precedence order):")?;
         for unit in catalog.of(kind) {

@@ -204,7 +204,7 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
         ));
     }
 
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     match args.format {
         SuggestFormat::Text => {
             let heading = Heading {

@@ -599,3 +599,69 @@ fn query_refuses_what_writes_and_creates_nothing() {
     let o = query("SELECT COUNT(*) AS n FROM latest_images");
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A reader that stops early (`ecrgc query … | head -1`) ends the command quietly with 0.
+#[test]
+fn a_closed_pipe_on_stdout_exits_0_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 3000, 7);
+    let store = dir.path().join("store");
+    let plan = dir.path().join("out");
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("ECRGC_CONFIG")
+            .env_remove("ECRGC_STORE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ecrgc starts")
+    };
+    let store_arg = store.to_str().expect("utf-8");
+    // Far more than a pipe holds, so the writes meet the closed pipe.
+    let mut child = spawn(&["query", "--store", store_arg, "SELECT * FROM images"]);
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("one line");
+    assert!(!line.is_empty());
+    drop(reader);
+    let o = child.wait_with_output().expect("exits");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "a closed pipe is not an error");
+
+    for args in [
+        vec![
+            "query",
+            "--store",
+            store_arg,
+            "--format",
+            "csv",
+            "SELECT * FROM images",
+        ],
+        vec![
+            "plan",
+            "--store",
+            store_arg,
+            "--out",
+            plan.to_str().expect("utf-8"),
+            "--now",
+            NOW,
+        ],
+        vec!["report", "--plan", plan.to_str().expect("utf-8")],
+    ] {
+        let mut child = spawn(&args);
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("exits");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(plan.join("summary.json").is_file(), "the plan was written");
+}
