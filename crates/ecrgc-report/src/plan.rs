@@ -131,9 +131,7 @@ async fn write_staged(
 
     let csv_path = staged.path("decisions.csv");
     let csv_file = create(&csv_path)?;
-    let mut csv = arrow::csv::WriterBuilder::new()
-        .with_header(true)
-        .build(BufWriter::new(csv_file));
+    let mut csv = crate::csv::Writer::new(BufWriter::new(csv_file));
     let decisions = p.planner.decisions(p.ctx).await?;
     let schema = std::sync::Arc::new(decisions.schema().as_arrow().clone());
     let parquet_path = staged.path("decisions.parquet");

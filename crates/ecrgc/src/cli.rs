@@ -231,7 +231,8 @@ pub struct ExplainArgs {
 pub enum Format {
     /// An aligned text table.
     Table,
-    /// CSV with a header line.
+    /// CSV with a header line; a text cell that begins with =, +, -, @, a tab or a carriage
+    /// return gets a leading ' so that a spreadsheet shows it instead of running it.
     Csv,
     /// One JSON object per line (`query`), one JSON document (`report`).
     Json,

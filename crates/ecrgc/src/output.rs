@@ -119,9 +119,7 @@ pub fn render_batches(
             writeln!(buf, "{table}")?;
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut buf);
+            let mut w = ecrgc_report::csv::Writer::new(&mut buf);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(schema))?;
             }

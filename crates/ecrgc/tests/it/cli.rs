@@ -665,3 +665,25 @@ fn a_closed_pipe_on_stdout_exits_0_quietly() {
     }
     assert!(plan.join("summary.json").is_file(), "the plan was written");
 }
+
+/// CSV cells a spreadsheet would run as formulas get a leading `'`; numbers stay numbers.
+#[test]
+fn csv_output_neutralises_formulas_but_not_numbers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let o = ecrgc(&[
+        "query",
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--format",
+        "csv",
+        "SELECT '=HYPERLINK(1)' AS a, '+1' AS b, '-2' AS c, '@x' AS d, 'ok' AS e, -5 AS n, \
+         CAST(-1.5 AS DOUBLE) AS f",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "a,b,c,d,e,n,f\n'=HYPERLINK(1),'+1,'-2,'@x,ok,-5,-1.5\n"
+    );
+}
