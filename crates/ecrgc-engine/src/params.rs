@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicr
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use ecrgc_config::Config;
 use ecrgc_model::column::{UTC, timestamp_type};
-use ecrgc_model::time::{DAY, HOUR, Micros};
+use ecrgc_model::time::{DAY, HOUR, Micros, before};
 
 /// Thresholds and selectors of one plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,22 +51,22 @@ impl Params {
 
     /// Images whose last use (or push, for never-used ones) is before this are unused.
     pub fn unused_cutoff(&self) -> Micros {
-        self.now - self.unused_days * DAY
+        before(self.now, self.unused_days, DAY)
     }
 
     /// References that ended before this no longer protect.
     pub fn rollback_cutoff(&self) -> Micros {
-        self.now - self.rollback_window_hours * HOUR
+        before(self.now, self.rollback_window_hours, HOUR)
     }
 
     /// Images pushed at or after this are young.
     pub fn young_cutoff(&self) -> Micros {
-        self.now - self.min_age_days * DAY
+        before(self.now, self.min_age_days, DAY)
     }
 
     /// ECR pulls at or after this keep an image.
     pub fn pull_cutoff(&self) -> Micros {
-        self.now - self.recent_pull_days * DAY
+        before(self.now, self.recent_pull_days, DAY)
     }
 
     /// The schema of the `params` table.

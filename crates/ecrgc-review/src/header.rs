@@ -87,7 +87,11 @@ impl PlanHeader {
             snapshot_time: rfc3339(f.snapshot_time),
             created_at: rfc3339(f.now),
             planned_at: rfc3339(f.wall_clock),
-            expires_at: rfc3339(f.now + f.ttl_hours * ecrgc_model::time::HOUR),
+            // A lifetime past what a timestamp holds expires at once rather than never.
+            expires_at: rfc3339(
+                ecrgc_model::time::after(f.now, f.ttl_hours, ecrgc_model::time::HOUR)
+                    .unwrap_or(f.now),
+            ),
             what_if: what_if.reasons,
             catalog_sha256: f.catalog_sha256,
             planned_by: f.planned_by,

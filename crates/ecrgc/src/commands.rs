@@ -123,7 +123,11 @@ impl Chosen {
                 store.display()
             ),
         };
-        let window_start = chosen.snapshot_time_micros - i64::from(config.rules.history_days) * DAY;
+        let window_start = ecrgc_model::time::before(
+            chosen.snapshot_time_micros,
+            i64::from(config.rules.history_days),
+            DAY,
+        );
         let history = all
             .into_iter()
             .filter(|r| {
@@ -243,7 +247,11 @@ async fn register_earlier_plans(
     run: &RunMarker,
     config: &Config,
 ) -> Result<()> {
-    let start = run.snapshot_time_micros - i64::from(config.report.trend_days) * DAY;
+    let start = ecrgc_model::time::before(
+        run.snapshot_time_micros,
+        i64::from(config.report.trend_days),
+        DAY,
+    );
     let earlier: Vec<RunMarker> = store
         .committed_runs()
         .await?

@@ -687,3 +687,74 @@ fn csv_output_neutralises_formulas_but_not_numbers() {
         "a,b,c,d,e,n,f\n'=HYPERLINK(1),'+1,'-2,'@x,ok,-5,-1.5\n"
     );
 }
+
+/// Values meant as "never" (`unused_days = 999999999`) or "forever" once overflowed the
+/// cut-off into the far future; every number now has a range, and a value outside it is
+/// refused before anything is read or written.
+#[test]
+fn out_of_range_settings_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let before = walk(&store);
+    let config = dir.path().join("ecrgc.toml");
+    for (text, key, value, range) in [
+        (
+            "[rules]\nunused_days = 999999999\n",
+            "rules.unused_days",
+            "999999999",
+            "1 to 3650",
+        ),
+        (
+            "[safety]\nmanifest_ttl_hours = 100000000\n",
+            "safety.manifest_ttl_hours",
+            "100000000",
+            "1 to 720",
+        ),
+    ] {
+        std::fs::write(&config, text).expect("write");
+        let out = dir.path().join("out-bad");
+        let fresh = dir.path().join("fresh-store");
+        for args in [
+            vec!["plan", "--store", store.to_str().expect("utf-8")],
+            vec![
+                "demo",
+                "--images",
+                "100",
+                "--store",
+                fresh.to_str().expect("utf-8"),
+            ],
+        ] {
+            let mut args = args;
+            args.extend([
+                "--config",
+                config.to_str().expect("utf-8"),
+                "--out",
+                out.to_str().expect("utf-8"),
+                "--now",
+                NOW,
+            ]);
+            let o = ecrgc(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert!(
+                err.contains("ecrgc.toml")
+                    && err.contains(key)
+                    && err.contains(value)
+                    && err.contains(range),
+                "{err}"
+            );
+            assert!(!out.exists() && !fresh.exists(), "{args:?} wrote something");
+        }
+        let o = ecrgc(&[
+            "collect",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--store",
+            fresh.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "collect: {}", stderr(&o));
+        assert!(!fresh.exists(), "collect wrote a store");
+    }
+    assert_eq!(walk(&store), before, "the store is unchanged");
+}
