@@ -519,10 +519,12 @@ fn default_history_days() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SafetyConfig {
-    /// `key=value`: repositories with this tag are left out entirely.
+    /// `key=value`, or `key` alone for any value: repositories with this tag are left out
+    /// entirely.
     #[serde(default = "default_exclude_tag")]
     pub exclude_tag: String,
-    /// `key=value`: only repositories with this tag may enter a manifest; empty for all.
+    /// `key=value`, or `key` alone for any value: only repositories with this tag may enter a
+    /// manifest; empty for all.
     #[serde(default = "default_opt_in_tag")]
     pub opt_in_tag: String,
     /// Hours a manifest stays valid after it is written, 1 to 720.
@@ -568,27 +570,45 @@ fn default_manifest_ttl_hours() -> u32 {
     72
 }
 
-/// A `key=value` tag selector.
+/// A repository tag selector: `key=value` matches that value, `key` alone matches the key
+/// with any value (`key=` matches the empty value only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagSelector {
     /// Tag key.
     pub key: String,
-    /// Tag value.
-    pub value: String,
+    /// Tag value; `None` for any value.
+    pub value: Option<String>,
 }
 
 impl TagSelector {
-    /// Parses `key=value`; `key` alone matches the empty value.
+    /// Parses `key=value` or `key`; `None` when the key is empty.
     pub fn parse(s: &str) -> Option<Self> {
-        let (key, value) = s.split_once('=').unwrap_or((s, ""));
+        let (key, value) = match s.split_once('=') {
+            Some((k, v)) => (k, Some(v.trim().to_owned())),
+            None => (s, None),
+        };
         let key = key.trim();
         if key.is_empty() {
             return None;
         }
         Some(Self {
             key: key.to_owned(),
-            value: value.trim().to_owned(),
+            value,
         })
+    }
+
+    /// Whether a repository tag `key` = `value` is selected.
+    pub fn matches(&self, key: &str, value: &str) -> bool {
+        self.key == key && self.value.as_deref().is_none_or(|v| v == value)
+    }
+}
+
+impl std::fmt::Display for TagSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}={v}", self.key),
+            None => write!(f, "{} (any value)", self.key),
+        }
     }
 }
 
@@ -768,7 +788,7 @@ impl Config {
             return Err(invalid(
                 "safety.exclude_tag",
                 &self.safety.exclude_tag,
-                "expected key=value",
+                "expected key=value, or key alone for any value",
             ));
         }
         if !self.safety.opt_in_tag.is_empty()
@@ -777,7 +797,7 @@ impl Config {
             return Err(invalid(
                 "safety.opt_in_tag",
                 &self.safety.opt_in_tag,
-                "expected key=value, or \"\" to let every repository in",
+                "expected key=value, key alone for any value, or \"\" to let every repository in",
             ));
         }
         for bound in self.numeric_bounds() {
@@ -1013,7 +1033,7 @@ impl Config {
     pub fn exclude_tag(&self) -> TagSelector {
         TagSelector::parse(&self.safety.exclude_tag).unwrap_or(TagSelector {
             key: "unusd".into(),
-            value: "true".into(),
+            value: Some("true".into()),
         })
     }
 
@@ -1111,7 +1131,7 @@ mod tests {
             c.opt_in_tag(),
             Some(TagSelector {
                 key: "ecrgc:auto-delete".into(),
-                value: "true".into()
+                value: Some("true".into())
             })
         );
         assert_eq!(c.safety.manifest_ttl_hours, 72);
@@ -1408,5 +1428,26 @@ manifest_ttl_hours = 72
         }
         parse("[rules]\nunused_days = 3650\nrollback_window_hours = 0\n[safety]\nmanifest_ttl_hours = 720\n")
             .expect("the ends of a range are accepted");
+    }
+
+    #[test]
+    fn a_tag_key_alone_selects_any_value() {
+        let any = TagSelector::parse("do-not-delete").expect("key alone");
+        assert_eq!(any.value, None);
+        assert!(any.matches("do-not-delete", "yes") && any.matches("do-not-delete", ""));
+        assert!(!any.matches("other", "yes"));
+        let empty = TagSelector::parse("do-not-delete=").expect("empty value");
+        assert!(empty.matches("do-not-delete", "") && !empty.matches("do-not-delete", "yes"));
+        let exact = TagSelector::parse(" team = platform ").expect("key=value");
+        assert!(exact.matches("team", "platform") && !exact.matches("team", "other"));
+        assert_eq!(TagSelector::parse("=x"), None);
+        let c = parse("[safety]\nexclude_tag = \"keep\"\nopt_in_tag = \"owner\"\n").expect("valid");
+        assert_eq!(c.exclude_tag().to_string(), "keep (any value)");
+        assert_eq!(c.opt_in_tag().map(|t| t.value), Some(None));
+        let e = parse("[safety]\nexclude_tag = \"=true\"\n").expect_err("no key");
+        assert!(
+            e.to_string().contains("`safety.exclude_tag` = \"=true\""),
+            "{e}"
+        );
     }
 }

@@ -223,7 +223,7 @@ fn plan_params(p: &Params) -> PlanParams {
         exclude_tag_key: p.exclude_tag.0.clone(),
         exclude_tag_value: p.exclude_tag.1.clone(),
         opt_in_tag_key: p.opt_in_tag.as_ref().map(|t| t.0.clone()),
-        opt_in_tag_value: p.opt_in_tag.as_ref().map(|t| t.1.clone()),
+        opt_in_tag_value: p.opt_in_tag.as_ref().and_then(|t| t.1.clone()),
     }
 }
 

@@ -758,3 +758,72 @@ fn out_of_range_settings_exit_2_and_write_nothing() {
     }
     assert_eq!(walk(&store), before, "the store is unchanged");
 }
+
+/// A tag selector naming a key alone selects the key with any value: every demo repository
+/// carries `team`, so `exclude_tag = "team"` leaves every one out.
+#[test]
+fn a_tag_key_alone_selects_any_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 3000, 7);
+    let store = dir.path().join("store");
+    let config = dir.path().join("ecrgc.toml");
+    let out = dir.path().join("keyed");
+    std::fs::write(
+        &config,
+        "[safety]\nexclude_tag = \"team\"\nopt_in_tag = \"\"\n",
+    )
+    .expect("write");
+    let o = ecrgc(&[
+        "plan",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--now",
+        NOW,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["params"]["exclude_tag_key"], "team");
+    assert_eq!(summary["params"]["exclude_tag_value"], Value::Null);
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest"))
+            .expect("valid manifest");
+    assert!(manifest.items.is_empty(), "{} items", manifest.items.len());
+    let decisions = std::fs::read_to_string(out.join("decisions.csv")).expect("decisions");
+    assert!(decisions.contains("exclude_tag"), "no exclusion recorded");
+
+    // As the opt-in tag, `team` alone lets every repository in: none is `not_opted_in`.
+    let plan = |config_text: &str, out: &Path| -> Value {
+        std::fs::write(&config, config_text).expect("write");
+        let o = ecrgc(&[
+            "plan",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--now",
+            NOW,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        read_json(&out.join("summary.json"))
+    };
+    let default = plan("", &dir.path().join("default"));
+    let keyed = plan(
+        "[safety]\nopt_in_tag = \"team\"\n",
+        &dir.path().join("opt-in-key"),
+    );
+    let images = |s: &Value, status: &str| s["by_status"][status]["images"].as_u64();
+    assert!(images(&default, "not_opted_in") > Some(0));
+    assert_eq!(
+        images(&keyed, "not_opted_in"),
+        None,
+        "{}",
+        keyed["by_status"]
+    );
+    assert!(images(&keyed, "delete") > images(&default, "delete"));
+}
