@@ -595,16 +595,12 @@ async fn read_only_sql(
     ctx: &datafusion::prelude::SessionContext,
     sql: &str,
 ) -> Result<datafusion::dataframe::DataFrame> {
-    let read_only = datafusion::execution::context::SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
     let plan = ctx
         .state()
         .create_logical_plan(sql)
         .await
         .map_err(bad_input)?;
-    read_only.verify_plan(&plan).map_err(|e| {
+    ecrgc_engine::read_only().verify_plan(&plan).map_err(|e| {
         bad_input(format!(
             "`ecrgc query` only reads; the SQL would create, change or write something: {e}"
         ))

@@ -827,3 +827,59 @@ fn a_tag_key_alone_selects_any_value() {
     );
     assert!(images(&keyed, "delete") > images(&default, "delete"));
 }
+
+/// Rules, guards and views are planned under the same read-only options as `query`: a rule
+/// of a `--sql-dir` that would write (COPY) or change the session (SET) is invalid SQL,
+/// refused before it runs.
+#[test]
+fn a_sql_unit_that_writes_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let sql = dir.path().join("sql");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql");
+    for file in walk(&source) {
+        let to = sql.join(file.strip_prefix(&source).expect("under sql/"));
+        std::fs::create_dir_all(to.parent().expect("folder")).expect("mkdir");
+        std::fs::copy(&file, &to).expect("copy");
+    }
+    let leak = dir.path().join("leak.csv");
+    for (body, what) in [
+        (
+            format!(
+                "COPY (SELECT 1 AS x) TO '{}' STORED AS CSV",
+                leak.to_str().expect("utf-8")
+            ),
+            "COPY",
+        ),
+        (
+            "SET datafusion.execution.batch_size = 1".to_owned(),
+            "SetVariable",
+        ),
+    ] {
+        std::fs::write(
+            sql.join("rules/zz_writes.sql"),
+            format!("-- id: zz_writes\n-- order: 99\n-- summary: writes\n{body}\n"),
+        )
+        .expect("write rule");
+        let out = dir.path().join("out-writes");
+        let o = ecrgc(&[
+            "plan",
+            "--sql-dir",
+            sql.to_str().expect("utf-8"),
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--now",
+            NOW,
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains("zz_writes.sql") && err.contains("only reads") && err.contains(what),
+            "{err}"
+        );
+        assert!(!leak.exists() && !out.exists(), "{what} wrote something");
+    }
+}
