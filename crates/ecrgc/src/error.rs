@@ -81,3 +81,24 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
     1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_closed_stdout_is_quiet_even_under_context() {
+        use std::io::{Error, ErrorKind};
+        let closed = || Error::new(ErrorKind::BrokenPipe, StdoutClosed);
+        assert!(is_stdout_closed(&anyhow::Error::new(closed())));
+        assert!(is_stdout_closed(
+            &anyhow::Error::new(closed())
+                .context("writing the table")
+                .context("ecrgc query")
+        ));
+        // A broken pipe elsewhere (a connection, a child process) is a failure.
+        let elsewhere = anyhow::Error::new(Error::from(ErrorKind::BrokenPipe)).context("upload");
+        assert!(!is_stdout_closed(&elsewhere));
+        assert_eq!(exit_code(&elsewhere), 1);
+    }
+}
