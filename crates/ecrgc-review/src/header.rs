@@ -17,6 +17,11 @@ pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
 const SKEW: Micros = MAX_CLOCK_SKEW_SECONDS * 1_000_000;
 
+/// The longest a plan stays valid, in hours: the end of `[safety] manifest_ttl_hours`.
+/// Admission refuses a plan recorded with a longer lifetime (one written before the setting
+/// was bounded), since it would never expire.
+pub const MAX_PLAN_LIFETIME_HOURS: i64 = 720;
+
 /// The header fields every plan kind shares. A plan kind adds its own figures beside them
 /// (flattened into the same JSON object).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
