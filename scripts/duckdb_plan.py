@@ -38,8 +38,8 @@ KEY_COLUMNS = ["account_id", "region", "repository_name", "image_digest"]
 UNIT_COLUMNS = KEY_COLUMNS + ["detail"]
 
 # The `params` table, column for column as crates/ecrgc-engine/src/params.rs declares it:
-# timestamps are Timestamp(µs, UTC), integers Int64, strings Utf8; only the opt-in pair is
-# nullable.
+# timestamps are Timestamp(µs, UTC), integers Int64, strings Utf8; the opt-in pair and the
+# tag values (null: the key alone selects, any value) are nullable.
 PARAMS_COLUMNS = [
     ("now", "TIMESTAMPTZ NOT NULL"),
     ("unused_cutoff", "TIMESTAMPTZ NOT NULL"),
@@ -49,7 +49,7 @@ PARAMS_COLUMNS = [
     ("unused_days", "BIGINT NOT NULL"),
     ("keep_newest", "BIGINT NOT NULL"),
     ("exclude_tag_key", "VARCHAR NOT NULL"),
-    ("exclude_tag_value", "VARCHAR NOT NULL"),
+    ("exclude_tag_value", "VARCHAR"),
     ("opt_in_tag_key", "VARCHAR"),
     ("opt_in_tag_value", "VARCHAR"),
 ]

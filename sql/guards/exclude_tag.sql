@@ -4,7 +4,8 @@
 --
 -- ## What it protects
 -- Every image of a repository tagged with `params.exclude_tag_key` = `exclude_tag_value`
--- (default `unusd=true`).
+-- (default `unusd=true`). A selector naming the key alone (`exclude_tag = "do-not-delete"`)
+-- has a null `exclude_tag_value` and matches the key with any value.
 --
 -- ## Why
 -- Some repositories must never be touched by automation: base images, compliance archives,
@@ -12,7 +13,7 @@
 -- with one repository tag, without asking the platform team for a config change.
 --
 -- ## Evidence
--- `detail`: the tag that matched, as `key=value`.
+-- `detail`: the selector that matched, as `key=value`, or `key` alone for any value.
 --
 -- ## Example
 -- Repository `platform/base` tagged `unusd=true` → all its images protected.
@@ -21,7 +22,10 @@ SELECT
     i.region,
     i.repository_name,
     i.image_digest,
-    p.exclude_tag_key || '=' || p.exclude_tag_value AS detail
+    CASE
+        WHEN p.exclude_tag_value IS NULL THEN p.exclude_tag_key
+        ELSE p.exclude_tag_key || '=' || p.exclude_tag_value
+    END AS detail
 FROM images i
 CROSS JOIN params p
 WHERE EXISTS (
@@ -31,5 +35,5 @@ WHERE EXISTS (
       AND t.region = i.region
       AND t.repository_name = i.repository_name
       AND t.tag_key = p.exclude_tag_key
-      AND t.tag_value = p.exclude_tag_value
+      AND (p.exclude_tag_value IS NULL OR t.tag_value = p.exclude_tag_value)
 )

@@ -131,7 +131,8 @@ opted_in AS (
     SELECT DISTINCT t.account_id, t.region, t.repository_name
     FROM repository_tags t
     CROSS JOIN params p
-    WHERE t.tag_key = p.opt_in_tag_key AND t.tag_value = p.opt_in_tag_value
+    WHERE t.tag_key = p.opt_in_tag_key
+      AND (p.opt_in_tag_value IS NULL OR t.tag_value = p.opt_in_tag_value)
 ),
 tags AS (
     SELECT t.account_id, t.region, t.repository_name, t.image_digest,

@@ -1,8 +1,10 @@
 //! The ecrgc configuration file (TOML).
 //!
 //! This crate owns the configuration contract: every key, its default and its validation.
-//! Unknown keys are errors, so a typo never silently turns a safety setting off. Every error
-//! names the file, the key and the offending value.
+//! Unknown keys are errors, so a typo never silently turns a safety setting off. Every
+//! number has a range (each field's documentation names it); a value outside it is refused
+//! rather than clamped, since `unused_days = 999999999` meant as "never" would otherwise
+//! reach date arithmetic. Every error names the file, the key and the offending value.
 
 use std::path::{Path, PathBuf};
 
@@ -86,13 +88,14 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleConfig {
-    /// Days added to the age of the oldest kept (or last used) untagged image.
+    /// Days added to the age of the oldest kept (or last used) untagged image, 0 to 3650.
     #[serde(default = "default_untagged_margin_days")]
     pub untagged_margin_days: u32,
-    /// Images added to the rank of the oldest kept image of a tag prefix.
+    /// Images added to the rank of the oldest kept image of a tag prefix, 0 to 10000.
     #[serde(default = "default_count_margin")]
     pub count_margin: u32,
-    /// A tag prefix (`ci-`, `pr-`…) needs at least this many images to get a rule.
+    /// A tag prefix (`ci-`, `pr-`…) needs at least this many images to get a rule, 2 to
+    /// 10000.
     #[serde(default = "default_min_prefix_images")]
     pub min_prefix_images: u32,
 }
@@ -129,7 +132,8 @@ fn default_min_prefix_images() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PricingConfig {
-    /// Standard storage, every region not listed in `regions`.
+    /// Standard storage, every region not listed in `regions`; every price is 0 to
+    /// [`MAX_PRICE`].
     #[serde(default = "default_storage_price")]
     pub storage_gb_month: f64,
     /// Standard storage by region, e.g. `{ "sa-east-1" = 0.12 }`.
@@ -138,7 +142,8 @@ pub struct PricingConfig {
     /// Archive storage class, every region.
     #[serde(default = "default_archive_price")]
     pub archive_gb_month: f64,
-    /// Days of archive storage charged at least, even when an image is deleted sooner.
+    /// Days of archive storage charged at least, even when an image is deleted sooner, 0 to
+    /// 3650.
     #[serde(default = "default_archive_minimum_days")]
     pub archive_minimum_days: u32,
 }
@@ -181,10 +186,10 @@ pub struct ReportConfig {
     /// Repository tag whose value names the owner (team, cost centre); "" for none.
     #[serde(default = "default_owner_tag")]
     pub owner_tag: String,
-    /// Repositories listed in the top-repositories table.
+    /// Repositories listed in the top-repositories table, 1 to 1000.
     #[serde(default = "default_top_repositories")]
     pub top_repositories: u32,
-    /// Days of earlier plans the trend shows.
+    /// Days of earlier plans the trend shows, 0 to 3650.
     #[serde(default = "default_trend_days")]
     pub trend_days: u32,
 }
@@ -217,36 +222,38 @@ pub struct ApplyConfig {
     /// separate deletion role keeps the collector read-only.
     #[serde(default)]
     pub role_name: Option<String>,
-    /// Repositories worked on at the same time.
+    /// Repositories worked on at the same time, 1 to 1024.
     #[serde(default = "default_parallel_repositories")]
     pub parallel_repositories: u32,
-    /// Calls in flight per API in one account and region.
+    /// Calls in flight per API in one account and region, 1 to 100.
     #[serde(default = "default_apply_api_concurrency")]
     pub api_concurrency: u32,
-    /// Per-API overrides of `api_concurrency`, by service or API.
+    /// Per-API overrides of `api_concurrency`, by service or API, each 1 to 100.
     #[serde(default)]
     pub api_concurrency_overrides: std::collections::BTreeMap<String, u32>,
-    /// Images re-validated and deleted per batch (BatchDeleteImage takes at most 100).
+    /// Images re-validated and deleted per batch, 1 to 100 (BatchDeleteImage takes at most
+    /// 100).
     #[serde(default = "default_batch_size")]
     pub batch_size: u32,
-    /// Attempts per API call, the first included, on throttling and transient errors.
+    /// Attempts per API call, the first included, on throttling and transient errors, 1 to
+    /// 100.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// First backoff after a throttled or failed attempt, in milliseconds.
+    /// First backoff after a throttled or failed attempt, in milliseconds, 1 to 600000.
     #[serde(default = "default_initial_backoff_ms")]
     pub initial_backoff_ms: u64,
-    /// Longest single backoff, in milliseconds.
+    /// Longest single backoff, in milliseconds, 1 to 600000.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
     /// The live workload references (task definitions, services and their pinned digests,
     /// tasks, Lambda versions and aliases) of an account and region are read again before a
     /// batch when the last reading is older than this many seconds, so a long apply never
-    /// deletes on a stale view.
+    /// deletes on a stale view; 1 to 3600.
     #[serde(default = "default_reference_max_age_seconds")]
     pub reference_max_age_seconds: u64,
     /// Seconds the apply lease of a manifest lasts unless renewed (it is renewed every
     /// third of it while the apply runs): the longest a crashed apply keeps another one
-    /// waiting. Left out of the configuration hash while it has its default.
+    /// waiting; 10 to 3600. Left out of the configuration hash while it has its default.
     #[serde(
         default = "default_lease_seconds",
         skip_serializing_if = "is_default_lease_seconds"
@@ -302,25 +309,26 @@ fn default_batch_size() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CollectConfig {
-    /// Account × region × source units read at the same time.
+    /// Account × region × source units read at the same time, 1 to 1024.
     #[serde(default = "default_parallel_units")]
     pub parallel_units: u32,
     /// Calls in flight per API in one account and region (AWS limits are per account,
-    /// region and API).
+    /// region and API), 1 to 100.
     #[serde(default = "default_api_concurrency")]
     pub api_concurrency: u32,
     /// Per-API overrides of `api_concurrency`, by service (`ecr`) or API
-    /// (`ecr:DescribeImages`).
+    /// (`ecr:DescribeImages`), each 1 to 100.
     #[serde(default)]
     pub api_concurrency_overrides: std::collections::BTreeMap<String, u32>,
-    /// Attempts per API call, the first included, on throttling and transient errors.
+    /// Attempts per API call, the first included, on throttling and transient errors, 1 to
+    /// 100.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
     /// First backoff after a throttled or failed attempt, in milliseconds; it doubles with
-    /// every attempt (with jitter) up to `max_backoff_ms`.
+    /// every attempt (with jitter) up to `max_backoff_ms`; 1 to 600000.
     #[serde(default = "default_initial_backoff_ms")]
     pub initial_backoff_ms: u64,
-    /// Longest single backoff, in milliseconds.
+    /// Longest single backoff, in milliseconds, 1 to 600000.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
 }
@@ -450,23 +458,25 @@ pub struct AggregatorConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
-    /// An image unused for this many days is a candidate.
+    /// An image unused for this many days is a candidate, 1 to 3650 ([`UNUSED_DAYS_RANGE`]).
     #[serde(default = "default_unused_days")]
     pub unused_days: u32,
-    /// Task definitions deregistered less than this many hours ago still protect their images.
+    /// Task definitions deregistered less than this many hours ago still protect their
+    /// images, 0 to 8760.
     #[serde(default = "default_rollback_window_hours")]
     pub rollback_window_hours: u32,
-    /// Newest N images per repository are always kept.
+    /// Newest N images per repository are always kept, 0 to 10000.
     #[serde(default)]
     pub keep_newest: u32,
-    /// Images pushed less than this many days ago are never candidates.
+    /// Images pushed less than this many days ago are never candidates, 0 to 3650.
     #[serde(default = "default_min_age_days")]
     pub min_age_days: u32,
     /// An ECR pull within this many days keeps an image (and the `not_pulled` rule flags
-    /// images without one).
+    /// images without one), 1 to 3650.
     #[serde(default = "default_unused_days")]
     pub recent_pull_days: u32,
-    /// An image is unused only if it was unused in every committed run of this many days.
+    /// An image is unused only if it was unused in every committed run of this many days,
+    /// 0 to 3650.
     #[serde(default = "default_history_days")]
     pub history_days: u32,
     /// Rules that are off by default to switch on, e.g. `["not_pulled"]`.
@@ -509,16 +519,19 @@ fn default_history_days() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SafetyConfig {
-    /// `key=value`: repositories with this tag are left out entirely.
+    /// `key=value`, or `key` alone for any value: repositories with this tag are left out
+    /// entirely.
     #[serde(default = "default_exclude_tag")]
     pub exclude_tag: String,
-    /// `key=value`: only repositories with this tag may enter a manifest; empty for all.
+    /// `key=value`, or `key` alone for any value: only repositories with this tag may enter a
+    /// manifest; empty for all.
     #[serde(default = "default_opt_in_tag")]
     pub opt_in_tag: String,
-    /// Hours a manifest stays valid after it is written.
+    /// Hours a manifest stays valid after it is written, 1 to 720.
     #[serde(default = "default_manifest_ttl_hours")]
     pub manifest_ttl_hours: u32,
-    /// Approvals (`ecrgc approve`) a plan needs before `apply --yes` acts on it; 0: none.
+    /// Approvals (`ecrgc approve`) a plan needs before `apply --yes` acts on it, 0 (none) to
+    /// 20.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub approvals_required: u32,
     /// Whether an approval by the planner's own principal does not count.
@@ -557,26 +570,121 @@ fn default_manifest_ttl_hours() -> u32 {
     72
 }
 
-/// A `key=value` tag selector.
+/// A repository tag selector: `key=value` matches that value, `key` alone matches the key
+/// with any value (`key=` matches the empty value only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagSelector {
     /// Tag key.
     pub key: String,
-    /// Tag value.
-    pub value: String,
+    /// Tag value; `None` for any value.
+    pub value: Option<String>,
 }
 
 impl TagSelector {
-    /// Parses `key=value`; `key` alone matches the empty value.
+    /// Parses `key=value` or `key`; `None` when the key is empty.
     pub fn parse(s: &str) -> Option<Self> {
-        let (key, value) = s.split_once('=').unwrap_or((s, ""));
+        let (key, value) = match s.split_once('=') {
+            Some((k, v)) => (k, Some(v.trim().to_owned())),
+            None => (s, None),
+        };
         let key = key.trim();
         if key.is_empty() {
             return None;
         }
         Some(Self {
             key: key.to_owned(),
-            value: value.trim().to_owned(),
+            value,
+        })
+    }
+
+    /// Whether a repository tag `key` = `value` is selected.
+    pub fn matches(&self, key: &str, value: &str) -> bool {
+        self.key == key && self.value.as_deref().is_none_or(|v| v == value)
+    }
+}
+
+impl std::fmt::Display for TagSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}={v}", self.key),
+            None => write!(f, "{} (any value)", self.key),
+        }
+    }
+}
+
+/// The highest price accepted, USD per GiB-month (ECR lists 0.10): a higher one is a typo
+/// (cents for dollars) that would inflate every saving.
+pub const MAX_PRICE: f64 = 100.0;
+/// `rules.unused_days` and `rules.recent_pull_days`: a day to ten years. To never flag an
+/// image for want of use, disable the rules that read it (`stale`, `never_used`,
+/// `untagged_fallback`) instead.
+pub const UNUSED_DAYS_RANGE: std::ops::RangeInclusive<u64> = 1..=3650;
+/// Other day counts (`min_age_days`, `history_days`, margins, `archive_minimum_days`,
+/// `trend_days`): none to ten years.
+pub const DAYS_RANGE: std::ops::RangeInclusive<u64> = 0..=3650;
+/// `rules.rollback_window_hours`: none to a year.
+pub const ROLLBACK_WINDOW_HOURS_RANGE: std::ops::RangeInclusive<u64> = 0..=8760;
+/// `rules.keep_newest` and `lifecycle.count_margin`.
+pub const KEEP_NEWEST_RANGE: std::ops::RangeInclusive<u64> = 0..=10_000;
+/// `safety.manifest_ttl_hours`: an hour to 30 days; a manifest older than that describes
+/// registries that have moved on.
+pub const MANIFEST_TTL_HOURS_RANGE: std::ops::RangeInclusive<u64> = 1..=720;
+/// `safety.approvals_required`.
+pub const APPROVALS_REQUIRED_RANGE: std::ops::RangeInclusive<u64> = 0..=20;
+/// `collect.parallel_units` and `apply.parallel_repositories`.
+pub const PARALLELISM_RANGE: std::ops::RangeInclusive<u64> = 1..=1024;
+/// `api_concurrency` and its overrides: AWS limits are a few calls per second per API.
+pub const API_CONCURRENCY_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
+/// `max_attempts`, the first attempt included.
+pub const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
+/// `initial_backoff_ms` and `max_backoff_ms`: a millisecond to ten minutes.
+pub const BACKOFF_MS_RANGE: std::ops::RangeInclusive<u64> = 1..=600_000;
+/// `apply.batch_size`: BatchDeleteImage takes at most 100 image ids.
+pub const BATCH_SIZE_RANGE: std::ops::RangeInclusive<u64> = 1..=100;
+/// `lifecycle.min_prefix_images`.
+pub const MIN_PREFIX_IMAGES_RANGE: std::ops::RangeInclusive<u64> = 2..=10_000;
+/// `report.top_repositories`.
+pub const TOP_REPOSITORIES_RANGE: std::ops::RangeInclusive<u64> = 1..=1000;
+
+/// An integer key, its value and the values it accepts.
+struct Bound {
+    key: String,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &'static str,
+    reason: Option<String>,
+}
+
+impl Bound {
+    fn new(
+        key: &str,
+        value: impl Into<u64>,
+        range: std::ops::RangeInclusive<u64>,
+        unit: &'static str,
+    ) -> Self {
+        Self {
+            key: key.to_owned(),
+            value: value.into(),
+            range,
+            unit,
+            reason: None,
+        }
+    }
+
+    /// A reason of its own; it must name the range.
+    fn because(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.to_owned());
+        self
+    }
+
+    fn reason(&self) -> String {
+        self.reason.clone().unwrap_or_else(|| {
+            format!(
+                "out of range: {} to {} {}",
+                self.range.start(),
+                self.range.end(),
+                self.unit
+            )
         })
     }
 }
@@ -676,21 +784,11 @@ impl Config {
                 return Err(invalid("rules.enable", id, "also listed in rules.disable"));
             }
         }
-        if self.rules.unused_days == 0 {
-            return Err(invalid("rules.unused_days", "0", "must be at least 1"));
-        }
-        if self.lifecycle.min_prefix_images < 2 {
-            return Err(invalid(
-                "lifecycle.min_prefix_images",
-                &self.lifecycle.min_prefix_images.to_string(),
-                "must be at least 2",
-            ));
-        }
         if TagSelector::parse(&self.safety.exclude_tag).is_none() {
             return Err(invalid(
                 "safety.exclude_tag",
                 &self.safety.exclude_tag,
-                "expected key=value",
+                "expected key=value, or key alone for any value",
             ));
         }
         if !self.safety.opt_in_tag.is_empty()
@@ -699,28 +797,16 @@ impl Config {
             return Err(invalid(
                 "safety.opt_in_tag",
                 &self.safety.opt_in_tag,
-                "expected key=value, or \"\" to let every repository in",
+                "expected key=value, key alone for any value, or \"\" to let every repository in",
             ));
         }
-        for (key, value) in [
-            ("collect.parallel_units", self.collect.parallel_units),
-            ("collect.api_concurrency", self.collect.api_concurrency),
-            ("collect.max_attempts", self.collect.max_attempts),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "0", "must be at least 1"));
-            }
-        }
-        for (key, value) in [
-            (
-                "apply.parallel_repositories",
-                self.apply.parallel_repositories,
-            ),
-            ("apply.api_concurrency", self.apply.api_concurrency),
-            ("apply.max_attempts", self.apply.max_attempts),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "0", "must be at least 1"));
+        for bound in self.numeric_bounds() {
+            if !bound.range.contains(&bound.value) {
+                return Err(invalid(
+                    &bound.key,
+                    &bound.value.to_string(),
+                    &bound.reason(),
+                ));
             }
         }
         let prices = std::iter::once((
@@ -738,11 +824,11 @@ impl Config {
                 .map(|(r, p)| (format!("pricing.regions.{r}"), *p)),
         );
         for (key, price) in prices {
-            if !price.is_finite() || price < 0.0 {
+            if !price.is_finite() || !(0.0..=MAX_PRICE).contains(&price) {
                 return Err(invalid(
                     &key,
                     &price.to_string(),
-                    "a price is a number of USD, 0 or more",
+                    &format!("a price is a number of USD from 0 to {MAX_PRICE}"),
                 ));
             }
         }
@@ -755,38 +841,6 @@ impl Config {
                 ));
             }
         }
-        if self.report.top_repositories == 0 {
-            return Err(invalid(
-                "report.top_repositories",
-                "0",
-                "must be at least 1",
-            ));
-        }
-        if !(1..=100).contains(&self.apply.batch_size) {
-            return Err(invalid(
-                "apply.batch_size",
-                &self.apply.batch_size.to_string(),
-                "BatchDeleteImage takes 1 to 100 images a call",
-            ));
-        }
-        if !(1..=MAX_REFERENCE_AGE_SECONDS).contains(&self.apply.reference_max_age_seconds) {
-            return Err(invalid(
-                "apply.reference_max_age_seconds",
-                &self.apply.reference_max_age_seconds.to_string(),
-                "the live references are re-read after 1 to 3600 seconds",
-            ));
-        }
-        if !LEASE_SECONDS_RANGE.contains(&self.apply.lease_seconds) {
-            return Err(invalid(
-                "apply.lease_seconds",
-                &self.apply.lease_seconds.to_string(),
-                &format!(
-                    "a lease lasts {} to {} seconds",
-                    LEASE_SECONDS_RANGE.start(),
-                    LEASE_SECONDS_RANGE.end()
-                ),
-            ));
-        }
         if self.apply.role_name.as_deref() == Some("") {
             return Err(invalid(
                 "apply.role_name",
@@ -794,35 +848,192 @@ impl Config {
                 "name a role, or leave the key out",
             ));
         }
+        Ok(())
+    }
+
+    /// Every integer key with its value and accepted range, in the order they are checked.
+    fn numeric_bounds(&self) -> Vec<Bound> {
+        let (r, s, c, a, l, p, t) = (
+            &self.rules,
+            &self.safety,
+            &self.collect,
+            &self.apply,
+            &self.lifecycle,
+            &self.pricing,
+            &self.report,
+        );
+        let mut out = vec![
+            Bound::new(
+                "rules.unused_days",
+                r.unused_days,
+                UNUSED_DAYS_RANGE,
+                "days",
+            ),
+            Bound::new(
+                "rules.rollback_window_hours",
+                r.rollback_window_hours,
+                ROLLBACK_WINDOW_HOURS_RANGE,
+                "hours",
+            ),
+            Bound::new(
+                "rules.keep_newest",
+                r.keep_newest,
+                KEEP_NEWEST_RANGE,
+                "images",
+            ),
+            Bound::new("rules.min_age_days", r.min_age_days, DAYS_RANGE, "days"),
+            Bound::new(
+                "rules.recent_pull_days",
+                r.recent_pull_days,
+                UNUSED_DAYS_RANGE,
+                "days",
+            ),
+            Bound::new("rules.history_days", r.history_days, DAYS_RANGE, "days"),
+            Bound::new(
+                "safety.manifest_ttl_hours",
+                s.manifest_ttl_hours,
+                MANIFEST_TTL_HOURS_RANGE,
+                "hours",
+            ),
+            Bound::new(
+                "safety.approvals_required",
+                s.approvals_required,
+                APPROVALS_REQUIRED_RANGE,
+                "approvals",
+            ),
+            Bound::new(
+                "collect.parallel_units",
+                c.parallel_units,
+                PARALLELISM_RANGE,
+                "units",
+            ),
+            Bound::new(
+                "collect.api_concurrency",
+                c.api_concurrency,
+                API_CONCURRENCY_RANGE,
+                "calls",
+            ),
+            Bound::new(
+                "collect.max_attempts",
+                c.max_attempts,
+                MAX_ATTEMPTS_RANGE,
+                "attempts",
+            ),
+            Bound::new(
+                "collect.initial_backoff_ms",
+                c.initial_backoff_ms,
+                BACKOFF_MS_RANGE,
+                "ms",
+            ),
+            Bound::new(
+                "collect.max_backoff_ms",
+                c.max_backoff_ms,
+                BACKOFF_MS_RANGE,
+                "ms",
+            ),
+            Bound::new(
+                "apply.parallel_repositories",
+                a.parallel_repositories,
+                PARALLELISM_RANGE,
+                "repositories",
+            ),
+            Bound::new(
+                "apply.api_concurrency",
+                a.api_concurrency,
+                API_CONCURRENCY_RANGE,
+                "calls",
+            ),
+            Bound::new("apply.batch_size", a.batch_size, BATCH_SIZE_RANGE, "images")
+                .because("BatchDeleteImage takes 1 to 100 images a call"),
+            Bound::new(
+                "apply.max_attempts",
+                a.max_attempts,
+                MAX_ATTEMPTS_RANGE,
+                "attempts",
+            ),
+            Bound::new(
+                "apply.initial_backoff_ms",
+                a.initial_backoff_ms,
+                BACKOFF_MS_RANGE,
+                "ms",
+            ),
+            Bound::new(
+                "apply.max_backoff_ms",
+                a.max_backoff_ms,
+                BACKOFF_MS_RANGE,
+                "ms",
+            ),
+            Bound::new(
+                "apply.reference_max_age_seconds",
+                a.reference_max_age_seconds,
+                1..=MAX_REFERENCE_AGE_SECONDS,
+                "seconds",
+            )
+            .because("the live references are re-read after 1 to 3600 seconds"),
+            Bound::new(
+                "apply.lease_seconds",
+                a.lease_seconds,
+                LEASE_SECONDS_RANGE,
+                "seconds",
+            )
+            .because(&format!(
+                "a lease lasts {} to {} seconds",
+                LEASE_SECONDS_RANGE.start(),
+                LEASE_SECONDS_RANGE.end()
+            )),
+            Bound::new(
+                "lifecycle.untagged_margin_days",
+                l.untagged_margin_days,
+                DAYS_RANGE,
+                "days",
+            ),
+            Bound::new(
+                "lifecycle.count_margin",
+                l.count_margin,
+                KEEP_NEWEST_RANGE,
+                "images",
+            ),
+            Bound::new(
+                "lifecycle.min_prefix_images",
+                l.min_prefix_images,
+                MIN_PREFIX_IMAGES_RANGE,
+                "images",
+            ),
+            Bound::new(
+                "pricing.archive_minimum_days",
+                p.archive_minimum_days,
+                DAYS_RANGE,
+                "days",
+            ),
+            Bound::new(
+                "report.top_repositories",
+                t.top_repositories,
+                TOP_REPOSITORIES_RANGE,
+                "repositories",
+            ),
+            Bound::new("report.trend_days", t.trend_days, DAYS_RANGE, "days"),
+        ];
         for (section, overrides) in [
-            ("collect", &self.collect.api_concurrency_overrides),
-            ("apply", &self.apply.api_concurrency_overrides),
+            ("collect", &c.api_concurrency_overrides),
+            ("apply", &a.api_concurrency_overrides),
         ] {
             for (api, value) in overrides {
-                if *value == 0 {
-                    return Err(invalid(
-                        &format!("{section}.api_concurrency_overrides.{api}"),
-                        "0",
-                        "must be at least 1",
-                    ));
-                }
+                out.push(Bound::new(
+                    &format!("{section}.api_concurrency_overrides.{api}"),
+                    *value,
+                    API_CONCURRENCY_RANGE,
+                    "calls",
+                ));
             }
         }
-        if self.safety.manifest_ttl_hours == 0 {
-            return Err(invalid(
-                "safety.manifest_ttl_hours",
-                "0",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
+        out
     }
 
     /// The exclude tag as a selector.
     pub fn exclude_tag(&self) -> TagSelector {
         TagSelector::parse(&self.safety.exclude_tag).unwrap_or(TagSelector {
             key: "unusd".into(),
-            value: "true".into(),
+            value: Some("true".into()),
         })
     }
 
@@ -920,7 +1131,7 @@ mod tests {
             c.opt_in_tag(),
             Some(TagSelector {
                 key: "ecrgc:auto-delete".into(),
-                value: "true".into()
+                value: Some("true".into())
             })
         );
         assert_eq!(c.safety.manifest_ttl_hours, 72);
@@ -971,7 +1182,7 @@ manifest_ttl_hours = 72
         assert_eq!(
             e.to_string(),
             "invalid config file ecrgc.toml: `pricing.storage_gb_month` = \"-1\": a price is a \
-             number of USD, 0 or more"
+             number of USD from 0 to 100"
         );
         let e = parse("[pricing]\nregions = { \"moon-1\" = 0.1 }\n").expect_err("region");
         assert!(
@@ -1124,5 +1335,119 @@ manifest_ttl_hours = 72
                 )
             );
         }
+    }
+
+    #[test]
+    fn numbers_outside_their_range_are_refused_naming_key_value_and_range() {
+        for (text, key, value, range) in [
+            (
+                "[rules]\nunused_days = 999999999\n",
+                "rules.unused_days",
+                "999999999",
+                "1 to 3650 days",
+            ),
+            (
+                "[rules]\nunused_days = 0\n",
+                "rules.unused_days",
+                "0",
+                "1 to 3650 days",
+            ),
+            (
+                "[safety]\nmanifest_ttl_hours = 100000000\n",
+                "safety.manifest_ttl_hours",
+                "100000000",
+                "1 to 720 hours",
+            ),
+            (
+                "[safety]\nmanifest_ttl_hours = 721\n",
+                "safety.manifest_ttl_hours",
+                "721",
+                "1 to 720 hours",
+            ),
+            (
+                "[rules]\nrollback_window_hours = 8761\n",
+                "rules.rollback_window_hours",
+                "8761",
+                "0 to 8760 hours",
+            ),
+            (
+                "[rules]\nhistory_days = 4000\n",
+                "rules.history_days",
+                "4000",
+                "0 to 3650 days",
+            ),
+            (
+                "[collect]\nmax_attempts = 0\n",
+                "collect.max_attempts",
+                "0",
+                "1 to 100 attempts",
+            ),
+            (
+                "[collect]\napi_concurrency_overrides = { ecr = 500 }\n",
+                "collect.api_concurrency_overrides.ecr",
+                "500",
+                "1 to 100 calls",
+            ),
+            (
+                "[apply]\nmax_backoff_ms = 3600000\n",
+                "apply.max_backoff_ms",
+                "3600000",
+                "1 to 600000 ms",
+            ),
+            (
+                "[report]\ntop_repositories = 0\n",
+                "report.top_repositories",
+                "0",
+                "1 to 1000 repositories",
+            ),
+            (
+                "[lifecycle]\nmin_prefix_images = 1\n",
+                "lifecycle.min_prefix_images",
+                "1",
+                "2 to 10000 images",
+            ),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "invalid config file ecrgc.toml: `{key}` = {value:?}: out of range: {range}"
+                ),
+                "{text}"
+            );
+        }
+        let e = parse("[pricing]\nstorage_gb_month = 1e300\n").expect_err("absurd price");
+        assert!(e.to_string().contains("from 0 to 100"), "{e}");
+    }
+
+    #[test]
+    fn every_bound_holds_its_default_and_its_ends() {
+        let c = Config::default();
+        for b in c.numeric_bounds() {
+            assert!(b.range.contains(&b.value), "{} default {}", b.key, b.value);
+        }
+        parse("[rules]\nunused_days = 3650\nrollback_window_hours = 0\n[safety]\nmanifest_ttl_hours = 720\n")
+            .expect("the ends of a range are accepted");
+    }
+
+    #[test]
+    fn a_tag_key_alone_selects_any_value() {
+        let any = TagSelector::parse("do-not-delete").expect("key alone");
+        assert_eq!(any.value, None);
+        assert!(any.matches("do-not-delete", "yes") && any.matches("do-not-delete", ""));
+        assert!(!any.matches("other", "yes"));
+        let empty = TagSelector::parse("do-not-delete=").expect("empty value");
+        assert!(empty.matches("do-not-delete", "") && !empty.matches("do-not-delete", "yes"));
+        let exact = TagSelector::parse(" team = platform ").expect("key=value");
+        assert!(exact.matches("team", "platform") && !exact.matches("team", "other"));
+        assert_eq!(TagSelector::parse("=x"), None);
+        let c = parse("[safety]\nexclude_tag = \"keep\"\nopt_in_tag = \"owner\"\n").expect("valid");
+        assert_eq!(c.exclude_tag().to_string(), "keep (any value)");
+        assert_eq!(c.opt_in_tag().map(|t| t.value), Some(None));
+        let e = parse("[safety]\nexclude_tag = \"=true\"\n").expect_err("no key");
+        assert!(
+            e.to_string().contains("`safety.exclude_tag` = \"=true\""),
+            "{e}"
+        );
     }
 }

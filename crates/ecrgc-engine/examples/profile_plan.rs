@@ -64,7 +64,11 @@ async fn main() -> Result<(), BoxError> {
     let store = Store::open(store)?;
     let runs = store.committed_runs().await?;
     let run = runs.last().ok_or("no committed run")?.clone();
-    let window_start = run.snapshot_time_micros - i64::from(config.rules.history_days) * DAY;
+    let window_start = ecrgc_model::time::before(
+        run.snapshot_time_micros,
+        i64::from(config.rules.history_days),
+        DAY,
+    );
     let history: Vec<_> = runs
         .iter()
         .filter(|r| {

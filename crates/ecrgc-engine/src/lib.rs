@@ -22,7 +22,7 @@ pub use plan::{
     replica_holds_schema,
 };
 pub use session::{
-    LATEST_PREFIX, journal_schema, new_context, register_empty_tables, register_history,
+    LATEST_PREFIX, journal_schema, new_context, read_only, register_empty_tables, register_history,
     register_params, register_query_tables, register_run, register_runs,
 };
 

@@ -2,7 +2,8 @@
 //!
 //! Rules never template thresholds into SQL text: the engine computes every cut-off instant
 //! once from the configuration and `--now`, and rules join `params`. A fixture can therefore
-//! pin every threshold with one row.
+//! pin every threshold with one row. A tag selector's value is null when the key alone
+//! selects (any value): rules match `tag_value = p.…_value OR p.…_value IS NULL`.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicr
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use ecrgc_config::Config;
 use ecrgc_model::column::{UTC, timestamp_type};
-use ecrgc_model::time::{DAY, HOUR, Micros};
+use ecrgc_model::time::{DAY, HOUR, Micros, before};
 
 /// Thresholds and selectors of one plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,10 +28,11 @@ pub struct Params {
     pub recent_pull_days: i64,
     /// Newest N images per repository always kept.
     pub keep_newest: i64,
-    /// Repository tag that excludes a repository entirely.
-    pub exclude_tag: (String, String),
-    /// Repository tag required to enter the manifest; `None` lets every repository in.
-    pub opt_in_tag: Option<(String, String)>,
+    /// Repository tag that excludes a repository entirely: key, and value (`None`: any).
+    pub exclude_tag: (String, Option<String>),
+    /// Repository tag required to enter the manifest (value `None`: any); `None` lets every
+    /// repository in.
+    pub opt_in_tag: Option<(String, Option<String>)>,
 }
 
 impl Params {
@@ -51,22 +53,22 @@ impl Params {
 
     /// Images whose last use (or push, for never-used ones) is before this are unused.
     pub fn unused_cutoff(&self) -> Micros {
-        self.now - self.unused_days * DAY
+        before(self.now, self.unused_days, DAY)
     }
 
     /// References that ended before this no longer protect.
     pub fn rollback_cutoff(&self) -> Micros {
-        self.now - self.rollback_window_hours * HOUR
+        before(self.now, self.rollback_window_hours, HOUR)
     }
 
     /// Images pushed at or after this are young.
     pub fn young_cutoff(&self) -> Micros {
-        self.now - self.min_age_days * DAY
+        before(self.now, self.min_age_days, DAY)
     }
 
     /// ECR pulls at or after this keep an image.
     pub fn pull_cutoff(&self) -> Micros {
-        self.now - self.recent_pull_days * DAY
+        before(self.now, self.recent_pull_days, DAY)
     }
 
     /// The schema of the `params` table.
@@ -82,7 +84,7 @@ impl Params {
             int("unused_days"),
             int("keep_newest"),
             Field::new("exclude_tag_key", DataType::Utf8, false),
-            Field::new("exclude_tag_value", DataType::Utf8, false),
+            Field::new("exclude_tag_value", DataType::Utf8, true),
             Field::new("opt_in_tag_key", DataType::Utf8, true),
             Field::new("opt_in_tag_value", DataType::Utf8, true),
         ]))
@@ -96,7 +98,7 @@ impl Params {
         let int = |v: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![v])) };
         let text = |v: Option<&str>| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
         let (opt_key, opt_value) = match &self.opt_in_tag {
-            Some((k, v)) => (Some(k.as_str()), Some(v.as_str())),
+            Some((k, v)) => (Some(k.as_str()), v.as_deref()),
             None => (None, None),
         };
         RecordBatch::try_new(
@@ -110,7 +112,7 @@ impl Params {
                 int(self.unused_days),
                 int(self.keep_newest),
                 text(Some(&self.exclude_tag.0)),
-                text(Some(&self.exclude_tag.1)),
+                text(self.exclude_tag.1.as_deref()),
                 text(opt_key),
                 text(opt_value),
             ],

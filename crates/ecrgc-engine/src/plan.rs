@@ -127,10 +127,7 @@ impl Planner {
         // each of them several times, and DataFusion recomputes a CTE or a view at every
         // reference, so a plan computes them once (benches/README.md has the profile).
         for unit in self.before_decisions() {
-            let df = ctx
-                .sql(unit.query())
-                .await
-                .context(|| format!("{} does not plan", unit.path))?;
+            let df = unit_frame(ctx, unit).await?;
             register_result(ctx, &unit.id, df, materialize)
                 .await
                 .context(|| format!("running {} failed", unit.path))?;
@@ -224,9 +221,7 @@ impl Planner {
                 path: "sql/plan".into(),
                 reason: "no decisions.sql".into(),
             })?;
-        ctx.sql(unit.query())
-            .await
-            .context(|| format!("{} does not plan", unit.path))
+        unit_frame(ctx, unit).await
     }
 }
 
@@ -294,11 +289,27 @@ async fn register_result(
     Ok(())
 }
 
-async fn register_view(ctx: &SessionContext, name: &str, unit: &SqlUnit) -> Result<DataFrame> {
-    let df = ctx
-        .sql(unit.query())
+/// The unit's query, planned read-only: a rule, guard, view or step that would create,
+/// change or write something is invalid SQL, refused before it runs.
+async fn unit_frame(ctx: &SessionContext, unit: &SqlUnit) -> Result<DataFrame> {
+    let plan = ctx
+        .state()
+        .create_logical_plan(unit.query())
         .await
         .context(|| format!("{} does not plan", unit.path))?;
+    crate::session::read_only()
+        .verify_plan(&plan)
+        .map_err(|e| EngineError::InvalidSql {
+            path: unit.path.clone(),
+            reason: format!("a SQL unit only reads: {e}"),
+        })?;
+    ctx.execute_logical_plan(plan)
+        .await
+        .context(|| format!("{} does not plan", unit.path))
+}
+
+async fn register_view(ctx: &SessionContext, name: &str, unit: &SqlUnit) -> Result<DataFrame> {
+    let df = unit_frame(ctx, unit).await?;
     let _ = ctx.deregister_table(name)?;
     ctx.register_table(name, df.clone().into_view())?;
     Ok(df)

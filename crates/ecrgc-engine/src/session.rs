@@ -8,13 +8,24 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::execution::context::SessionContext;
+use datafusion::execution::context::{SQLOptions, SessionContext};
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ecrgc_model::{TableDef, all_tables, plan_tables};
 use ecrgc_store::{RunMarker, Store};
 
 use crate::params::Params;
 use crate::{Context, Result};
+
+/// SQL that only reads: no DDL (`CREATE [EXTERNAL] TABLE`, `CREATE VIEW`, `DROP`), no DML
+/// (`INSERT`, `COPY … TO`) and no statements (`SET`, transactions, `PREPARE`). `ecrgc query`
+/// and every unit of the catalog are planned under it: DataFusion runs DDL and `SET` while
+/// planning, and a `COPY` would write with the store's credentials.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
 
 /// A session configured for ecrgc's workloads.
 pub fn new_context() -> SessionContext {

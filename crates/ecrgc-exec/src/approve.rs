@@ -75,8 +75,8 @@ pub async fn run(args: ApproveArgs) -> Result<Approved> {
         record(&manifest, &shown, &store, &config, args.comment.clone()).await?
     };
     let a = &approved.approval;
-    println!(
-        "approved {} plan {} ({} of {} planned items) as {} ({})\nrecorded at {}",
+    crate::cli::print(&format!(
+        "approved {} plan {} ({} of {} planned items) as {} ({})\nrecorded at {}\n",
         a.kind,
         a.plan_id,
         a.item_ids.len(),
@@ -84,7 +84,7 @@ pub async fn run(args: ApproveArgs) -> Result<Approved> {
         a.principal,
         a.principal_arn,
         approved.location
-    );
+    ))?;
     Ok(approved)
 }
 

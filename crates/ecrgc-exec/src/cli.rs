@@ -123,10 +123,10 @@ pub async fn run(args: ApplyArgs) -> Result<Summary> {
         progress: progress(),
     })
     .await?;
-    let mut out = std::io::stdout().lock();
-    let text = render(&report, admitted.manifest.header.plan.run_id.as_str());
-    out.write_all(text.as_bytes()).map_err(ExecError::Output)?;
-    out.flush().map_err(ExecError::Output)?;
+    print(&render(
+        &report,
+        admitted.manifest.header.plan.run_id.as_str(),
+    ))?;
     Ok(report.summary)
 }
 
@@ -182,11 +182,18 @@ async fn run_lifecycle(
             .unwrap_or_else(|| default_journal(&args.manifest)),
     })
     .await?;
-    let mut out = std::io::stdout().lock();
-    let text = render(&report, &admitted.plan.header.plan.run_id);
-    out.write_all(text.as_bytes()).map_err(ExecError::Output)?;
-    out.flush().map_err(ExecError::Output)?;
+    print(&render(&report, &admitted.plan.header.plan.run_id))?;
     Ok(report.summary)
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head`) is no failure of the apply:
+/// the journal holds every result, and the exit status must still tell what the apply did.
+pub(crate) fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ExecError::Output(e)),
+        _ => Ok(()),
+    }
 }
 
 fn parse_now(now: Option<&str>) -> Result<Micros> {

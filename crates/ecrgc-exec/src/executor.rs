@@ -553,8 +553,11 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
     }
     // Deregistered task definitions, stopped tasks and deployments inside the rollback
     // window count, the window counted from the snapshot (see `references`).
-    let recent_since =
-        scope.snapshot_time - i64::from(config.rules.rollback_window_hours) * 3_600_000_000;
+    let recent_since = ecrgc_model::time::before(
+        scope.snapshot_time,
+        i64::from(config.rules.rollback_window_hours),
+        ecrgc_model::time::HOUR,
+    );
     let places: Vec<(String, String)> = reference_accounts
         .iter()
         .flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone())))

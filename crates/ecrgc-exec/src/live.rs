@@ -1228,18 +1228,15 @@ pub(crate) async fn check_repository(
             .collect(),
         Err(f) => return failed(f),
     };
-    let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
-    if has(&exclude.key, &exclude.value) {
-        let why = format!("the repository is tagged {}={}", exclude.key, exclude.value);
+    let tagged = |s: &TagSelector| tags.iter().find(|(k, v)| s.matches(k, v));
+    if let Some((k, v)) = tagged(exclude) {
+        let why = format!("the repository is tagged {k}={v}");
         return RepositoryState::Closed(reason::REPOSITORY_EXCLUDED, why);
     }
     if let Some(opt_in) = opt_in
-        && !has(&opt_in.key, &opt_in.value)
+        && tagged(opt_in).is_none()
     {
-        let why = format!(
-            "the repository is not tagged {}={}",
-            opt_in.key, opt_in.value
-        );
+        let why = format!("the repository is not tagged {opt_in}");
         return RepositoryState::Closed(reason::REPOSITORY_NOT_OPTED_IN, why);
     }
     RepositoryState::Open

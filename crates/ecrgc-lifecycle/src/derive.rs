@@ -498,7 +498,7 @@ fn rules_for(
         .filter(|&i| images[i].active && images[i].tags.is_empty())
         .collect();
     if !untagged.is_empty() {
-        let floor = i64::from(s.min_age_days) * DAY;
+        let floor = i64::from(s.min_age_days).saturating_mul(DAY);
         let oldest_kept = untagged
             .iter()
             .filter(|&&i| kept[i].is_some())
@@ -519,8 +519,8 @@ fn rules_for(
         .into_iter()
         .max()
         .unwrap_or(floor);
-        let days = days_ceil(need) + i64::from(s.untagged_margin_days);
-        let cutoff = s.now - days * DAY;
+        let days = days_ceil(need).saturating_add(i64::from(s.untagged_margin_days));
+        let cutoff = ecrgc_model::time::before(s.now, days, DAY);
         let older = untagged
             .iter()
             .filter(|&&i| images[i].pushed_at < cutoff)
@@ -627,7 +627,8 @@ fn existing(text: &str, snapshot: Option<Snapshot<'_>>) -> Existing {
 }
 
 fn days_ceil(micros: Micros) -> i64 {
-    (micros.max(0) + DAY - 1) / DAY
+    let m = micros.max(0);
+    m / DAY + i64::from(m % DAY != 0)
 }
 
 /// `sha256:0123456789ab…` → `sha256:0123456789ab`.

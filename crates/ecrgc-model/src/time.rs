@@ -43,6 +43,22 @@ pub fn partition_date(m: Micros) -> String {
     from_micros(m).format("%Y-%m-%d").to_string()
 }
 
+/// The instant `count` units (`DAY`, `HOUR`) before `t`, computed with checked arithmetic.
+/// A span reaching past the earliest instant a timestamp holds gives that earliest instant:
+/// a cut-off "before all records" (every pull recent, every image young, nothing unused
+/// that long), never a wrapped-around date in the future.
+pub fn before(t: Micros, count: i64, unit: Micros) -> Micros {
+    count
+        .checked_mul(unit)
+        .and_then(|span| t.checked_sub(span))
+        .unwrap_or(Micros::MIN)
+}
+
+/// The instant `count` units after `t`, or `None` when it does not fit a timestamp.
+pub fn after(t: Micros, count: i64, unit: Micros) -> Option<Micros> {
+    count.checked_mul(unit).and_then(|span| t.checked_add(span))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +70,15 @@ mod tests {
         assert_eq!(partition_date(m), "2026-11-21");
         let fine = parse_rfc3339("2026-11-21T02:00:00.123456Z").expect("valid timestamp");
         assert_eq!(rfc3339(fine), "2026-11-21T02:00:00.123456Z");
+    }
+
+    #[test]
+    fn spans_past_the_range_never_wrap() {
+        let now = parse_rfc3339("2026-11-21T00:00:00Z").expect("valid timestamp");
+        assert_eq!(before(now, 90, DAY), now - 90 * DAY);
+        assert_eq!(before(now, 999_999_999, DAY), Micros::MIN);
+        assert_eq!(before(now, i64::MAX, HOUR), Micros::MIN);
+        assert_eq!(after(now, 72, HOUR), Some(now + 72 * HOUR));
+        assert_eq!(after(now, i64::MAX / 2, HOUR), None);
     }
 }

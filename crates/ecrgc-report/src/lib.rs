@@ -6,6 +6,7 @@
 //! temporary names and renamed at the end, so a failed plan leaves no half-written report.
 
 pub mod columns;
+pub mod csv;
 pub mod explain;
 pub mod finops;
 pub mod html;

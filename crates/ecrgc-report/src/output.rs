@@ -12,7 +12,7 @@ use crate::{ReportError, Result};
 pub enum ReportFormat {
     /// Text tables for a terminal.
     Table,
-    /// The breakdowns as one CSV table.
+    /// The breakdowns as one CSV table, text cells neutralised ([`crate::csv`]).
     Csv,
     /// The whole report as one JSON document.
     Json,
@@ -35,9 +35,7 @@ pub fn render_report(report: &FinopsReport, format: ReportFormat) -> Result<Vec<
         ReportFormat::Csv => {
             let batch = groups_batch(report)?;
             let mut buf = Vec::new();
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut buf);
+            let mut w = crate::csv::Writer::new(&mut buf);
             w.write(&batch)?;
             drop(w);
             buf

@@ -132,9 +132,7 @@ async fn write_staged(
 
     let csv_path = staged.path("decisions.csv");
     let csv_file = create(&csv_path)?;
-    let mut csv = arrow::csv::WriterBuilder::new()
-        .with_header(true)
-        .build(BufWriter::new(csv_file));
+    let mut csv = crate::csv::Writer::new(BufWriter::new(csv_file));
     let decisions = p.planner.decisions(p.ctx).await?;
     let schema = std::sync::Arc::new(decisions.schema().as_arrow().clone());
     let parquet_path = staged.path("decisions.parquet");
@@ -227,7 +225,7 @@ fn plan_params(p: &Params) -> PlanParams {
         exclude_tag_key: p.exclude_tag.0.clone(),
         exclude_tag_value: p.exclude_tag.1.clone(),
         opt_in_tag_key: p.opt_in_tag.as_ref().map(|t| t.0.clone()),
-        opt_in_tag_value: p.opt_in_tag.as_ref().map(|t| t.1.clone()),
+        opt_in_tag_value: p.opt_in_tag.as_ref().and_then(|t| t.1.clone()),
     }
 }
 

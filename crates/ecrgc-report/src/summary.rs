@@ -59,11 +59,11 @@ pub struct PlanParams {
     pub keep_newest: i64,
     /// `params.exclude_tag_key`.
     pub exclude_tag_key: String,
-    /// `params.exclude_tag_value`.
-    pub exclude_tag_value: String,
+    /// `params.exclude_tag_value` (null: the key alone selects, any value).
+    pub exclude_tag_value: Option<String>,
     /// `params.opt_in_tag_key` (null: every repository may enter the manifest).
     pub opt_in_tag_key: Option<String>,
-    /// `params.opt_in_tag_value`.
+    /// `params.opt_in_tag_value` (null with a key: any value).
     pub opt_in_tag_value: Option<String>,
 }
 

@@ -6,7 +6,7 @@ use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
 use ecrgc_store::Store;
 
 use crate::approval::{Approval, principal_key, read_approvals};
-use crate::header::{Binding, MAX_CLOCK_SKEW_SECONDS};
+use crate::header::{Binding, MAX_CLOCK_SKEW_SECONDS, MAX_PLAN_LIFETIME_HOURS};
 use crate::record::{PlanRecord, RECORDS_FOLDER, ReviewedPlan, check_against, record_parts};
 use crate::{Result, ReviewError};
 
@@ -84,6 +84,16 @@ pub async fn admit<P: ReviewedPlan>(plan: &P, gate: &Gate<'_>) -> Result<Admissi
         }
     };
 
+    let created_at = time("created_at", &header.created_at)?;
+    if ecrgc_model::time::after(created_at, MAX_PLAN_LIFETIME_HOURS, ecrgc_model::time::HOUR)
+        .is_none_or(|latest| expires_at > latest)
+    {
+        return Err(ReviewError::LifetimeTooLong {
+            path: path.clone(),
+            created_at: header.created_at.clone(),
+            expires_at: header.expires_at.clone(),
+        });
+    }
     if gate.now > expires_at {
         return Err(ReviewError::Expired {
             path: path.clone(),
@@ -414,6 +424,28 @@ mod tests {
             .await
             .expect_err("no record");
         assert!(err.to_string().contains("header.*"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_plan_recorded_with_a_lifetime_past_the_bound_is_refused() {
+        let b = binding(90);
+        let mut p = plan(NOW, WhatIf::new());
+        p.header.plan.expires_at = rfc3339(NOW + MAX_PLAN_LIFETIME_HOURS * HOUR);
+        let store = recorded(&p).await;
+        admit(&p, &gate(&store, &b, true, 0))
+            .await
+            .expect("720 hours is the longest lifetime");
+        for hours in [MAX_PLAN_LIFETIME_HOURS + 1, 100_000] {
+            p.header.plan.expires_at = rfc3339(NOW + hours * HOUR);
+            let store = recorded(&p).await;
+            for execute in [true, false] {
+                let err = admit(&p, &gate(&store, &b, execute, 0))
+                    .await
+                    .expect_err("a lifetime past the bound");
+                assert!(err.to_string().contains("more than 720 hours"), "{err}");
+                assert_eq!(err.exit_code(), 2);
+            }
+        }
     }
 
     #[tokio::test]

@@ -17,6 +17,11 @@ pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
 const SKEW: Micros = MAX_CLOCK_SKEW_SECONDS * 1_000_000;
 
+/// The longest a plan stays valid, in hours: the end of `[safety] manifest_ttl_hours`.
+/// Admission refuses a plan recorded with a longer lifetime (one written before the setting
+/// was bounded), since it would never expire.
+pub const MAX_PLAN_LIFETIME_HOURS: i64 = 720;
+
 /// The header fields every plan kind shares. A plan kind adds its own figures beside them
 /// (flattened into the same JSON object).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,7 +92,11 @@ impl PlanHeader {
             snapshot_time: rfc3339(f.snapshot_time),
             created_at: rfc3339(f.now),
             planned_at: rfc3339(f.wall_clock),
-            expires_at: rfc3339(f.now + f.ttl_hours * ecrgc_model::time::HOUR),
+            // A lifetime past what a timestamp holds expires at once rather than never.
+            expires_at: rfc3339(
+                ecrgc_model::time::after(f.now, f.ttl_hours, ecrgc_model::time::HOUR)
+                    .unwrap_or(f.now),
+            ),
             what_if: what_if.reasons,
             catalog_sha256: f.catalog_sha256,
             planned_by: f.planned_by,

@@ -34,7 +34,9 @@ pub use admit::{Admission, ApprovalPolicy, Gate, admit, read_record};
 pub use approval::{
     APPROVALS_FOLDER, Approval, approval_parts, principal_key, read_approvals, write_approval,
 };
-pub use header::{Binding, HeaderFields, MAX_CLOCK_SKEW_SECONDS, PlanHeader, WhatIf};
+pub use header::{
+    Binding, HeaderFields, MAX_CLOCK_SKEW_SECONDS, MAX_PLAN_LIFETIME_HOURS, PlanHeader, WhatIf,
+};
 pub use record::{
     PlanItem, PlanRecord, RECORDS_FOLDER, ReviewedPlan, check_against, header_id, hex,
     items_sha256, record_parts,
@@ -97,6 +99,21 @@ pub enum ReviewError {
         field: String,
         /// The value.
         value: String,
+    },
+    /// The plan's lifetime, from `created_at` to `expires_at`, is longer than
+    /// [`MAX_PLAN_LIFETIME_HOURS`].
+    #[error(
+        "{path}: header.expires_at {expires_at} is more than {MAX_PLAN_LIFETIME_HOURS} hours \
+         after header.created_at {created_at}: plan again with [safety] manifest_ttl_hours \
+         of at most {MAX_PLAN_LIFETIME_HOURS}"
+    )]
+    LifetimeTooLong {
+        /// The file.
+        path: String,
+        /// When the plan was made.
+        created_at: String,
+        /// Its expiry.
+        expires_at: String,
     },
     /// The plan is past its expiry.
     #[error(

@@ -231,7 +231,8 @@ pub struct ExplainArgs {
 pub enum Format {
     /// An aligned text table.
     Table,
-    /// CSV with a header line.
+    /// CSV with a header line; a text cell that begins with =, +, -, @, a tab or a carriage
+    /// return gets a leading ' so that a spreadsheet shows it instead of running it.
     Csv,
     /// One JSON object per line (`query`), one JSON document (`report`).
     Json,
@@ -251,6 +252,9 @@ Tables, each over every committed run of the store (rows carry run_id and snapsh
   plan_totals (the figures of the latest plan of each run)
 latest_<table>: the same table for the latest committed run only (or --run).
 journal: every line `ecrgc apply` wrote to the store (event, item, reason, API result).
+
+The query only reads: statements that create, change or write anything (CREATE, CREATE
+EXTERNAL TABLE, DROP, INSERT, COPY ... TO, SET, ...) are refused with exit status 2.
 
 Examples:
   ecrgc query 'SELECT COUNT(*) FROM latest_images'

@@ -123,7 +123,11 @@ impl Chosen {
                 store.display()
             ),
         };
-        let window_start = chosen.snapshot_time_micros - i64::from(config.rules.history_days) * DAY;
+        let window_start = ecrgc_model::time::before(
+            chosen.snapshot_time_micros,
+            i64::from(config.rules.history_days),
+            DAY,
+        );
         let history = all
             .into_iter()
             .filter(|r| {
@@ -229,7 +233,7 @@ async fn plan_run(
         started.elapsed().as_secs_f64()
     );
     let text = ecrgc_report::text::render(&summary, &output.finops.report, &files);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(summary)
@@ -243,7 +247,11 @@ async fn register_earlier_plans(
     run: &RunMarker,
     config: &Config,
 ) -> Result<()> {
-    let start = run.snapshot_time_micros - i64::from(config.report.trend_days) * DAY;
+    let start = ecrgc_model::time::before(
+        run.snapshot_time_micros,
+        i64::from(config.report.trend_days),
+        DAY,
+    );
     let earlier: Vec<RunMarker> = store
         .committed_runs()
         .await?
@@ -417,7 +425,7 @@ async fn collect(args: CollectArgs) -> Result<()> {
             eprintln!("note: {}/{} {}: {note}", o.account_id, o.region, o.source);
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match (&report.committed, report.shards_done) {
         (Some(m), _) => writeln!(
             out,
@@ -496,7 +504,7 @@ async fn query(args: QueryArgs) -> Result<()> {
     let latest = Chosen::pick_among(&store, runs.clone(), args.run.as_deref(), &config)?.run;
     let ctx = ecrgc_engine::new_context();
     ecrgc_engine::register_query_tables(&ctx, &store, &runs, &latest).await?;
-    let df = ctx.sql(&sql).await.map_err(bad_input)?;
+    let df = read_only_sql(&ctx, &sql).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
     sink.write_all(&render_batches(args.format, schema, &batches)?)
@@ -574,10 +582,32 @@ async fn report(args: ReportArgs) -> Result<()> {
 
 fn athena_ddl(args: AthenaDdlArgs) -> Result<()> {
     let ddl = crate::athena::ddl(&args.location, &args.database, &args.since)?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     stdout.write_all(ddl.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// Plans `sql` and refuses, before anything runs, every statement that creates, changes or
+/// writes: DDL (`CREATE [EXTERNAL] TABLE`, `CREATE VIEW`, `DROP`), DML (`INSERT`, `COPY … TO`,
+/// which would write with the store's credentials) and session statements (`SET`,
+/// transactions, `PREPARE`). The check walks the whole plan, subqueries and the inside of
+/// `EXPLAIN ANALYZE` included.
+async fn read_only_sql(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+) -> Result<datafusion::dataframe::DataFrame> {
+    let plan = ctx
+        .state()
+        .create_logical_plan(sql)
+        .await
+        .map_err(bad_input)?;
+    ecrgc_engine::read_only().verify_plan(&plan).map_err(|e| {
+        bad_input(format!(
+            "`ecrgc query` only reads; the SQL would create, change or write something: {e}"
+        ))
+    })?;
+    Ok(ctx.execute_logical_plan(plan).await?)
 }
 
 /// The SQL of `ecrgc query`: the argument, standard input (`-`) or `--file`.
@@ -630,7 +660,7 @@ async fn explain(args: ExplainArgs) -> Result<()> {
         )));
     }
     ecrgc_report::explain::install_decisions(&ctx, &planner).await?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     for (i, key) in keys.iter().enumerate() {
         if i > 0 {
             writeln!(stdout)?;
@@ -644,7 +674,7 @@ async fn explain(args: ExplainArgs) -> Result<()> {
 
 fn rules(args: RulesArgs) -> Result<()> {
     let catalog = load_catalog(args.sql_dir.as_deref())?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     for (kind, title) in [(SqlKind::Rule, "Rules"), (SqlKind::Guard, "Guards")] {
         writeln!(stdout, "{title} (in precedence order):")?;
         for unit in catalog.of(kind) {

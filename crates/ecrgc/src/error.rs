@@ -19,6 +19,32 @@ pub fn bad_input(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(BadInput(e.to_string()))
 }
 
+/// Standard output was closed by its reader before everything was written.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed by its reader")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Whether `e` is only that standard output's reader went away (`… | head -1`): it read
+/// what it wanted, so like `cat`, ripgrep or uv ecrgc stops quietly with exit status 0.
+/// Only a write through [`crate::output::stdout`] carries the mark; the chain is searched
+/// because the I/O error may be wrapped in context.
+pub fn is_stdout_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<StdoutClosed>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<StdoutClosed>())
+    })
+}
+
 /// The exit status of an error.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
@@ -54,4 +80,25 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_closed_stdout_is_quiet_even_under_context() {
+        use std::io::{Error, ErrorKind};
+        let closed = || Error::new(ErrorKind::BrokenPipe, StdoutClosed);
+        assert!(is_stdout_closed(&anyhow::Error::new(closed())));
+        assert!(is_stdout_closed(
+            &anyhow::Error::new(closed())
+                .context("writing the table")
+                .context("ecrgc query")
+        ));
+        // A broken pipe elsewhere (a connection, a child process) is a failure.
+        let elsewhere = anyhow::Error::new(Error::from(ErrorKind::BrokenPipe)).context("upload");
+        assert!(!is_stdout_closed(&elsewhere));
+        assert_eq!(exit_code(&elsewhere), 1);
+    }
 }

@@ -204,7 +204,7 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
         ));
     }
 
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::output::stdout();
     match args.format {
         SuggestFormat::Text => {
             let heading = Heading {
@@ -284,12 +284,14 @@ const REPOSITORIES_SQL: &str = "
 WITH excluded AS (
     SELECT DISTINCT t.account_id, t.region, t.repository_name, t.tag_key || '=' || t.tag_value AS tag
     FROM repository_tags t CROSS JOIN params p
-    WHERE t.tag_key = p.exclude_tag_key AND t.tag_value = p.exclude_tag_value
+    WHERE t.tag_key = p.exclude_tag_key
+      AND (p.exclude_tag_value IS NULL OR t.tag_value = p.exclude_tag_value)
 ),
 opted_in AS (
     SELECT DISTINCT t.account_id, t.region, t.repository_name
     FROM repository_tags t CROSS JOIN params p
-    WHERE t.tag_key = p.opt_in_tag_key AND t.tag_value = p.opt_in_tag_value
+    WHERE t.tag_key = p.opt_in_tag_key
+      AND (p.opt_in_tag_value IS NULL OR t.tag_value = p.opt_in_tag_value)
 ),
 gap AS (
     SELECT account_id, region, repository_name, MIN(detail) AS detail

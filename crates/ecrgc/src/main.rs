@@ -3,7 +3,8 @@
 //! This binary is the edge of the system: it parses the command line, loads the
 //! configuration, wires the crates together and maps every error to an exit status
 //! (0 success, 1 failure, 2 bad usage or bad input; `apply` also 3 when items were blocked,
-//! see `ecrgc_exec::status`). Data goes to stdout; progress and errors go to stderr.
+//! see `ecrgc_exec::status`). Standard output closed by its reader (`| head -1`) ends the
+//! command quietly with 0. Data goes to stdout; progress and errors go to stderr.
 
 mod athena;
 mod cli;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if error::is_stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(error::exit_code(&e))

@@ -10,7 +10,39 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use crate::cli::Format;
-use crate::error::bad_input;
+use crate::error::{StdoutClosed, bad_input};
+
+/// Standard output, locked. A reader that went away (`ecrgc query … | head -1`) shows up
+/// as an I/O error carrying [`StdoutClosed`], which `main` turns into a quiet exit 0; a
+/// broken pipe anywhere else (an S3 connection, a child process) stays a failure.
+pub struct Stdout(std::io::StdoutLock<'static>);
+
+/// The locked standard output.
+pub fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+fn mark_closed(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::io::Error::new(std::io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        e
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(mark_closed)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf).map_err(mark_closed)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(mark_closed)
+    }
+}
 
 /// An output destination: a file (`--out`) or standard output.
 pub enum Sink {
@@ -57,7 +89,7 @@ impl Sink {
     pub fn write_all(self, bytes: &[u8]) -> Result<()> {
         match self {
             Self::Stdout => {
-                let mut stdout = std::io::stdout().lock();
+                let mut stdout = stdout();
                 stdout.write_all(bytes)?;
                 stdout.flush()?;
                 Ok(())
@@ -87,9 +119,7 @@ pub fn render_batches(
             writeln!(buf, "{table}")?;
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut buf);
+            let mut w = ecrgc_report::csv::Writer::new(&mut buf);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(schema))?;
             }

@@ -93,3 +93,15 @@ async fn planner(config: &Config) -> Option<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every lifetime the configuration accepts is one admission accepts.
+    #[test]
+    fn the_longest_manifest_lifetime_is_the_one_apply_admits() {
+        assert_eq!(
+            i64::try_from(*ecrgc_config::MANIFEST_TTL_HOURS_RANGE.end()),
+            Ok(ecrgc_review::MAX_PLAN_LIFETIME_HOURS)
+        );
+    }
+}

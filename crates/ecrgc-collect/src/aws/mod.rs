@@ -270,7 +270,11 @@ pub async fn collect(
         // Read directly even with an aggregator: a stale aggregator source must not hide a
         // rollback target (see `aggregator`).
         inactive_definitions: true,
-        rollback_since: now - i64::from(config.rules.rollback_window_hours) * 3_600_000_000,
+        rollback_since: ecrgc_model::time::before(
+            now,
+            i64::from(config.rules.rollback_window_hours),
+            ecrgc_model::time::HOUR,
+        ),
     };
     let reading = (options.layers, options.register_pull_time_exclusion);
     let mut runs = futures::stream::iter(jobs)

@@ -55,8 +55,8 @@ pub fn params() -> Params {
         min_age_days: 14,
         recent_pull_days: 90,
         keep_newest: 0,
-        exclude_tag: (EXCLUDE_TAG.0.into(), EXCLUDE_TAG.1.into()),
-        opt_in_tag: Some((OPT_IN_TAG.0.into(), OPT_IN_TAG.1.into())),
+        exclude_tag: (EXCLUDE_TAG.0.into(), Some(EXCLUDE_TAG.1.into())),
+        opt_in_tag: Some((OPT_IN_TAG.0.into(), Some(OPT_IN_TAG.1.into()))),
     }
 }
 

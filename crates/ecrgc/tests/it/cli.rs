@@ -552,3 +552,334 @@ fn the_config_switches_rules_on_and_off() {
         "{err}"
     );
 }
+
+/// `query` reads: whatever would create, change or write (a file through COPY, with the
+/// store's credentials; a table; a session setting) is refused before it runs.
+#[test]
+fn query_refuses_what_writes_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let before = walk(&store);
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).expect("mkdir");
+    let query = |sql: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+            .current_dir(&cwd)
+            .args(["query", "--store", store.to_str().expect("utf-8"), sql])
+            .env_remove("ECRGC_CONFIG")
+            .env_remove("ECRGC_STORE")
+            .output()
+            .expect("ecrgc runs")
+    };
+    let o = query("COPY (SELECT 1 AS x) TO 'x.csv' STORED AS CSV");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("only reads") && stderr(&o).contains("COPY"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!cwd.join("x.csv").exists(), "COPY wrote a file");
+    for sql in [
+        "COPY images TO 'y.parquet'",
+        "EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO 'z.csv' STORED AS CSV",
+        "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION 'ext.csv'",
+        "CREATE TABLE t AS SELECT 1 AS x",
+        "CREATE VIEW v AS SELECT 1 AS x",
+        "INSERT INTO images SELECT * FROM images",
+        "DROP TABLE images",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let o = query(sql);
+        assert_eq!(o.status.code(), Some(2), "{sql}: {}", stderr(&o));
+        assert!(stderr(&o).contains("only reads"), "{sql}: {}", stderr(&o));
+    }
+    assert!(walk(&cwd).is_empty(), "{:?}", walk(&cwd));
+    assert_eq!(walk(&store), before, "the store is unchanged");
+    let o = query("SELECT COUNT(*) AS n FROM latest_images");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A reader that stops early (`ecrgc query … | head -1`) ends the command quietly with 0.
+#[test]
+fn a_closed_pipe_on_stdout_exits_0_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 3000, 7);
+    let store = dir.path().join("store");
+    let plan = dir.path().join("out");
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ecrgc"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("ECRGC_CONFIG")
+            .env_remove("ECRGC_STORE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ecrgc starts")
+    };
+    let store_arg = store.to_str().expect("utf-8");
+    // Far more than a pipe holds, so the writes meet the closed pipe.
+    let mut child = spawn(&["query", "--store", store_arg, "SELECT * FROM images"]);
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("one line");
+    assert!(!line.is_empty());
+    drop(reader);
+    let o = child.wait_with_output().expect("exits");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "a closed pipe is not an error");
+
+    for args in [
+        vec![
+            "query",
+            "--store",
+            store_arg,
+            "--format",
+            "csv",
+            "SELECT * FROM images",
+        ],
+        vec![
+            "plan",
+            "--store",
+            store_arg,
+            "--out",
+            plan.to_str().expect("utf-8"),
+            "--now",
+            NOW,
+        ],
+        vec!["report", "--plan", plan.to_str().expect("utf-8")],
+    ] {
+        let mut child = spawn(&args);
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("exits");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(plan.join("summary.json").is_file(), "the plan was written");
+}
+
+/// CSV cells a spreadsheet would run as formulas get a leading `'`; numbers stay numbers.
+#[test]
+fn csv_output_neutralises_formulas_but_not_numbers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let o = ecrgc(&[
+        "query",
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--format",
+        "csv",
+        "SELECT '=HYPERLINK(1)' AS a, '+1' AS b, '-2' AS c, '@x' AS d, 'ok' AS e, -5 AS n, \
+         CAST(-1.5 AS DOUBLE) AS f",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "a,b,c,d,e,n,f\n'=HYPERLINK(1),'+1,'-2,'@x,ok,-5,-1.5\n"
+    );
+}
+
+/// Values meant as "never" (`unused_days = 999999999`) or "forever" once overflowed the
+/// cut-off into the far future; every number now has a range, and a value outside it is
+/// refused before anything is read or written.
+#[test]
+fn out_of_range_settings_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let before = walk(&store);
+    let config = dir.path().join("ecrgc.toml");
+    for (text, key, value, range) in [
+        (
+            "[rules]\nunused_days = 999999999\n",
+            "rules.unused_days",
+            "999999999",
+            "1 to 3650",
+        ),
+        (
+            "[safety]\nmanifest_ttl_hours = 100000000\n",
+            "safety.manifest_ttl_hours",
+            "100000000",
+            "1 to 720",
+        ),
+    ] {
+        std::fs::write(&config, text).expect("write");
+        let out = dir.path().join("out-bad");
+        let fresh = dir.path().join("fresh-store");
+        for args in [
+            vec!["plan", "--store", store.to_str().expect("utf-8")],
+            vec![
+                "demo",
+                "--images",
+                "100",
+                "--store",
+                fresh.to_str().expect("utf-8"),
+            ],
+        ] {
+            let mut args = args;
+            args.extend([
+                "--config",
+                config.to_str().expect("utf-8"),
+                "--out",
+                out.to_str().expect("utf-8"),
+                "--now",
+                NOW,
+            ]);
+            let o = ecrgc(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert!(
+                err.contains("ecrgc.toml")
+                    && err.contains(key)
+                    && err.contains(value)
+                    && err.contains(range),
+                "{err}"
+            );
+            assert!(!out.exists() && !fresh.exists(), "{args:?} wrote something");
+        }
+        let o = ecrgc(&[
+            "collect",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--store",
+            fresh.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "collect: {}", stderr(&o));
+        assert!(!fresh.exists(), "collect wrote a store");
+    }
+    assert_eq!(walk(&store), before, "the store is unchanged");
+}
+
+/// A tag selector naming a key alone selects the key with any value: every demo repository
+/// carries `team`, so `exclude_tag = "team"` leaves every one out.
+#[test]
+fn a_tag_key_alone_selects_any_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 3000, 7);
+    let store = dir.path().join("store");
+    let config = dir.path().join("ecrgc.toml");
+    let out = dir.path().join("keyed");
+    std::fs::write(
+        &config,
+        "[safety]\nexclude_tag = \"team\"\nopt_in_tag = \"\"\n",
+    )
+    .expect("write");
+    let o = ecrgc(&[
+        "plan",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--now",
+        NOW,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["params"]["exclude_tag_key"], "team");
+    assert_eq!(summary["params"]["exclude_tag_value"], Value::Null);
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest"))
+            .expect("valid manifest");
+    assert!(manifest.items.is_empty(), "{} items", manifest.items.len());
+    let decisions = std::fs::read_to_string(out.join("decisions.csv")).expect("decisions");
+    assert!(decisions.contains("exclude_tag"), "no exclusion recorded");
+
+    // As the opt-in tag, `team` alone lets every repository in: none is `not_opted_in`.
+    let plan = |config_text: &str, out: &Path| -> Value {
+        std::fs::write(&config, config_text).expect("write");
+        let o = ecrgc(&[
+            "plan",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--now",
+            NOW,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        read_json(&out.join("summary.json"))
+    };
+    let default = plan("", &dir.path().join("default"));
+    let keyed = plan(
+        "[safety]\nopt_in_tag = \"team\"\n",
+        &dir.path().join("opt-in-key"),
+    );
+    let images = |s: &Value, status: &str| s["by_status"][status]["images"].as_u64();
+    assert!(images(&default, "not_opted_in") > Some(0));
+    assert_eq!(
+        images(&keyed, "not_opted_in"),
+        None,
+        "{}",
+        keyed["by_status"]
+    );
+    assert!(images(&keyed, "delete") > images(&default, "delete"));
+}
+
+/// Rules, guards and views are planned under the same read-only options as `query`: a rule
+/// of a `--sql-dir` that would write (COPY) or change the session (SET) is invalid SQL,
+/// refused before it runs.
+#[test]
+fn a_sql_unit_that_writes_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 300, 3);
+    let store = dir.path().join("store");
+    let sql = dir.path().join("sql");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql");
+    for file in walk(&source) {
+        let to = sql.join(file.strip_prefix(&source).expect("under sql/"));
+        std::fs::create_dir_all(to.parent().expect("folder")).expect("mkdir");
+        std::fs::copy(&file, &to).expect("copy");
+    }
+    let leak = dir.path().join("leak.csv");
+    for (body, what) in [
+        (
+            format!(
+                "COPY (SELECT 1 AS x) TO '{}' STORED AS CSV",
+                leak.to_str().expect("utf-8")
+            ),
+            "COPY",
+        ),
+        (
+            "SET datafusion.execution.batch_size = 1".to_owned(),
+            "SetVariable",
+        ),
+    ] {
+        std::fs::write(
+            sql.join("rules/zz_writes.sql"),
+            format!("-- id: zz_writes\n-- order: 99\n-- summary: writes\n{body}\n"),
+        )
+        .expect("write rule");
+        let out = dir.path().join("out-writes");
+        let o = ecrgc(&[
+            "plan",
+            "--sql-dir",
+            sql.to_str().expect("utf-8"),
+            "--store",
+            store.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--now",
+            NOW,
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains("zz_writes.sql") && err.contains("only reads") && err.contains(what),
+            "{err}"
+        );
+        assert!(!leak.exists() && !out.exists(), "{what} wrote something");
+    }
+}
