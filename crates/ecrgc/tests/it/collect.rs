@@ -733,3 +733,80 @@ fn bad_collect_input_exits_2_before_any_call() {
     }
     assert!(!store.join("_runs").exists(), "nothing was written");
 }
+
+/// Runs `ecrgc` with `args` and fails the test when it is not done within `limit`: a listing
+/// that never ends must not hang the suite.
+pub(crate) fn ecrgc_within(env: &Env, args: &[&str], limit: std::time::Duration) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ECRGC_CONFIG")
+        .env_remove("ECRGC_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env.moto.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("ecrgc starts");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("kill");
+            let _ = child.wait();
+            panic!("ecrgc {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn a_repeating_page_token_is_a_coverage_gap_not_an_endless_loop() {
+    let Some(env) = Env::start(None) else { return };
+    // Every DescribeImages page of 111111111111/eu-west-1 after the first names itself as
+    // the next page.
+    env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"page_size": {"ecr": 1},
+                "repeat_tokens": [{"account_id": "111111111111", "region": "eu-west-1",
+                                   "service": "ecr", "operation": "DescribeImages"}]}),
+    );
+    let config = env.config("ecrgc.toml", CONFIG);
+    let (c, store) = (s(&config), s(&env.path("store")));
+    let collected = ecrgc_within(
+        &env,
+        &["collect", "--config", &c, "--store", &store, "--now", now()],
+        std::time::Duration::from_secs(180),
+    );
+    assert!(
+        collected.status.success(),
+        "collect commits the run with the gap: {}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    let gaps = env.ok(&[
+        "query",
+        "SELECT account_id, region, source, status, error FROM collection_coverage \
+         WHERE status <> 'ok' AND error LIKE '%pagination token repeated%'",
+        "--store",
+        &store,
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        gaps.contains("111111111111,eu-west-1,ecr,error"),
+        "the ECR unit records the abandoned listing: {gaps}"
+    );
+    assert!(gaps.contains("ecr:DescribeImages"), "{gaps}");
+    // The plan runs on the run with the gap.
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &s(&env.path("out")),
+    ]);
+}
