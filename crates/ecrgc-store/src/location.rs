@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
-use crate::run::{MARKER_DIR, RunMarker, RunWriter};
+use crate::run::{MARKER_DIR, RunMarker, RunWriter, ShardScope};
 use crate::{Result, StoreError};
 
 /// An opened snapshot store.
@@ -174,16 +174,25 @@ impl Store {
     }
 
     /// Starts or joins shard `index` of `count` of the sharded run called `name` (see
-    /// [`RunWriter::finish_shard`]). The first shard to start fixes the snapshot time.
+    /// [`RunWriter::finish_shard`]). The first shard to start fixes the snapshot time and
+    /// pins `scope`; a shard whose scope differs is refused ([`StoreError::InvalidShard`]).
     pub async fn begin_shard(
         &self,
         name: &str,
         snapshot_time: i64,
         origin: &str,
-        index: u32,
-        count: u32,
+        (index, count): (u32, u32),
+        scope: &ShardScope,
     ) -> Result<RunWriter> {
-        RunWriter::new_shard(self.clone(), name, snapshot_time, origin, index, count).await
+        RunWriter::new_shard(
+            self.clone(),
+            name,
+            snapshot_time,
+            origin,
+            (index, count),
+            scope,
+        )
+        .await
     }
 
     /// Every committed run, oldest first (by snapshot time, then run id).

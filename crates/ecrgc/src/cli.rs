@@ -160,7 +160,10 @@ pub struct CollectArgs {
     #[arg(long, value_name = "TS")]
     pub now: Option<String>,
     /// Collect only shard I of N of the accounts (sorted by id, every N-th one); the last
-    /// shard to finish commits the run. Needs --run-name.
+    /// shard to finish commits the run. Needs --run-name. The first shard pins the
+    /// configuration's hash, the accounts, regions and sources; a shard that differs is
+    /// refused (exit 2). Re-running any shard of a run whose shards are all recorded but
+    /// which is not committed completes the commit.
     #[arg(long, value_name = "I/N", requires = "run_name")]
     pub shard: Option<String>,
     /// The name every shard of one run shares, e.g. nightly-2026-11-21; the first shard to

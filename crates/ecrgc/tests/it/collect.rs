@@ -810,3 +810,199 @@ fn a_repeating_page_token_is_a_coverage_gap_not_an_endless_loop() {
         &s(&env.path("out")),
     ]);
 }
+
+/// `ecrgc` with extra environment variables (the fault hook).
+fn ecrgc_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ECRGC_CONFIG")
+        .env_remove("ECRGC_STORE")
+        .env_remove("ECRGC_FAULT");
+    for (k, v) in env.moto.env() {
+        cmd.env(k, v);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("ecrgc runs")
+}
+
+/// Rows of a one-column CSV query answer, as numbers.
+fn count(env: &Env, store: &str, sql: &str) -> i64 {
+    let out = env.ok(&["query", sql, "--store", store, "--format", "csv"]);
+    out.lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("a row: {out}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("a number: {out}"))
+}
+
+#[test]
+fn a_shard_killed_between_its_record_and_the_marker_is_committed_by_a_rerun_with_every_row_once() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let (c, store) = (s(&config), s(&env.path("store")));
+    let shard = |i: &str, fault: &str| {
+        let vars: &[(&str, &str)] = if fault.is_empty() {
+            &[]
+        } else {
+            &[("ECRGC_FAULT", fault)]
+        };
+        ecrgc_with(
+            &env,
+            &[
+                "collect",
+                "--config",
+                &c,
+                "--store",
+                &store,
+                "--now",
+                now(),
+                "--shard",
+                i,
+                "--run-name",
+                "nightly",
+            ],
+            vars,
+        )
+    };
+    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    // Shard 1's first attempt dies with its files written but before its record: they must
+    // never be read. Its second attempt finishes.
+    let died = shard("1/2", "before_shard_record");
+    assert_eq!(died.status.code(), Some(86), "the fault hook fired");
+    let first = shard("1/2", "");
+    assert!(
+        stdout(&first).contains("1 of 2 shards"),
+        "{}",
+        stdout(&first)
+    );
+    // Shard 2 records itself and dies before the marker.
+    let killed = shard("2/2", "after_shard_record");
+    assert_eq!(
+        killed.status.code(),
+        Some(86),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let early = s(&env.path("early"));
+    let none = env.ecrgc(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &early,
+    ]);
+    assert!(!none.status.success(), "no run is committed yet");
+    // Re-running any shard completes the run without collecting again.
+    let rerun = shard("1/2", "");
+    assert!(
+        stdout(&rerun).contains("committed run"),
+        "{}\n{}",
+        stdout(&rerun),
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    // Every row exactly once: no image, reference or coverage row twice, and as many rows
+    // as the marker counts.
+    for (table, key) in [
+        (
+            "images",
+            "account_id, region, repository_name, image_digest",
+        ),
+        ("collection_coverage", "account_id, region, source"),
+        ("collection_scope", "account_id"),
+        ("runs", "run_id"),
+    ] {
+        let twice = count(
+            &env,
+            &store,
+            &format!(
+                "SELECT COUNT(*) AS n FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1)"
+            ),
+        );
+        assert_eq!(twice, 0, "{table}: rows written twice");
+    }
+    let images = count(&env, &store, "SELECT COUNT(*) AS n FROM images");
+    let refs = count(&env, &store, "SELECT COUNT(*) AS n FROM workload_refs");
+    let committed = stdout(&rerun);
+    assert!(
+        committed.contains(&format!("({images} images, {refs} workload references")),
+        "the marker counts what is read: {committed}"
+    );
+    // And the plan is the one of an unsharded run.
+    let out = env.path("out");
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &s(&out),
+    ]);
+    let wrong = mismatches(&env, &out, |_, e| e.to_owned());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_shard_that_sees_other_accounts_is_refused() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config(
+        "ecrgc.toml",
+        &CONFIG.replace(
+            "accounts = [\"111111111111\", \"222222222222\", \"333333333333\"]",
+            "discover = \"organizations\"",
+        ),
+    );
+    let (c, store) = (s(&config), s(&env.path("store")));
+    let shard = |i: &str| {
+        env.ecrgc(&[
+            "collect",
+            "--config",
+            &c,
+            "--store",
+            &store,
+            "--now",
+            now(),
+            "--shard",
+            i,
+            "--run-name",
+            "nightly",
+        ])
+    };
+    let first = shard("1/2");
+    assert!(first.status.success());
+    // An account joins the organization between the shards: no shard would collect it.
+    env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"organization_accounts": [{"Id": "555555555555", "Name": "late", "Status": "ACTIVE"}]}),
+    );
+    let second = shard("2/2");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("accounts differ") && err.contains("555555555555"),
+        "the error names what differs: {err}"
+    );
+    let early = s(&env.path("early"));
+    let none = env.ecrgc(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &early,
+    ]);
+    assert!(!none.status.success(), "nothing is committed");
+}
