@@ -73,6 +73,15 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// Flushing a file of a local store to disk failed.
+    #[error("cannot flush {path} to disk: {source}")]
+    Sync {
+        /// The file or folder.
+        path: String,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
     /// A table writer task ended abnormally.
     #[error("writer for table {table} failed: {reason}")]
     WriterFailed {

@@ -94,9 +94,42 @@ pub struct RunMarker {
 }
 
 impl RunMarker {
+    /// Checks the fields that become paths before they are used: the run id is 1 to 64
+    /// letters, digits, `-` and `_` beginning with a letter or digit (never `..` or `/`), and
+    /// `dt` is the `YYYY-MM-DD` date of the snapshot time.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        valid_run_id(&self.run_id)?;
+        let dt = partition_date(self.snapshot_time_micros);
+        if self.dt != dt {
+            return Err(format!(
+                "its dt {:?} is not the date of its snapshot time ({dt})",
+                self.dt
+            ));
+        }
+        Ok(())
+    }
+
     /// The partition folder of `table` in this run, as path parts below the store root.
     pub fn table_parts(&self, table: &str) -> [String; 3] {
         partition_parts(table, &self.dt, &self.run_id)
+    }
+}
+
+/// A run id that is safe as a file and folder name (see [`RunMarker::validate`]).
+pub(crate) fn valid_run_id(id: &str) -> std::result::Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.as_bytes()[0].is_ascii_alphanumeric()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "its run_id {id:?} is not 1 to 64 letters, digits, '-' and '_' beginning with a \
+             letter or digit"
+        ))
     }
 }
 
@@ -651,6 +684,21 @@ impl RunWriter {
     }
 
     async fn write_marker(&self, stats: BTreeMap<String, TableStats>) -> Result<RunMarker> {
+        // On a local store the run's files reach the disk before the marker that makes them
+        // visible.
+        if self.store.base_url().scheme() == "file" {
+            for table in stats.keys() {
+                let parts = partition_parts(table, &self.dt, &self.run_id);
+                let prefix = self.store.path(&[&parts[0], &parts[1], &parts[2]]);
+                let files: Vec<_> = futures::TryStreamExt::try_collect(
+                    self.store.object_store().list(Some(&prefix)),
+                )
+                .await?;
+                for f in files {
+                    self.store.sync_local(&f.location)?;
+                }
+            }
+        }
         let marker = RunMarker {
             format: MARKER_FORMAT,
             run_id: self.run_id.clone(),
@@ -695,7 +743,10 @@ pub(crate) async fn put_if_absent(
         .put_opts(path, PutPayload::from(body), create)
         .await
     {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            store.sync_local(path)?;
+            Ok(true)
+        }
         Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }

@@ -372,6 +372,64 @@ async fn a_crashed_attempt_is_never_read_and_a_lost_commit_is_completed(store: S
     );
 }
 
+async fn a_damaged_or_unsafe_marker_is_skipped_by_name(store: Store) {
+    let mut run = store.begin_run(NOW, "test");
+    let id = run.run_id().to_owned();
+    run.write("image_tags", tags(&id, NOW, 2))
+        .await
+        .expect("write");
+    let good = run.commit(run_row()).await.expect("commit");
+    store
+        .put_object(&["_runs", "broken.json"], b"{not json".to_vec())
+        .await
+        .expect("put");
+    let mut evil = serde_json::to_value(&good).expect("json");
+    evil["run_id"] = "../x".into();
+    store
+        .put_object(
+            &["_runs", "x.json"],
+            serde_json::to_vec(&evil).expect("json"),
+        )
+        .await
+        .expect("put");
+    let mut other_day = serde_json::to_value(&good).expect("json");
+    other_day["run_id"] = "r2".into();
+    other_day["dt"] = "2020-01-01/../..".into();
+    store
+        .put_object(
+            &["_runs", "r2.json"],
+            serde_json::to_vec(&other_day).expect("json"),
+        )
+        .await
+        .expect("put");
+    let (runs, skipped) = store.committed_runs_checked().await.expect("listing works");
+    assert_eq!(
+        runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        vec![id.as_str()]
+    );
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(
+        skipped.iter().any(|s| s.contains("broken.json")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("x.json") && s.contains("\"../x\"")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("r2.json") && s.contains("dt")),
+        "{skipped:?}"
+    );
+    assert_eq!(
+        store.latest_run().await.expect("list").map(|r| r.run_id),
+        Some(id)
+    );
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -417,6 +475,12 @@ macro_rules! suite {
             async fn a_crashed_attempt_is_never_read_and_a_lost_commit_is_completed() {
                 let Some((store, _guard)) = $make else { return };
                 super::a_crashed_attempt_is_never_read_and_a_lost_commit_is_completed(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_damaged_or_unsafe_marker_is_skipped_by_name() {
+                let Some((store, _guard)) = $make else { return };
+                super::a_damaged_or_unsafe_marker_is_skipped_by_name(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
