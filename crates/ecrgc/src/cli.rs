@@ -156,7 +156,8 @@ pub struct DemoArgs {
 pub struct CollectArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The snapshot time the run records (RFC 3339) [default: the current time].
+    /// The snapshot time the run records (RFC 3339) [default: the current time]; at most
+    /// 300 s ahead of this machine's clock (exit 2 otherwise).
     #[arg(long, value_name = "TS")]
     pub now: Option<String>,
     /// Collect only shard I of N of the accounts (sorted by id, every N-th one); the last
@@ -198,7 +199,10 @@ pub struct PlanArgs {
     /// Output folder for the reports and the manifest.
     #[arg(long, value_name = "DIR", default_value = "./ecrgc-out")]
     pub out: PathBuf,
-    /// Plan this committed run instead of the latest.
+    /// Plan this committed run instead of the latest. The latest is the newest run whose
+    /// snapshot time is at most 300 s ahead of this machine's clock (later ones are ignored
+    /// with a warning) and, when the store holds collected runs, the newest collected one: a
+    /// demo run never becomes the latest of such a store.
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<String>,
     /// Run only these rules (repeatable) [default: every rule].

@@ -458,6 +458,82 @@ fn a_damaged_marker_is_named_and_skipped() {
     assert!(!dir.path().join("x").exists());
 }
 
+/// `collect --now` far in the future of the real clock is refused before anything is written.
+#[test]
+fn collect_refuses_a_snapshot_time_in_the_future() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ecrgc.toml");
+    std::fs::write(
+        &config,
+        "[org]\naccounts = [\"111111111111\"]\nregions = [\"eu-west-1\"]\n",
+    )
+    .expect("write");
+    let store = dir.path().join("store");
+    let ahead = (chrono::Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let o = ecrgc(&[
+        "collect",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--now",
+        &ahead,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--now") && stderr(&o).contains("in the future"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!store.exists(), "nothing is written");
+}
+
+/// A run whose snapshot lies in the future of the real clock never becomes the latest: `plan`
+/// ignores it with a warning and plans the newest run that is not.
+#[test]
+fn plan_ignores_a_run_from_the_future() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 2000, 1);
+    let store = dir.path().join("store");
+    let s = store.to_str().expect("utf-8");
+    let future = (chrono::Utc::now() + chrono::Duration::days(400))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let o = ecrgc(&[
+        "demo",
+        "--images",
+        "2000",
+        "--now",
+        &future,
+        "--store",
+        s,
+        "--out",
+        dir.path().join("future-out").to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("out2");
+    let o = ecrgc(&[
+        "plan",
+        "--store",
+        s,
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: ignoring run") && stderr(&o).contains("in the future"),
+        "{}",
+        stderr(&o)
+    );
+    let planned = read_json(&out.join("summary.json"))["run_id"].clone();
+    let first = read_json(&dir.path().join("out/summary.json"))["run_id"].clone();
+    assert_eq!(planned, first, "the run of the past is planned");
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];

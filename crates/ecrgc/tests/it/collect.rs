@@ -1006,3 +1006,61 @@ fn a_shard_that_sees_other_accounts_is_refused() {
     ]);
     assert!(!none.status.success(), "nothing is committed");
 }
+
+#[test]
+fn a_demo_run_never_becomes_the_latest_of_a_store_with_collected_runs() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let (c, store) = (s(&config), s(&env.path("store")));
+    env.ok(&[
+        "collect",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        &at(-2),
+    ]);
+    // A demo written later into the same store, one hour newer than the collected run.
+    env.ok(&[
+        "demo",
+        "--images",
+        "500",
+        "--now",
+        &at(-1),
+        "--store",
+        &store,
+        "--out",
+        &s(&env.path("demo-out")),
+    ]);
+    let out = env.path("out");
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &s(&out),
+    ]);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    let origin = env.ok(&[
+        "query",
+        &format!(
+            "SELECT origin FROM runs WHERE run_id = '{}'",
+            summary["run_id"].as_str().expect("run_id")
+        ),
+        "--store",
+        &store,
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        origin.contains("collect"),
+        "the collected run is planned, not the newer demo: {origin}"
+    );
+}
