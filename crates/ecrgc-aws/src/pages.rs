@@ -176,19 +176,19 @@ mod tests {
     #[test]
     fn a_listing_ends_on_no_token_or_an_empty_one() {
         let mut g = TokenGuard::new("ecr:DescribeImages");
-        assert_eq!(g.next(Some("a")).unwrap(), Some("a".to_owned()));
-        assert_eq!(g.next(Some("b")).unwrap(), Some("b".to_owned()));
-        assert_eq!(g.next(None).unwrap(), None);
+        assert_eq!(g.next(Some("a")).expect("accepted"), Some("a".to_owned()));
+        assert_eq!(g.next(Some("b")).expect("accepted"), Some("b".to_owned()));
+        assert_eq!(g.next(None).expect("accepted"), None);
         assert_eq!(g.pages(), 3);
         let mut g = TokenGuard::new("lambda:ListFunctions");
-        assert_eq!(g.next(Some("")).unwrap(), None);
+        assert_eq!(g.next(Some("")).expect("accepted"), None);
     }
 
     #[test]
     fn a_repeated_token_is_an_error() {
         let mut g = TokenGuard::new("ecs:ListTasks");
-        g.next(Some("a")).unwrap();
-        let e = g.next(Some("a")).unwrap_err();
+        g.next(Some("a")).expect("accepted");
+        let e = g.next(Some("a")).expect_err("an error");
         assert!(
             matches!(e, PageError::RepeatedToken { pages: 2, .. }),
             "{e}"
@@ -199,9 +199,9 @@ mod tests {
     #[test]
     fn a_cycle_is_an_error() {
         let mut g = TokenGuard::new("ecr:DescribeImages");
-        g.next(Some("a")).unwrap();
-        g.next(Some("b")).unwrap();
-        g.next(Some("c")).unwrap();
+        g.next(Some("a")).expect("accepted");
+        g.next(Some("b")).expect("accepted");
+        g.next(Some("c")).expect("accepted");
         assert!(matches!(
             g.next(Some("b")),
             Err(PageError::RepeatedToken { .. })
@@ -211,9 +211,9 @@ mod tests {
     #[test]
     fn the_page_cap_ends_a_listing_of_fresh_tokens() {
         let mut g = TokenGuard::with_cap("organizations:ListAccounts", 3);
-        g.next(Some("1")).unwrap();
-        g.next(Some("2")).unwrap();
-        let e = g.next(Some("3")).unwrap_err();
+        g.next(Some("1")).expect("accepted");
+        g.next(Some("2")).expect("accepted");
+        let e = g.next(Some("3")).expect_err("an error");
         assert_eq!(
             e,
             PageError::PageCap {
@@ -223,15 +223,15 @@ mod tests {
         );
         // The last page of a capped listing is still fine.
         let mut g = TokenGuard::with_cap("x", 2);
-        g.next(Some("1")).unwrap();
-        assert_eq!(g.next(None).unwrap(), None);
+        g.next(Some("1")).expect("accepted");
+        assert_eq!(g.next(None).expect("accepted"), None);
     }
 
     #[test]
     fn a_page_error_is_a_failure_of_its_own_code() {
         let mut g = TokenGuard::new("config:SelectAggregateResourceConfig");
-        g.next(Some("t")).unwrap();
-        let f: Failure = g.next(Some("t")).unwrap_err().into();
+        g.next(Some("t")).expect("accepted");
+        let f: Failure = g.next(Some("t")).expect_err("an error").into();
         assert_eq!(f.kind, FailureKind::Other);
         assert_eq!(f.code.as_deref(), Some(PAGINATION_ERROR_CODE));
         assert_eq!(f.kind.coverage_status(), "error");
@@ -241,8 +241,8 @@ mod tests {
     fn long_tokens_are_shortened_in_messages() {
         let long = "x".repeat(500);
         let mut g = TokenGuard::new("inspector2:ListCoverage");
-        g.next(Some(&long)).unwrap();
-        let e = g.next(Some(&long)).unwrap_err().to_string();
+        g.next(Some(&long)).expect("accepted");
+        let e = g.next(Some(&long)).expect_err("an error").to_string();
         assert!(e.len() < 200, "{e}");
     }
 }

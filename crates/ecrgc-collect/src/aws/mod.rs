@@ -651,6 +651,8 @@ mod tests {
             regions: config.org.regions.clone(),
             organization: None,
             members: BTreeSet::new(),
+            all_accounts: Vec::new(),
+            all_registries: Vec::new(),
         };
         let sessions: BTreeMap<String, std::result::Result<AccountSession, Failure>> = scope
             .workloads
