@@ -200,9 +200,17 @@ impl Store {
     /// warning on stderr naming it: one damaged file must not stop every command (its run is
     /// simply not visible). [`Store::committed_runs_checked`] returns the skipped ones.
     pub async fn committed_runs(&self) -> Result<Vec<RunMarker>> {
+        // Said once per process: a command lists the runs several times.
+        static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
         let (runs, skipped) = self.committed_runs_checked().await?;
-        for s in &skipped {
-            eprintln!("warning: {s}");
+        if !skipped.is_empty() {
+            let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+            for s in skipped {
+                if !warned.contains(&s) {
+                    eprintln!("warning: {s}");
+                    warned.push(s);
+                }
+            }
         }
         Ok(runs)
     }
