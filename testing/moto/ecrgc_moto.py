@@ -301,6 +301,7 @@ SEED_KEYS = {"images", "coverage", "aggregators", "task_image_digests", "task_ov
              "inspector2_delegated_admin", "ecr_record_pulls", "delays",
              "inspector2_configuration"}
 SEED_KEYS |= {"service_revisions", "service_deployments", "vanished_services", "triggers"}
+SEED_KEYS |= {"repeat_tokens"}
 
 
 def _ecs_arn(account: str, region: str, kind: str, *path: str) -> str:
@@ -489,6 +490,9 @@ class State:
             self.org_accounts: dict[str, dict] = {}
             self.page_size: dict[str, int] = {}
             self.faults: list[dict] = []
+            # Paginated operations whose answers repeat the token they were asked with: a
+            # broken (or hostile) service that would keep a naive listing loop going for ever.
+            self.repeat_tokens: list[dict] = []
             self.inspector_admins: set[str] = set()
             # (account, region) -> the seeded ecrConfiguration.rescanDurationState fields
             self.inspector_configuration: dict[tuple, dict] = {}
@@ -573,6 +577,12 @@ class State:
                 }
                 self.faults.append(fault)
             counts["faults"] = len(doc.get("faults") or [])
+            for rule in doc.get("repeat_tokens") or []:
+                self.repeat_tokens.append({
+                    "account_id": rule.get("account_id"), "region": rule.get("region"),
+                    "service": rule["service"], "operation": rule["operation"],
+                })
+            counts["repeat_tokens"] = len(doc.get("repeat_tokens") or [])
             for delay in doc.get("delays") or []:
                 # Seconds each matching call waits before it is answered: lets a test stop a
                 # client in the middle of a run.
@@ -640,6 +650,13 @@ class State:
                 return fault
         return None
 
+    def repeats_token(self, req: Req) -> bool:
+        with self.lock:
+            return any(
+                r["service"] == req.service and r["operation"] == req.operation
+                and r["account_id"] in (None, req.account) and r["region"] in (None, req.region)
+                for r in self.repeat_tokens)
+
     def due_triggers(self, req: Req) -> list[dict]:
         """The triggers this answered call fires (each fires once)."""
         due = []
@@ -689,6 +706,7 @@ class State:
                 "organization_accounts": list(self.org_accounts.values()),
                 "page_size": dict(self.page_size),
                 "faults": [dict(f) for f in self.faults],
+                "repeat_tokens": [dict(r) for r in self.repeat_tokens],
                 "inspector2_delegated_admin": sorted(self.inspector_admins),
                 "inspector2_configuration": list(self.inspector_configuration.values()),
                 "ecr_record_pulls": self.record_pulls,
@@ -891,6 +909,7 @@ class Extension:
         if path == "/_ecrgc/faults/reset" and method == "POST":
             with self.state.lock:
                 self.state.faults.clear()
+                self.state.repeat_tokens.clear()
             return _json_response(200, {"status": "ok"})
         return _json_response(404, {"error": f"no route {method} {path}"})
 
@@ -996,6 +1015,9 @@ class Extension:
             raise ApiError(pager.bad_token, f"Invalid pagination token: {token}")
         page = items[offset:offset + size]
         nxt = encode_token(operation, offset + size) if offset + size < len(items) else None
+        if token and self.state.repeats_token(req):
+            # A seeded `repeat_tokens` rule: every page after the first names itself as next.
+            nxt = token
         return page, nxt
 
     def _paging_active(self, req: Req) -> bool:

@@ -542,6 +542,29 @@ def _fault_protocols() -> str:
     return "each answered once in its protocol"
 
 
+@check("repeat_tokens: DescribeImages answers the token it was asked with, until reset")
+def _repeat_tokens() -> str:
+    seed({"page_size": {"ecr": 1}, "repeat_tokens": [{"account_id": CENTRAL, "service": "ecr",
+                                                      "operation": "DescribeImages"}]})
+    ecr = Env.client("ecr", CENTRAL, EU)
+    try:
+        first = ecr.describe_images(repositoryName="payments/api")
+        token = first.get("nextToken")
+        expect(token, "a first page with a token")
+        again = ecr.describe_images(repositoryName="payments/api", nextToken=token)
+        expect(again.get("nextToken") == token, f"token repeated: {again.get('nextToken')} != {token}")
+        other = Env.client("ecr", PROD, EU).describe_repositories()
+        expect("repositories" in other, "other accounts untouched")
+        expect(http("GET", "/_ecrgc/seed")["repeat_tokens"], "the rule is listed")
+    finally:
+        http("POST", "/_ecrgc/faults/reset")
+        seed({"page_size": {"ecr": None}})
+    items, pages = all_pages(ecr.describe_images, "imageDetails", "nextToken", "nextToken",
+                             repositoryName="payments/api")
+    expect(items, f"after reset: {pages} pages")
+    return f"page 2 names itself as next; after reset the listing ends ({pages} pages)"
+
+
 @check("/_ecrgc/calls counts, with the digests BatchGetImage asked for")
 def _calls() -> str:
     http("POST", "/_ecrgc/calls/reset")

@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::failure::{Failure, FailureKind, classify};
+use crate::pages::TokenGuard;
 
 /// How often and how patiently a failing call is repeated.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,7 +267,8 @@ impl Caller {
     }
 
     /// Every page of a listing: `page(token)` makes one request and returns its items and
-    /// the next token. Each page goes through [`Caller::call`].
+    /// the next token. Each page goes through [`Caller::call`]; a [`TokenGuard`] ends a
+    /// listing whose token repeats or that passes the page cap with a failure.
     pub async fn paginate<T, E, F, Fut>(
         &self,
         account: &str,
@@ -282,13 +284,13 @@ impl Caller {
     {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut guard = TokenGuard::new(api);
         loop {
             let (items, next) = self
                 .call(account, region, api, stats, || page(token.clone()))
                 .await?;
             out.extend(items);
-            // An empty token ends the listing too: some services send "" on the last page.
-            token = next.filter(|t| !t.is_empty());
+            token = guard.next(next.as_deref())?;
             if token.is_none() {
                 return Ok(out);
             }

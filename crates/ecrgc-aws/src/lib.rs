@@ -14,6 +14,9 @@
 //!   store;
 //! * [`replication`]: a registry's replication rules with delete replication, which the
 //!   Rust SDK does not model yet;
+//! * [`pages`]: the [`TokenGuard`](pages::TokenGuard) every listing loop uses, so that a
+//!   repeated or cycling continuation token, or a listing past its page cap, is a failure of
+//!   that listing instead of an endless loop;
 //! * [`Failure`]: an SDK error classified as throttled, transient, denied, disabled or other,
 //!   which is what the coverage table records.
 //!
@@ -22,6 +25,7 @@
 
 mod call;
 mod failure;
+pub mod pages;
 pub mod replication;
 mod session;
 mod store_credentials;

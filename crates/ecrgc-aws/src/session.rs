@@ -12,6 +12,7 @@ use aws_types::region::Region;
 
 use crate::call::{CallStats, Caller};
 use crate::failure::{Failure, FailureKind};
+use crate::pages::TokenGuard;
 use crate::{AwsError, Result};
 
 /// Region used for the global APIs (STS, Organizations) when none is configured.
@@ -111,6 +112,7 @@ impl Aws {
         let region = region_name(&self.base);
         let mut accounts = Vec::new();
         let mut token: Option<String> = None;
+        let mut guard = TokenGuard::new("organizations:ListAccounts");
         loop {
             let page = self
                 .caller
@@ -136,7 +138,9 @@ impl Aws {
                     organization_id: a.arn().and_then(organization_of_arn),
                 });
             }
-            token = page.next_token().map(str::to_owned);
+            token = guard
+                .next(page.next_token())
+                .map_err(|e| AwsError::Organizations(e.into()))?;
             if token.is_none() {
                 break;
             }

@@ -291,6 +291,19 @@ impl Journal {
                 path: local_path.display().to_string(),
                 source,
             })?;
+        // The file's entry in its folder must reach the disk too, or a crash can lose a
+        // journal whose lines were each flushed (fsync of the folder, as for the store's
+        // local markers).
+        let folder = match local_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(folder)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| ExecError::JournalWrite {
+                path: folder.display().to_string(),
+                source,
+            })?;
         Ok(Self {
             store,
             local_path: local_path.to_owned(),

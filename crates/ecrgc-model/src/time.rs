@@ -13,6 +13,13 @@ pub const DAY: Micros = 86_400 * 1_000_000;
 /// One hour in microseconds.
 pub const HOUR: Micros = 3_600 * 1_000_000;
 
+/// How far a clock ecrgc is given may sit from the machine's real clock (seconds): a plan's
+/// `--now` and its times against the executor's clock (further away, the plan is a what-if),
+/// a `collect --now` and a committed run's snapshot time ahead of it (further ahead, refused
+/// and ignored). Five minutes covers the drift of machines kept by NTP and the minutes a plan
+/// takes to run; a `--now` chosen to move the expiry clock is hours or days away.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
 /// Converts a UTC instant into stored microseconds.
 pub fn to_micros(t: DateTime<Utc>) -> Micros {
     t.timestamp_micros()

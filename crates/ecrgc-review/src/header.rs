@@ -10,10 +10,9 @@ use sha2::{Digest, Sha256};
 use crate::record::hex;
 
 /// How far a plan's clock (`--now`) may sit from the real clock, and a plan's times from the
-/// executor's clock, before the plan counts as a what-if (seconds). Five minutes covers the
-/// drift of machines kept by NTP and the minutes a plan takes to run; a `--now` chosen to
-/// move the expiry clock is hours or days away.
-pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+/// executor's clock, before the plan counts as a what-if (seconds): the one skew ecrgc allows
+/// anywhere.
+pub use ecrgc_model::time::MAX_CLOCK_SKEW_SECONDS;
 
 const SKEW: Micros = MAX_CLOCK_SKEW_SECONDS * 1_000_000;
 

@@ -9,9 +9,10 @@
 //! <root>/_runs/<run_id>.json          commit marker, written last
 //! ```
 //!
-//! A sharded run (`collect --shard i/n`) writes the same folders from several processes, each
-//! with its own file-name prefix, records each finished shard under
-//! `_shards/<name>/<i>of<n>.json`, and is committed by the last shard to finish.
+//! A sharded run (`collect --shard i/n`) is written by several processes: each attempt of a
+//! shard writes below `_shards/<name>/attempts/`, records the finished shard under
+//! `_shards/<name>/<i>of<n>.json`, and the last shard to finish moves the recorded attempts'
+//! files into the run's folders and commits (see the `run` module).
 //!
 //! A run becomes visible only when its commit marker exists. The marker is created with a
 //! create-if-absent put, so a committed run can never be committed (or rewritten) twice, and a
@@ -21,7 +22,7 @@ mod location;
 mod run;
 
 pub use location::Store;
-pub use run::{RunMarker, RunWriter, ShardOutcome, TableStats};
+pub use run::{RunMarker, RunWriter, ShardOutcome, ShardScope, TableStats};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,15 @@ pub enum StoreError {
         /// Parse error.
         #[source]
         source: serde_json::Error,
+    },
+    /// Flushing a file of a local store to disk failed.
+    #[error("cannot flush {path} to disk: {source}")]
+    Sync {
+        /// The file or folder.
+        path: String,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
     },
     /// A table writer task ended abnormally.
     #[error("writer for table {table} failed: {reason}")]

@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
-use crate::run::{MARKER_DIR, RunMarker, RunWriter};
+use crate::run::{MARKER_DIR, RunMarker, RunWriter, ShardScope};
 use crate::{Result, StoreError};
 
 /// An opened snapshot store.
@@ -174,39 +174,114 @@ impl Store {
     }
 
     /// Starts or joins shard `index` of `count` of the sharded run called `name` (see
-    /// [`RunWriter::finish_shard`]). The first shard to start fixes the snapshot time.
+    /// [`RunWriter::finish_shard`]). The first shard to start fixes the snapshot time and
+    /// pins `scope`; a shard whose scope differs is refused ([`StoreError::InvalidShard`]).
     pub async fn begin_shard(
         &self,
         name: &str,
         snapshot_time: i64,
         origin: &str,
-        index: u32,
-        count: u32,
+        (index, count): (u32, u32),
+        scope: &ShardScope,
     ) -> Result<RunWriter> {
-        RunWriter::new_shard(self.clone(), name, snapshot_time, origin, index, count).await
+        RunWriter::new_shard(
+            self.clone(),
+            name,
+            snapshot_time,
+            origin,
+            (index, count),
+            scope,
+        )
+        .await
     }
 
-    /// Every committed run, oldest first (by snapshot time, then run id).
+    /// Every committed run, oldest first (by snapshot time, then run id). A marker that
+    /// cannot be read, or whose fields fail [`RunMarker::validate`], is left out with a
+    /// warning on stderr naming it: one damaged file must not stop every command (its run is
+    /// simply not visible). [`Store::committed_runs_checked`] returns the skipped ones.
     pub async fn committed_runs(&self) -> Result<Vec<RunMarker>> {
+        // Said once per process: a command lists the runs several times.
+        static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let (runs, skipped) = self.committed_runs_checked().await?;
+        if !skipped.is_empty() {
+            let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+            for s in skipped {
+                if !warned.contains(&s) {
+                    eprintln!("warning: {s}");
+                    warned.push(s);
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Every committed run as [`Store::committed_runs`], and the markers left out, each as a
+    /// message naming the file and what is wrong with it.
+    pub async fn committed_runs_checked(&self) -> Result<(Vec<RunMarker>, Vec<String>)> {
         let prefix = self.path(&[MARKER_DIR]);
         let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
         let mut runs = Vec::with_capacity(metas.len());
+        let mut skipped = Vec::new();
         for meta in metas {
             if meta.location.extension() != Some("json") {
                 continue;
             }
             let bytes = self.store.get(&meta.location).await?.bytes().await?;
-            let marker: RunMarker =
-                serde_json::from_slice(&bytes).map_err(|source| StoreError::CorruptMarker {
-                    path: meta.location.to_string(),
-                    source,
-                })?;
-            runs.push(marker);
+            let name = meta.location.filename().unwrap_or_default();
+            let marker = serde_json::from_slice::<RunMarker>(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|m| {
+                    m.validate()?;
+                    if name != format!("{}.json", m.run_id) {
+                        return Err(format!(
+                            "its run_id {:?} is not its file name {name:?}",
+                            m.run_id
+                        ));
+                    }
+                    Ok(m)
+                });
+            match marker {
+                Ok(m) => runs.push(m),
+                Err(why) => skipped.push(format!(
+                    "skipped the unreadable commit marker {} of {}: {why}",
+                    meta.location,
+                    self.display()
+                )),
+            }
         }
         runs.sort_by(|a, b| {
             (a.snapshot_time_micros, &a.run_id).cmp(&(b.snapshot_time_micros, &b.run_id))
         });
-        Ok(runs)
+        Ok((runs, skipped))
+    }
+
+    /// On a local store, flushes `path` and every folder from it up to the store's root to
+    /// disk (fsync), so that a marker, record or journal line that was acknowledged survives
+    /// a crash of the machine; object stores are durable once a put returns.
+    pub(crate) fn sync_local(&self, path: &Path) -> Result<()> {
+        if self.base_url.scheme() != "file" {
+            return Ok(());
+        }
+        let sync = |p: &std::path::Path| {
+            std::fs::File::open(p)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| StoreError::Sync {
+                    path: p.display().to_string(),
+                    source,
+                })
+        };
+        let file = std::path::Path::new("/").join(path.as_ref());
+        sync(&file)?;
+        let root = std::path::Path::new("/").join(self.root.as_ref());
+        let mut dir = file.parent();
+        while let Some(d) = dir {
+            sync(d)?;
+            if d == root || !d.starts_with(&root) {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
     }
 
     /// The newest committed run, if any.
@@ -215,11 +290,13 @@ impl Store {
     }
 
     /// Writes a small object (a record, a journal chunk), replacing any object at that path.
+    /// On a local store the file and its folders are flushed to disk before this returns.
     pub async fn put_object(&self, parts: &[&str], body: Vec<u8>) -> Result<()> {
+        let path = self.path(parts);
         self.store
-            .put(&self.path(parts), object_store::PutPayload::from(body))
+            .put(&path, object_store::PutPayload::from(body))
             .await?;
-        Ok(())
+        self.sync_local(&path)
     }
 
     /// Creates a small object unless one exists; `true` when this call created it.

@@ -1,4 +1,31 @@
 //! Writing one run: a Parquet writer task per table, then the commit marker.
+//!
+//! # Sharded runs
+//!
+//! `collect --shard I/N --run-name NAME` splits one run over N processes. What they share
+//! lives under `_shards/NAME/`:
+//!
+//! * `plan.json`, created (create-if-absent) by the first shard to start: the run id, the
+//!   snapshot time, the shard count and the [`ShardScope`] (the configuration's hash, the
+//!   sorted account lists, regions and sources). Every later shard compares its own scope
+//!   with the pinned one and is refused, naming the field that differs, when anything
+//!   differs: an account that joined the organization after the first shard listed it would
+//!   otherwise be collected by no shard, silently.
+//! * `attempts/IofN-ATTEMPT/<table>/part-NNNNN.parquet`: the files of one attempt of one
+//!   shard. Every start of a shard is a new attempt with a random id; an attempt that dies
+//!   leaves its folder behind, and nothing ever reads it, since the files are outside the
+//!   Hive layout that readers list.
+//! * `IofN.json`, the shard record (create-if-absent), written when the attempt's files are
+//!   complete: the attempt id and the row and file counts per table. Only recorded attempts
+//!   become part of the run.
+//!
+//! The shard that finds every record in commits: it moves the files of each recorded
+//! attempt into the run's partition folders (`part-sIIIofNNN-NNNNN.parquet`, names fixed by
+//! the record, so moving again is harmless), writes the `runs` row and then the commit
+//! marker. A process that dies between its record and the marker leaves a run whose shards
+//! are all recorded and whose marker is missing; starting any shard of it again does not
+//! collect anything but completes the commit the same way
+//! ([`RunWriter::shard_already_recorded`]).
 
 use std::collections::BTreeMap;
 
@@ -67,9 +94,42 @@ pub struct RunMarker {
 }
 
 impl RunMarker {
+    /// Checks the fields that become paths before they are used: the run id is 1 to 64
+    /// letters, digits, `-` and `_` beginning with a letter or digit (never `..` or `/`), and
+    /// `dt` is the `YYYY-MM-DD` date of the snapshot time.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        valid_run_id(&self.run_id)?;
+        let dt = partition_date(self.snapshot_time_micros);
+        if self.dt != dt {
+            return Err(format!(
+                "its dt {:?} is not the date of its snapshot time ({dt})",
+                self.dt
+            ));
+        }
+        Ok(())
+    }
+
     /// The partition folder of `table` in this run, as path parts below the store root.
     pub fn table_parts(&self, table: &str) -> [String; 3] {
         partition_parts(table, &self.dt, &self.run_id)
+    }
+}
+
+/// A run id that is safe as a file and folder name (see [`RunMarker::validate`]).
+pub(crate) fn valid_run_id(id: &str) -> std::result::Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.as_bytes()[0].is_ascii_alphanumeric()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "its run_id {id:?} is not 1 to 64 letters, digits, '-' and '_' beginning with a \
+             letter or digit"
+        ))
     }
 }
 
@@ -84,6 +144,85 @@ fn partition_parts(table: &str, dt: &str, run_id: &str) -> [String; 3] {
 /// Folder of the shard records below the store root.
 pub(crate) const SHARD_DIR: &str = "_shards";
 
+/// What the shards of one run must agree on, besides the shard count: pinned by the first
+/// shard to start, compared by every other one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShardScope {
+    /// The configuration's hash.
+    pub config_hash: String,
+    /// Every account of the run (workload and registry accounts), sorted: the list the
+    /// shards split.
+    pub accounts: Vec<String>,
+    /// The registry accounts, sorted.
+    pub registry_accounts: Vec<String>,
+    /// The regions, as configured.
+    pub regions: Vec<String>,
+    /// The sources switched on, sorted.
+    pub sources: Vec<String>,
+}
+
+impl ShardScope {
+    /// The first field in which `self` (a shard's own scope) differs from `pinned`, with a
+    /// description of both values.
+    fn difference(&self, pinned: &ShardScope) -> Option<String> {
+        fn list(v: &[String]) -> String {
+            format!("[{}]", v.join(", "))
+        }
+        fn missing_extra(own: &[String], pinned: &[String]) -> String {
+            let extra: Vec<String> = own
+                .iter()
+                .filter(|a| !pinned.contains(a))
+                .cloned()
+                .collect();
+            let missing: Vec<String> = pinned
+                .iter()
+                .filter(|a| !own.contains(a))
+                .cloned()
+                .collect();
+            format!(
+                "this shard has {} not in the plan and lacks {}",
+                list(&extra),
+                list(&missing)
+            )
+        }
+        if self.config_hash != pinned.config_hash {
+            return Some(format!(
+                "the configuration differs: its hash is {}, the run was started with {}",
+                self.config_hash, pinned.config_hash
+            ));
+        }
+        if self.accounts != pinned.accounts {
+            return Some(format!(
+                "the accounts differ ({}): {} pinned by the first shard, {} now",
+                missing_extra(&self.accounts, &pinned.accounts),
+                pinned.accounts.len(),
+                self.accounts.len()
+            ));
+        }
+        if self.registry_accounts != pinned.registry_accounts {
+            return Some(format!(
+                "the registry accounts differ ({})",
+                missing_extra(&self.registry_accounts, &pinned.registry_accounts)
+            ));
+        }
+        if self.regions != pinned.regions {
+            return Some(format!(
+                "the regions differ: {} pinned, {} now",
+                list(&pinned.regions),
+                list(&self.regions)
+            ));
+        }
+        if self.sources != pinned.sources {
+            return Some(format!(
+                "the sources differ: {} pinned, {} now",
+                list(&pinned.sources),
+                list(&self.sources)
+            ));
+        }
+        None
+    }
+}
+
 /// What the first shard of a sharded run fixes for every other shard.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct ShardPlan {
@@ -92,13 +231,21 @@ struct ShardPlan {
     count: u32,
     started_at: i64,
     origin: String,
+    /// Absent in plans written before scopes were pinned: those are not compared.
+    #[serde(default)]
+    scope: Option<ShardScope>,
 }
 
-/// What a finished shard records: its table statistics.
+/// What a finished shard records: the attempt whose files make the shard, and its table
+/// statistics.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct ShardRecord {
     index: u32,
     count: u32,
+    /// The attempt's folder name below `attempts/`. Absent in records written before
+    /// attempts had folders of their own: their files were written into the run's folders.
+    #[serde(default)]
+    attempt: Option<String>,
     finished_at: String,
     tables: BTreeMap<String, TableStats>,
 }
@@ -117,10 +264,25 @@ pub enum ShardOutcome {
     },
 }
 
+#[derive(Clone)]
 struct ShardOf {
     name: String,
     index: u32,
     count: u32,
+    /// This attempt's folder name below `_shards/NAME/attempts/`.
+    attempt: String,
+    /// The shard was recorded by an earlier attempt: this one only completes the commit.
+    recorded: bool,
+}
+
+/// The test hook of the fault tests: with `ECRGC_FAULT=<point>` in the environment of a
+/// debug build, the process exits at once (status 86) at that point, as a killed process
+/// would stop. Release builds ignore it.
+pub(crate) fn fault_point(point: &str) {
+    if cfg!(debug_assertions) && std::env::var("ECRGC_FAULT").is_ok_and(|v| v == point) {
+        eprintln!("ECRGC_FAULT={point}: exiting here");
+        std::process::exit(86);
+    }
 }
 
 struct TableTask {
@@ -138,8 +300,6 @@ pub struct RunWriter {
     origin: String,
     started_at: i64,
     tables: BTreeMap<String, TableTask>,
-    /// First part of every file name: shards of one run write to the same folders.
-    file_prefix: String,
     shard: Option<ShardOf>,
 }
 
@@ -154,33 +314,37 @@ impl RunWriter {
             origin: origin.to_owned(),
             started_at,
             tables: BTreeMap::new(),
-            file_prefix: "part".to_owned(),
             shard: None,
         }
     }
 
     /// Starts (or joins) shard `index` of `count` of the run called `name`. The first shard
-    /// to start fixes the run id and snapshot time for all of them (create-if-absent), so
-    /// shards started at different moments still write one run.
+    /// to start fixes the run id, the snapshot time and the scope for all of them
+    /// (create-if-absent), so shards started at different moments still write one run; a
+    /// shard whose `scope` differs from the pinned one is refused. A shard recorded before
+    /// is refused too, unless every shard is recorded and the marker is missing: then the
+    /// writer only completes the commit ([`RunWriter::shard_already_recorded`]).
     pub(crate) async fn new_shard(
         store: Store,
         name: &str,
         snapshot_time: i64,
         origin: &str,
-        index: u32,
-        count: u32,
+        (index, count): (u32, u32),
+        scope: &ShardScope,
     ) -> Result<Self> {
         let invalid = |reason: String| StoreError::InvalidShard {
             name: name.to_owned(),
             reason,
         };
         if name.is_empty()
+            || name.starts_with('.')
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         {
             return Err(invalid(
-                "a run name is letters, digits, '-', '_' and '.'".into(),
+                "a run name is letters, digits, '-', '_' and '.', and does not start with '.'"
+                    .into(),
             ));
         }
         if index == 0 || index > count {
@@ -193,6 +357,7 @@ impl RunWriter {
             count,
             started_at,
             origin: origin.to_owned(),
+            scope: Some(scope.clone()),
         };
         let path = store.path(&[SHARD_DIR, name, "plan.json"]);
         let body =
@@ -218,18 +383,37 @@ impl RunWriter {
                 plan.count
             )));
         }
+        if let Some(pinned) = &plan.scope
+            && let Some(why) = scope.difference(pinned)
+        {
+            return Err(invalid(format!(
+                "shard {index}/{count} does not match the run's plan ({path}): {why}; every \
+                 shard of a run must use the same configuration and see the same accounts, so \
+                 start a new run under a new name"
+            )));
+        }
         if store.run(&plan.run_id).await?.is_some() {
             return Err(invalid(format!(
                 "its run {} is already committed; give every run its own name",
                 plan.run_id
             )));
         }
-        let record = store.path(&[SHARD_DIR, name, &format!("{index}of{count}.json")]);
-        if store.object_store().head(&record).await.is_ok() {
+        let records = read_records(&store, name, count).await?;
+        let recorded = records.iter().any(|r| r.index == index);
+        if recorded && records.len() < count as usize {
             return Err(invalid(format!(
-                "shard {index}/{count} has already finished"
+                "shard {index}/{count} has already finished ({} of {count} shards are in; the \
+                 last one to finish commits)",
+                records.len()
             )));
         }
+        let attempt = format!(
+            "{index}of{count}-{}",
+            new_run_id(snapshot_time, started_at)
+                .rsplit('-')
+                .next()
+                .unwrap_or("0")
+        );
         Ok(Self {
             store,
             run_id: plan.run_id,
@@ -238,13 +422,21 @@ impl RunWriter {
             origin: plan.origin,
             started_at: plan.started_at,
             tables: BTreeMap::new(),
-            file_prefix: format!("part-s{index:03}of{count:03}"),
             shard: Some(ShardOf {
                 name: name.to_owned(),
                 index,
                 count,
+                attempt,
+                recorded,
             }),
         })
+    }
+
+    /// Whether this shard was recorded by an earlier attempt while the run's marker is still
+    /// missing (a process died between the last record and the commit): nothing is to be
+    /// collected, and [`RunWriter::finish_shard`] only completes the commit.
+    pub fn shard_already_recorded(&self) -> bool {
+        self.shard.as_ref().is_some_and(|s| s.recorded)
     }
 
     /// The run's identifier: the snapshot time, sortable, plus a random suffix.
@@ -291,15 +483,17 @@ impl RunWriter {
     fn spawn_table(&self, def: TableDef) -> TableTask {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let store = self.store.clone();
-        let parts = partition_parts(def.name, &self.dt, &self.run_id);
+        // A shard's attempt writes to its own folder, outside the Hive layout; the commit
+        // moves the files of recorded attempts into the run's folders.
+        let folder: Vec<String> = match &self.shard {
+            Some(s) => attempt_folder(&s.name, &s.attempt)
+                .into_iter()
+                .chain([def.name.to_owned()])
+                .collect(),
+            None => partition_parts(def.name, &self.dt, &self.run_id).to_vec(),
+        };
         let schema = def.schema();
-        let handle = tokio::spawn(write_table(
-            store,
-            parts,
-            self.file_prefix.clone(),
-            def,
-            receiver,
-        ));
+        let handle = tokio::spawn(write_table(store, folder, def, receiver));
         TableTask {
             schema,
             sender,
@@ -324,71 +518,50 @@ impl RunWriter {
         self.write_marker(stats).await
     }
 
-    /// Finishes this shard's tables and records the shard as done. The shard that finds every
-    /// other shard done writes the `runs` row and commits the run; when two find it at the
-    /// same moment, the create-if-absent marker lets exactly one commit, and the other
-    /// reports the committed run.
+    /// Finishes this shard's tables and records the shard as done (the attempt's folder and
+    /// counts). The shard that finds every other shard done moves the recorded attempts' files
+    /// into the run's folders, writes the `runs` row and commits the run; when two find it at
+    /// the same moment, both move the same files to the same names, the create-if-absent
+    /// marker lets exactly one commit, and the other reports the committed run. A writer of
+    /// an already recorded shard ([`RunWriter::shard_already_recorded`]) only commits.
     pub async fn finish_shard(mut self, row: RunRow<'_>) -> Result<ShardOutcome> {
-        let shard = match &self.shard {
-            Some(s) => ShardOf {
-                name: s.name.clone(),
-                index: s.index,
-                count: s.count,
-            },
-            None => {
-                return Err(StoreError::WriterFailed {
-                    table: "runs".into(),
-                    reason: "finish_shard called on a run that is not sharded".into(),
+        let Some(shard) = self.shard.clone() else {
+            return Err(StoreError::WriterFailed {
+                table: "runs".into(),
+                reason: "finish_shard called on a run that is not sharded".into(),
+            });
+        };
+        if !shard.recorded {
+            let mut stats = self.finish_tables().await?;
+            // The runs table is the committer's: an empty part from every shard would only
+            // add files, so it is left out of the shard's record (and never moved).
+            stats.remove(RunsBuilder::NAME);
+            let record = ShardRecord {
+                index: shard.index,
+                count: shard.count,
+                attempt: Some(shard.attempt.clone()),
+                finished_at: rfc3339(chrono::Utc::now().timestamp_micros()),
+                tables: stats,
+            };
+            let path = record_path(&self.store, &shard.name, shard.index, shard.count);
+            let body =
+                serde_json::to_vec_pretty(&record).map_err(|source| StoreError::CorruptMarker {
+                    path: path.to_string(),
+                    source,
+                })?;
+            fault_point("before_shard_record");
+            if !put_if_absent(&self.store, &path, body).await? {
+                return Err(StoreError::InvalidShard {
+                    name: shard.name.clone(),
+                    reason: format!("shard {}/{} has already finished", shard.index, shard.count),
                 });
             }
-        };
-        let mut stats = self.finish_tables().await?;
-        // The runs table is the committer's: an empty part from every shard would only add
-        // files, so it is dropped from the shard's record (its empty file stays harmless).
-        stats.remove(RunsBuilder::NAME);
-        let record = ShardRecord {
-            index: shard.index,
-            count: shard.count,
-            finished_at: rfc3339(chrono::Utc::now().timestamp_micros()),
-            tables: stats,
-        };
-        let dir = [SHARD_DIR, shard.name.as_str()];
-        let path = self.store.path(&[
-            dir[0],
-            dir[1],
-            &format!("{}of{}.json", shard.index, shard.count),
-        ]);
-        let body =
-            serde_json::to_vec_pretty(&record).map_err(|source| StoreError::CorruptMarker {
-                path: path.to_string(),
-                source,
-            })?;
-        if !put_if_absent(&self.store, &path, body).await? {
-            return Err(StoreError::InvalidShard {
-                name: shard.name.clone(),
-                reason: format!("shard {}/{} has already finished", shard.index, shard.count),
-            });
+            fault_point("after_shard_record");
+        } else {
+            // Nothing was written by this attempt; its writer tasks were never started.
+            self.tables.clear();
         }
-        let mut records = Vec::new();
-        for i in 1..=shard.count {
-            let p = self
-                .store
-                .path(&[dir[0], dir[1], &format!("{i}of{}.json", shard.count)]);
-            match self.store.object_store().get(&p).await {
-                Ok(got) => {
-                    let bytes = got.bytes().await?;
-                    let r: ShardRecord = serde_json::from_slice(&bytes).map_err(|source| {
-                        StoreError::CorruptMarker {
-                            path: p.to_string(),
-                            source,
-                        }
-                    })?;
-                    records.push(r);
-                }
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let records = read_records(&self.store, &shard.name, shard.count).await?;
         if records.len() < shard.count as usize {
             return Ok(ShardOutcome::Waiting {
                 done: records.len() as u32,
@@ -398,7 +571,11 @@ impl RunWriter {
         if let Some(m) = self.store.run(&self.run_id).await? {
             return Ok(ShardOutcome::Committed(m));
         }
-        // Every shard is in: write the runs row under a name of its own, then commit.
+        // Every shard is in: the recorded attempts' files into the run's folders, the runs
+        // row under a name of its own, then the marker.
+        for r in &records {
+            self.adopt_attempt(&shard.name, r).await?;
+        }
         let mut runs = RunsBuilder::new(&self.run_id, self.snapshot_time, 1);
         runs.append(RunRow {
             started_at: self.started_at,
@@ -431,6 +608,7 @@ impl RunWriter {
                 bytes: runs_bytes,
             },
         );
+        fault_point("before_shard_commit");
         match self.write_marker(totals).await {
             Ok(m) => Ok(ShardOutcome::Committed(m)),
             Err(StoreError::AlreadyCommitted(id)) => match self.store.run(&id).await? {
@@ -439,6 +617,55 @@ impl RunWriter {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Moves the files of a recorded attempt into the run's partition folders. A file already
+    /// moved (by an earlier commit that died, or by a concurrent one) is found at its
+    /// destination; a file at neither place fails the commit, since the run would miss rows.
+    async fn adopt_attempt(&self, name: &str, record: &ShardRecord) -> Result<()> {
+        let Some(attempt) = &record.attempt else {
+            // Written before attempts had folders: the files are in the run's folders.
+            return Ok(());
+        };
+        let os = self.store.object_store();
+        for (table, stats) in &record.tables {
+            let mut from_parts = attempt_folder(name, attempt);
+            from_parts.push(table.clone());
+            let to_parts = partition_parts(table, &self.dt, &self.run_id);
+            for i in 0..stats.files {
+                let file = format!("part-{i:05}.parquet");
+                let from: Vec<&str> = from_parts
+                    .iter()
+                    .map(String::as_str)
+                    .chain([file.as_str()])
+                    .collect();
+                let from = self.store.path(&from);
+                let moved = format!(
+                    "part-s{:03}of{:03}-{i:05}.parquet",
+                    record.index, record.count
+                );
+                let to =
+                    self.store
+                        .path(&[&to_parts[0], &to_parts[1], &to_parts[2], moved.as_str()]);
+                match os.rename(&from, &to).await {
+                    Ok(()) => {}
+                    Err(object_store::Error::NotFound { .. }) => {
+                        if os.head(&to).await.is_err() {
+                            return Err(StoreError::InvalidShard {
+                                name: name.to_owned(),
+                                reason: format!(
+                                    "the recorded file {from} of shard {}/{} is missing, and \
+                                     {to} does not exist either; the run cannot be committed",
+                                    record.index, record.count
+                                ),
+                            });
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn finish_tables(&mut self) -> Result<BTreeMap<String, TableStats>> {
@@ -457,6 +684,21 @@ impl RunWriter {
     }
 
     async fn write_marker(&self, stats: BTreeMap<String, TableStats>) -> Result<RunMarker> {
+        // On a local store the run's files reach the disk before the marker that makes them
+        // visible.
+        if self.store.base_url().scheme() == "file" {
+            for table in stats.keys() {
+                let parts = partition_parts(table, &self.dt, &self.run_id);
+                let prefix = self.store.path(&[&parts[0], &parts[1], &parts[2]]);
+                let files: Vec<_> = futures::TryStreamExt::try_collect(
+                    self.store.object_store().list(Some(&prefix)),
+                )
+                .await?;
+                for f in files {
+                    self.store.sync_local(&f.location)?;
+                }
+            }
+        }
         let marker = RunMarker {
             format: MARKER_FORMAT,
             run_id: self.run_id.clone(),
@@ -501,7 +743,10 @@ pub(crate) async fn put_if_absent(
         .put_opts(path, PutPayload::from(body), create)
         .await
     {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            store.sync_local(path)?;
+            Ok(true)
+        }
         Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
@@ -531,8 +776,7 @@ fn writer_properties() -> WriterProperties {
 
 async fn write_table(
     store: Store,
-    parts: [String; 3],
-    file_prefix: String,
+    folder: Vec<String>,
     def: TableDef,
     mut receiver: mpsc::Receiver<RecordBatch>,
 ) -> Result<TableStats> {
@@ -540,8 +784,13 @@ async fn write_table(
     let mut stats = TableStats::default();
     let mut writer: Option<(AsyncArrowWriter<BufWriter>, usize)> = None;
     let open = |index: u64| -> Result<AsyncArrowWriter<BufWriter>> {
-        let file = format!("{file_prefix}-{index:05}.parquet");
-        let path = store.path(&[&parts[0], &parts[1], &parts[2], &file]);
+        let file = format!("part-{index:05}.parquet");
+        let parts: Vec<&str> = folder
+            .iter()
+            .map(String::as_str)
+            .chain([file.as_str()])
+            .collect();
+        let path = store.path(&parts);
         let object = BufWriter::new(store.object_store(), path);
         Ok(AsyncArrowWriter::try_new(
             object,
@@ -580,6 +829,42 @@ async fn write_table(
         w.close().await?;
     }
     Ok(stats)
+}
+
+/// The folder of one attempt of a shard, as path parts below the store root.
+fn attempt_folder(name: &str, attempt: &str) -> Vec<String> {
+    vec![
+        SHARD_DIR.to_owned(),
+        name.to_owned(),
+        "attempts".to_owned(),
+        attempt.to_owned(),
+    ]
+}
+
+fn record_path(store: &Store, name: &str, index: u32, count: u32) -> object_store::path::Path {
+    store.path(&[SHARD_DIR, name, &format!("{index}of{count}.json")])
+}
+
+/// The records of the shards of `name` that are in, by index.
+async fn read_records(store: &Store, name: &str, count: u32) -> Result<Vec<ShardRecord>> {
+    let mut records = Vec::new();
+    for i in 1..=count {
+        let p = record_path(store, name, i, count);
+        match store.object_store().get(&p).await {
+            Ok(got) => {
+                let bytes = got.bytes().await?;
+                let r: ShardRecord =
+                    serde_json::from_slice(&bytes).map_err(|source| StoreError::CorruptMarker {
+                        path: p.to_string(),
+                        source,
+                    })?;
+                records.push(r);
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(records)
 }
 
 /// `20261121T030000Z-1a2b3c`: sortable by snapshot time, unique by the suffix.

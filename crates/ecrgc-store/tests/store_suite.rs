@@ -2,7 +2,7 @@
 //! in-memory, S3 on a moto server), so backends cannot drift.
 
 use ecrgc_model::{ImageTagRow, ImageTagsBuilder, RunRow, all_tables};
-use ecrgc_store::{ShardOutcome, Store, StoreError};
+use ecrgc_store::{ShardOutcome, ShardScope, Store, StoreError};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -17,6 +17,16 @@ fn run_row() -> RunRow<'static> {
         tool_version: "0",
         config_hash: None,
         demo_seed: None,
+    }
+}
+
+fn scope() -> ShardScope {
+    ShardScope {
+        config_hash: "c0ffee".into(),
+        accounts: vec!["111111111111".into(), "222222222222".into()],
+        registry_accounts: vec!["111111111111".into()],
+        regions: vec!["eu-west-1".into()],
+        sources: vec!["ecr".into(), "ecs".into()],
     }
 }
 
@@ -178,7 +188,7 @@ async fn bad_writes_are_refused(store: Store) {
 
 async fn sharded_run_commits_when_the_last_shard_finishes(store: Store) {
     let mut first = store
-        .begin_shard("nightly", NOW, "test", 1, 2)
+        .begin_shard("nightly", NOW, "test", (1, 2), &scope())
         .await
         .expect("shard 1 starts");
     let run_id = first.run_id().to_owned();
@@ -200,13 +210,13 @@ async fn sharded_run_commits_when_the_last_shard_finishes(store: Store) {
     );
 
     let err = store
-        .begin_shard("nightly", NOW, "test", 1, 3)
+        .begin_shard("nightly", NOW, "test", (1, 3), &scope())
         .await
         .err()
         .expect("another shard count is refused");
     assert!(matches!(err, StoreError::InvalidShard { .. }), "{err}");
     let err = store
-        .begin_shard("nightly", NOW, "test", 1, 2)
+        .begin_shard("nightly", NOW, "test", (1, 2), &scope())
         .await
         .err()
         .expect("a finished shard cannot run again");
@@ -214,7 +224,7 @@ async fn sharded_run_commits_when_the_last_shard_finishes(store: Store) {
 
     // Started a day later, shard 2 still writes the run shard 1 fixed.
     let mut second = store
-        .begin_shard("nightly", NOW + DAY, "test", 2, 2)
+        .begin_shard("nightly", NOW + DAY, "test", (2, 2), &scope())
         .await
         .expect("shard 2 starts");
     assert_eq!(second.run_id(), run_id);
@@ -245,7 +255,7 @@ async fn sharded_run_commits_when_the_last_shard_finishes(store: Store) {
     );
 
     let err = store
-        .begin_shard("nightly", NOW, "test", 2, 2)
+        .begin_shard("nightly", NOW, "test", (2, 2), &scope())
         .await
         .err()
         .expect("a committed run is never reopened");
@@ -253,7 +263,7 @@ async fn sharded_run_commits_when_the_last_shard_finishes(store: Store) {
     assert!(err.to_string().contains("already committed"), "{err}");
     for bad in ["", "a/b", "../x"] {
         let err = store
-            .begin_shard(bad, NOW, "test", 1, 1)
+            .begin_shard(bad, NOW, "test", (1, 1), &scope())
             .await
             .err()
             .expect(bad);
@@ -262,6 +272,162 @@ async fn sharded_run_commits_when_the_last_shard_finishes(store: Store) {
             "{bad}: {err}"
         );
     }
+}
+
+async fn a_shard_of_another_scope_is_refused(store: Store) {
+    let first = store
+        .begin_shard("nightly", NOW, "test", (1, 2), &scope())
+        .await
+        .expect("shard 1 starts");
+    drop(first);
+    let mut joined = scope();
+    joined.accounts.push("333333333333".into());
+    let err = store
+        .begin_shard("nightly", NOW, "test", (2, 2), &joined)
+        .await
+        .err()
+        .expect("an account list that differs is refused");
+    assert!(matches!(err, StoreError::InvalidShard { .. }), "{err}");
+    assert!(
+        err.to_string().contains("accounts differ") && err.to_string().contains("333333333333"),
+        "{err}"
+    );
+    let other = ShardScope {
+        config_hash: "other".into(),
+        ..scope()
+    };
+    let err = store
+        .begin_shard("nightly", NOW, "test", (2, 2), &other)
+        .await
+        .err()
+        .expect("another configuration is refused");
+    assert!(err.to_string().contains("configuration differs"), "{err}");
+    let regions = ShardScope {
+        regions: vec!["us-east-1".into()],
+        ..scope()
+    };
+    let err = store
+        .begin_shard("nightly", NOW, "test", (2, 2), &regions)
+        .await
+        .err()
+        .expect("other regions are refused");
+    assert!(err.to_string().contains("regions differ"), "{err}");
+}
+
+async fn a_crashed_attempt_is_never_read_and_a_lost_commit_is_completed(store: Store) {
+    // Attempt 1 of shard 1 writes 5 rows and dies before its record.
+    let mut crashed = store
+        .begin_shard("nightly", NOW, "test", (1, 2), &scope())
+        .await
+        .expect("shard 1 starts");
+    let run_id = crashed.run_id().to_owned();
+    crashed
+        .write("image_tags", tags(&run_id, NOW, 5))
+        .await
+        .expect("write");
+    drop(crashed);
+    // Attempt 2 of shard 1 writes 3 rows and finishes; shard 2 writes 4 and commits.
+    for (index, rows) in [(1, 3), (2, 4)] {
+        let mut shard = store
+            .begin_shard("nightly", NOW, "test", (index, 2), &scope())
+            .await
+            .expect("shard starts");
+        assert!(!shard.shard_already_recorded());
+        shard
+            .write("image_tags", tags(&run_id, NOW, rows))
+            .await
+            .expect("write");
+        shard.finish_shard(run_row()).await.expect("finishes");
+    }
+    let marker = store.run(&run_id).await.expect("list").expect("committed");
+    assert_eq!(marker.tables["image_tags"].rows, 7);
+    assert_eq!(
+        read_rows(&store, &marker.table_parts("image_tags")).await,
+        7,
+        "the crashed attempt's rows are not in the run"
+    );
+    // The marker is lost after every shard was recorded (as if the committer died before
+    // writing it): starting any shard again completes the commit, with the same rows.
+    let marker_path = store.path(&["_runs", &format!("{run_id}.json")]);
+    store
+        .object_store()
+        .delete(&marker_path)
+        .await
+        .expect("delete");
+    assert!(store.latest_run().await.expect("list").is_none());
+    let again = store
+        .begin_shard("nightly", NOW, "test", (2, 2), &scope())
+        .await
+        .expect("a recorded shard of an uncommitted run may start again");
+    assert!(again.shard_already_recorded());
+    match again.finish_shard(run_row()).await.expect("commits") {
+        ShardOutcome::Committed(m) => assert_eq!(m.run_id, run_id),
+        other => panic!("the run is committed: {other:?}"),
+    }
+    let marker = store.run(&run_id).await.expect("list").expect("committed");
+    assert_eq!(
+        read_rows(&store, &marker.table_parts("image_tags")).await,
+        7,
+        "every row once"
+    );
+}
+
+async fn a_damaged_or_unsafe_marker_is_skipped_by_name(store: Store) {
+    let mut run = store.begin_run(NOW, "test");
+    let id = run.run_id().to_owned();
+    run.write("image_tags", tags(&id, NOW, 2))
+        .await
+        .expect("write");
+    let good = run.commit(run_row()).await.expect("commit");
+    store
+        .put_object(&["_runs", "broken.json"], b"{not json".to_vec())
+        .await
+        .expect("put");
+    let mut evil = serde_json::to_value(&good).expect("json");
+    evil["run_id"] = "../x".into();
+    store
+        .put_object(
+            &["_runs", "x.json"],
+            serde_json::to_vec(&evil).expect("json"),
+        )
+        .await
+        .expect("put");
+    let mut other_day = serde_json::to_value(&good).expect("json");
+    other_day["run_id"] = "r2".into();
+    other_day["dt"] = "2020-01-01/../..".into();
+    store
+        .put_object(
+            &["_runs", "r2.json"],
+            serde_json::to_vec(&other_day).expect("json"),
+        )
+        .await
+        .expect("put");
+    let (runs, skipped) = store.committed_runs_checked().await.expect("listing works");
+    assert_eq!(
+        runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        vec![id.as_str()]
+    );
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(
+        skipped.iter().any(|s| s.contains("broken.json")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("x.json") && s.contains("\"../x\"")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.contains("r2.json") && s.contains("dt")),
+        "{skipped:?}"
+    );
+    assert_eq!(
+        store.latest_run().await.expect("list").map(|r| r.run_id),
+        Some(id)
+    );
 }
 
 macro_rules! suite {
@@ -297,6 +463,24 @@ macro_rules! suite {
             async fn sharded_run_commits_when_the_last_shard_finishes() {
                 let Some((store, _guard)) = $make else { return };
                 super::sharded_run_commits_when_the_last_shard_finishes(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_shard_of_another_scope_is_refused() {
+                let Some((store, _guard)) = $make else { return };
+                super::a_shard_of_another_scope_is_refused(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_crashed_attempt_is_never_read_and_a_lost_commit_is_completed() {
+                let Some((store, _guard)) = $make else { return };
+                super::a_crashed_attempt_is_never_read_and_a_lost_commit_is_completed(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_damaged_or_unsafe_marker_is_skipped_by_name() {
+                let Some((store, _guard)) = $make else { return };
+                super::a_damaged_or_unsafe_marker_is_skipped_by_name(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,11 +156,15 @@ pub struct DemoArgs {
 pub struct CollectArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The snapshot time the run records (RFC 3339) [default: the current time].
+    /// The snapshot time the run records (RFC 3339) [default: the current time]; at most
+    /// 300 s ahead of this machine's clock (exit 2 otherwise).
     #[arg(long, value_name = "TS")]
     pub now: Option<String>,
     /// Collect only shard I of N of the accounts (sorted by id, every N-th one); the last
-    /// shard to finish commits the run. Needs --run-name.
+    /// shard to finish commits the run. Needs --run-name. The first shard pins the
+    /// configuration's hash, the accounts, regions and sources; a shard that differs is
+    /// refused (exit 2). Re-running any shard of a run whose shards are all recorded but
+    /// which is not committed completes the commit.
     #[arg(long, value_name = "I/N", requires = "run_name")]
     pub shard: Option<String>,
     /// The name every shard of one run shares, e.g. nightly-2026-11-21; the first shard to
@@ -195,7 +199,10 @@ pub struct PlanArgs {
     /// Output folder for the reports and the manifest.
     #[arg(long, value_name = "DIR", default_value = "./ecrgc-out")]
     pub out: PathBuf,
-    /// Plan this committed run instead of the latest.
+    /// Plan this committed run instead of the latest. The latest is the newest run whose
+    /// snapshot time is at most 300 s ahead of this machine's clock (later ones are ignored
+    /// with a warning) and, when the store holds collected runs, the newest collected one: a
+    /// demo run never becomes the latest of such a store.
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<String>,
     /// Run only these rules (repeatable) [default: every rule].

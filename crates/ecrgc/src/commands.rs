@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use ecrgc_collect::demo::{DemoOptions, generate};
 use ecrgc_config::Config;
 use ecrgc_engine::{Catalog, Params, Planner, SqlKind};
-use ecrgc_model::time::{DAY, Micros, parse_rfc3339};
+use ecrgc_model::time::{DAY, MAX_CLOCK_SKEW_SECONDS, Micros, parse_rfc3339};
 use ecrgc_report::{PlanContext, write_plan};
 use ecrgc_store::{RunMarker, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -99,13 +99,22 @@ impl Chosen {
         Self::pick_among(store, store.committed_runs().await?, run, config)
     }
 
-    /// Picks `run` among runs already listed.
+    /// Picks `run` among runs already listed. Without `run`, the latest is chosen among the
+    /// runs whose snapshot time is not in the future of the machine's clock (beyond
+    /// [`MAX_CLOCK_SKEW_SECONDS`]; the others are ignored with a warning, so a run made with
+    /// a wrong `--now` cannot stay "latest" for good), and among collected runs when the
+    /// store holds any: a demo run never becomes the latest run of a store with collected
+    /// runs, nor part of their history.
     fn pick_among(
         store: &Store,
         all: Vec<RunMarker>,
         run: Option<&str>,
         config: &Config,
     ) -> Result<Self> {
+        let all = match run {
+            Some(_) => all,
+            None => current_runs(all, chrono::Utc::now().timestamp_micros()),
+        };
         let found = match run {
             Some(id) => all.iter().find(|r| r.run_id == id).cloned(),
             None => all.last().cloned(),
@@ -128,17 +137,52 @@ impl Chosen {
             i64::from(config.rules.history_days),
             DAY,
         );
+        let demo = chosen.origin == DEMO_ORIGIN;
         let history = all
             .into_iter()
             .filter(|r| {
                 r.snapshot_time_micros >= window_start
                     && r.snapshot_time_micros <= chosen.snapshot_time_micros
+                    && (demo || r.origin != DEMO_ORIGIN)
             })
             .collect();
         Ok(Self {
             run: chosen,
             history,
         })
+    }
+}
+
+/// The `origin` of the runs `ecrgc demo` writes.
+const DEMO_ORIGIN: &str = "demo";
+
+/// The runs a plan may choose as the latest, oldest first: those whose snapshot time is at
+/// most [`MAX_CLOCK_SKEW_SECONDS`] ahead of `real_now` (the others are named in a warning),
+/// and only the collected ones when there are any.
+fn current_runs(all: Vec<RunMarker>, real_now: Micros) -> Vec<RunMarker> {
+    let limit = real_now.saturating_add(MAX_CLOCK_SKEW_SECONDS * 1_000_000);
+    let (current, future): (Vec<RunMarker>, Vec<RunMarker>) = all
+        .into_iter()
+        .partition(|r| r.snapshot_time_micros <= limit);
+    for r in &future {
+        eprintln!(
+            "warning: ignoring run {} ({}): its snapshot time {} is in the future of this \
+             machine's clock ({}, {MAX_CLOCK_SKEW_SECONDS} s of skew allowed); plan it with \
+             --run {} if that is really meant",
+            r.run_id,
+            r.origin,
+            r.snapshot_time,
+            ecrgc_model::time::rfc3339(real_now),
+            r.run_id
+        );
+    }
+    if current.iter().any(|r| r.origin != DEMO_ORIGIN) {
+        current
+            .into_iter()
+            .filter(|r| r.origin != DEMO_ORIGIN)
+            .collect()
+    } else {
+        current
     }
 }
 
@@ -362,6 +406,19 @@ async fn collect(args: CollectArgs) -> Result<()> {
     })?;
     let config = load_config(Some(config_path))?;
     let now = parse_now(args.now.as_deref())?;
+    // A snapshot describes what exists now: one dated in the future would become the
+    // store's latest run for as long as the future lasts.
+    let real_now = chrono::Utc::now().timestamp_micros();
+    if now > real_now.saturating_add(MAX_CLOCK_SKEW_SECONDS * 1_000_000) {
+        return Err(bad_input(format!(
+            "invalid --now {:?}: it is {} s in the future of this machine's clock ({}); \
+             collect records what exists now, so at most {MAX_CLOCK_SKEW_SECONDS} s ahead \
+             is accepted",
+            args.now.as_deref().unwrap_or_default(),
+            (now - real_now) / 1_000_000,
+            ecrgc_model::time::rfc3339(real_now)
+        )));
+    }
     let shard = match &args.shard {
         Some(s) => Some(s.parse::<Shard>().map_err(bad_input)?),
         None => None,

@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 use aws_sdk_config::Client;
 use aws_sdk_config::types::{AggregatedSourceStatusType, AggregatedSourceType};
 use ecrgc_aws::Failure;
+use ecrgc_aws::pages::TokenGuard;
 use ecrgc_model::time::{parse_rfc3339, rfc3339};
 use serde_json::Value;
 
@@ -58,6 +59,7 @@ pub(crate) async fn collect(
 ) -> Result<(), UnitError> {
     let mut malformed: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
     let mut token: Option<String> = None;
+    let mut guard = TokenGuard::new("config:SelectAggregateResourceConfig");
     loop {
         let page = unit
             .api
@@ -103,7 +105,7 @@ pub(crate) async fn collect(
             unit.ctx.progress.add_refs(item.containers.len() as u64);
         }
         unit.maybe_flush().await?;
-        token = page.next_token().map(str::to_owned);
+        token = guard.next(page.next_token())?;
         if token.is_none() {
             break;
         }
@@ -131,6 +133,7 @@ async fn source_statuses(
 ) -> Result<Vec<SourceStatus>, UnitError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
+    let mut guard = TokenGuard::new("config:DescribeConfigurationAggregatorSourcesStatus");
     loop {
         let page = unit
             .api
@@ -166,7 +169,7 @@ async fn source_statuses(
                 error,
             });
         }
-        token = page.next_token().map(str::to_owned);
+        token = guard.next(page.next_token())?;
         if token.is_none() {
             return Ok(out);
         }

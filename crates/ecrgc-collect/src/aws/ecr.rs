@@ -31,6 +31,7 @@ use std::collections::{BTreeSet, HashSet};
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, ImageStatusFilter};
 use ecrgc_aws::Failure;
+use ecrgc_aws::pages::TokenGuard;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
     ImageLayerRow, ImageRelationRow, ImageRow, ImageTagRow, ManifestReadRow, RepositoryPullerRow,
@@ -244,6 +245,7 @@ struct Reads {
 async fn list_repositories(api: &Api, ecr: &Client) -> Result<Vec<Repository>, Failure> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
+    let mut guard = TokenGuard::new("ecr:DescribeRepositories");
     loop {
         let page = api
             .call("ecr:DescribeRepositories", || {
@@ -267,7 +269,7 @@ async fn list_repositories(api: &Api, ecr: &Client) -> Result<Vec<Repository>, F
                     .unwrap_or_else(|| "MUTABLE".to_owned()),
             });
         }
-        token = page.next_token().map(str::to_owned);
+        token = guard.next(page.next_token())?;
         if token.is_none() {
             return Ok(out);
         }
@@ -395,6 +397,7 @@ async fn repository_layers(
 async fn describe_images(api: &Api, ecr: &Client, repo: &str) -> Result<Vec<Image>, Failure> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
+    let mut guard = TokenGuard::new("ecr:DescribeImages");
     // DescribeImages lists ACTIVE images only unless asked for ANY; archived images must be
     // in the snapshot too (they are protected, and they still cost storage).
     let any_status = DescribeImagesFilter::builder()
@@ -432,7 +435,7 @@ async fn describe_images(api: &Api, ecr: &Client, repo: &str) -> Result<Vec<Imag
                 tags,
             });
         }
-        token = page.next_token().map(str::to_owned);
+        token = guard.next(page.next_token())?;
         if token.is_none() {
             break;
         }

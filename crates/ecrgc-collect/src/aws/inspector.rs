@@ -32,6 +32,7 @@ use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter,
 };
 use ecrgc_aws::Failure;
+use ecrgc_aws::pages::TokenGuard;
 use ecrgc_model::{InspectorConfigurationRow, InspectorCoverageRow};
 
 use super::unit::{SideUnit, Unit, UnitError, micros};
@@ -103,6 +104,7 @@ async fn coverage(unit: &mut Unit, inspector: &Client) -> Result<(), UnitError> 
         .account_id(account_filter)
         .build();
     let mut token: Option<String> = None;
+    let mut guard = TokenGuard::new("inspector2:ListCoverage");
     loop {
         let page = unit
             .api
@@ -146,7 +148,7 @@ async fn coverage(unit: &mut Unit, inspector: &Client) -> Result<(), UnitError> 
             unit.items += 1;
         }
         unit.maybe_flush().await?;
-        token = page.next_token().map(str::to_owned);
+        token = guard.next(page.next_token())?;
         if token.is_none() {
             return Ok(());
         }

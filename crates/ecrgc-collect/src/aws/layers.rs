@@ -23,6 +23,7 @@ use std::fmt;
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::ImageIdentifier;
 use ecrgc_aws::Failure;
+use ecrgc_aws::pages::TokenGuard;
 use serde_json::Value;
 
 use super::unit::Api;
@@ -301,6 +302,7 @@ pub(crate) async fn pull_time_excluded(
     principal: &str,
 ) -> Result<bool, Failure> {
     let mut token: Option<String> = None;
+    let mut guard = TokenGuard::new("ecr:ListPullTimeUpdateExclusions");
     loop {
         let page = api
             .call("ecr:ListPullTimeUpdateExclusions", || {
@@ -316,7 +318,7 @@ pub(crate) async fn pull_time_excluded(
         {
             return Ok(true);
         }
-        token = page.next_token().map(str::to_owned);
+        token = guard.next(page.next_token())?;
         if token.is_none() {
             return Ok(false);
         }

@@ -47,7 +47,7 @@ use ecrgc_model::{
     CollectionCoverageBuilder, CollectionCoverageRow, CollectionScopeBuilder, CollectionScopeRow,
     RunRow,
 };
-use ecrgc_store::{RunMarker, ShardOutcome, Store};
+use ecrgc_store::{RunMarker, ShardOutcome, ShardScope, Store};
 use futures::StreamExt;
 
 pub use progress::{CollectProgress, ProgressSnapshot};
@@ -132,6 +132,10 @@ struct Scope {
     organization: Option<String>,
     /// Its ACTIVE accounts.
     members: BTreeSet<String>,
+    /// Every account of the run and its registry accounts, before a shard took its part:
+    /// what a sharded run pins.
+    all_accounts: Vec<String>,
+    all_registries: Vec<String>,
 }
 
 impl Scope {
@@ -193,14 +197,47 @@ pub async fn collect(
     let scope = scope(config, &aws, options.shard).await?;
 
     // Start writing only now: a scope that cannot be read leaves nothing behind.
+    let config_hash = config.hash();
     let run = match (&options.shard, &options.run_name) {
         (Some(shard), Some(name)) => {
+            let pinned = shard_scope(config, &scope, &config_hash, options.layers);
             store
-                .begin_shard(name, options.now, "collect", shard.index, shard.count)
+                .begin_shard(
+                    name,
+                    options.now,
+                    "collect",
+                    (shard.index, shard.count),
+                    &pinned,
+                )
                 .await?
         }
         _ => store.begin_run(options.now, "collect"),
     };
+    if run.shard_already_recorded() {
+        // Every shard is recorded but the marker is missing (the committing process died):
+        // this shard collects nothing and completes the commit.
+        progress.set_phase("committing");
+        let run_id = run.run_id().to_owned();
+        let row = RunRow {
+            started_at: run.snapshot_time(),
+            origin: "collect",
+            tool_version: env!("CARGO_PKG_VERSION"),
+            config_hash: Some(&config_hash),
+            demo_seed: None,
+        };
+        let (committed, shards_done) = match run.finish_shard(row).await? {
+            ShardOutcome::Committed(m) => (Some(m), None),
+            ShardOutcome::Waiting { done, count } => (None, Some((done, count))),
+        };
+        return Ok(CollectReport {
+            run_id,
+            committed,
+            shards_done,
+            outcomes: Vec::new(),
+            api_calls: caller.totals().calls(),
+            throttles: caller.totals().throttles(),
+        });
+    }
     let run_id = run.run_id().to_owned();
     let now = run.snapshot_time();
     // Manifests an earlier run read are not read again (each read is a pull).
@@ -347,7 +384,6 @@ pub async fn collect(
     };
 
     progress.set_phase("committing");
-    let config_hash = config.hash();
     let row = RunRow {
         started_at: now,
         origin: "collect",
@@ -371,6 +407,37 @@ pub async fn collect(
         api_calls: caller.totals().calls(),
         throttles: caller.totals().throttles(),
     })
+}
+
+/// What every shard of a run must share: the configuration (by hash), the accounts before
+/// the split, the regions and the sources switched on (`--layers` included).
+fn shard_scope(config: &Config, scope: &Scope, config_hash: &str, layers: bool) -> ShardScope {
+    let s = &config.sources;
+    let mut sources: Vec<String> = [
+        ("ecr", true),
+        ("inspector", s.inspector),
+        ("ecs", s.ecs),
+        ("lambda", s.lambda),
+        ("ecr_layers", layers),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| name.to_owned())
+    .collect();
+    if let Some(a) = &s.config_aggregator {
+        sources.push(format!(
+            "config_aggregator {}/{}/{}",
+            a.account, a.region, a.name
+        ));
+    }
+    sources.sort();
+    ShardScope {
+        config_hash: config_hash.to_owned(),
+        accounts: scope.all_accounts.clone(),
+        registry_accounts: scope.all_registries.clone(),
+        regions: scope.regions.clone(),
+        sources,
+    }
 }
 
 async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope> {
@@ -404,6 +471,8 @@ async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope
     } else {
         config.org.registry_accounts.iter().cloned().collect()
     };
+    let all_accounts: Vec<String> = workloads.union(&registries).cloned().collect();
+    let all_registries: Vec<String> = registries.iter().cloned().collect();
     if let Some(shard) = shard {
         let all: BTreeSet<String> = workloads.union(&registries).cloned().collect();
         let mine: BTreeSet<String> = all
@@ -421,6 +490,8 @@ async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope
         regions: config.org.regions.clone(),
         organization,
         members,
+        all_accounts,
+        all_registries,
     })
 }
 
@@ -585,6 +656,8 @@ mod tests {
             regions: config.org.regions.clone(),
             organization: None,
             members: BTreeSet::new(),
+            all_accounts: Vec::new(),
+            all_registries: Vec::new(),
         };
         let sessions: BTreeMap<String, std::result::Result<AccountSession, Failure>> = scope
             .workloads

@@ -32,6 +32,14 @@ impl From<Failure> for UnitError {
     }
 }
 
+/// A listing abandoned by its [`TokenGuard`](ecrgc_aws::pages::TokenGuard) fails the unit
+/// like any other failed call: `token = guard.next(page.next_token())?` in a unit's loop.
+impl From<ecrgc_aws::pages::PageError> for UnitError {
+    fn from(e: ecrgc_aws::pages::PageError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
 impl From<SinkClosed> for UnitError {
     fn from(s: SinkClosed) -> Self {
         Self::Sink(s)

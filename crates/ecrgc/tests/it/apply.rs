@@ -594,3 +594,38 @@ fn archive_mode_archives_instead_of_deleting() {
     // worker-archived was archived before the plan and is not in the manifest.
     assert_eq!(archived.len(), planned.len() + 1);
 }
+
+/// A listing whose token repeats while the executor re-reads live references is a failed
+/// reading: nothing is deleted, and the apply ends instead of looping.
+#[test]
+fn a_repeating_page_token_in_a_reference_reading_deletes_nothing() {
+    let Some(p) = Planned::new(None, APPLY_SETTINGS) else {
+        return;
+    };
+    p.env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"page_size": {"ecs": 1},
+                "repeat_tokens": [{"service": "ecs", "operation": "ListTaskDefinitions"}]}),
+    );
+    let (config, manifest) = (s(&p.config), s(&p.manifest()));
+    let o = crate::collect::ecrgc_within(
+        &p.env,
+        &[
+            "apply", &manifest, "--config", &config, "--store", &p.store, "--yes",
+        ],
+        Duration::from_secs(180),
+    );
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(p.delete_calls().is_empty(), "nothing is deleted: {out}");
+    assert!(out.contains("reference_check_failed"), "{out}");
+    assert_eq!(o.status.code(), Some(3), "blocked, not failed: {out}");
+    let journal = std::fs::read_to_string(p.out.join("manifest.journal.jsonl")).expect("journal");
+    assert!(
+        journal.contains("pagination token repeated"),
+        "the journal says why: {journal}"
+    );
+}

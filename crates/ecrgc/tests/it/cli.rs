@@ -409,6 +409,131 @@ fn a_killed_run_is_invisible() {
     assert!(stderr(&o).contains("no committed run"), "{}", stderr(&o));
 }
 
+/// A damaged commit marker in a local store is named on stderr and skipped: `plan` and
+/// `query` still work on the other runs; a marker whose run id would climb out of the store
+/// is never used as a path.
+#[test]
+fn a_damaged_marker_is_named_and_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 2000, 1);
+    let store = dir.path().join("store");
+    let runs = store.join("_runs");
+    std::fs::write(
+        runs.join("20261120T000000Z-aaaaaa.json"),
+        b"{\"format\": 1, trunc",
+    )
+    .expect("write");
+    let good = walk(&runs)
+        .into_iter()
+        .find(|p| !p.ends_with("20261120T000000Z-aaaaaa.json"))
+        .expect("the demo's marker");
+    let mut evil: Value =
+        serde_json::from_slice(&std::fs::read(&good).expect("read")).expect("json");
+    evil["run_id"] = "../x".into();
+    std::fs::write(
+        runs.join("x.json"),
+        serde_json::to_vec(&evil).expect("json"),
+    )
+    .expect("write");
+    let s = store.to_str().expect("utf-8");
+    let out = dir.path().join("out2");
+    let o = ecrgc(&[
+        "plan",
+        "--store",
+        s,
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("20261120T000000Z-aaaaaa.json") && stderr(&o).contains("x.json"),
+        "both are named: {}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("\"../x\""), "{}", stderr(&o));
+    let o = ecrgc(&["query", "SELECT COUNT(*) AS n FROM runs", "--store", s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!dir.path().join("x").exists());
+}
+
+/// `collect --now` far in the future of the real clock is refused before anything is written.
+#[test]
+fn collect_refuses_a_snapshot_time_in_the_future() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ecrgc.toml");
+    std::fs::write(
+        &config,
+        "[org]\naccounts = [\"111111111111\"]\nregions = [\"eu-west-1\"]\n",
+    )
+    .expect("write");
+    let store = dir.path().join("store");
+    let ahead = (chrono::Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let o = ecrgc(&[
+        "collect",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--now",
+        &ahead,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--now") && stderr(&o).contains("in the future"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!store.exists(), "nothing is written");
+}
+
+/// A run whose snapshot lies in the future of the real clock never becomes the latest: `plan`
+/// ignores it with a warning and plans the newest run that is not.
+#[test]
+fn plan_ignores_a_run_from_the_future() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    demo(dir.path(), 2000, 1);
+    let store = dir.path().join("store");
+    let s = store.to_str().expect("utf-8");
+    let future = (chrono::Utc::now() + chrono::Duration::days(400))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let o = ecrgc(&[
+        "demo",
+        "--images",
+        "2000",
+        "--now",
+        &future,
+        "--store",
+        s,
+        "--out",
+        dir.path().join("future-out").to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("out2");
+    let o = ecrgc(&[
+        "plan",
+        "--store",
+        s,
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: ignoring run") && stderr(&o).contains("in the future"),
+        "{}",
+        stderr(&o)
+    );
+    let planned = read_json(&out.join("summary.json"))["run_id"].clone();
+    let first = read_json(&dir.path().join("out/summary.json"))["run_id"].clone();
+    assert_eq!(planned, first, "the run of the past is planned");
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];

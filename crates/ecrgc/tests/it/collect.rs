@@ -795,3 +795,334 @@ fn an_image_inspector_stopped_monitoring_is_of_unknown_use_to_the_usage_rules() 
     assert_eq!(prod["pull_date_rescan_mode"], "LAST_IN_USE_AT", "{prod}");
     assert_eq!(prod["inactive"], 0, "{prod}");
 }
+
+/// Runs `ecrgc` with `args` and fails the test when it is not done within `limit`: a listing
+/// that never ends must not hang the suite.
+pub(crate) fn ecrgc_within(env: &Env, args: &[&str], limit: std::time::Duration) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ECRGC_CONFIG")
+        .env_remove("ECRGC_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env.moto.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("ecrgc starts");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("kill");
+            let _ = child.wait();
+            panic!("ecrgc {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn a_repeating_page_token_is_a_coverage_gap_not_an_endless_loop() {
+    let Some(env) = Env::start(None) else { return };
+    // Every DescribeImages page of 111111111111/eu-west-1 after the first names itself as
+    // the next page.
+    env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"page_size": {"ecr": 1},
+                "repeat_tokens": [{"account_id": "111111111111", "region": "eu-west-1",
+                                   "service": "ecr", "operation": "DescribeImages"}]}),
+    );
+    let config = env.config("ecrgc.toml", CONFIG);
+    let (c, store) = (s(&config), s(&env.path("store")));
+    let collected = ecrgc_within(
+        &env,
+        &["collect", "--config", &c, "--store", &store, "--now", now()],
+        std::time::Duration::from_secs(180),
+    );
+    assert!(
+        collected.status.success(),
+        "collect commits the run with the gap: {}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    let gaps = env.ok(&[
+        "query",
+        "SELECT account_id, region, source, status, error FROM collection_coverage \
+         WHERE status <> 'ok' AND error LIKE '%pagination token repeated%'",
+        "--store",
+        &store,
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        gaps.contains("111111111111,eu-west-1,ecr,error"),
+        "the ECR unit records the abandoned listing: {gaps}"
+    );
+    assert!(gaps.contains("ecr:DescribeImages"), "{gaps}");
+    // The plan runs on the run with the gap.
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &s(&env.path("out")),
+    ]);
+}
+
+/// `ecrgc` with extra environment variables (the fault hook).
+fn ecrgc_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecrgc"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ECRGC_CONFIG")
+        .env_remove("ECRGC_STORE")
+        .env_remove("ECRGC_FAULT");
+    for (k, v) in env.moto.env() {
+        cmd.env(k, v);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("ecrgc runs")
+}
+
+/// Rows of a one-column CSV query answer, as numbers.
+fn count(env: &Env, store: &str, sql: &str) -> i64 {
+    let out = env.ok(&["query", sql, "--store", store, "--format", "csv"]);
+    out.lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("a row: {out}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("a number: {out}"))
+}
+
+#[test]
+fn a_shard_killed_between_its_record_and_the_marker_is_committed_by_a_rerun_with_every_row_once() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let (c, store) = (s(&config), s(&env.path("store")));
+    let shard = |i: &str, fault: &str| {
+        let vars: &[(&str, &str)] = if fault.is_empty() {
+            &[]
+        } else {
+            &[("ECRGC_FAULT", fault)]
+        };
+        ecrgc_with(
+            &env,
+            &[
+                "collect",
+                "--config",
+                &c,
+                "--store",
+                &store,
+                "--now",
+                now(),
+                "--shard",
+                i,
+                "--run-name",
+                "nightly",
+            ],
+            vars,
+        )
+    };
+    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    // Shard 1's first attempt dies with its files written but before its record: they must
+    // never be read. Its second attempt finishes.
+    let died = shard("1/2", "before_shard_record");
+    assert_eq!(died.status.code(), Some(86), "the fault hook fired");
+    let first = shard("1/2", "");
+    assert!(
+        stdout(&first).contains("1 of 2 shards"),
+        "{}",
+        stdout(&first)
+    );
+    // Shard 2 records itself and dies before the marker.
+    let killed = shard("2/2", "after_shard_record");
+    assert_eq!(
+        killed.status.code(),
+        Some(86),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let early = s(&env.path("early"));
+    let none = env.ecrgc(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &early,
+    ]);
+    assert!(!none.status.success(), "no run is committed yet");
+    // Re-running any shard completes the run without collecting again.
+    let rerun = shard("1/2", "");
+    assert!(
+        stdout(&rerun).contains("committed run"),
+        "{}\n{}",
+        stdout(&rerun),
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    // Every row exactly once: no image, reference or coverage row twice, and as many rows
+    // as the marker counts.
+    for (table, key) in [
+        (
+            "images",
+            "account_id, region, repository_name, image_digest",
+        ),
+        ("collection_coverage", "account_id, region, source"),
+        ("collection_scope", "account_id"),
+        ("runs", "run_id"),
+    ] {
+        let twice = count(
+            &env,
+            &store,
+            &format!(
+                "SELECT COUNT(*) AS n FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1)"
+            ),
+        );
+        assert_eq!(twice, 0, "{table}: rows written twice");
+    }
+    let images = count(&env, &store, "SELECT COUNT(*) AS n FROM images");
+    let refs = count(&env, &store, "SELECT COUNT(*) AS n FROM workload_refs");
+    let committed = stdout(&rerun);
+    assert!(
+        committed.contains(&format!("({images} images, {refs} workload references")),
+        "the marker counts what is read: {committed}"
+    );
+    // And the plan is the one of an unsharded run.
+    let out = env.path("out");
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &s(&out),
+    ]);
+    let wrong = mismatches(&env, &out, |_, e| e.to_owned());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_shard_that_sees_other_accounts_is_refused() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config(
+        "ecrgc.toml",
+        &CONFIG.replace(
+            "accounts = [\"111111111111\", \"222222222222\", \"333333333333\"]",
+            "discover = \"organizations\"",
+        ),
+    );
+    let (c, store) = (s(&config), s(&env.path("store")));
+    let shard = |i: &str| {
+        env.ecrgc(&[
+            "collect",
+            "--config",
+            &c,
+            "--store",
+            &store,
+            "--now",
+            now(),
+            "--shard",
+            i,
+            "--run-name",
+            "nightly",
+        ])
+    };
+    let first = shard("1/2");
+    assert!(first.status.success());
+    // An account joins the organization between the shards: no shard would collect it.
+    env.moto.post(
+        "/_ecrgc/seed",
+        &json!({"organization_accounts": [{"Id": "555555555555", "Name": "late", "Status": "ACTIVE"}]}),
+    );
+    let second = shard("2/2");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("accounts differ") && err.contains("555555555555"),
+        "the error names what differs: {err}"
+    );
+    let early = s(&env.path("early"));
+    let none = env.ecrgc(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &early,
+    ]);
+    assert!(!none.status.success(), "nothing is committed");
+}
+
+#[test]
+fn a_demo_run_never_becomes_the_latest_of_a_store_with_collected_runs() {
+    let Some(env) = Env::start(None) else { return };
+    let config = env.config("ecrgc.toml", CONFIG);
+    let (c, store) = (s(&config), s(&env.path("store")));
+    env.ok(&[
+        "collect",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        &at(-2),
+    ]);
+    // A demo written later into the same store, one hour newer than the collected run.
+    env.ok(&[
+        "demo",
+        "--images",
+        "500",
+        "--now",
+        &at(-1),
+        "--store",
+        &store,
+        "--out",
+        &s(&env.path("demo-out")),
+    ]);
+    let out = env.path("out");
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &s(&out),
+    ]);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    let origin = env.ok(&[
+        "query",
+        &format!(
+            "SELECT origin FROM runs WHERE run_id = '{}'",
+            summary["run_id"].as_str().expect("run_id")
+        ),
+        "--store",
+        &store,
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        origin.contains("collect"),
+        "the collected run is planned, not the newer demo: {origin}"
+    );
+}
