@@ -379,6 +379,10 @@ class Scenario:
         batch_image = self.uri("stopped-long-ago", "s1")
         batch = ecs.register_task_definition(family="private-batch", containerDefinitions=[
             {"name": "batch", "image": batch_image, "memory": 256}])["taskDefinition"]
+        # ECS lists a stopped task "for at least one hour" (ECS API Reference, ListTasks and
+        # DescribeTasks), with no upper bound: one stopped 2.9 days ago may still be listed,
+        # or long gone. Either way it must not protect its image past the rollback window;
+        # the rollback window rests on the task definition deregistered 2.9 days ago.
         stopped = ecs.run_task(cluster="etl", taskDefinition=batch["taskDefinitionArn"],
                                launchType="FARGATE")["tasks"][0]
         ecs.stop_task(cluster="etl", task=stopped["taskArn"], reason="Essential container in task exited")
