@@ -1210,6 +1210,11 @@ fn write_image(
     }
     if let Some((last, count)) = image.coverage {
         counts.add(account_id, region, "inspector");
+        let (scan_status, reason) = if image.coverage_active(repo) {
+            ("ACTIVE", "SUCCESSFUL")
+        } else {
+            ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED")
+        };
         t.coverage.append(InspectorCoverageRow {
             account_id,
             region,
@@ -1218,16 +1223,8 @@ fn write_image(
             last_in_use_at: last.map(|a| now - a),
             in_use_count: Some(count),
             image_pulled_at: image.pull_age.map(|a| now - a),
-            scan_status: if image.coverage_active(repo) {
-                "ACTIVE"
-            } else {
-                "INACTIVE"
-            },
-            scan_status_reason: Some(if image.coverage_active(repo) {
-                "SUCCESSFUL"
-            } else {
-                "SCAN_ELIGIBILITY_EXPIRED"
-            }),
+            scan_status,
+            scan_status_reason: Some(reason),
         });
     }
     for r in &image.refs {

@@ -259,6 +259,12 @@ impl Store {
     /// disk (fsync), so that a marker, record or journal line that was acknowledged survives
     /// a crash of the machine; object stores are durable once a put returns.
     pub(crate) fn sync_local(&self, path: &Path) -> Result<()> {
+        self.sync_local_all(std::slice::from_ref(path))
+    }
+
+    /// [`Store::sync_local`] for many files: each file, then each folder they share up to
+    /// the root once (a run's files share their table, date and run folders).
+    pub(crate) fn sync_local_all(&self, paths: &[Path]) -> Result<()> {
         if self.base_url.scheme() != "file" {
             return Ok(());
         }
@@ -270,16 +276,22 @@ impl Store {
                     source,
                 })
         };
-        let file = std::path::Path::new("/").join(path.as_ref());
-        sync(&file)?;
         let root = std::path::Path::new("/").join(self.root.as_ref());
-        let mut dir = file.parent();
-        while let Some(d) = dir {
-            sync(d)?;
-            if d == root || !d.starts_with(&root) {
-                break;
+        let mut folders = std::collections::BTreeSet::new();
+        for path in paths {
+            let file = std::path::Path::new("/").join(path.as_ref());
+            sync(&file)?;
+            let mut dir = file.parent().map(std::path::Path::to_path_buf);
+            while let Some(d) = dir {
+                let last = d == root || !d.starts_with(&root);
+                dir = d.parent().map(std::path::Path::to_path_buf);
+                if !folders.insert(d) || last {
+                    break;
+                }
             }
-            dir = d.parent();
+        }
+        for d in &folders {
+            sync(d)?;
         }
         Ok(())
     }

@@ -407,13 +407,7 @@ impl RunWriter {
                 records.len()
             )));
         }
-        let attempt = format!(
-            "{index}of{count}-{}",
-            new_run_id(snapshot_time, started_at)
-                .rsplit('-')
-                .next()
-                .unwrap_or("0")
-        );
+        let attempt = format!("{index}of{count}-{}", unique_suffix(started_at));
         Ok(Self {
             store,
             run_id: plan.run_id,
@@ -687,17 +681,17 @@ impl RunWriter {
         // On a local store the run's files reach the disk before the marker that makes them
         // visible.
         if self.store.base_url().scheme() == "file" {
+            let mut files = Vec::new();
             for table in stats.keys() {
                 let parts = partition_parts(table, &self.dt, &self.run_id);
                 let prefix = self.store.path(&[&parts[0], &parts[1], &parts[2]]);
-                let files: Vec<_> = futures::TryStreamExt::try_collect(
+                let listed: Vec<_> = futures::TryStreamExt::try_collect(
                     self.store.object_store().list(Some(&prefix)),
                 )
                 .await?;
-                for f in files {
-                    self.store.sync_local(&f.location)?;
-                }
+                files.extend(listed.into_iter().map(|f| f.location));
             }
+            self.store.sync_local_all(&files)?;
         }
         let marker = RunMarker {
             format: MARKER_FORMAT,
@@ -870,8 +864,12 @@ async fn read_records(store: &Store, name: &str, count: u32) -> Result<Vec<Shard
 /// `20261121T030000Z-1a2b3c`: sortable by snapshot time, unique by the suffix.
 fn new_run_id(snapshot_time: i64, started_at: i64) -> String {
     let t = ecrgc_model::time::from_micros(snapshot_time).format("%Y%m%dT%H%M%SZ");
-    // The suffix only has to separate runs of the same snapshot time: mix the wall clock
-    // with the process id and a process-wide counter.
+    format!("{t}-{}", unique_suffix(started_at))
+}
+
+/// Six hex digits that separate runs (and shard attempts) started at the same snapshot
+/// time: the wall clock mixed with the process id and a process-wide counter.
+fn unique_suffix(started_at: i64) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut x = (started_at as u64)
@@ -880,5 +878,5 @@ fn new_run_id(snapshot_time: i64, started_at: i64) -> String {
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;
-    format!("{t}-{:06x}", x & 0xff_ffff)
+    format!("{:06x}", x & 0xff_ffff)
 }
