@@ -281,8 +281,9 @@ mod tests {
 
     use super::*;
     use crate::approval::write_approval;
+    use crate::digest::items_sha256;
     use crate::header::{HeaderFields, PlanHeader, WhatIf};
-    use crate::record::{PlanItem, items_sha256};
+    use crate::record::PlanItem;
 
     #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
     struct Header {

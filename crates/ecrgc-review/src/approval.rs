@@ -22,7 +22,7 @@ use ecrgc_store::Store;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::record::hex;
+use crate::digest::hex;
 use crate::{Result, ReviewError};
 
 /// Where approvals live in the store.

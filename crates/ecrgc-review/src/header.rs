@@ -7,7 +7,7 @@ use ecrgc_model::time::{Micros, rfc3339};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::record::hex;
+use crate::digest::hex;
 
 /// How far a plan's clock (`--now`) may sit from the real clock, and a plan's times from the
 /// executor's clock, before the plan counts as a what-if (seconds): the one skew ecrgc allows

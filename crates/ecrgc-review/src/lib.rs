@@ -27,6 +27,7 @@
 
 mod admit;
 mod approval;
+mod digest;
 mod header;
 mod record;
 
@@ -34,13 +35,11 @@ pub use admit::{Admission, ApprovalPolicy, Gate, admit, read_record};
 pub use approval::{
     APPROVALS_FOLDER, Approval, approval_parts, principal_key, read_approvals, write_approval,
 };
+pub use digest::{header_id, hex, items_sha256};
 pub use header::{
     Binding, HeaderFields, MAX_CLOCK_SKEW_SECONDS, MAX_PLAN_LIFETIME_HOURS, PlanHeader, WhatIf,
 };
-pub use record::{
-    PlanItem, PlanRecord, RECORDS_FOLDER, ReviewedPlan, check_against, header_id, hex,
-    items_sha256, record_parts,
-};
+pub use record::{PlanItem, PlanRecord, RECORDS_FOLDER, ReviewedPlan, check_against, record_parts};
 
 /// Why a plan is refused. Every variant but [`ReviewError::Store`] is bad input: nothing
 /// was touched (exit status 2).

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::digest::{header_id, items_sha256};
 use crate::header::PlanHeader;
 use crate::{Result, ReviewError};
 
@@ -59,13 +59,6 @@ pub trait ReviewedPlan {
                 .collect(),
         }
     }
-}
-
-/// The SHA-256 of a header's JSON.
-pub fn header_id<H: Serialize>(header: &H) -> String {
-    hex(&Sha256::digest(
-        serde_json::to_vec(header).unwrap_or_default(),
-    ))
 }
 
 /// What the store records of a plan (`_manifests/<plan_id>.json`), written by the planning
@@ -153,19 +146,4 @@ fn first_difference<H: Serialize>(a: &H, b: &H) -> Option<String> {
     a.iter()
         .find(|(k, v)| b.get(*k) != Some(*v))
         .map(|(k, _)| k.clone())
-}
-
-/// SHA-256 over item ids in order.
-pub fn items_sha256<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
-    let mut h = Sha256::new();
-    for id in ids {
-        h.update(id.as_bytes());
-        h.update(b"\n");
-    }
-    hex(&h.finalize())
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
