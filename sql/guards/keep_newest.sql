@@ -3,7 +3,7 @@
 -- summary: Among the newest `keep_newest` images of its repository (signatures and index children not counted).
 --
 -- ## What it does
--- Protects, per repository, the `params.keep_newest` most recently pushed images (ties
+-- Protects the `params.keep_newest` most recently pushed images of each repository (ties
 -- broken by digest). Only images that stand on their own count: index children,
 -- signatures, attestations and other referrers follow their parent and never take a place
 -- in the newest N. Nothing when `keep_newest` is 0 (the default).
