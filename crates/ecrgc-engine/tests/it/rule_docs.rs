@@ -74,6 +74,11 @@ fn documented(catalog: &Catalog) -> Vec<&SqlUnit> {
         .collect()
 }
 
+/// The unit's file relative to the repository, for messages.
+fn shown(unit: &SqlUnit) -> String {
+    format!("sql/{}/{}.sql", unit.kind.folder(), unit.id)
+}
+
 /// The header's lines without their `--` (and one space).
 fn header(unit: &SqlUnit) -> Vec<&str> {
     unit.text
@@ -264,7 +269,7 @@ fn every_rule_and_guard_is_documented_the_same_way() {
         if required != REQUIRED_SECTIONS {
             problems.push(format!(
                 "{}: sections {titles:?}, expected {REQUIRED_SECTIONS:?} in this order",
-                unit.path
+                shown(unit)
             ));
         }
         let position = |name: &str| titles.iter().position(|t| t == name);
@@ -281,7 +286,7 @@ fn every_rule_and_guard_is_documented_the_same_way() {
                 problems.push(format!(
                     "{}: section `## {title}` is unknown or out of place (`## How …` goes between \
                      Why and Evidence, `## References` last)",
-                    unit.path
+                    shown(unit)
                 ));
             }
         }
@@ -297,7 +302,7 @@ fn every_rule_and_guard_is_documented_the_same_way() {
         if !what.starts_with(verb) {
             problems.push(format!(
                 "{}: `## What it does` should start with {verb:?}: {what:?}",
-                unit.path
+                shown(unit)
             ));
         }
     }
@@ -328,7 +333,7 @@ fn options_name_exactly_the_params_the_sql_reads_with_the_configured_defaults() 
             problems.push(format!(
                 "{}: reads `{column}`, which is not a column of `params` (an alias of `params` \
                  used for another table?)",
-                unit.path
+                shown(unit)
             ));
         }
         let lines = sections(unit)
@@ -339,14 +344,14 @@ fn options_name_exactly_the_params_the_sql_reads_with_the_configured_defaults() 
         let documented = match options(&lines) {
             Ok(o) => o,
             Err(e) => {
-                problems.push(format!("{}: {e}", unit.path));
+                problems.push(format!("{}: {e}", shown(unit)));
                 continue;
             }
         };
         if documented.is_empty() && !lines.iter().any(|l| l.starts_with("None")) {
             problems.push(format!(
                 "{}: `## Options` lists no option and does not say `None`",
-                unit.path
+                shown(unit)
             ));
         }
         let mut named = BTreeSet::new();
@@ -355,11 +360,11 @@ fn options_name_exactly_the_params_the_sql_reads_with_the_configured_defaults() 
                 None => problems.push(format!(
                     "{}: option `{}` is not a key this test knows (add it to `default_of` and \
                      `FEEDS`)",
-                    unit.path, option.key
+                    shown(unit), option.key
                 )),
                 Some(default) if default != option.default => problems.push(format!(
                     "{}: option `{}` documents the default `{}`, the configuration's is `{default}`",
-                    unit.path, option.key, option.default
+                    shown(unit), option.key, option.default
                 )),
                 Some(_) => {}
             }
@@ -371,7 +376,8 @@ fn options_name_exactly_the_params_the_sql_reads_with_the_configured_defaults() 
             for column in option.params.difference(&feeds) {
                 problems.push(format!(
                     "{}: option `{}` names `params.{column}`, which it does not fill",
-                    unit.path, option.key
+                    shown(unit),
+                    option.key
                 ));
             }
             named.extend(option.params.iter().cloned());
@@ -379,7 +385,7 @@ fn options_name_exactly_the_params_the_sql_reads_with_the_configured_defaults() 
         if named != read {
             problems.push(format!(
                 "{}: `## Options` names params {named:?}, the SQL reads {read:?}",
-                unit.path
+                shown(unit)
             ));
         }
     }
