@@ -2,10 +2,11 @@
 -- order: 10
 -- summary: The repository carries the exclude tag (`safety.exclude_tag`): left out entirely.
 --
--- ## What it protects
--- Every image of a repository tagged with `params.exclude_tag_key` = `exclude_tag_value`
--- (default `unusd=true`). A selector naming the key alone (`exclude_tag = "do-not-delete"`)
--- has a null `exclude_tag_value` and matches the key with any value.
+-- ## What it does
+-- Protects every image of a repository tagged with `params.exclude_tag_key` =
+-- `params.exclude_tag_value` (default `unusd=true`). A selector naming the key alone
+-- (`exclude_tag = "do-not-delete"`) has a null `exclude_tag_value` and matches the key
+-- with any value.
 --
 -- ## Why
 -- Some repositories must never be touched by automation: base images, compliance archives,
@@ -17,6 +18,10 @@
 --
 -- ## Example
 -- Repository `platform/base` tagged `unusd=true` → all its images protected.
+--
+-- ## Options
+-- - `safety.exclude_tag` (default `unusd=true`): `key=value`, or a key alone for any value;
+--   read as `params.exclude_tag_key` and `params.exclude_tag_value` (null for a key alone).
 SELECT
     i.account_id,
     i.region,

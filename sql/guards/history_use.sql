@@ -2,20 +2,20 @@
 -- order: 35
 -- summary: Showed use in any committed run of the history window (`history_days`).
 --
--- ## What it protects
--- Images that, in any committed run of the last `history_days` days (the `history_*`
--- tables; the planned run included), had Inspector use (`inUseCount` > 0, or
--- `lastInUseAt` after `params.unused_cutoff`) or were named by a workload that was live in
--- that run: an ACTIVE task definition, a RUNNING task, a service, a Lambda version or alias
--- — by digest, by resolved digest, or by a tag as it resolved in that same run.
+-- ## What it does
+-- Protects images that, in any committed run of the last `history_days` days (the
+-- `history_*` tables; the planned run included), had Inspector use (`inUseCount` > 0, or
+-- `lastInUseAt` at or after `params.unused_cutoff`) or were named by a workload that was
+-- live in that run: an ACTIVE task definition, a RUNNING task, a service, a Lambda version
+-- or alias — by digest, by resolved digest, or by a tag as it resolved in that same run.
 --
 -- ## Why
 -- An image counts as unused only if it was unused in every run of the window. Evidence
 -- comes and goes: Inspector stops monitoring an image after its rescan duration (the row
 -- turns `INACTIVE`, and a row may also vanish with its image or scan configuration), a
--- batch service is
--- deleted and recreated every week, a task definition is deregistered on Friday and
--- re-registered on Monday. One night without a signal must not be enough to delete.
+-- batch service is deleted and recreated every week, a task definition is deregistered on
+-- Friday and re-registered on Monday. One night without a signal must not be enough to
+-- delete (docs/pitfalls.md#p3, docs/pitfalls.md#p6).
 --
 -- ## Evidence
 -- `detail`: the (alphabetically first) evidence, e.g. `inspector use in run <id>`.
@@ -23,6 +23,15 @@
 -- ## Example
 -- Last night Inspector had `inUseCount` 1 for the image; tonight its coverage row is
 -- gone → protected until the window has passed without a signal.
+--
+-- ## Options
+-- - `rules.unused_days` (default `90`): read as `params.unused_cutoff`, that many days
+--   before `now`; a `lastInUseAt` at or after it in any run of the window protects.
+-- - `rules.history_days` (default `14`): not a `params` column; the engine fills the
+--   `history_*` tables with the committed runs of that many days before `now`.
+--
+-- ## References
+-- docs/pitfalls.md#p3, docs/pitfalls.md#p6.
 WITH refs AS (
     SELECT w.run_id, w.kind, w.ref_account_id, w.ref_region, w.ref_repository,
            w.ref_tag, w.ref_digest, w.resolved_digest

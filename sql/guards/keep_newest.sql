@@ -2,16 +2,16 @@
 -- order: 45
 -- summary: Among the newest `keep_newest` images of its repository (signatures and index children not counted).
 --
--- ## What it protects
--- Per repository, the `params.keep_newest` most recently pushed images (ties broken by
--- digest). Only images that stand on their own count: index children, signatures,
--- attestations and other referrers follow their parent and never take a place in the
--- newest N. Nothing when `keep_newest` is 0 (the default).
+-- ## What it does
+-- Protects the `params.keep_newest` most recently pushed images of each repository (ties
+-- broken by digest). Only images that stand on their own count: index children,
+-- signatures, attestations and other referrers follow their parent and never take a place
+-- in the newest N. Nothing when `keep_newest` is 0 (the default).
 --
 -- ## Why
 -- Teams want the last few builds at hand for a quick rollback or a debugging session, used
 -- or not. Counting a signature as "a newer image" would silently shrink that set, so
--- artifacts do not count.
+-- artifacts do not count (docs/pitfalls.md#p5).
 --
 -- ## Evidence
 -- `detail`: `newest N`, the image's rank in its repository.
@@ -19,6 +19,13 @@
 -- ## Example
 -- keep_newest 2; builds pushed on days 1, 2, 3, each with a `.sig` tag pushed later → the
 -- builds of days 2 and 3 are protected (and their signatures, through their subjects).
+--
+-- ## Options
+-- - `rules.keep_newest` (default `0`): read as `params.keep_newest`, the number of images
+--   kept per repository; 0 keeps none.
+--
+-- ## References
+-- docs/pitfalls.md#p4, docs/pitfalls.md#p5.
 WITH standalone AS (
     SELECT
         i.account_id,

@@ -2,9 +2,9 @@
 -- order: 65
 -- summary: Deleting the image would delete a replica that stays, or one ecrgc cannot see, through delete replication.
 --
--- ## What it protects
--- Images whose deletion replicates (a registry replication rule with `deleteReplication`,
--- see `sql/views/replicas.sql`) to a copy that must not go:
+-- ## What it does
+-- Protects images whose deletion replicates (a registry replication rule with
+-- `deleteReplication`, see `sql/views/replicas.sql`) to a copy that must not go:
 --   * a replica the plan keeps for any reason: a guard, a live reference, a coverage gap, a
 --     kept parent, no rule flagging it, its repository not opted in (the engine fills
 --     `replica_holds` with them, round after round, until no source changes; see below);
@@ -21,7 +21,8 @@
 -- Amazon ECR deletes the image and all of its tags in each destination repository", and the
 -- same for lifecycle expiry and removing the last tag (ECR user guide, "Replicating image
 -- deletions in Amazon ECR"). Replicas are stored, pulled and billed in their own registry, so
--- the copy that is running in another region or account is what keeps the source (pitfall 10).
+-- the copy that is running in another region or account is what keeps the source
+-- (docs/pitfalls.md#p10).
 --
 -- ## How the engine settles it
 -- A replica's own decision can depend on its replicas and its parents, so the plan runs the
@@ -41,6 +42,14 @@
 -- is `protected` (live_reference) and the eu-west-1 source is `protected` (replica_kept:
 -- `replica in 111111111111/us-east-1 kept: protected (live_reference)`). Without
 -- `deleteReplication` the eu-west-1 source is deleted and the us-east-1 copy stays.
+--
+-- ## Options
+-- None: the guard reads no `params` column. Every threshold reaches it through the
+-- decisions of the replicas it holds.
+--
+-- ## References
+-- Amazon ECR User Guide, "Replicating image deletions in Amazon ECR";
+-- docs/pitfalls.md#p10.
 WITH unread_settings AS (
     SELECT e.account_id, e.region,
            'replication rules of ' || e.account_id || '/' || e.region || ' not read: '

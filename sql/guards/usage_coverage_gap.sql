@@ -2,9 +2,9 @@
 -- order: 60
 -- summary: Use of the image cannot be known: a usage source failed or is disabled, an account outside the collected scope may pull it, or a reference to its registry does not parse.
 --
--- ## What it protects
--- Every image of a repository when, in this run, the use of that repository is not fully
--- seen. Three causes; the `detail` says which:
+-- ## What it does
+-- Protects every image of a repository when, in this run, the use of that repository is
+-- not fully seen. Three causes; the `detail` says which:
 --
 -- 1. A usage source is not `ok` (`collection_coverage.status` is `denied`, `error` or
 --    `disabled`) for:
@@ -43,7 +43,7 @@
 --    names no region) is kept.
 --
 -- ## Why
--- Missing data is not absence of use (pitfall 6). If the collector could not read account
+-- Missing data is not absence of use (docs/pitfalls.md#p6). If the collector could not read account
 -- B's task definitions, an image that only B runs looks unused. Blocking exactly the
 -- repositories B can pull from keeps the rest of the organization cleanable. An account
 -- outside the collected scope is the same gap, permanently: a repository policy is what lets
@@ -71,7 +71,12 @@
 -- `shared/base` grants `arn:aws:iam::999999999999:root`, an account of a partner outside
 -- `org.accounts` → `out_of_scope: not collected but may pull: 999999999999`.
 --
--- ## AWS sources
+-- ## Options
+-- - `rules.history_days` (default `14`): not a `params` column; an account collected in a
+--   committed run of that many days before `now` and missing tonight keeps blocking what
+--   it could pull (through the `scope_gaps` view and `history_collection_scope`).
+--
+-- ## References
 -- Amazon ECR User Guide, "Private repository policies" and "Private repository policy
 -- examples" (a repository policy is what grants other accounts pulls); IAM User Guide, "AWS
 -- global condition context keys" (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`: any
@@ -81,7 +86,7 @@
 -- holds only the resource types the source's recorder records); AWS Organizations User Guide
 -- (ListAccounts lists every account of the organization, with its status). How policies
 -- are read: `crates/ecrgc-collect/src/aws/policy.rs`; image strings:
--- `crates/ecrgc-model/src/image_ref.rs`.
+-- `crates/ecrgc-model/src/image_ref.rs`; docs/pitfalls.md#p6.
 WITH aggregated AS (
     SELECT DISTINCT account_id, region
     FROM workload_refs

@@ -2,8 +2,8 @@
 -- order: 50
 -- summary: Pushed less than `min_age_days` ago.
 --
--- ## What it protects
--- Images pushed at or after `params.young_cutoff`.
+-- ## What it does
+-- Protects images pushed at or after `params.young_cutoff`.
 --
 -- ## Why
 -- A fresh image has had no time to be deployed, scanned or pulled, so the absence of
@@ -15,6 +15,10 @@
 --
 -- ## Example
 -- Pushed 2026-11-15, now 2026-11-21, min_age_days 14 → protected.
+--
+-- ## Options
+-- - `rules.min_age_days` (default `14`): read as `params.young_cutoff`, that many days
+--   before `now`.
 SELECT
     i.account_id,
     i.region,

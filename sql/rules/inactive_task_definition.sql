@@ -2,9 +2,10 @@
 -- order: 10
 -- summary: Referenced only by task definitions deregistered longer ago than the rollback window.
 --
--- ## What it flags
--- Images older than `min_age_days` whose every workload reference is an INACTIVE ECS task
--- definition deregistered before `params.rollback_cutoff`.
+-- ## What it does
+-- Flags images older than `min_age_days` whose every workload reference is an INACTIVE ECS
+-- task definition deregistered before `params.rollback_cutoff` (the `image_refs` view marks
+-- such a reference not live).
 --
 -- ## Why
 -- Deregistering a task definition is how a team says "this revision is done". Once the
@@ -12,6 +13,8 @@
 -- when Inspector has no coverage for it. Anything else that names the image (an ACTIVE
 -- revision, a service, a task, a Lambda version) makes it a non-match here and a
 -- protection in the `live_reference` guard; recent Inspector use is kept by `recent_use`.
+-- A revision deregistered within the window still protects its image: it is the one a
+-- rollback would start (docs/pitfalls.md#p3).
 --
 -- ## Evidence
 -- `detail`: the (alphabetically first) deregistered task definition that names the image.
@@ -19,6 +22,16 @@
 -- ## Example
 -- `payments:41` deregistered 2026-10-01 names `payments@sha256:aa…`, nothing else does,
 -- now 2026-11-21 → flagged. If `payments:42` (ACTIVE) names it too → not flagged.
+--
+-- ## Options
+-- - `rules.min_age_days` (default `14`): read as `params.young_cutoff`, that many days before
+--   `now`; younger images are not flagged.
+-- - `rules.rollback_window_hours` (default `24`): read through the `image_refs` view as
+--   `params.rollback_cutoff`, that many hours before `now`; a task definition deregistered
+--   at or after it is still live.
+--
+-- ## References
+-- docs/pitfalls.md#p3.
 SELECT
     r.account_id,
     r.region,

@@ -2,9 +2,9 @@
 -- order: 30
 -- summary: Pushed more than `unused_days` ago, never seen in use by Inspector (coverage `ACTIVE`).
 --
--- ## What it flags
--- Images Inspector covers `ACTIVE` whose `lastInUseAt` is empty and whose `inUseCount` is
--- zero, pushed before `params.unused_cutoff`.
+-- ## What it does
+-- Flags images Inspector covers `ACTIVE` whose `lastInUseAt` is empty and whose
+-- `inUseCount` is zero, pushed before `params.unused_cutoff`.
 --
 -- ## Why
 -- Every CI build pushes an image; most are never deployed. Inspector watches ECS tasks and
@@ -12,8 +12,9 @@
 -- running is a build nobody ran.
 --
 -- Images without a coverage row are *not* flagged here: no coverage is "unknown", never
--- "unused". Use is not everything: Lambda functions and scaled-to-zero services never show
--- in Inspector, which is why the `live_reference` guard runs after every rule.
+-- "unused" (docs/pitfalls.md#p6). Use is not everything: Lambda functions and
+-- scaled-to-zero services never show in Inspector, which is why the `live_reference` guard
+-- runs after every rule (docs/pitfalls.md#p3).
 --
 -- ## How Inspector's fields are read
 -- As in `stale`: the usage fields (Inspector API Reference, `EcrContainerImageMetadata`)
@@ -30,15 +31,21 @@
 -- Key columns only; the plan adds push date, pull date, Inspector fields, the coverage
 -- state and references.
 --
--- ## Options
--- `unused_days` (`params.unused_cutoff`).
---
 -- ## Example
 -- `team/api@sha256:aa…` pushed 2026-03-01, coverage `ACTIVE` with `lastInUseAt` null,
 -- now 2026-11-21, unused_days 90 → flagged.
 -- The same image pushed 2026-10-01 → not flagged (too recent to tell).
 -- The same image covered `INACTIVE` (`SCAN_ELIGIBILITY_EXPIRED`) → not flagged (use
 -- unknown since Inspector stopped monitoring it).
+--
+-- ## Options
+-- - `rules.unused_days` (default `90`): read as `params.unused_cutoff`, that many days
+--   before `now`; images pushed at or after it are not flagged.
+--
+-- ## References
+-- Inspector API Reference, `EcrContainerImageMetadata` and `ScanStatus`; Inspector User
+-- Guide, "Configuring the Amazon ECR re-scan duration"; docs/pitfalls.md#p3,
+-- docs/pitfalls.md#p6.
 SELECT
     i.account_id,
     i.region,

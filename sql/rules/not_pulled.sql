@@ -5,9 +5,9 @@
 --
 -- Off by default: enable it with `[rules] enable = ["not_pulled"]`.
 --
--- ## What it flags
--- Images pushed before `params.pull_cutoff` whose `lastRecordedPullTime` is empty or before
--- the cut-off, and for which Inspector recorded no pull at or after it either.
+-- ## What it does
+-- Flags images pushed before `params.pull_cutoff` whose `lastRecordedPullTime` is empty or
+-- before the cut-off, and for which Inspector recorded no pull at or after it either.
 --
 -- ## Why
 -- Every ECS task start, EKS pod start and `docker pull` moves ECR's pull time, so an image
@@ -15,7 +15,8 @@
 -- is weaker evidence than Inspector's, which is why it is opt-in: ECR refreshes the pull
 -- time at most about daily, a task started a year ago and still running pulled only once,
 -- and Lambda caches its image. The reference guards keep those (running tasks, services,
--- functions), and `recent_use` keeps what Inspector sees running.
+-- functions), and `recent_use` keeps what Inspector sees running. The collector never
+-- moves the pull time itself (docs/pitfalls.md#p11).
 --
 -- ## Evidence
 -- Key columns only; the plan reports `last_recorded_pull_time`.
@@ -23,6 +24,13 @@
 -- ## Example
 -- Pushed 2025-12-01, last pulled 2026-02-01, now 2026-11-21, recent_pull_days 90 → flagged.
 -- Pulled 2026-11-01 → not flagged.
+--
+-- ## Options
+-- - `rules.recent_pull_days` (default `90`): read as `params.pull_cutoff`, that many days
+--   before `now`; a push or a pull (ECR or Inspector) at or after it keeps the image out.
+--
+-- ## References
+-- docs/pitfalls.md#p3, docs/pitfalls.md#p11.
 SELECT
     i.account_id,
     i.region,

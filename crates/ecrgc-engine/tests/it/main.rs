@@ -5,10 +5,12 @@
 //! * [`generate`] generates random organizations;
 //! * [`oracle`] evaluates the documented semantics in Rust, independently of the SQL;
 //! * [`pipeline`] runs the real engine over an organization;
-//! * [`properties`] holds the properties.
+//! * [`properties`] holds the properties;
+//! * [`rule_docs`] checks the rule and guard docs against their SQL and the README.
 
 mod generate;
 mod oracle;
 mod org;
 mod pipeline;
 mod properties;
+mod rule_docs;
