@@ -11,6 +11,7 @@
 pub mod column;
 pub mod image_ref;
 pub mod plan_tables;
+pub mod runs;
 pub mod tables;
 pub mod time;
 
