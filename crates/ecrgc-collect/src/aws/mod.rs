@@ -30,6 +30,7 @@ mod ecs;
 mod inspector;
 mod lambda;
 mod layers;
+mod manifest;
 mod policy;
 mod prior;
 mod progress;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use ecrgc_aws::Failure;
 use ecrgc_model::time::Micros;
 
-use crate::aws::layers::ImageBlobs;
+use crate::aws::manifest::ImageBlobs;
 use crate::aws::policy::Grant;
 
 /// Media types of image indexes, whose children only the manifest names.

@@ -38,7 +38,8 @@ use ecrgc_aws::Failure;
 use ecrgc_aws::pages::TokenGuard;
 use futures::StreamExt;
 
-use super::layers::{self, IMAGE_MANIFEST_MEDIA_TYPES, ImageBlobs};
+use super::layers;
+use super::manifest::{IMAGE_MANIFEST_MEDIA_TYPES, ImageBlobs};
 use super::policy::{Grant, pull_grants};
 use super::prior::Prior;
 use super::unit::{Api, Outcome, SideUnit, Unit, UnitError, micros};

@@ -7,7 +7,7 @@ use ecrgc_model::{
 };
 
 use super::facts::{Reads, RepositoryData};
-use crate::aws::layers::ImageBlobs;
+use crate::aws::manifest::ImageBlobs;
 use crate::aws::prior::Prior;
 use crate::aws::sink::Tables;
 use crate::aws::unit::Api;
