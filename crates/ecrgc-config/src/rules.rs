@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
-    /// An image unused for this many days is a candidate, 1 to 3650 ([`crate::UNUSED_DAYS_RANGE`]).
+    /// An image unused for this many days is a candidate, 1 to 3650
+    /// ([`crate::UNUSED_DAYS_RANGE`]).
     #[serde(default = "default_unused_days")]
     pub unused_days: u32,
     /// Task definitions deregistered less than this many hours ago still protect their
