@@ -12,9 +12,9 @@
 //! and only rules that need no usage data may flag them.
 //!
 //! Every image is generated from explicit facts (age, tags, coverage, pulls, references).
-//! [`DemoTruth`] is computed from those facts by an evaluator written independently of the
-//! SQL rules, with the default configuration, so a plan over the demo can be checked
-//! against it image class by image class. Generation streams: memory does not grow with
+//! [`DemoTruth`] is computed from those facts with the default configuration through
+//! [`crate::oracle`], written independently of the SQL rules, so a plan over the demo can
+//! be checked against it image class by image class. Generation streams: memory does not grow with
 //! `--images`.
 //!
 //! * `organization` invents the accounts, regions and repositories;
