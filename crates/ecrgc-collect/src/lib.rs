@@ -4,9 +4,12 @@
 //! organization through the AWS APIs (`ecrgc collect`); [`demo`] generates a synthetic but
 //! realistic one from a seed and knows the right answer for every image it writes
 //! ([`demo::DemoTruth`]), so the whole pipeline can be checked end to end without AWS.
+//! [`oracle`] holds the decision semantics that right answer (and the engine's property
+//! tests) are evaluated with.
 
 pub mod aws;
 pub mod demo;
+pub mod oracle;
 pub mod rng;
 
 /// Errors of the collectors.

@@ -12,6 +12,7 @@ pub mod column;
 pub mod image_ref;
 pub mod keys;
 pub mod plan_tables;
+pub mod runs;
 pub mod tables;
 pub mod time;
 

@@ -12,17 +12,21 @@
 //! A sharded run (`collect --shard i/n`) is written by several processes: each attempt of a
 //! shard writes below `_shards/<name>/attempts/`, records the finished shard under
 //! `_shards/<name>/<i>of<n>.json`, and the last shard to finish moves the recorded attempts'
-//! files into the run's folders and commits (see the `run` module).
+//! files into the run's folders and commits (see the `run` module; `shard` holds the records).
 //!
 //! A run becomes visible only when its commit marker exists. The marker is created with a
 //! create-if-absent put, so a committed run can never be committed (or rewritten) twice, and a
 //! run that crashed before its marker leaves files that no reader ever lists.
 
 mod location;
+mod marker;
 mod run;
+mod shard;
 
 pub use location::Store;
-pub use run::{RunMarker, RunWriter, ShardOutcome, ShardScope, TableStats};
+pub use marker::{RunMarker, TableStats};
+pub use run::RunWriter;
+pub use shard::{ShardOutcome, ShardScope};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

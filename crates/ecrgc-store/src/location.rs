@@ -8,10 +8,10 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
-use crate::run::{MARKER_DIR, RunMarker, RunWriter, ShardScope};
+use crate::marker::{MARKER_DIR, RunMarker};
 use crate::{Result, StoreError};
 
 /// An opened snapshot store.
@@ -168,33 +168,6 @@ impl Store {
         format!("{base}/{path}/")
     }
 
-    /// Starts writing a new run that describes the instant `snapshot_time` (µs, UTC).
-    pub fn begin_run(&self, snapshot_time: i64, origin: &str) -> RunWriter {
-        RunWriter::new(self.clone(), snapshot_time, origin)
-    }
-
-    /// Starts or joins shard `index` of `count` of the sharded run called `name` (see
-    /// [`RunWriter::finish_shard`]). The first shard to start fixes the snapshot time and
-    /// pins `scope`; a shard whose scope differs is refused ([`StoreError::InvalidShard`]).
-    pub async fn begin_shard(
-        &self,
-        name: &str,
-        snapshot_time: i64,
-        origin: &str,
-        (index, count): (u32, u32),
-        scope: &ShardScope,
-    ) -> Result<RunWriter> {
-        RunWriter::new_shard(
-            self.clone(),
-            name,
-            snapshot_time,
-            origin,
-            (index, count),
-            scope,
-        )
-        .await
-    }
-
     /// Every committed run, oldest first (by snapshot time, then run id). A marker that
     /// cannot be read, or whose fields fail [`RunMarker::validate`], is left out with a
     /// warning on stderr naming it: one damaged file must not stop every command (its run is
@@ -305,15 +278,13 @@ impl Store {
     /// On a local store the file and its folders are flushed to disk before this returns.
     pub async fn put_object(&self, parts: &[&str], body: Vec<u8>) -> Result<()> {
         let path = self.path(parts);
-        self.store
-            .put(&path, object_store::PutPayload::from(body))
-            .await?;
+        self.store.put(&path, PutPayload::from(body)).await?;
         self.sync_local(&path)
     }
 
     /// Creates a small object unless one exists; `true` when this call created it.
     pub async fn put_object_if_absent(&self, parts: &[&str], body: Vec<u8>) -> Result<bool> {
-        crate::run::put_if_absent(self, &self.path(parts), body).await
+        put_if_absent(self, &self.path(parts), body).await
     }
 
     /// Reads a small object, `None` when it does not exist.
@@ -390,5 +361,26 @@ impl Store {
             .await?
             .into_iter()
             .find(|r| r.run_id == run_id))
+    }
+}
+
+/// Creates `path` with `body` unless it exists: `true` when this call created it. Markers
+/// and shard records rely on it, so that exactly one writer wins a race.
+pub(crate) async fn put_if_absent(store: &Store, path: &Path, body: Vec<u8>) -> Result<bool> {
+    let create = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match store
+        .object_store()
+        .put_opts(path, PutPayload::from(body), create)
+        .await
+    {
+        Ok(_) => {
+            store.sync_local(path)?;
+            Ok(true)
+        }
+        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }

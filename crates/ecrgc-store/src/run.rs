@@ -32,19 +32,23 @@ use std::collections::BTreeMap;
 use arrow::record_batch::RecordBatch;
 use ecrgc_model::time::{partition_date, rfc3339};
 use ecrgc_model::{RunRow, RunsBuilder, TableDef, all_tables};
+use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::{Result, Store, StoreError};
-
-/// Folder of the commit markers below the store root.
-pub(crate) const MARKER_DIR: &str = "_runs";
+use crate::location::{Store, put_if_absent};
+use crate::marker::{
+    MARKER_DIR, MARKER_FORMAT, RunMarker, TableStats, new_run_id, partition_parts, unique_suffix,
+};
+use crate::shard::{
+    SHARD_DIR, ShardOf, ShardOutcome, ShardPlan, ShardRecord, ShardScope, attempt_folder,
+    read_records, record_path,
+};
+use crate::{Result, StoreError};
 
 /// Rows per Parquet row group: large enough for efficient scans, small enough that a
 /// writer's buffer stays in the tens of megabytes.
@@ -55,225 +59,6 @@ const FILE_ROWS: usize = 4 << 20;
 
 /// Batches queued per table writer: bounds memory when the producer outruns encoding.
 const QUEUE_DEPTH: usize = 4;
-
-/// Format version of the commit marker.
-const MARKER_FORMAT: u32 = 1;
-
-/// What a commit marker records about one table of the run.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TableStats {
-    /// Rows written.
-    pub rows: u64,
-    /// Parquet files written.
-    pub files: u64,
-    /// Bytes written.
-    pub bytes: u64,
-}
-
-/// The commit marker of a run: its existence makes the run visible.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RunMarker {
-    /// Marker format version.
-    pub format: u32,
-    /// Run identifier.
-    pub run_id: String,
-    /// The instant the run describes, RFC 3339.
-    pub snapshot_time: String,
-    /// The same instant in microseconds since the epoch.
-    pub snapshot_time_micros: i64,
-    /// The `dt` partition value of the run.
-    pub dt: String,
-    /// When writing started (wall clock), RFC 3339.
-    pub started_at: String,
-    /// When the run was committed (wall clock), RFC 3339.
-    pub committed_at: String,
-    /// `collect` or `demo`.
-    pub origin: String,
-    /// Row, file and byte counts per table.
-    pub tables: BTreeMap<String, TableStats>,
-}
-
-impl RunMarker {
-    /// Checks the fields that become paths before they are used: the run id is 1 to 64
-    /// letters, digits, `-` and `_` beginning with a letter or digit (never `..` or `/`), and
-    /// `dt` is the `YYYY-MM-DD` date of the snapshot time.
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        valid_run_id(&self.run_id)?;
-        let dt = partition_date(self.snapshot_time_micros);
-        if self.dt != dt {
-            return Err(format!(
-                "its dt {:?} is not the date of its snapshot time ({dt})",
-                self.dt
-            ));
-        }
-        Ok(())
-    }
-
-    /// The partition folder of `table` in this run, as path parts below the store root.
-    pub fn table_parts(&self, table: &str) -> [String; 3] {
-        partition_parts(table, &self.dt, &self.run_id)
-    }
-}
-
-/// A run id that is safe as a file and folder name (see [`RunMarker::validate`]).
-pub(crate) fn valid_run_id(id: &str) -> std::result::Result<(), String> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id.as_bytes()[0].is_ascii_alphanumeric()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "its run_id {id:?} is not 1 to 64 letters, digits, '-' and '_' beginning with a \
-             letter or digit"
-        ))
-    }
-}
-
-fn partition_parts(table: &str, dt: &str, run_id: &str) -> [String; 3] {
-    [
-        table.to_owned(),
-        format!("dt={dt}"),
-        format!("run={run_id}"),
-    ]
-}
-
-/// Folder of the shard records below the store root.
-pub(crate) const SHARD_DIR: &str = "_shards";
-
-/// What the shards of one run must agree on, besides the shard count: pinned by the first
-/// shard to start, compared by every other one.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ShardScope {
-    /// The configuration's hash.
-    pub config_hash: String,
-    /// Every account of the run (workload and registry accounts), sorted: the list the
-    /// shards split.
-    pub accounts: Vec<String>,
-    /// The registry accounts, sorted.
-    pub registry_accounts: Vec<String>,
-    /// The regions, as configured.
-    pub regions: Vec<String>,
-    /// The sources switched on, sorted.
-    pub sources: Vec<String>,
-}
-
-impl ShardScope {
-    /// The first field in which `self` (a shard's own scope) differs from `pinned`, with a
-    /// description of both values.
-    fn difference(&self, pinned: &ShardScope) -> Option<String> {
-        fn list(v: &[String]) -> String {
-            format!("[{}]", v.join(", "))
-        }
-        fn missing_extra(own: &[String], pinned: &[String]) -> String {
-            let extra: Vec<String> = own
-                .iter()
-                .filter(|a| !pinned.contains(a))
-                .cloned()
-                .collect();
-            let missing: Vec<String> = pinned
-                .iter()
-                .filter(|a| !own.contains(a))
-                .cloned()
-                .collect();
-            format!(
-                "this shard has {} not in the plan and lacks {}",
-                list(&extra),
-                list(&missing)
-            )
-        }
-        if self.config_hash != pinned.config_hash {
-            return Some(format!(
-                "the configuration differs: its hash is {}, the run was started with {}",
-                self.config_hash, pinned.config_hash
-            ));
-        }
-        if self.accounts != pinned.accounts {
-            return Some(format!(
-                "the accounts differ ({}): {} pinned by the first shard, {} now",
-                missing_extra(&self.accounts, &pinned.accounts),
-                pinned.accounts.len(),
-                self.accounts.len()
-            ));
-        }
-        if self.registry_accounts != pinned.registry_accounts {
-            return Some(format!(
-                "the registry accounts differ ({})",
-                missing_extra(&self.registry_accounts, &pinned.registry_accounts)
-            ));
-        }
-        if self.regions != pinned.regions {
-            return Some(format!(
-                "the regions differ: {} pinned, {} now",
-                list(&pinned.regions),
-                list(&self.regions)
-            ));
-        }
-        if self.sources != pinned.sources {
-            return Some(format!(
-                "the sources differ: {} pinned, {} now",
-                list(&pinned.sources),
-                list(&self.sources)
-            ));
-        }
-        None
-    }
-}
-
-/// What the first shard of a sharded run fixes for every other shard.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-struct ShardPlan {
-    run_id: String,
-    snapshot_time_micros: i64,
-    count: u32,
-    started_at: i64,
-    origin: String,
-    /// Absent in plans written before scopes were pinned: those are not compared.
-    #[serde(default)]
-    scope: Option<ShardScope>,
-}
-
-/// What a finished shard records: the attempt whose files make the shard, and its table
-/// statistics.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-struct ShardRecord {
-    index: u32,
-    count: u32,
-    /// The attempt's folder name below `attempts/`. Absent in records written before
-    /// attempts had folders of their own: their files were written into the run's folders.
-    #[serde(default)]
-    attempt: Option<String>,
-    finished_at: String,
-    tables: BTreeMap<String, TableStats>,
-}
-
-/// How finishing a shard ended.
-#[derive(Debug)]
-pub enum ShardOutcome {
-    /// Every shard is in and the run is committed (by this shard or a concurrent one).
-    Committed(RunMarker),
-    /// Other shards are still missing; the last one to finish commits.
-    Waiting {
-        /// Shards finished, this one included.
-        done: u32,
-        /// Shards in all.
-        count: u32,
-    },
-}
-
-#[derive(Clone)]
-struct ShardOf {
-    name: String,
-    index: u32,
-    count: u32,
-    /// This attempt's folder name below `_shards/NAME/attempts/`.
-    attempt: String,
-    /// The shard was recorded by an earlier attempt: this one only completes the commit.
-    recorded: bool,
-}
 
 /// The test hook of the fault tests: with `ECRGC_FAULT=<point>` in the environment of a
 /// debug build, the process exits at once (status 86) at that point, as a killed process
@@ -301,6 +86,35 @@ pub struct RunWriter {
     started_at: i64,
     tables: BTreeMap<String, TableTask>,
     shard: Option<ShardOf>,
+}
+
+impl Store {
+    /// Starts writing a new run that describes the instant `snapshot_time` (µs, UTC).
+    pub fn begin_run(&self, snapshot_time: i64, origin: &str) -> RunWriter {
+        RunWriter::new(self.clone(), snapshot_time, origin)
+    }
+
+    /// Starts or joins shard `index` of `count` of the sharded run called `name` (see
+    /// [`RunWriter::finish_shard`]). The first shard to start fixes the snapshot time and
+    /// pins `scope`; a shard whose scope differs is refused ([`StoreError::InvalidShard`]).
+    pub async fn begin_shard(
+        &self,
+        name: &str,
+        snapshot_time: i64,
+        origin: &str,
+        (index, count): (u32, u32),
+        scope: &ShardScope,
+    ) -> Result<RunWriter> {
+        RunWriter::new_shard(
+            self.clone(),
+            name,
+            snapshot_time,
+            origin,
+            (index, count),
+            scope,
+        )
+        .await
+    }
 }
 
 impl RunWriter {
@@ -721,31 +535,6 @@ impl RunWriter {
     }
 }
 
-/// Creates `path` with `body` unless it exists: `true` when this call created it. Markers
-/// and shard records rely on it, so that exactly one writer wins a race.
-pub(crate) async fn put_if_absent(
-    store: &Store,
-    path: &object_store::path::Path,
-    body: Vec<u8>,
-) -> Result<bool> {
-    let create = PutOptions {
-        mode: PutMode::Create,
-        ..Default::default()
-    };
-    match store
-        .object_store()
-        .put_opts(path, PutPayload::from(body), create)
-        .await
-    {
-        Ok(_) => {
-            store.sync_local(path)?;
-            Ok(true)
-        }
-        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
 async fn join_table(table: &str, task: TableTask) -> Result<TableStats> {
     drop(task.sender);
     match task.handle.await {
@@ -823,60 +612,4 @@ async fn write_table(
         w.close().await?;
     }
     Ok(stats)
-}
-
-/// The folder of one attempt of a shard, as path parts below the store root.
-fn attempt_folder(name: &str, attempt: &str) -> Vec<String> {
-    vec![
-        SHARD_DIR.to_owned(),
-        name.to_owned(),
-        "attempts".to_owned(),
-        attempt.to_owned(),
-    ]
-}
-
-fn record_path(store: &Store, name: &str, index: u32, count: u32) -> object_store::path::Path {
-    store.path(&[SHARD_DIR, name, &format!("{index}of{count}.json")])
-}
-
-/// The records of the shards of `name` that are in, by index.
-async fn read_records(store: &Store, name: &str, count: u32) -> Result<Vec<ShardRecord>> {
-    let mut records = Vec::new();
-    for i in 1..=count {
-        let p = record_path(store, name, i, count);
-        match store.object_store().get(&p).await {
-            Ok(got) => {
-                let bytes = got.bytes().await?;
-                let r: ShardRecord =
-                    serde_json::from_slice(&bytes).map_err(|source| StoreError::CorruptMarker {
-                        path: p.to_string(),
-                        source,
-                    })?;
-                records.push(r);
-            }
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(records)
-}
-
-/// `20261121T030000Z-1a2b3c`: sortable by snapshot time, unique by the suffix.
-fn new_run_id(snapshot_time: i64, started_at: i64) -> String {
-    let t = ecrgc_model::time::from_micros(snapshot_time).format("%Y%m%dT%H%M%SZ");
-    format!("{t}-{}", unique_suffix(started_at))
-}
-
-/// Six hex digits that separate runs (and shard attempts) started at the same snapshot
-/// time: the wall clock mixed with the process id and a process-wide counter.
-fn unique_suffix(started_at: i64) -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut x = (started_at as u64)
-        ^ (u64::from(std::process::id()) << 32)
-        ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    format!("{:06x}", x & 0xff_ffff)
 }

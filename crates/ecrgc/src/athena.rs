@@ -9,7 +9,7 @@
 
 use anyhow::Result;
 use arrow::datatypes::{DataType, TimeUnit};
-use ecrgc_model::{TableDef, all_tables, plan_tables};
+use ecrgc_model::{TableDef, all_tables, plan_tables, runs};
 
 use crate::error::bad_input;
 
@@ -61,14 +61,19 @@ pub fn ddl(location: &str, database: &str, since: &str) -> Result<String> {
     for def in &tables {
         out.push_str(&table_ddl(def, root, database, since)?);
     }
+    let run_columns = runs::COLUMNS
+        .iter()
+        .map(|c| Ok(format!("{} {}", c.name, athena_type(&c.data_type())?)))
+        .collect::<Result<Vec<_>>>()?
+        .join(",\n  ");
     out.push_str(&format!(
         "-- Commit markers: a run is complete when its marker exists.\n\
-         CREATE EXTERNAL TABLE IF NOT EXISTS {database}.committed_runs (\n  \
-           run_id string,\n  snapshot_time string,\n  snapshot_time_micros bigint,\n  \
-           dt string,\n  started_at string,\n  committed_at string,\n  origin string\n)\n\
+         CREATE EXTERNAL TABLE IF NOT EXISTS {database}.{committed_runs} (\n  {run_columns}\n)\n\
          ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n\
-         LOCATION '{}/_runs/';\n\n",
-        quote(root)
+         LOCATION '{}/{}/';\n\n",
+        quote(root),
+        runs::MARKERS_FOLDER,
+        committed_runs = runs::NAME,
     ));
     for def in &tables {
         let t = def.name;

@@ -5,7 +5,8 @@
 //! each container really runs.
 //!
 //! Every configured workload account × region is read whatever other sources are on: the
-//! Config aggregator never sees services (DESIGN.md, "ECS direct").
+//! Config aggregator never sees services (the design's sources, "ECS direct"; the
+//! aggregator unit, `aggregator.rs`, reads `AWS::ECS::TaskDefinition` alone).
 //!
 //! | `kind` | from | `resource_arn` | live (see `sql/views/image_refs.sql`) |
 //! |---|---|---|---|

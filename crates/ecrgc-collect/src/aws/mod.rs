@@ -30,10 +30,12 @@ mod ecs;
 mod inspector;
 mod lambda;
 mod layers;
+mod manifest;
 mod policy;
 mod prior;
 mod progress;
 mod registry;
+mod scope;
 mod sink;
 mod unit;
 
@@ -44,49 +46,19 @@ use ecrgc_aws::{AccountSession, Aws, Caller, Failure};
 use ecrgc_config::Config;
 use ecrgc_model::time::Micros;
 use ecrgc_model::{
-    CollectionCoverageBuilder, CollectionCoverageRow, CollectionScopeBuilder, CollectionScopeRow,
-    RunRow,
+    CollectionCoverageBuilder, CollectionCoverageRow, CollectionScopeBuilder, RunRow,
 };
-use ecrgc_store::{RunMarker, ShardOutcome, ShardScope, Store};
+use ecrgc_store::{RunMarker, ShardOutcome, Store};
 use futures::StreamExt;
 
 pub use progress::{CollectProgress, ProgressSnapshot};
+pub use scope::Shard;
 pub use unit::Outcome;
 
 use crate::{CollectError, Result};
+use scope::{Scope, scope, shard_scope};
 use sink::Sink;
 use unit::{RunContext, Unit};
-
-/// One shard of a collection split over processes: `index` of `count`, 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// This shard, from 1.
-    pub index: u32,
-    /// Shards in all.
-    pub count: u32,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        let bad = || format!("invalid shard {s:?}: expected I/N with 1 <= I <= N, e.g. 2/4");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let index: u32 = i.trim().parse().map_err(|_| bad())?;
-        let count: u32 = n.trim().parse().map_err(|_| bad())?;
-        if index == 0 || count == 0 || index > count {
-            return Err(bad());
-        }
-        Ok(Self { index, count })
-    }
-}
-
-impl Shard {
-    /// Whether this shard takes the `position`-th account of the sorted scope.
-    fn takes(&self, position: usize) -> bool {
-        position % self.count as usize == (self.index - 1) as usize
-    }
-}
 
 /// What `collect` is asked to do besides the configuration.
 #[derive(Debug, Clone)]
@@ -120,40 +92,6 @@ pub struct CollectReport {
     pub api_calls: u64,
     /// Throttling answers met.
     pub throttles: u64,
-}
-
-struct Scope {
-    /// Accounts whose workloads are read (ECS, Lambda).
-    workloads: BTreeSet<String>,
-    /// Accounts whose registries are read (ECR, Inspector).
-    registries: BTreeSet<String>,
-    regions: Vec<String>,
-    /// The organization listed (`org.discover = "organizations"`), if any.
-    organization: Option<String>,
-    /// Its ACTIVE accounts.
-    members: BTreeSet<String>,
-    /// Every account of the run and its registry accounts, before a shard took its part:
-    /// what a sharded run pins.
-    all_accounts: Vec<String>,
-    all_registries: Vec<String>,
-}
-
-impl Scope {
-    /// The `collection_scope` rows: what the plan compares repository policies against.
-    fn table(&self, run_id: &str, now: Micros) -> arrow::array::RecordBatch {
-        let accounts: BTreeSet<&String> = self.workloads.union(&self.registries).collect();
-        let mut b = CollectionScopeBuilder::new(run_id, now, accounts.len());
-        for a in accounts {
-            b.append(CollectionScopeRow {
-                account_id: a,
-                workload: self.workloads.contains(a),
-                registry: self.registries.contains(a),
-                organization_id: self.organization.as_deref(),
-                organization_member: self.members.contains(a),
-            });
-        }
-        b.finish()
-    }
 }
 
 /// Collects the organization the configuration describes into one run of `store`.
@@ -406,92 +344,6 @@ pub async fn collect(
         outcomes,
         api_calls: caller.totals().calls(),
         throttles: caller.totals().throttles(),
-    })
-}
-
-/// What every shard of a run must share: the configuration (by hash), the accounts before
-/// the split, the regions and the sources switched on (`--layers` included).
-fn shard_scope(config: &Config, scope: &Scope, config_hash: &str, layers: bool) -> ShardScope {
-    let s = &config.sources;
-    let mut sources: Vec<String> = [
-        ("ecr", true),
-        ("inspector", s.inspector),
-        ("ecs", s.ecs),
-        ("lambda", s.lambda),
-        ("ecr_layers", layers),
-    ]
-    .into_iter()
-    .filter(|(_, on)| *on)
-    .map(|(name, _)| name.to_owned())
-    .collect();
-    if let Some(a) = &s.config_aggregator {
-        sources.push(format!(
-            "config_aggregator {}/{}/{}",
-            a.account, a.region, a.name
-        ));
-    }
-    sources.sort();
-    ShardScope {
-        config_hash: config_hash.to_owned(),
-        accounts: scope.all_accounts.clone(),
-        registry_accounts: scope.all_registries.clone(),
-        regions: scope.regions.clone(),
-        sources,
-    }
-}
-
-async fn scope(config: &Config, aws: &Aws, shard: Option<Shard>) -> Result<Scope> {
-    let mut workloads: BTreeSet<String> = config.org.accounts.iter().cloned().collect();
-    let mut organization = None;
-    let mut members = BTreeSet::new();
-    if config.org.discover.is_some() {
-        for a in aws.organization_accounts().await? {
-            organization = organization.or(a.organization_id);
-            members.insert(a.id.clone());
-            workloads.insert(a.id);
-        }
-    }
-    // A registry whose account's workloads are not read would be judged without the
-    // workloads most likely to run its images: refused before anything is written (the
-    // config check does the same for listed accounts; discovered ones are known only now).
-    if let Some(a) = config
-        .org
-        .registry_accounts
-        .iter()
-        .find(|a| !workloads.contains(*a))
-    {
-        return Err(CollectError::Invalid(format!(
-            "invalid config: `org.registry_accounts` = {a:?}: not among the collected accounts \
-             (org.accounts and the ACTIVE accounts of the organization): its images would be \
-             judged without its own workloads"
-        )));
-    }
-    let mut registries: BTreeSet<String> = if config.org.registry_accounts.is_empty() {
-        workloads.clone()
-    } else {
-        config.org.registry_accounts.iter().cloned().collect()
-    };
-    let all_accounts: Vec<String> = workloads.union(&registries).cloned().collect();
-    let all_registries: Vec<String> = registries.iter().cloned().collect();
-    if let Some(shard) = shard {
-        let all: BTreeSet<String> = workloads.union(&registries).cloned().collect();
-        let mine: BTreeSet<String> = all
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| shard.takes(*i))
-            .map(|(_, a)| a)
-            .collect();
-        workloads.retain(|a| mine.contains(a));
-        registries.retain(|a| mine.contains(a));
-    }
-    Ok(Scope {
-        workloads,
-        registries,
-        regions: config.org.regions.clone(),
-        organization,
-        members,
-        all_accounts,
-        all_registries,
     })
 }
 

@@ -4,7 +4,7 @@
 //! compares with the collected scope (`collection_scope`) and the sources' outcomes
 //! (`collection_coverage`): a repository that an account outside the scope may pull is of
 //! unknown use (`out_of_scope`), and one that an account with a failed usage source may pull
-//! is blocked too (DESIGN.md pitfall 6). Every doubt widens the grant, never narrows it:
+//! is blocked too (`docs/pitfalls.md#p6`). Every doubt widens the grant, never narrows it:
 //! over-reporting pullers can only block more images, never delete one.
 //!
 //! Only `Allow` statements whose `Action` matches `ecr:BatchGetImage` (the pull every image

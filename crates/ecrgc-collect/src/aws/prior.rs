@@ -30,7 +30,7 @@ use ecrgc_model::time::Micros;
 use ecrgc_model::{ImageLayersBuilder, ImageRelationsBuilder, ManifestReadsBuilder};
 use ecrgc_store::{RunMarker, Store, StoreError};
 
-use super::layers::Blob;
+use super::manifest::Blob;
 
 /// Committed runs tried, newest first, before giving up on reuse.
 const RUNS_TRIED: usize = 3;

@@ -3,24 +3,20 @@
 //! generated facts, independently of the SQL. It models the rules and guards that can fire
 //! under the default configuration: `keep_newest` is 0 and `not_pulled` is off, and the
 //! history window holds the planned run alone.
+//!
+//! What is done with the facts (guard and rule precedence, when a reference is live, how a
+//! decision passes from parents to children) is [`ecrgc_collect::oracle`], which the demo's
+//! truth evaluates with too. What stays here is what only a random organization needs:
+//! naming references to images across the organization, coverage gaps from the sources'
+//! outcomes and the collected scope, `history_use`, edges over any graph, and the depth
+//! and parent digests a decision row carries.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ecrgc_collect::oracle::{self as semantics, GUARDS, Parents, RULES};
 use ecrgc_engine::Params;
 
 use crate::org::{Image, Org, WorkloadRef};
-
-/// Guards in precedence order.
-pub const GUARDS: &[&str] = &[
-    "exclude_tag",
-    "image_status",
-    "live_reference",
-    "recent_use",
-    "history_use",
-    "recent_pull",
-    "young_image",
-    "usage_coverage_gap",
-];
 
 /// What the oracle knows about one image.
 #[derive(Debug, Clone, Default)]
@@ -71,12 +67,7 @@ pub struct Expected {
 /// Whether a reference still protects (header of `sql/views/image_refs.sql`).
 pub fn is_live(r: &WorkloadRef, params: &Params) -> bool {
     let recent = r.status_at.is_none_or(|t| t >= params.rollback_cutoff());
-    match r.kind {
-        "task_definition" => r.status == "ACTIVE" || recent,
-        "task" => r.status != "STOPPED" || recent,
-        "service_deployment" => recent,
-        _ => true,
-    }
+    semantics::reference_is_live(r.kind, r.status, recent)
 }
 
 /// Whether a reference names an image: by digest, by resolved digest, or (without a
@@ -211,42 +202,38 @@ pub fn verdicts(org: &Org, params: &Params) -> Vec<Verdict> {
                     !matches!(r.kind, "task_definition" | "task")
                         || matches!(r.status, "ACTIVE" | "RUNNING")
                 });
-            let guards: Vec<&'static str> = [
-                repo.excluded,
-                inactive,
-                live_named,
-                recent_use,
-                history_use,
-                recent_pull,
-                young,
-                gap,
-            ]
-            .into_iter()
-            .zip(GUARDS)
-            .filter_map(|(on, g)| on.then_some(*g))
-            .collect();
+            let guards = semantics::in_precedence(
+                GUARDS,
+                &[
+                    repo.excluded,
+                    inactive,
+                    live_named,
+                    recent_use,
+                    history_use,
+                    recent_pull,
+                    young,
+                    gap,
+                ],
+            );
             let old = image.pushed_at < params.unused_cutoff();
-            let mut rules = Vec::new();
-            if !refs.is_empty()
-                && image.pushed_at < params.young_cutoff()
-                && refs
-                    .iter()
-                    .all(|r| r.kind == "task_definition" && !is_live(r, params))
-            {
-                rules.push("inactive_task_definition");
-            }
             // The usage rules read only coverage Inspector still monitors (`stale.sql`,
             // "How Inspector's fields are read"); inactive coverage is no usage data.
-            if let Some(c) = cov.filter(|c| c.active) {
-                if !in_use && c.last_in_use_at.is_some_and(|t| t < params.unused_cutoff()) {
-                    rules.push("stale");
-                }
-                if !in_use && c.last_in_use_at.is_none() && old {
-                    rules.push("never_used");
-                }
-            } else if image.tags.is_empty() && old {
-                rules.push("untagged_fallback");
-            }
+            let monitored = cov.filter(|c| c.active);
+            let rules = semantics::in_precedence(
+                RULES,
+                &[
+                    !refs.is_empty()
+                        && image.pushed_at < params.young_cutoff()
+                        && refs
+                            .iter()
+                            .all(|r| r.kind == "task_definition" && !is_live(r, params)),
+                    monitored.is_some_and(|c| {
+                        !in_use && c.last_in_use_at.is_some_and(|t| t < params.unused_cutoff())
+                    }),
+                    monitored.is_some_and(|c| !in_use && c.last_in_use_at.is_none() && old),
+                    monitored.is_none() && image.tags.is_empty() && old,
+                ],
+            );
             Verdict {
                 live_named,
                 recent_use,
@@ -300,35 +287,15 @@ fn decide(
         parents_kept |= !deletable(&pe);
         depth = depth.max(pe.depth + 1);
     }
+    let parents = match (v.parents.is_empty(), parents_kept) {
+        (true, _) => Parents::None,
+        (false, true) => Parents::SomeKept,
+        (false, false) => Parents::AllDeletable,
+    };
+    let may_delete = params.opt_in_tag.is_none() || v.opted_in;
+    let decision = semantics::decide(&v.rules, &v.guards, parents, may_delete);
     let rules = (!v.rules.is_empty()).then(|| v.rules.join(","));
     let guards = (!v.guards.is_empty()).then(|| v.guards.join(","));
-    let first_rule = v.rules.first().map(|r| (*r).to_owned());
-    let deletable_status = if params.opt_in_tag.is_some() && !v.opted_in {
-        "not_opted_in"
-    } else {
-        "delete"
-    };
-    let (status, rule, reason) = if v.parents.is_empty() {
-        match (v.rules.first(), v.guards.first()) {
-            (None, _) => (None, None, None),
-            (Some(_), Some(g)) => (Some("protected"), first_rule, Some((*g).to_owned())),
-            (Some(_), None) => (Some(deletable_status), first_rule, None),
-        }
-    } else if let Some(g) = v.guards.first() {
-        (Some("protected"), first_rule, Some((*g).to_owned()))
-    } else if parents_kept {
-        (
-            Some("kept_with_parent"),
-            first_rule,
-            Some("parent_kept".to_owned()),
-        )
-    } else {
-        (
-            Some(deletable_status),
-            Some(first_rule.unwrap_or_else(|| "with_parent".to_owned())),
-            None,
-        )
-    };
     let mut parent_digests: Vec<&str> = v
         .parents
         .iter()
@@ -336,10 +303,10 @@ fn decide(
         .collect();
     parent_digests.sort_unstable();
     let e = Expected {
-        status,
-        rule,
+        status: decision.status,
+        rule: decision.rule.map(str::to_owned),
         rules,
-        reason,
+        reason: decision.reason.map(str::to_owned),
         guards,
         parent_digests: (!parent_digests.is_empty()).then(|| parent_digests.join(",")),
         depth: depth.min(8),

@@ -3,6 +3,7 @@
 //! snapshot tables the facts become ([`Org::tables`]).
 
 use arrow::record_batch::RecordBatch;
+use ecrgc_config::Config;
 use ecrgc_engine::Params;
 use ecrgc_model::image_ref::parse_image_ref;
 use ecrgc_model::time::{DAY, Micros, parse_rfc3339};
@@ -48,16 +49,15 @@ pub fn now() -> Micros {
 
 /// The default thresholds at [`NOW`].
 pub fn params() -> Params {
-    Params {
-        now: now(),
-        unused_days: 90,
-        rollback_window_hours: 24,
-        min_age_days: 14,
-        recent_pull_days: 90,
-        keep_newest: 0,
-        exclude_tag: (EXCLUDE_TAG.0.into(), Some(EXCLUDE_TAG.1.into())),
-        opt_in_tag: Some((OPT_IN_TAG.0.into(), Some(OPT_IN_TAG.1.into()))),
-    }
+    Params::from_config(&Config::default(), now())
+}
+
+#[test]
+fn the_tags_written_are_the_default_configurations() {
+    let p = params();
+    let selector = |(key, value): (&str, &str)| (key.to_owned(), Some(value.to_owned()));
+    assert_eq!(p.exclude_tag, selector(EXCLUDE_TAG));
+    assert_eq!(p.opt_in_tag, Some(selector(OPT_IN_TAG)));
 }
 
 /// A repository and the repository-level facts that decide its images' fate.
