@@ -1,7 +1,6 @@
 //! `apply`: the command line shared by `ecrgc apply` and the `ecrgc-exec` binary, and the
 //! text it prints. The per-item listing and the summary go to stdout; progress to stderr.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -11,9 +10,11 @@ use ecrgc_store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::admit::{Checks, Review, admit, admit_lifecycle};
-use crate::executor::{self, Mode, Report, RunOptions, Summary};
+use crate::error::{ExecError, Result};
+use crate::executor::{self, Report, RunOptions};
 use crate::journal::Event;
-use crate::{ExecError, Result};
+use crate::output::print;
+use crate::summary::{Mode, Summary, render_summary_tail};
 
 /// Apply a reviewed manifest: re-check every image live, then delete (or archive) it.
 ///
@@ -186,16 +187,6 @@ async fn run_lifecycle(
     Ok(report.summary)
 }
 
-/// Writes `text` to stdout. A reader that went away (`| head`) is no failure of the apply:
-/// the journal holds every result, and the exit status must still tell what the apply did.
-pub(crate) fn print(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ExecError::Output(e)),
-        _ => Ok(()),
-    }
-}
-
 fn parse_now(now: Option<&str>) -> Result<Micros> {
     match now {
         Some(s) => parse_rfc3339(s).map_err(|e| ExecError::BadArgument {
@@ -295,43 +286,6 @@ pub fn render(report: &Report, run_id: &str) -> String {
     t.push_str(&format!("  {:<16}{:>8}\n", "already gone", get("absent")));
     render_summary_tail(&mut t, s);
     t
-}
-
-/// The lines every apply summary ends with: skipped and failed items by reason, earlier
-/// work, API calls, and where the journal is.
-pub(crate) fn render_summary_tail(t: &mut String, s: &Summary) {
-    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
-    t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
-    for (reason, n) in &s.skipped_by_reason {
-        t.push_str(&format!("    {reason:<30}{n:>6}\n"));
-    }
-    let blocked = s.blocked();
-    if blocked > 0 {
-        t.push_str(&format!(
-            "  {:<16}{:>8} (skipped: a check could not be made; exit status 3)\n",
-            "blocked", blocked
-        ));
-    }
-    t.push_str(&format!("  {:<16}{:>8}\n", "failed", s.failed()));
-    for (code, n) in &s.failed_by_code {
-        t.push_str(&format!("    {code:<30}{n:>6}\n"));
-    }
-    if s.done_before > 0 {
-        t.push_str(&format!(
-            "  {:<16}{:>8} (done by an earlier apply, not repeated)\n",
-            "earlier", s.done_before
-        ));
-    }
-    t.push_str(&format!(
-        "  {:<16}{:>8} ({} throttled)\n",
-        "API calls", s.api_calls, s.throttles
-    ));
-    if let Some(j) = &s.journal {
-        t.push_str(&format!("journal {j}\n"));
-    }
-    if let Some(j) = &s.journal_store {
-        t.push_str(&format!("journal table {j}\n"));
-    }
 }
 
 /// `1536` → `1.5 KiB`.

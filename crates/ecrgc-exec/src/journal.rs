@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use ecrgc_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::{ExecError, Result};
+use crate::error::{ExecError, Result};
 
 /// Folder of the journal table below the store root.
 pub const JOURNAL_TABLE: &str = ecrgc_model::journal::TABLE;

@@ -56,7 +56,7 @@ use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
 use ecrgc_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::{ExecError, Result};
+use crate::error::{ExecError, Result};
 
 /// The store folder of every lease.
 pub const FOLDER: &str = "_leases";

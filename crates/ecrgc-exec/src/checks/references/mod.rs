@@ -53,7 +53,7 @@
 //! function versions"), so it keeps its image whatever `$LATEST` becomes. A function or
 //! version deleted between the calls (`ResourceNotFoundException`) is passed over.
 //!
-//! Replicas are the replication gate's (see [`crate::replication`]).
+//! Replicas are the replication gate's (see [`crate::checks::replication`]).
 //!
 //! # Matching
 //!
@@ -81,7 +81,7 @@
 //! others wait for it) and hands out the readings; a repository takes a view before its
 //! first batch and again before each later batch. A batch is therefore judged on references
 //! at most `reference_max_age_seconds` old when its checks start; the checks, the journal
-//! write and the final DescribeImages (see [`crate::live`]) come after.
+//! write and the final DescribeImages (see [`crate::deletion`]) come after.
 //!
 //! Task definition revisions are immutable (a change is a new revision: Amazon ECS Developer
 //! Guide, "Updating an Amazon ECS task definition"), so a revision's images are described
@@ -120,7 +120,7 @@ use ecrgc_model::time::Micros;
 use futures::StreamExt;
 use tokio::sync::Mutex;
 
-use crate::live::micros;
+use crate::timestamp::micros;
 
 /// A repository: account, region, name.
 pub type RepoKey = (String, String, String);
