@@ -13,6 +13,7 @@ use crate::admit::{Checks, Review, admit, admit_lifecycle};
 use crate::error::{ExecError, Result};
 use crate::executor::{self, Report, RunOptions};
 use crate::journal::Event;
+use crate::lifecycle::LifecycleReport;
 use crate::output::print;
 use crate::summary::{Mode, Summary, render_summary_tail};
 
@@ -158,7 +159,7 @@ async fn run_lifecycle(
     checks: &Checks<'_>,
     text: &str,
 ) -> Result<Summary> {
-    use crate::lifecycle::{LifecycleRun, render, run};
+    use crate::lifecycle::{LifecycleRun, run};
     let shown = args.manifest.display().to_string();
     if args.archive {
         return Err(ExecError::BadArgument {
@@ -183,7 +184,10 @@ async fn run_lifecycle(
             .unwrap_or_else(|| default_journal(&args.manifest)),
     })
     .await?;
-    print(&render(&report, &admitted.plan.header.plan.run_id))?;
+    print(&render_lifecycle(
+        &report,
+        &admitted.plan.header.plan.run_id,
+    ))?;
     Ok(report.summary)
 }
 
@@ -284,6 +288,74 @@ pub fn render(report: &Report, run_id: &str) -> String {
         ));
     }
     t.push_str(&format!("  {:<16}{:>8}\n", "already gone", get("absent")));
+    render_summary_tail(&mut t, s);
+    t
+}
+
+/// The text a lifecycle apply prints: in a dry run one line per repository, then the summary.
+pub fn render_lifecycle(report: &LifecycleReport, run_id: &str) -> String {
+    let s = &report.summary;
+    let mut t = String::new();
+    if s.dry_run {
+        t.push_str("action\taccount\tregion\trepository\tpolicy_sha256\texpires_images\texpires_bytes\twhy\n");
+        for o in &report.items {
+            let (item, d, live) = (&o.item, &o.decision, &o.live);
+            let action = match (d.event, o.earlier) {
+                (e, true) if e.is_done(false) => format!("done_earlier:{}", e.name()),
+                (Event::PolicyPut, false) => "would_put".into(),
+                (Event::PolicyInPlace, false) => "in_place".into(),
+                (e, _) => e.name(),
+            };
+            let why = match (&d.reason, &d.message) {
+                (Some(r), Some(m)) => format!("{r}: {m}"),
+                (Some(r), None) => r.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => String::new(),
+            };
+            let (n, b) = live.map_or((String::new(), String::new()), |(n, b)| {
+                (n.to_string(), b.to_string())
+            });
+            t.push_str(&format!(
+                "{action}\t{}\t{}\t{}\t{}\t{n}\t{b}\t{why}\n",
+                item.account_id,
+                item.region,
+                item.repository_name,
+                &item.policy_sha256[..12.min(item.policy_sha256.len())],
+            ));
+        }
+        t.push('\n');
+    }
+    t.push_str(&format!(
+        "lifecycle plan {} (run {run_id}): {} of {} planned repositories{}\n",
+        s.manifest_id,
+        s.items,
+        s.planned_items,
+        if s.dry_run { ", dry run" } else { "" }
+    ));
+    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
+    t.push_str(&format!(
+        "  {:<16}{:>8} policies{}\n",
+        if s.dry_run { "would put" } else { "put" },
+        get("policy_put"),
+        if get("policy_put") > 0 {
+            format!(
+                " (expiring {} now, by the simulator)",
+                ecrgc_lifecycle::render::human_bytes(s.bytes)
+            )
+        } else {
+            String::new()
+        }
+    ));
+    t.push_str(&format!(
+        "  {:<16}{:>8}\n",
+        "in place",
+        get("policy_in_place")
+    ));
+    t.push_str(&format!(
+        "  {:<16}{:>8}\n",
+        "repository gone",
+        get("absent")
+    ));
     render_summary_tail(&mut t, s);
     t
 }
