@@ -1,4 +1,5 @@
-//! One repository, live: the checks made just before acting, and the acting itself.
+//! Deleting (or archiving) the items of one repository: the checks made just before acting,
+//! and the acting itself.
 //!
 //! Per repository: every live workload reference is at hand and none of its sources failed
 //! (see [`crate::checks::references`]: read again when older than `[apply]
@@ -14,7 +15,7 @@
 //! **The last look.** Between that check and the deleting call there may be waits: the
 //! journal's lock and its store write, the API's concurrency gate, a pause after a throttle,
 //! a retry's backoff. So the batch is described once more *inside* the deleting call's own
-//! attempt: [`Caller::call`] runs its closure after the gate's pause and while it holds the
+//! attempt: [`ecrgc_aws::Caller::call`] runs its closure after the gate's pause and while it holds the
 //! gate's permit, and the closure sends DescribeImages and then, for the images whose tags,
 //! push time, last recorded pull time (`lastRecordedPullTime`) and status (`imageStatus`:
 //! `ACTIVE | ARCHIVED | ACTIVATING`, botocore `ImageDetail`) are unchanged since the check,
@@ -32,6 +33,12 @@
 //!
 //! An index goes before its children, in separate batches: a child is sent only once every
 //! parent of it in the manifest is gone, and is kept if a parent is kept.
+//!
+//! Here, [`process_repository`]: the order of the batches and the repository's gates (the
+//! session, the references, the repository's tags, the replication rules, Inspector). Below
+//! it, each depending only on those after it: `batch` (one batch's checks, intents and
+//! results), `last_look` (the description inside the call, and the call), `repo` (one
+//! repository's decisions and descriptions), `shared` (what every repository task shares).
 
 mod batch;
 mod last_look;
@@ -48,11 +55,11 @@ pub use shared::Shared;
 use crate::checks::inspector::inspector_usage;
 use crate::checks::references::RepoKey;
 use crate::checks::repository::{RepositoryState, check_repository};
+use crate::deletion::repo::{Gate, Repo};
 use crate::error::Result;
 use crate::journal::Event;
 use crate::skip::SkipReason;
 use crate::summary::Decision;
-use repo::{Gate, Repo};
 
 /// Where an item stands within this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
