@@ -99,10 +99,10 @@
 //! ListServiceDeployments + ⌈T/100⌉ DescribeTasks + ⌈F/50⌉ ListFunctions + F·(1
 //! ListVersionsByFunction + 1 ListAliases) + V GetFunction. The readings of an apply that
 //! lasts `L` seconds are about `L / reference_max_age_seconds + 1`. At hundreds of accounts
-//! this is the bulk of an apply's calls; every one goes through the shared [`ecrgc_aws::Caller`] (per
-//! account, region and API caps, backoff on throttling). DescribeTaskDefinition and
-//! GetFunction have no batch form; they dominate the first reading of an account with a long
-//! task definition history or many function versions.
+//! this is the bulk of an apply's calls; every one goes through the shared
+//! [`ecrgc_aws::Caller`] (per account, region and API caps, backoff on throttling).
+//! DescribeTaskDefinition and GetFunction have no batch form; they dominate the first reading
+//! of an account with a long task definition history or many function versions.
 
 mod aws;
 mod cache;
