@@ -38,7 +38,8 @@ pub(crate) fn check_lease(lease: Option<&Lease>, entries: &[Entry]) -> Result<()
 }
 
 /// What every apply needs before its first repository: a session per account, the live
-/// references (read lazily, see [`crate::checks::references`]), and the journal of an `--yes` run.
+/// references (read lazily, see [`crate::checks::references`]), and the journal of an
+/// `--yes` run.
 pub(crate) struct Prepared {
     pub(crate) sessions: HashMap<String, Result<AccountSession, Failure>>,
     pub(crate) references: References,

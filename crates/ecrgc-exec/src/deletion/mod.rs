@@ -15,14 +15,14 @@
 //! **The last look.** Between that check and the deleting call there may be waits: the
 //! journal's lock and its store write, the API's concurrency gate, a pause after a throttle,
 //! a retry's backoff. So the batch is described once more *inside* the deleting call's own
-//! attempt: [`ecrgc_aws::Caller::call`] runs its closure after the gate's pause and while it holds the
-//! gate's permit, and the closure sends DescribeImages and then, for the images whose tags,
-//! push time, last recorded pull time (`lastRecordedPullTime`) and status (`imageStatus`:
-//! `ACTIVE | ARCHIVED | ACTIVATING`, botocore `ImageDetail`) are unchanged since the check,
-//! BatchDeleteImage (or UpdateImageStorageClass, one image a call). A retried attempt
-//! describes again. What is left is the time between the two requests of one attempt, a
-//! single round trip: ECR has no conditional delete. An image that changed is left alone
-//! with the reason the check gives for its state now (`tagged_since_plan`,
+//! attempt: [`ecrgc_aws::Caller::call`] runs its closure after the gate's pause and while it
+//! holds the gate's permit, and the closure sends DescribeImages and then, for the images
+//! whose tags, push time, last recorded pull time (`lastRecordedPullTime`) and status
+//! (`imageStatus`: `ACTIVE | ARCHIVED | ACTIVATING`, botocore `ImageDetail`) are unchanged
+//! since the check, BatchDeleteImage (or UpdateImageStorageClass, one image a call). A
+//! retried attempt describes again. What is left is the time between the two requests of
+//! one attempt, a single round trip: ECR has no conditional delete. An image that changed is
+//! left alone with the reason the check gives for its state now (`tagged_since_plan`,
 //! `pulled_since_snapshot`, `archived_since_plan`, …) or `changed_since_check` (a tag
 //! removed, say). This last DescribeImages travels under BatchDeleteImage's gate and is
 //! counted as part of that call.
@@ -236,8 +236,8 @@ impl Repo<'_> {
     }
 
     /// The registry's delete replication reaches no destination the plan did not consider
-    /// for an item (see [`crate::checks::replication`]): the items that pass, or every decision when
-    /// the rules could not be read.
+    /// for an item (see [`crate::checks::replication`]): the items that pass, or every
+    /// decision when the rules could not be read.
     async fn replication_gate<'i>(
         &mut self,
         items: Vec<&'i Item>,
