@@ -409,9 +409,10 @@ mod tests {
         let schema = ecrgc_model::journal::schema();
         for field in schema.fields() {
             let value = &line[field.name()];
-            let typed = match field.data_type() {
-                arrow_type if arrow_type.is_integer() => value.is_i64() || value.is_u64(),
-                _ => value.is_string(),
+            let typed = if field.data_type().is_integer() {
+                value.is_i64() || value.is_u64()
+            } else {
+                value.is_string()
             };
             assert!(typed, "{} is {value}", field.name());
         }
