@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -149,27 +149,10 @@ pub async fn register_query_tables(
     register_journal(ctx, store).await
 }
 
-/// The columns of the executor's journal lines (`journal/manifest_id=…/session=…/*.jsonl`);
-/// structured `detail` objects are left out.
+/// The columns of the executor's journal lines (`journal/manifest_id=…/session=…/*.jsonl`),
+/// as [`ecrgc_model::journal`] defines them; structured `detail` objects are left out.
 pub fn journal_schema() -> SchemaRef {
-    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    Arc::new(Schema::new(vec![
-        text("at", false),
-        text("manifest_id", false),
-        text("session", false),
-        Field::new("seq", DataType::Int64, false),
-        text("event", false),
-        text("item_id", true),
-        text("account_id", true),
-        text("region", true),
-        text("repository_name", true),
-        text("image_digest", true),
-        Field::new("bytes", DataType::Int64, true),
-        text("reason", true),
-        text("api", true),
-        text("code", true),
-        text("message", true),
-    ]))
+    ecrgc_model::journal::schema()
 }
 
 /// Registers `journal`: every line every `apply` wrote to the store, `at` as a timestamp.
@@ -191,10 +174,8 @@ async fn register_journal(ctx: &SessionContext, store: &Store) -> Result<()> {
             Arc::new(MemTable::try_new(schema, vec![vec![]])?),
         )?;
     }
-    let columns = journal_schema()
-        .fields()
-        .iter()
-        .map(|f| match f.name().as_str() {
+    let columns = ecrgc_model::journal::column_names()
+        .map(|name| match name {
             "at" => "CAST(at AS TIMESTAMP) AS at".to_owned(),
             name => name.to_owned(),
         })

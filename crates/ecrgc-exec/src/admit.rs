@@ -16,7 +16,7 @@ use ecrgc_model::time::Micros;
 use ecrgc_review::{Admission, ApprovalPolicy, Binding, Gate, ReviewedPlan};
 use ecrgc_store::Store;
 
-use crate::{ExecError, Result};
+use crate::error::{ExecError, Result};
 
 /// What the plan is checked against.
 pub struct Checks<'a> {

@@ -22,7 +22,7 @@ use ecrgc_review::{
 use ecrgc_store::Store;
 
 use crate::admit::read;
-use crate::{ExecError, Result};
+use crate::error::{ExecError, Result};
 
 /// Approve a reviewed plan: record in the store that you (your AWS identity) approve it.
 ///
@@ -75,7 +75,7 @@ pub async fn run(args: ApproveArgs) -> Result<Approved> {
         record(&manifest, &shown, &store, &config, args.comment.clone()).await?
     };
     let a = &approved.approval;
-    crate::cli::print(&format!(
+    crate::output::print(&format!(
         "approved {} plan {} ({} of {} planned items) as {} ({})\nrecorded at {}\n",
         a.kind,
         a.plan_id,
@@ -114,7 +114,7 @@ async fn record<P: ReviewedPlan>(
     )
     .await?;
     // STS answers in any region; the environment's, else the SDK's global default.
-    let aws = Aws::load(crate::executor::apply_caller(config), None).await?;
+    let aws = Aws::load(crate::context::apply_caller(config), None).await?;
     let arn = aws.caller_arn().to_owned();
     if arn.is_empty() {
         return Err(ExecError::BadArgument {

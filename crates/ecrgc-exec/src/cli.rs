@@ -1,7 +1,6 @@
 //! `apply`: the command line shared by `ecrgc apply` and the `ecrgc-exec` binary, and the
 //! text it prints. The per-item listing and the summary go to stdout; progress to stderr.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -11,9 +10,12 @@ use ecrgc_store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::admit::{Checks, Review, admit, admit_lifecycle};
-use crate::executor::{self, Mode, Report, RunOptions, Summary};
+use crate::error::{ExecError, Result};
+use crate::executor::{self, Report, RunOptions};
 use crate::journal::Event;
-use crate::{ExecError, Result};
+use crate::lifecycle::LifecycleReport;
+use crate::output::print;
+use crate::summary::{Mode, Summary, render_summary_tail};
 
 /// Apply a reviewed manifest: re-check every image live, then delete (or archive) it.
 ///
@@ -157,7 +159,7 @@ async fn run_lifecycle(
     checks: &Checks<'_>,
     text: &str,
 ) -> Result<Summary> {
-    use crate::lifecycle::{LifecycleRun, render, run};
+    use crate::lifecycle::{LifecycleRun, run};
     let shown = args.manifest.display().to_string();
     if args.archive {
         return Err(ExecError::BadArgument {
@@ -182,18 +184,11 @@ async fn run_lifecycle(
             .unwrap_or_else(|| default_journal(&args.manifest)),
     })
     .await?;
-    print(&render(&report, &admitted.plan.header.plan.run_id))?;
+    print(&render_lifecycle(
+        &report,
+        &admitted.plan.header.plan.run_id,
+    ))?;
     Ok(report.summary)
-}
-
-/// Writes `text` to stdout. A reader that went away (`| head`) is no failure of the apply:
-/// the journal holds every result, and the exit status must still tell what the apply did.
-pub(crate) fn print(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ExecError::Output(e)),
-        _ => Ok(()),
-    }
 }
 
 fn parse_now(now: Option<&str>) -> Result<Micros> {
@@ -297,41 +292,72 @@ pub fn render(report: &Report, run_id: &str) -> String {
     t
 }
 
-/// The lines every apply summary ends with: skipped and failed items by reason, earlier
-/// work, API calls, and where the journal is.
-pub(crate) fn render_summary_tail(t: &mut String, s: &Summary) {
-    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
-    t.push_str(&format!("  {:<16}{:>8}\n", "skipped", get("skipped")));
-    for (reason, n) in &s.skipped_by_reason {
-        t.push_str(&format!("    {reason:<30}{n:>6}\n"));
-    }
-    let blocked = s.blocked();
-    if blocked > 0 {
-        t.push_str(&format!(
-            "  {:<16}{:>8} (skipped: a check could not be made; exit status 3)\n",
-            "blocked", blocked
-        ));
-    }
-    t.push_str(&format!("  {:<16}{:>8}\n", "failed", s.failed()));
-    for (code, n) in &s.failed_by_code {
-        t.push_str(&format!("    {code:<30}{n:>6}\n"));
-    }
-    if s.done_before > 0 {
-        t.push_str(&format!(
-            "  {:<16}{:>8} (done by an earlier apply, not repeated)\n",
-            "earlier", s.done_before
-        ));
+/// The text a lifecycle apply prints: in a dry run one line per repository, then the summary.
+pub fn render_lifecycle(report: &LifecycleReport, run_id: &str) -> String {
+    let s = &report.summary;
+    let mut t = String::new();
+    if s.dry_run {
+        t.push_str("action\taccount\tregion\trepository\tpolicy_sha256\texpires_images\texpires_bytes\twhy\n");
+        for o in &report.items {
+            let (item, d, live) = (&o.item, &o.decision, &o.live);
+            let action = match (d.event, o.earlier) {
+                (e, true) if e.is_done(false) => format!("done_earlier:{}", e.name()),
+                (Event::PolicyPut, false) => "would_put".into(),
+                (Event::PolicyInPlace, false) => "in_place".into(),
+                (e, _) => e.name(),
+            };
+            let why = match (&d.reason, &d.message) {
+                (Some(r), Some(m)) => format!("{r}: {m}"),
+                (Some(r), None) => r.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => String::new(),
+            };
+            let (n, b) = live.map_or((String::new(), String::new()), |(n, b)| {
+                (n.to_string(), b.to_string())
+            });
+            t.push_str(&format!(
+                "{action}\t{}\t{}\t{}\t{}\t{n}\t{b}\t{why}\n",
+                item.account_id,
+                item.region,
+                item.repository_name,
+                &item.policy_sha256[..12.min(item.policy_sha256.len())],
+            ));
+        }
+        t.push('\n');
     }
     t.push_str(&format!(
-        "  {:<16}{:>8} ({} throttled)\n",
-        "API calls", s.api_calls, s.throttles
+        "lifecycle plan {} (run {run_id}): {} of {} planned repositories{}\n",
+        s.manifest_id,
+        s.items,
+        s.planned_items,
+        if s.dry_run { ", dry run" } else { "" }
     ));
-    if let Some(j) = &s.journal {
-        t.push_str(&format!("journal {j}\n"));
-    }
-    if let Some(j) = &s.journal_store {
-        t.push_str(&format!("journal table {j}\n"));
-    }
+    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
+    t.push_str(&format!(
+        "  {:<16}{:>8} policies{}\n",
+        if s.dry_run { "would put" } else { "put" },
+        get("policy_put"),
+        if get("policy_put") > 0 {
+            format!(
+                " (expiring {} now, by the simulator)",
+                ecrgc_lifecycle::render::human_bytes(s.bytes)
+            )
+        } else {
+            String::new()
+        }
+    ));
+    t.push_str(&format!(
+        "  {:<16}{:>8}\n",
+        "in place",
+        get("policy_in_place")
+    ));
+    t.push_str(&format!(
+        "  {:<16}{:>8}\n",
+        "repository gone",
+        get("absent")
+    ));
+    render_summary_tail(&mut t, s);
+    t
 }
 
 /// `1536` → `1.5 KiB`.

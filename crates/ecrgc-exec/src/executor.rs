@@ -3,165 +3,24 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use ecrgc_aws::replication::{ReplicationRule, replication_rules};
-use ecrgc_aws::{AccountSession, Aws, CallStats, Caller, Failure};
-use ecrgc_config::{Config, TagSelector};
+use ecrgc_aws::{AccountSession, CallStats, Caller, Failure};
+use ecrgc_config::Config;
 use ecrgc_manifest::Item;
-use ecrgc_model::time::Micros;
 use ecrgc_store::Store;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
-use serde::Serialize;
-use tokio::sync::Mutex;
 
-use crate::Result;
 use crate::admit::Admitted;
-use crate::journal::{Entry, Event, History, Journal, read_history};
-use crate::lease::{Holder, Lease};
-use crate::live::process_repository;
-use crate::references::{AwsReader, References, RepoKey};
-use crate::replication::{ImageKey, phases, replica_key};
-
-/// What happens to an image that passes every check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// BatchDeleteImage.
-    Delete,
-    /// UpdateImageStorageClass to ARCHIVE.
-    Archive,
-}
-
-/// The final word on one item in this session.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// The item.
-    pub item_id: String,
-    /// Deleted, archived, absent, already archived, skipped or failed (or, in a dry run,
-    /// what would be done).
-    pub event: Event,
-    /// Why it was skipped.
-    pub reason: Option<String>,
-    /// What was found or what the API said.
-    pub message: Option<String>,
-    /// The API's failure code.
-    pub code: Option<String>,
-}
-
-/// What the run shares with every repository task.
-pub struct Shared {
-    /// The call gates.
-    pub caller: Caller,
-    /// A session per account, or why none.
-    pub sessions: HashMap<String, Result<AccountSession, Failure>>,
-    /// Whether Inspector usage is re-read.
-    pub inspector: bool,
-    /// Every live workload reference, re-read when too old (see [`crate::references`]).
-    pub references: References,
-    /// The snapshot time.
-    pub snapshot_time: Micros,
-    /// Delete or archive.
-    pub mode: Mode,
-    /// `false` in a dry run.
-    pub execute: bool,
-    /// Images per batch.
-    pub batch_size: usize,
-    /// Repositories with this tag are left alone.
-    pub exclude_tag: TagSelector,
-    /// Only repositories with this tag may lose images.
-    pub opt_in_tag: Option<TagSelector>,
-    /// Each item registry's replication rules now (account, region), or why not read.
-    pub replication: HashMap<(String, String), Result<Vec<ReplicationRule>, Failure>>,
-    journal: Option<Mutex<Journal>>,
-    /// The plan's apply lease (`--yes` only), checked before every intent is journaled.
-    lease: Option<Lease>,
-    progress: ProgressBar,
-}
-
-impl Shared {
-    /// Fills the item fields of a journal entry.
-    pub(crate) fn fill_item(&self, e: &mut Entry, item: &Item) {
-        e.item_id = Some(item.item_id.clone());
-        e.account_id = Some(item.account_id.clone());
-        e.region = Some(item.region.clone());
-        e.repository_name = Some(item.repository_name.clone());
-        e.image_digest = Some(item.image_digest.clone());
-    }
-
-    /// A final decision on `item`, and its journal entry.
-    pub(crate) fn decision(
-        &self,
-        item: &Item,
-        event: Event,
-        reason: Option<&str>,
-        message: Option<String>,
-    ) -> (Decision, Entry) {
-        let mut e = Entry::new(event);
-        self.fill_item(&mut e, item);
-        e.reason = reason.map(str::to_owned);
-        e.message = message.clone();
-        self.progress.inc(1);
-        (
-            Decision {
-                item_id: item.item_id.clone(),
-                event,
-                reason: reason.map(str::to_owned),
-                message,
-                code: None,
-            },
-            e,
-        )
-    }
-
-    /// Whether the apply lease is still held (always, in a dry run, which takes none). Asked
-    /// again inside every attempt of a mutating call, after any wait: an attempt retried
-    /// through a long throttling storm must not outlive the lease.
-    pub(crate) fn lease_held(&self) -> bool {
-        self.lease.as_ref().is_none_or(Lease::still_held)
-    }
-
-    /// Appends to the journal (nothing in a dry run). Entries that announce a change (an
-    /// intent precedes every mutating call) need the lease still held.
-    pub(crate) async fn record(&self, entries: Vec<Entry>) -> Result<()> {
-        if let Some(journal) = &self.journal {
-            let mut journal = journal.lock().await;
-            check_lease(self.lease.as_ref(), &entries)?;
-            journal.append(entries).await?;
-        }
-        Ok(())
-    }
-
-    /// Skips every item with one reason.
-    pub(crate) async fn skip_all(
-        &self,
-        items: &[&Item],
-        reason: &str,
-        message: &str,
-    ) -> Result<Vec<Decision>> {
-        let mut decisions = Vec::new();
-        let mut entries = Vec::new();
-        for item in items {
-            let (d, e) =
-                self.decision(item, Event::Skipped, Some(reason), Some(message.to_owned()));
-            decisions.push(d);
-            entries.push(e);
-        }
-        self.record(entries).await?;
-        Ok(decisions)
-    }
-}
-
-/// Before journaling entries that announce a change, after any wait for the journal: the
-/// lease must still be held, else the run stops before the change (see [`crate::lease`]).
-/// One check for every mutating call, because each one is announced by an intent entry.
-pub(crate) fn check_lease(lease: Option<&Lease>, entries: &[Entry]) -> Result<()> {
-    match lease {
-        Some(lease) if entries.iter().any(|e| e.event == Event::Intent) => lease.check(),
-        _ => Ok(()),
-    }
-}
+use crate::checks::references::RepoKey;
+use crate::checks::replication::{ImageKey, phases, replica_key};
+use crate::context::{PrepareScope, apply_caller, prepare_shared};
+use crate::deletion::{Shared, process_repository};
+use crate::error::Result;
+use crate::journal::{Entry, Event, History, read_history};
+use crate::skip::SkipReason;
+use crate::summary::{Decision, Mode, Summary};
 
 /// Everything a run needs.
 pub struct RunOptions<'a> {
@@ -179,64 +38,6 @@ pub struct RunOptions<'a> {
     pub journal_path: PathBuf,
     /// Progress display (stderr).
     pub progress: ProgressBar,
-}
-
-/// Figures of a manifest after this run, over every session.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Summary {
-    /// The plan.
-    pub manifest_id: String,
-    /// Delete or archive.
-    pub mode: Option<Mode>,
-    /// Whether this was a dry run.
-    pub dry_run: bool,
-    /// Items in the manifest given.
-    pub items: u64,
-    /// Items the plan had.
-    pub planned_items: u64,
-    /// Final events by kind (`deleted`, `skipped`, …), over every session; in a dry run,
-    /// what would happen.
-    pub by_event: BTreeMap<String, u64>,
-    /// Skipped items by reason.
-    pub skipped_by_reason: BTreeMap<String, u64>,
-    /// Failed items by code.
-    pub failed_by_code: BTreeMap<String, u64>,
-    /// Bytes of the images deleted (or archived), by the manifest's sizes.
-    pub bytes: u64,
-    /// Items this session acted on or decided.
-    pub decided_now: u64,
-    /// Items earlier sessions had finished.
-    pub done_before: u64,
-    /// API calls this session.
-    pub api_calls: u64,
-    /// Throttled answers this session.
-    pub throttles: u64,
-    /// The local journal.
-    pub journal: Option<String>,
-    /// The journal in the store.
-    pub journal_store: Option<String>,
-}
-
-impl Summary {
-    /// Items that failed.
-    pub fn failed(&self) -> u64 {
-        self.by_event.get("failed").copied().unwrap_or(0)
-    }
-
-    /// Items skipped because a check could not be made, not for a finding about the image
-    /// ([`crate::status::is_blocked`]): a run with some exits with status 3.
-    pub fn blocked(&self) -> u64 {
-        self.blocked_by_reason().iter().map(|(_, n)| n).sum()
-    }
-
-    /// [`Summary::blocked`] by reason.
-    pub fn blocked_by_reason(&self) -> Vec<(&str, u64)> {
-        self.skipped_by_reason
-            .iter()
-            .filter(|(r, _)| crate::status::is_blocked(r))
-            .map(|(r, n)| (r.as_str(), *n))
-            .collect()
-    }
 }
 
 /// The outcome of a run.
@@ -349,7 +150,7 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
                 });
                 match held {
                     Some(why) => {
-                        let reason = crate::replication::reason::REPLICA_KEPT;
+                        let reason = SkipReason::ReplicaKept;
                         let (d, e) = shared.decision(item, Event::Skipped, Some(reason), Some(why));
                         decisions.insert(d.item_id.clone(), d);
                         entries.push(e);
@@ -428,17 +229,6 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
     Ok(Report { summary, items })
 }
 
-/// The call gates and retries of `[apply]`.
-pub(crate) fn apply_caller(config: &Config) -> Caller {
-    let a = &config.apply;
-    Caller::from_keys(
-        a.max_attempts,
-        (a.initial_backoff_ms, a.max_backoff_ms),
-        a.api_concurrency,
-        &a.api_concurrency_overrides,
-    )
-}
-
 /// The repositories in the order they are worked on: round-robin over account × region.
 ///
 /// AWS rate-limits each API per account and region, so `parallel_repositories` slots all
@@ -466,134 +256,6 @@ fn interleave<V>(groups: BTreeMap<RepoKey, V>) -> Vec<(RepoKey, V)> {
             return out;
         }
     }
-}
-
-/// What every apply needs before its first repository: a session per account, the live
-/// references (read lazily, see [`crate::references`]), and the journal of an `--yes` run.
-pub(crate) struct Prepared {
-    pub(crate) sessions: HashMap<String, Result<AccountSession, Failure>>,
-    pub(crate) references: References,
-    pub(crate) journal: Option<Mutex<Journal>>,
-    /// The plan's apply lease, taken for an `--yes` run before anything else is prepared.
-    pub(crate) lease: Option<Lease>,
-}
-
-/// Where and what [`prepare_shared`] prepares.
-pub(crate) struct PrepareScope<'a> {
-    pub(crate) config: &'a Config,
-    pub(crate) store: &'a Store,
-    /// Accounts and regions of the pending items.
-    pub(crate) items: Vec<(String, String)>,
-    /// The instant of the snapshot run planned.
-    pub(crate) snapshot_time: Micros,
-    /// The plan's id (the journal's key), its local journal, and whether to open it.
-    pub(crate) plan_id: &'a str,
-    pub(crate) journal_path: &'a std::path::Path,
-    pub(crate) execute: bool,
-}
-
-/// Opens the sessions (item accounts, and every account whose workloads may reference an
-/// image), sets up the live references of every such account × region (read before the
-/// first batch that needs them), and opens the journal.
-pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> Result<Prepared> {
-    let config = scope.config;
-    let home = scope.items.first().map(|i| i.1.clone());
-    let aws = Aws::load(caller.clone(), home.as_deref()).await?;
-    // One apply at a time: the lease comes before the sweep (a second apply is refused
-    // without repeating it), the journal session and any change. The journal history the
-    // caller read before may miss what a previous holder did just before its lease lapsed;
-    // every item is described live before any call, so such an item is found gone.
-    let session = format!(
-        "{}-{:04x}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
-        std::process::id() & 0xffff
-    );
-    let lease = if scope.execute {
-        let holder = Holder::this_process(Some(aws.caller_arn()), &session);
-        let ttl = Duration::from_secs(config.apply.lease_seconds);
-        Some(Lease::acquire(scope.store, scope.plan_id, holder, ttl).await?)
-    } else {
-        None
-    };
-    let check_ecs = config.sources.ecs || config.sources.config_aggregator.is_some();
-    let check_lambda = config.sources.lambda;
-    let mut accounts: Vec<String> = scope.items.iter().map(|i| i.0.clone()).collect();
-    let mut reference_accounts = Vec::new();
-    if check_ecs || check_lambda {
-        reference_accounts = if config.org.discover.is_some() {
-            aws.organization_accounts()
-                .await?
-                .into_iter()
-                .map(|a| a.id)
-                .collect()
-        } else if config.org.accounts.is_empty() {
-            vec![aws.caller_account().to_owned()]
-        } else {
-            config.org.accounts.clone()
-        };
-        accounts.extend(reference_accounts.iter().cloned());
-    }
-    accounts.sort();
-    accounts.dedup();
-    let role = config.apply_role();
-    let sessions: HashMap<String, Result<AccountSession, Failure>> =
-        futures::future::join_all(accounts.iter().map(|a| {
-            let aws = &aws;
-            async move { (a.clone(), aws.account(a, role).await) }
-        }))
-        .await
-        .into_iter()
-        .collect();
-
-    let mut regions = config.org.regions.clone();
-    if regions.is_empty() {
-        regions = scope.items.iter().map(|i| i.1.clone()).collect();
-        regions.sort();
-        regions.dedup();
-    }
-    // Deregistered task definitions, stopped tasks and deployments inside the rollback
-    // window count, the window counted from the snapshot (see `references`).
-    let recent_since = ecrgc_model::time::before(
-        scope.snapshot_time,
-        i64::from(config.rules.rollback_window_hours),
-        ecrgc_model::time::HOUR,
-    );
-    let places: Vec<(String, String)> = reference_accounts
-        .iter()
-        .flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone())))
-        .collect();
-    let reader = AwsReader::new(
-        caller.clone(),
-        reference_accounts
-            .iter()
-            .filter_map(|a| sessions.get(a).map(|s| (a.clone(), s.clone())))
-            .collect(),
-        (check_ecs, check_lambda),
-        recent_since,
-        config.apply.api_concurrency.max(1) as usize,
-    );
-    let references = References::new(
-        reader,
-        places,
-        Duration::from_secs(config.apply.reference_max_age_seconds),
-        config.apply.parallel_repositories as usize,
-    );
-    let journal = if scope.execute {
-        Some(Mutex::new(Journal::open(
-            scope.journal_path,
-            scope.store.clone(),
-            scope.plan_id,
-            &session,
-        )?))
-    } else {
-        None
-    };
-    Ok(Prepared {
-        sessions,
-        references,
-        journal,
-        lease,
-    })
 }
 
 /// Everything the repository tasks of a manifest share.

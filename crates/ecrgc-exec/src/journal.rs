@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use ecrgc_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::{ExecError, Result};
+use crate::error::{ExecError, Result};
 
 /// Folder of the journal table below the store root.
-pub const JOURNAL_TABLE: &str = "journal";
+pub const JOURNAL_TABLE: &str = ecrgc_model::journal::TABLE;
 
 /// What a journal line records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,7 +71,8 @@ impl Event {
     }
 }
 
-/// One journal line.
+/// One journal line: the columns [`ecrgc_model::journal`] defines, and a session line's
+/// structured `detail`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// Wall-clock time of the append, RFC 3339.
@@ -375,6 +376,47 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lines the executor writes are the table the engine reads: every column of
+    /// [`ecrgc_model::journal`], typed as it reads them, and `detail`.
+    #[test]
+    fn a_line_carries_the_columns_of_the_journal_table() {
+        let mut e = Entry::new(Event::Skipped);
+        e.item_id = Some("i".into());
+        e.account_id = Some("1".into());
+        e.region = Some("r".into());
+        e.repository_name = Some("n".into());
+        e.image_digest = Some("d".into());
+        e.bytes = Some(1);
+        e.reason = Some("in_use".into());
+        e.api = Some("ecr:BatchDeleteImage".into());
+        e.code = Some("c".into());
+        e.message = Some("m".into());
+        e.detail = Some(serde_json::json!({}));
+        let line = serde_json::to_value(&e).expect("serialize");
+        let keys: Vec<&str> = line
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected: Vec<&str> = ecrgc_model::journal::column_names().collect();
+        expected.push(ecrgc_model::journal::DETAIL);
+        let (mut keys_sorted, mut expected_sorted) = (keys, expected);
+        keys_sorted.sort_unstable();
+        expected_sorted.sort_unstable();
+        assert_eq!(keys_sorted, expected_sorted);
+        let schema = ecrgc_model::journal::schema();
+        for field in schema.fields() {
+            let value = &line[field.name()];
+            let typed = if field.data_type().is_integer() {
+                value.is_i64() || value.is_u64()
+            } else {
+                value.is_string()
+            };
+            assert!(typed, "{} is {value}", field.name());
+        }
+    }
 
     fn item(event: Event, id: &str) -> Entry {
         let mut e = Entry::new(event);

@@ -23,7 +23,7 @@
 //!    since the snapshot (`pulled_since_snapshot`), in use per Inspector now (`in_use`) or
 //!    named by any live workload reference (`in_use_reference`; every task definition,
 //!    service, pinned digest, task and Lambda version or alias, read no longer than
-//!    `[apply] reference_max_age_seconds` ago: see [`crate::references`]).
+//!    `[apply] reference_max_age_seconds` ago: see [`crate::checks::references`]).
 //!
 //! Only then, with `--yes`, PutLifecyclePolicy, announced by an `intent` line in the journal
 //! and followed by `policy_put`. A second apply skips what is done; one that finds its own
@@ -42,23 +42,16 @@ use ecrgc_model::time::{Micros, rfc3339};
 use ecrgc_store::Store;
 use futures::StreamExt;
 
-use crate::Result;
-use crate::executor::{Decision, PrepareScope, Summary, prepare_shared};
-use crate::journal::{Entry, Event, Journal, read_history};
-use crate::live::{RepositoryState, check_repository, inspector_usage, micros, reason};
-use crate::references::{References, RepoKey};
-
-/// Reasons only lifecycle items are skipped for (the others are [`reason`]'s).
-pub mod lifecycle_reason {
-    /// The policy in place is not the one the plan replaces.
-    pub const POLICY_CHANGED: &str = "policy_changed";
-    /// GetLifecyclePolicy failed.
-    pub const POLICY_CHECK_FAILED: &str = "policy_check_failed";
-    /// The policy would expire an image the plan kept.
-    pub const WOULD_EXPIRE_KEPT: &str = "would_expire_kept";
-    /// The policy would expire an image pushed after the snapshot.
-    pub const UNKNOWN_IMAGE: &str = "unknown_image";
-}
+use crate::checks::inspector::inspector_usage;
+use crate::checks::references::{References, RepoKey};
+use crate::checks::repository::{RepositoryState, check_repository};
+use crate::context::{PrepareScope, apply_caller, check_lease, prepare_shared};
+use crate::error::Result;
+use crate::journal::{Entry, Event, History, Journal, read_history};
+use crate::lease::Lease;
+use crate::skip::SkipReason;
+use crate::summary::{Decision, Summary};
+use crate::timestamp::micros;
 
 pub use crate::admit::AdmittedPlan;
 
@@ -107,7 +100,7 @@ struct Ctx<'a> {
     references: References,
     run: &'a LifecycleRun<'a>,
     journal: Option<tokio::sync::Mutex<Journal>>,
-    lease: Option<crate::lease::Lease>,
+    lease: Option<Lease>,
 }
 
 /// Applies (or dry-runs) the admitted lifecycle plan.
@@ -125,7 +118,7 @@ pub async fn run(opts: LifecycleRun<'_>) -> Result<LifecycleReport> {
                 .is_some_and(|e| e.event.is_done(false))
         })
         .collect();
-    let caller = crate::executor::apply_caller(opts.config);
+    let caller = apply_caller(opts.config);
     let mut decided: HashMap<String, (Decision, Expiry)> = HashMap::new();
     let mut journal_paths = (None, None);
     if !pending.is_empty() {
@@ -240,14 +233,14 @@ enum Verdict {
     Put(aws_sdk_ecr::Client),
     InPlace,
     Absent(String),
-    Skip(&'static str, String),
+    Skip(SkipReason, String),
 }
 
 impl Ctx<'_> {
     async fn record(&self, entries: Vec<Entry>) -> Result<()> {
         if let Some(j) = &self.journal {
             let mut j = j.lock().await;
-            crate::executor::check_lease(self.lease.as_ref(), &entries)?;
+            check_lease(self.lease.as_ref(), &entries)?;
             j.append(entries).await?;
         }
         Ok(())
@@ -266,13 +259,14 @@ impl Ctx<'_> {
     async fn item(&self, item: &LifecycleItem) -> Result<(Decision, Expiry)> {
         let stats = CallStats::default();
         let (verdict, live) = self.check(item, &stats).await;
-        let decision = |event: Event, reason: Option<&str>, message: Option<String>| Decision {
-            item_id: item.item_id.clone(),
-            event,
-            reason: reason.map(str::to_owned),
-            message,
-            code: None,
-        };
+        let decision =
+            |event: Event, reason: Option<SkipReason>, message: Option<String>| Decision {
+                item_id: item.item_id.clone(),
+                event,
+                reason: reason.map(|r| r.as_str().to_owned()),
+                message,
+                code: None,
+            };
         let (d, mut e) = match verdict {
             Verdict::Skip(r, m) => (
                 decision(Event::Skipped, Some(r), Some(m.clone())),
@@ -359,7 +353,6 @@ impl Ctx<'_> {
 
     /// The live checks; the figures are what the policy expires on the live images.
     async fn check(&self, item: &LifecycleItem, stats: &CallStats) -> (Verdict, Expiry) {
-        use lifecycle_reason::*;
         let key: RepoKey = (
             item.account_id.clone(),
             item.region.clone(),
@@ -368,10 +361,15 @@ impl Ctx<'_> {
         let (account, region, name) = (&key.0, &key.1, &key.2);
         let session = match self.sessions.get(account) {
             Some(Ok(s)) => s.clone(),
-            Some(Err(f)) => return (Verdict::Skip(reason::ROLE_UNAVAILABLE, f.to_string()), None),
+            Some(Err(f)) => {
+                return (
+                    Verdict::Skip(SkipReason::RoleUnavailable, f.to_string()),
+                    None,
+                );
+            }
             None => {
                 return (
-                    Verdict::Skip(reason::ROLE_UNAVAILABLE, "no session".into()),
+                    Verdict::Skip(SkipReason::RoleUnavailable, "no session".into()),
                     None,
                 );
             }
@@ -409,7 +407,12 @@ impl Ctx<'_> {
         {
             Ok(out) => out.lifecycle_policy_text().map(str::to_owned),
             Err(f) if f.code.as_deref() == Some("LifecyclePolicyNotFoundException") => None,
-            Err(f) => return (Verdict::Skip(POLICY_CHECK_FAILED, f.to_string()), None),
+            Err(f) => {
+                return (
+                    Verdict::Skip(SkipReason::PolicyCheckFailed, f.to_string()),
+                    None,
+                );
+            }
         };
         let live_sha = live_policy.as_deref().map(policy_sha256);
         if live_sha.as_deref() == Some(item.policy_sha256.as_str()) {
@@ -422,7 +425,7 @@ impl Ctx<'_> {
             };
             return (
                 Verdict::Skip(
-                    POLICY_CHANGED,
+                    SkipReason::PolicyChanged,
                     format!(
                         "the policy in place ({}) is not the one the plan replaces ({})",
                         show(&live_sha),
@@ -453,7 +456,12 @@ impl Ctx<'_> {
             .await
         {
             Ok(d) => d,
-            Err(f) => return (Verdict::Skip(reason::DESCRIBE_FAILED, f.to_string()), None),
+            Err(f) => {
+                return (
+                    Verdict::Skip(SkipReason::DescribeFailed, f.to_string()),
+                    None,
+                );
+            }
         };
         let images: Vec<SimImage> = details
             .iter()
@@ -478,7 +486,7 @@ impl Ctx<'_> {
             if kept.contains(im.digest.as_str()) {
                 return (
                     Verdict::Skip(
-                        WOULD_EXPIRE_KEPT,
+                        SkipReason::WouldExpireKept,
                         format!("it would expire {}, which the plan kept", im.digest),
                     ),
                     live,
@@ -487,7 +495,7 @@ impl Ctx<'_> {
             if im.pushed_at > snapshot {
                 return (
                     Verdict::Skip(
-                        UNKNOWN_IMAGE,
+                        SkipReason::UnknownImage,
                         format!("it would expire {}, pushed after the snapshot", im.digest),
                     ),
                     live,
@@ -498,7 +506,7 @@ impl Ctx<'_> {
             {
                 return (
                     Verdict::Skip(
-                        reason::PULLED_SINCE_SNAPSHOT,
+                        SkipReason::PulledSinceSnapshot,
                         format!(
                             "it would expire {}, pulled at {}",
                             im.digest,
@@ -514,7 +522,7 @@ impl Ctx<'_> {
         }
         let view = self.references.view().await;
         if let Some(why) = view.blocked() {
-            return (Verdict::Skip(reason::REFERENCE_CHECK_FAILED, why), live);
+            return (Verdict::Skip(SkipReason::ReferenceCheckFailed, why), live);
         }
         for &i in &expired {
             let im = &images[i];
@@ -522,7 +530,7 @@ impl Ctx<'_> {
             if let Some(r) = view.matching(&key, &im.digest, &tags) {
                 return (
                     Verdict::Skip(
-                        reason::IN_USE_REFERENCE,
+                        SkipReason::InUseReference,
                         format!("it would expire {}, named by {}", im.digest, r.resource),
                     ),
                     live,
@@ -534,7 +542,7 @@ impl Ctx<'_> {
                 Ok(u) => u,
                 Err(f) => {
                     return (
-                        Verdict::Skip(reason::INSPECTOR_CHECK_FAILED, f.to_string()),
+                        Verdict::Skip(SkipReason::InspectorCheckFailed, f.to_string()),
                         live,
                     );
                 }
@@ -548,7 +556,7 @@ impl Ctx<'_> {
                 if u.in_use_count > 0 || used_after {
                     return (
                         Verdict::Skip(
-                            reason::IN_USE,
+                            SkipReason::InUse,
                             format!("it would expire {}, in use per Inspector", images[i].digest),
                         ),
                         live,
@@ -557,7 +565,7 @@ impl Ctx<'_> {
                 if pulled_after {
                     return (
                         Verdict::Skip(
-                            reason::PULLED_SINCE_SNAPSHOT,
+                            SkipReason::PulledSinceSnapshot,
                             format!(
                                 "it would expire {}, pulled after the snapshot per Inspector",
                                 images[i].digest
@@ -574,7 +582,7 @@ impl Ctx<'_> {
 
 fn summarize(
     opts: &LifecycleRun<'_>,
-    history: &crate::journal::History,
+    history: &History,
     now: &HashMap<String, (Decision, Expiry)>,
     caller: &Caller,
     journal: &(Option<String>, Option<String>),
@@ -626,72 +634,4 @@ fn summarize(
     }
     s.by_event = by_event;
     s
-}
-
-/// The text a lifecycle apply prints: in a dry run one line per repository, then the summary.
-pub fn render(report: &LifecycleReport, run_id: &str) -> String {
-    let s = &report.summary;
-    let mut t = String::new();
-    if s.dry_run {
-        t.push_str("action\taccount\tregion\trepository\tpolicy_sha256\texpires_images\texpires_bytes\twhy\n");
-        for o in &report.items {
-            let (item, d, live) = (&o.item, &o.decision, &o.live);
-            let action = match (d.event, o.earlier) {
-                (e, true) if e.is_done(false) => format!("done_earlier:{}", e.name()),
-                (Event::PolicyPut, false) => "would_put".into(),
-                (Event::PolicyInPlace, false) => "in_place".into(),
-                (e, _) => e.name(),
-            };
-            let why = match (&d.reason, &d.message) {
-                (Some(r), Some(m)) => format!("{r}: {m}"),
-                (Some(r), None) => r.clone(),
-                (None, Some(m)) => m.clone(),
-                (None, None) => String::new(),
-            };
-            let (n, b) = live.map_or((String::new(), String::new()), |(n, b)| {
-                (n.to_string(), b.to_string())
-            });
-            t.push_str(&format!(
-                "{action}\t{}\t{}\t{}\t{}\t{n}\t{b}\t{why}\n",
-                item.account_id,
-                item.region,
-                item.repository_name,
-                &item.policy_sha256[..12.min(item.policy_sha256.len())],
-            ));
-        }
-        t.push('\n');
-    }
-    t.push_str(&format!(
-        "lifecycle plan {} (run {run_id}): {} of {} planned repositories{}\n",
-        s.manifest_id,
-        s.items,
-        s.planned_items,
-        if s.dry_run { ", dry run" } else { "" }
-    ));
-    let get = |k: &str| s.by_event.get(k).copied().unwrap_or(0);
-    t.push_str(&format!(
-        "  {:<16}{:>8} policies{}\n",
-        if s.dry_run { "would put" } else { "put" },
-        get("policy_put"),
-        if get("policy_put") > 0 {
-            format!(
-                " (expiring {} now, by the simulator)",
-                ecrgc_lifecycle::render::human_bytes(s.bytes)
-            )
-        } else {
-            String::new()
-        }
-    ));
-    t.push_str(&format!(
-        "  {:<16}{:>8}\n",
-        "in place",
-        get("policy_in_place")
-    ));
-    t.push_str(&format!(
-        "  {:<16}{:>8}\n",
-        "repository gone",
-        get("absent")
-    ));
-    crate::cli::render_summary_tail(&mut t, s);
-    t
 }

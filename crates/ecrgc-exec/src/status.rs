@@ -12,13 +12,12 @@
 //! image is kept for a reason, and that is a successful apply; or it is *blocked*: a check
 //! could not be made (`role_unavailable`, `reference_check_failed`, `describe_failed`, …),
 //! so nothing is known about the image and the next apply should try again. [`is_blocked`]
-//! is the one place that tells them apart.
+//! ([`crate::skip`]) is the one place that tells them apart.
 
-use crate::executor::Summary;
-use crate::lifecycle::lifecycle_reason;
-use crate::live::reason;
-use crate::replication::reason as replication_reason;
-use crate::{ExecError, Result};
+pub use crate::skip::is_blocked;
+
+use crate::error::{ExecError, Result};
+use crate::summary::Summary;
 
 /// Every item done, or skipped for a finding.
 pub const SUCCESS: u8 = 0;
@@ -29,28 +28,24 @@ pub const REFUSED: u8 = 2;
 /// Nothing failed, but a check could not be made for some items.
 pub const BLOCKED: u8 = 3;
 
-/// Skip reasons that say a check could not be made, not something about the image.
-pub const BLOCKED_REASONS: &[&str] = &[
-    reason::ROLE_UNAVAILABLE,
-    reason::REFERENCE_CHECK_FAILED,
-    reason::REPOSITORY_CHECK_FAILED,
-    reason::INSPECTOR_CHECK_FAILED,
-    reason::DESCRIBE_FAILED,
-    reason::LEASE_LOST,
-    replication_reason::REPLICATION_CHECK_FAILED,
-    lifecycle_reason::POLICY_CHECK_FAILED,
-];
-
-/// Whether a skip for `reason` is blocked (a check could not be made) rather than a finding
-/// about the image. A reason named like a failed check (`…_failed`, `…_unavailable`) counts
-/// as blocked even before it is listed here, and so does a skip without a reason: unknown is
-/// never reported as a success.
-pub fn is_blocked(reason: &str) -> bool {
-    BLOCKED_REASONS.contains(&reason)
-        || reason.ends_with("_failed")
-        || reason.ends_with("_unavailable")
-        || reason == "unknown"
-        || reason.is_empty()
+impl ExecError {
+    /// Exit status (see [`crate::status`]): 2 for bad input or a lease another apply holds
+    /// (nothing was done), 3 for items blocked, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Review(e) => e.exit_code(),
+            Self::ItemsBlocked { .. } => BLOCKED,
+            Self::Manifest(_)
+            | Self::Lifecycle(_)
+            | Self::Config(_)
+            | Self::ReadManifest { .. }
+            | Self::BadArgument { .. }
+            | Self::BadJournal { .. }
+            | Self::LeaseHeld { .. }
+            | Self::Store(ecrgc_store::StoreError::InvalidLocation { .. }) => REFUSED,
+            _ => FAILURE,
+        }
+    }
 }
 
 /// The outcome of a finished apply: `Ok` for exit status 0, else the error whose
@@ -85,52 +80,6 @@ pub fn exit_status(result: &Result<()>) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every reason an item can be skipped for today, and whether it is blocked. A new
-    /// reason belongs here and, when it means "could not check", in [`BLOCKED_REASONS`].
-    #[test]
-    fn every_skip_reason_is_either_a_finding_or_blocked() {
-        let reasons = [
-            (reason::ROLE_UNAVAILABLE, true),
-            (reason::REFERENCE_CHECK_FAILED, true),
-            (reason::REPOSITORY_CHECK_FAILED, true),
-            (reason::INSPECTOR_CHECK_FAILED, true),
-            (reason::DESCRIBE_FAILED, true),
-            (reason::LEASE_LOST, true),
-            (replication_reason::REPLICATION_CHECK_FAILED, true),
-            (lifecycle_reason::POLICY_CHECK_FAILED, true),
-            (reason::REPOSITORY_EXCLUDED, false),
-            (reason::REPOSITORY_NOT_OPTED_IN, false),
-            (reason::PARENT_KEPT, false),
-            (reason::RESTORING, false),
-            (reason::REPUSHED, false),
-            (reason::TAGGED_SINCE_PLAN, false),
-            (reason::PULLED_SINCE_SNAPSHOT, false),
-            (reason::IN_USE, false),
-            (reason::IN_USE_REFERENCE, false),
-            (reason::ARCHIVED_SINCE_PLAN, false),
-            (reason::CHANGED_SINCE_CHECK, false),
-            (reason::REFERENCED_BY_INDEX, false),
-            (replication_reason::REPLICATION_CHANGED, false),
-            (replication_reason::REPLICA_KEPT, false),
-            (replication_reason::REPLICATION_CYCLE, false),
-            (lifecycle_reason::POLICY_CHANGED, false),
-            (lifecycle_reason::WOULD_EXPIRE_KEPT, false),
-            (lifecycle_reason::UNKNOWN_IMAGE, false),
-        ];
-        for (r, blocked) in reasons {
-            assert_eq!(is_blocked(r), blocked, "{r}");
-        }
-        for r in BLOCKED_REASONS {
-            assert!(reasons.iter().any(|(x, _)| x == r), "{r} is listed above");
-        }
-        // Not yet listed: named like a check that could not be made, or a finding.
-        assert!(is_blocked("sweep_failed"));
-        assert!(is_blocked("registry_unavailable"));
-        assert!(is_blocked("unknown"));
-        assert!(!is_blocked("in_use_reference"));
-        assert!(!is_blocked("archived_since_plan"));
-    }
 
     fn summary(skipped: &[(&str, u64)], failed: u64) -> Summary {
         let mut s = Summary::default();

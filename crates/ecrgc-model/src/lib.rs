@@ -10,6 +10,7 @@
 
 pub mod column;
 pub mod image_ref;
+pub mod journal;
 pub mod keys;
 pub mod plan_tables;
 pub mod runs;

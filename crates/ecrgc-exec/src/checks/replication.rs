@@ -22,17 +22,7 @@ use std::collections::HashMap;
 
 use ecrgc_manifest::Item;
 
-/// Why an item is left alone, for the reasons of this module.
-pub mod reason {
-    /// The registry's delete replication now reaches a destination the plan did not consider.
-    pub const REPLICATION_CHANGED: &str = "replication_changed";
-    /// The registry's replication rules could not be read.
-    pub const REPLICATION_CHECK_FAILED: &str = "replication_check_failed";
-    /// A replica the deletion would take along is not deleted (not in the manifest, or kept).
-    pub const REPLICA_KEPT: &str = "replica_kept";
-    /// The item's replicas lead back to it.
-    pub const REPLICATION_CYCLE: &str = "replication_cycle";
-}
+use crate::skip::SkipReason;
 
 /// The key of an image: account, region, repository, digest.
 pub(crate) type ImageKey = (String, String, String, String);
@@ -58,7 +48,7 @@ pub(crate) fn replica_key(item: &Item, destination: &str) -> ImageKey {
 }
 
 /// An item left alone before any call, with its reason and message.
-pub(crate) type Refused<'a> = (&'a Item, &'static str, String);
+pub(crate) type Refused<'a> = (&'a Item, SkipReason, String);
 
 /// The phase of every pending item (0 first), or why it cannot have one: an item's phase is
 /// after its replicas' and not before its parents' (a child follows its index). `known` holds
@@ -114,14 +104,14 @@ pub(crate) fn phases<'a>(
     for item in pending {
         let k = key(item);
         if let Some(why) = missing.get(&k) {
-            refused.push((item, reason::REPLICA_KEPT, why.clone()));
+            refused.push((item, SkipReason::ReplicaKept, why.clone()));
             continue;
         }
         let p = phase[&k];
         if cyclic && p >= pending.len() {
             refused.push((
                 item,
-                reason::REPLICATION_CYCLE,
+                SkipReason::ReplicationCycle,
                 "its replicas replicate deletions back to it".to_owned(),
             ));
             continue;
@@ -177,7 +167,7 @@ mod tests {
         assert_eq!(phases[1][0].image_digest, "sha256:a");
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0.image_digest, "sha256:b");
-        assert_eq!(refused[0].1, reason::REPLICA_KEPT);
+        assert_eq!(refused[0].1, SkipReason::ReplicaKept);
     }
 
     #[test]
@@ -191,7 +181,7 @@ mod tests {
         let pending: Vec<&Item> = items.iter().collect();
         let (phases, refused) = phases(&pending, &known);
         assert_eq!(refused.len(), 2);
-        assert!(refused.iter().all(|r| r.1 == reason::REPLICATION_CYCLE));
+        assert!(refused.iter().all(|r| r.1 == SkipReason::ReplicationCycle));
         assert_eq!(phases.concat().len(), 1);
     }
 }
