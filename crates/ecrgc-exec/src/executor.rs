@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 
 use crate::admit::Admitted;
-use crate::checks::references::RepoKey;
+use crate::checks::references::RepositoryKey;
 use crate::checks::replication::{ImageKey, phases, replica_key};
 use crate::context::{PrepareScope, apply_caller, prepare_shared};
 use crate::deletion::{Shared, process_repository};
@@ -64,7 +64,7 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
                 .is_some_and(|e| e.event.is_done(archive))
         })
         .collect();
-    let mut prior_done: HashMap<RepoKey, HashSet<String>> = HashMap::new();
+    let mut prior_done: HashMap<RepositoryKey, HashSet<String>> = HashMap::new();
     for e in latest.values().filter(|e| e.event.is_done(archive)) {
         if let (Some(a), Some(r), Some(n), Some(d)) = (
             &e.account_id,
@@ -73,7 +73,7 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
             &e.image_digest,
         ) {
             prior_done
-                .entry((a.clone(), r.clone(), n.clone()))
+                .entry(RepositoryKey::new(a, r, n))
                 .or_default()
                 .insert(d.clone());
         }
@@ -112,11 +112,11 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
             .iter()
             .map(|i| {
                 (
-                    (
-                        i.account_id.clone(),
-                        i.region.clone(),
-                        i.repository_name.clone(),
-                        i.image_digest.clone(),
+                    ImageKey::new(
+                        &i.account_id,
+                        &i.region,
+                        &i.repository_name,
+                        &i.image_digest,
                     ),
                     i,
                 )
@@ -159,13 +159,13 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
                 }
             }
             shared.record(entries).await?;
-            let mut groups: BTreeMap<RepoKey, Vec<&Item>> = BTreeMap::new();
+            let mut groups: BTreeMap<RepositoryKey, Vec<&Item>> = BTreeMap::new();
             for item in ready {
                 groups
-                    .entry((
-                        item.account_id.clone(),
-                        item.region.clone(),
-                        item.repository_name.clone(),
+                    .entry(RepositoryKey::new(
+                        &item.account_id,
+                        &item.region,
+                        &item.repository_name,
                     ))
                     .or_default()
                     .push(item);
@@ -186,10 +186,10 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
                     && let Some(item) = by_id.get(d.item_id.as_str())
                 {
                     prior_done
-                        .entry((
-                            item.account_id.clone(),
-                            item.region.clone(),
-                            item.repository_name.clone(),
+                        .entry(RepositoryKey::new(
+                            &item.account_id,
+                            &item.region,
+                            &item.repository_name,
                         ))
                         .or_default()
                         .insert(item.image_digest.clone());
@@ -236,15 +236,15 @@ pub async fn run(opts: RunOptions<'_>) -> Result<Report> {
 /// queue on that one BatchDeleteImage limit while every other region's limit sat unused.
 /// Taking the first repository of every account × region, then the second of each, and so on
 /// spreads the slots over every limit.
-fn interleave<V>(groups: BTreeMap<RepoKey, V>) -> Vec<(RepoKey, V)> {
-    let mut by_place: BTreeMap<(String, String), Vec<(RepoKey, V)>> = BTreeMap::new();
+fn interleave<V>(groups: BTreeMap<RepositoryKey, V>) -> Vec<(RepositoryKey, V)> {
+    let mut by_place: BTreeMap<(String, String), Vec<(RepositoryKey, V)>> = BTreeMap::new();
     for (key, v) in groups {
         by_place
-            .entry((key.0.clone(), key.1.clone()))
+            .entry((key.account_id.clone(), key.region.clone()))
             .or_default()
             .push((key, v));
     }
-    let mut queues: Vec<std::vec::IntoIter<(RepoKey, V)>> =
+    let mut queues: Vec<std::vec::IntoIter<(RepositoryKey, V)>> =
         by_place.into_values().map(Vec::into_iter).collect();
     let mut out = Vec::new();
     loop {
@@ -384,8 +384,8 @@ mod tests {
 
     #[test]
     fn repositories_alternate_between_accounts_and_regions() {
-        let key = |a: &str, r: &str, n: &str| (a.to_owned(), r.to_owned(), n.to_owned());
-        let groups: BTreeMap<RepoKey, u32> = [
+        let key = |a: &str, r: &str, n: &str| RepositoryKey::new(a, r, n);
+        let groups: BTreeMap<RepositoryKey, u32> = [
             (key("1", "eu", "a"), 1),
             (key("1", "eu", "b"), 2),
             (key("1", "eu", "c"), 3),

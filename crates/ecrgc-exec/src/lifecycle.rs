@@ -43,7 +43,7 @@ use ecrgc_store::Store;
 use futures::StreamExt;
 
 use crate::checks::inspector::inspector_usage;
-use crate::checks::references::{References, RepoKey};
+use crate::checks::references::{References, RepositoryKey};
 use crate::checks::repository::{RepositoryState, check_repository};
 use crate::context::{PrepareScope, apply_caller, check_lease, prepare_shared};
 use crate::error::Result;
@@ -353,12 +353,9 @@ impl Ctx<'_> {
 
     /// The live checks; the figures are what the policy expires on the live images.
     async fn check(&self, item: &LifecycleItem, stats: &CallStats) -> (Verdict, Expiry) {
-        let key: RepoKey = (
-            item.account_id.clone(),
-            item.region.clone(),
-            item.repository_name.clone(),
-        );
-        let (account, region, name) = (&key.0, &key.1, &key.2);
+        let key: RepositoryKey =
+            RepositoryKey::new(&item.account_id, &item.region, &item.repository_name);
+        let (account, region, name) = (&key.account_id, &key.region, &key.repository_name);
         let session = match self.sessions.get(account) {
             Some(Ok(s)) => s.clone(),
             Some(Err(f)) => {

@@ -35,8 +35,8 @@ use super::manifest::Blob;
 /// Committed runs tried, newest first, before giving up on reuse.
 const RUNS_TRIED: usize = 3;
 
-/// Where the collector read a manifest: account, region, repository, digest.
-pub(crate) type ImageKey = (String, String, String, String);
+/// Where the collector read a manifest.
+pub(crate) use ecrgc_model::keys::ImageKey;
 
 /// An earlier read of one image's manifest (a `manifest_reads` row).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,12 +197,7 @@ impl Prior {
                     read_indexes.insert(digest.clone());
                 }
                 prior.reads.insert(
-                    (
-                        cols[0].value(i).to_owned(),
-                        cols[1].value(i).to_owned(),
-                        cols[2].value(i).to_owned(),
-                        digest,
-                    ),
+                    ImageKey::new(cols[0].value(i), cols[1].value(i), cols[2].value(i), digest),
                     Read {
                         kind,
                         read_at: read_at.value(i),
@@ -258,11 +253,11 @@ impl Prior {
                     other => return Err(format!("image_layers.layer_kind {other:?}")),
                 };
                 by_image
-                    .entry((
-                        acct.value(i).to_owned(),
-                        region.value(i).to_owned(),
-                        repo.value(i).to_owned(),
-                        digest.value(i).to_owned(),
+                    .entry(ImageKey::new(
+                        acct.value(i),
+                        region.value(i),
+                        repo.value(i),
+                        digest.value(i),
                     ))
                     .or_default()
                     .push(Blob {
@@ -274,7 +269,14 @@ impl Prior {
                     });
             }
         }
-        for ((_, _, _, digest), mut blobs) in by_image {
+        for (
+            ImageKey {
+                image_digest: digest,
+                ..
+            },
+            mut blobs,
+        ) in by_image
+        {
             if prior.blobs.contains_key(&digest) {
                 continue;
             }
@@ -416,12 +418,7 @@ mod tests {
         // A referrer edge says nothing about a manifest's content.
         assert_eq!(prior.index_children("sha256:c1"), None);
         assert_eq!(prior.index_children("sha256:new"), None);
-        let key = (
-            "111111111111".to_owned(),
-            "eu-west-1".to_owned(),
-            "a".to_owned(),
-            "sha256:empty".to_owned(),
-        );
+        let key = ImageKey::new("111111111111", "eu-west-1", "a", "sha256:empty");
         assert_eq!(prior.read(&key).map(|r| r.read_at), Some(42));
         prior.read_index("sha256:new", vec!["sha256:c3".into()]);
         assert_eq!(

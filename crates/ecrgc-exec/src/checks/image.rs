@@ -13,7 +13,7 @@ use ecrgc_manifest::Item;
 use ecrgc_model::time::{Micros, parse_rfc3339, rfc3339};
 
 use crate::checks::inspector::Usage;
-use crate::checks::references::{RepoKey, View};
+use crate::checks::references::{RepositoryKey, View};
 use crate::skip::SkipReason;
 use crate::summary::Mode;
 use crate::timestamp::micros;
@@ -33,7 +33,7 @@ pub(crate) enum Check {
 pub(crate) struct ImageCheck<'a> {
     pub(crate) mode: Mode,
     pub(crate) snapshot_time: Micros,
-    pub(crate) repo: &'a RepoKey,
+    pub(crate) repo: &'a RepositoryKey,
     pub(crate) usage: Option<&'a HashMap<String, Usage>>,
     pub(crate) view: &'a View,
 }

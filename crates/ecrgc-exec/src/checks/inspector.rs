@@ -9,7 +9,7 @@ use aws_sdk_inspector2::types::{
 use ecrgc_aws::{AccountSession, CallStats, Caller, Failure};
 use ecrgc_model::time::Micros;
 
-use crate::checks::references::RepoKey;
+use crate::checks::references::RepositoryKey;
 use crate::timestamp::micros;
 
 /// Inspector's view of one image now.
@@ -25,9 +25,13 @@ pub(crate) async fn inspector_usage(
     caller: &Caller,
     stats: &CallStats,
     session: &AccountSession,
-    key: &RepoKey,
+    key: &RepositoryKey,
 ) -> Result<HashMap<String, Usage>, Failure> {
-    let (account, region, name) = key;
+    let RepositoryKey {
+        account_id: account,
+        region,
+        repository_name: name,
+    } = key;
     let inspector = session.inspector(region);
     let equals = |value: &str| {
         CoverageStringFilter::builder()

@@ -25,26 +25,21 @@ use ecrgc_manifest::Item;
 use crate::skip::SkipReason;
 
 /// The key of an image: account, region, repository, digest.
-pub(crate) type ImageKey = (String, String, String, String);
+pub(crate) use ecrgc_model::keys::ImageKey;
 
 fn key(item: &Item) -> ImageKey {
-    (
-        item.account_id.clone(),
-        item.region.clone(),
-        item.repository_name.clone(),
-        item.image_digest.clone(),
+    ImageKey::new(
+        &item.account_id,
+        &item.region,
+        &item.repository_name,
+        &item.image_digest,
     )
 }
 
 /// The replica of `item` in `destination` (`account/region`): same repository and digest.
 pub(crate) fn replica_key(item: &Item, destination: &str) -> ImageKey {
     let (account, region) = destination.split_once('/').unwrap_or((destination, ""));
-    (
-        account.to_owned(),
-        region.to_owned(),
-        item.repository_name.clone(),
-        item.image_digest.clone(),
-    )
+    ImageKey::new(account, region, &item.repository_name, &item.image_digest)
 }
 
 /// An item left alone before any call, with its reason and message.
@@ -88,7 +83,7 @@ pub(crate) fn phases<'a>(
                 }
             }
             for parent in &item.parent_digests {
-                let pk = (k.0.clone(), k.1.clone(), k.2.clone(), parent.clone());
+                let pk = k.repository().image(parent);
                 if let Some(pp) = phase.get(&pk) {
                     p = p.max(*pp);
                 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_ecr::operation::batch_delete_image::BatchDeleteImageOutput;
 use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier, TargetStorageClass};
 use ecrgc_manifest::Item;
+use ecrgc_model::keys::RepositoryKey;
 use ecrgc_model::time::rfc3339;
 
 use crate::deletion::repo::Repo;
@@ -21,7 +22,11 @@ impl Repo<'_> {
         items: &[&Item],
         checked: &HashMap<String, ImageDetail>,
     ) -> Vec<Last> {
-        let (account, region, name) = self.key;
+        let RepositoryKey {
+            account_id: account,
+            region,
+            repository_name: name,
+        } = self.key;
         let mut last: HashMap<&str, Last> = HashMap::new();
         let mut pending: Vec<&Item> = items.to_vec();
         let mut vanished_unseen = 0;
@@ -145,7 +150,11 @@ impl Repo<'_> {
         &self,
         items: &[&Item],
     ) -> Result<Option<HashMap<String, ImageDetail>>, EcrError> {
-        let (account, _, name) = self.key;
+        let RepositoryKey {
+            account_id: account,
+            repository_name: name,
+            ..
+        } = self.key;
         let ids: Vec<ImageIdentifier> = items.iter().map(|i| image_id(&i.image_digest)).collect();
         match self
             .ecr
@@ -179,7 +188,11 @@ impl Repo<'_> {
         items: &[&Item],
         checked: &HashMap<String, ImageDetail>,
     ) -> Vec<Last> {
-        let (account, region, name) = self.key;
+        let RepositoryKey {
+            account_id: account,
+            region,
+            repository_name: name,
+        } = self.key;
         let calls = items.iter().map(|item| async move {
             let step = self
                 .shared

@@ -53,7 +53,7 @@ use ecrgc_manifest::Item;
 pub use shared::Shared;
 
 use crate::checks::inspector::inspector_usage;
-use crate::checks::references::RepoKey;
+use crate::checks::references::RepositoryKey;
 use crate::checks::repository::{RepositoryState, check_repository};
 use crate::deletion::repo::{Gate, Repo};
 use crate::error::Result;
@@ -74,11 +74,15 @@ enum State {
 /// journal cannot be written.
 pub async fn process_repository(
     shared: &Shared,
-    key: &RepoKey,
+    key: &RepositoryKey,
     items: Vec<&Item>,
     prior_done: &HashSet<String>,
 ) -> Result<Vec<Decision>> {
-    let (account, region, name) = key;
+    let RepositoryKey {
+        account_id: account,
+        region,
+        repository_name: name,
+    } = key;
     let session = match shared.sessions.get(account) {
         Some(Ok(session)) => session.clone(),
         Some(Err(f)) => {
@@ -206,7 +210,11 @@ pub async fn process_repository(
 impl Repo<'_> {
     /// The repository still exists, is opted in and is not excluded.
     async fn repository_gate(&mut self, items: &[&Item], name: &str) -> Result<Gate> {
-        let (account, region, _) = self.key;
+        let RepositoryKey {
+            account_id: account,
+            region,
+            ..
+        } = self.key;
         let state = check_repository(
             &self.shared.caller,
             &self.stats,
@@ -242,7 +250,11 @@ impl Repo<'_> {
         &mut self,
         items: Vec<&'i Item>,
     ) -> Result<std::result::Result<Vec<&'i Item>, Vec<Decision>>> {
-        let (account, region, name) = self.key;
+        let RepositoryKey {
+            account_id: account,
+            region,
+            repository_name: name,
+        } = self.key;
         let rules = match self
             .shared
             .replication

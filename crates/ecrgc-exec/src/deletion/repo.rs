@@ -7,7 +7,7 @@ use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier};
 use ecrgc_aws::{CallStats, Failure};
 use ecrgc_manifest::Item;
 
-use crate::checks::references::RepoKey;
+use crate::checks::references::RepositoryKey;
 use crate::deletion::shared::Shared;
 use crate::error::Result;
 use crate::journal::{Entry, Event};
@@ -17,7 +17,7 @@ use crate::summary::Decision;
 /// One repository's work: its client, its call counts and its decisions so far.
 pub(super) struct Repo<'a> {
     pub(super) shared: &'a Shared,
-    pub(super) key: &'a RepoKey,
+    pub(super) key: &'a RepositoryKey,
     pub(super) ecr: aws_sdk_ecr::Client,
     pub(super) stats: CallStats,
     pub(super) decisions: Vec<Decision>,
@@ -70,7 +70,11 @@ impl Repo<'_> {
         &self,
         digests: &[&str],
     ) -> Result<(HashMap<String, ImageDetail>, HashSet<String>), Failure> {
-        let (account, region, name) = self.key;
+        let RepositoryKey {
+            account_id: account,
+            region,
+            repository_name: name,
+        } = self.key;
         let mut found = HashMap::new();
         let mut absent = HashSet::new();
         let mut queue: Vec<Vec<&str>> = vec![digests.to_vec()];

@@ -8,7 +8,7 @@ use ecrgc_model::{
 
 use super::facts::{Reads, RepositoryData};
 use crate::aws::manifest::ImageBlobs;
-use crate::aws::prior::Prior;
+use crate::aws::prior::{ImageKey, Prior};
 use crate::aws::sink::Tables;
 use crate::aws::unit::Api;
 
@@ -93,12 +93,7 @@ pub(super) fn append_reads(
     let repository_name = data.repo.name.as_str();
     for image in &data.images {
         let tonight = data.read.iter().find(|(d, _)| d == &image.digest);
-        let key = (
-            api.account.clone(),
-            api.region.clone(),
-            repository_name.to_owned(),
-            image.digest.clone(),
-        );
+        let key = ImageKey::new(&api.account, &api.region, repository_name, &image.digest);
         let (kind, read_at, run_id, exclusion) = match (tonight, prior.read(&key)) {
             (Some((_, kind)), _) => (*kind, reads.now, &*reads.run_id, reads.exclusion.as_str()),
             (None, Some(r)) => (

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::Mutex;
 
-use crate::checks::references::found::{Found, Reference, RepoKey};
+use crate::checks::references::found::{Found, Reference, RepositoryKey};
 
 /// Reads the references of one account × region.
 pub trait Reader: Send + Sync {
@@ -41,7 +41,12 @@ pub struct View {
 
 impl View {
     /// The first reference naming the image, in any account and region.
-    pub fn matching(&self, repo: &RepoKey, digest: &str, tags: &[&str]) -> Option<&Reference> {
+    pub fn matching(
+        &self,
+        repo: &RepositoryKey,
+        digest: &str,
+        tags: &[&str],
+    ) -> Option<&Reference> {
         self.readings
             .iter()
             .find_map(|r| r.found.matching(repo, digest, tags))

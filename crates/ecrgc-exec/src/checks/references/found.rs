@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ecrgc_model::image_ref::parse_image_ref;
 
 /// A repository: account, region, name.
-pub type RepoKey = (String, String, String);
+pub use ecrgc_model::keys::RepositoryKey;
 
 /// An image reference found live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub struct Reference {
 /// The references read in one account × region (or in several, merged).
 #[derive(Debug, Default)]
 pub struct Found {
-    pub(super) by_repo: HashMap<RepoKey, Vec<Reference>>,
+    pub(super) by_repo: HashMap<RepositoryKey, Vec<Reference>>,
     /// Unparsable references by the registry they name: account, and region when named.
     malformed: HashMap<(String, Option<String>), Vec<Reference>>,
     /// Sources that could not be read, as `account/region source: error`.
@@ -37,7 +37,12 @@ pub struct Found {
 impl Found {
     /// The first reference naming the image `digest` (carrying `tags`) of `repo`. An
     /// unparsable reference to the registry of `repo` counts for every image of it.
-    pub fn matching(&self, repo: &RepoKey, digest: &str, tags: &[&str]) -> Option<&Reference> {
+    pub fn matching(
+        &self,
+        repo: &RepositoryKey,
+        digest: &str,
+        tags: &[&str],
+    ) -> Option<&Reference> {
         let exact = self.by_repo.get(repo).and_then(|refs| {
             refs.iter().find(|r| {
                 r.digest.as_deref() == Some(digest)
@@ -46,9 +51,9 @@ impl Found {
             })
         });
         exact.or_else(|| {
-            [Some(repo.1.clone()), None]
+            [Some(repo.region.clone()), None]
                 .into_iter()
-                .find_map(|region| self.malformed.get(&(repo.0.clone(), region)))
+                .find_map(|region| self.malformed.get(&(repo.account_id.clone(), region)))
                 .and_then(|refs| refs.first())
         })
     }
@@ -82,7 +87,7 @@ impl Found {
             return;
         }
         self.by_repo
-            .entry((account, region, parsed.repository))
+            .entry(RepositoryKey::new(account, region, parsed.repository))
             .or_default()
             .push(Reference {
                 tag: parsed.tag,

@@ -115,7 +115,7 @@ mod tests;
 
 pub use aws::AwsReader;
 pub use cache::{Cache, Reader, View};
-pub use found::{Found, Reference, RepoKey};
+pub use found::{Found, Reference, RepositoryKey};
 
 /// The live references through the AWS APIs.
 pub type References = Cache<AwsReader>;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::checks::references::cache::{Cache, Reader};
 use crate::checks::references::ecs::recent;
-use crate::checks::references::found::{Found, RepoKey};
+use crate::checks::references::found::{Found, RepositoryKey};
 use crate::checks::references::lambda::{VersionImage, function_references};
 
 fn d(c: char) -> String {
@@ -15,8 +15,8 @@ fn d(c: char) -> String {
 
 const HOST: &str = "111111111111.dkr.ecr.eu-west-1.amazonaws.com";
 
-fn app() -> RepoKey {
-    ("111111111111".into(), "eu-west-1".into(), "app".into())
+fn app() -> RepositoryKey {
+    RepositoryKey::new("111111111111", "eu-west-1", "app")
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn references_match_by_digest_or_by_a_tag_the_image_carries() {
     );
     assert_eq!(s.matching(&repo, &c, &[]).expect("resolved").resource, "fn");
     assert!(s.matching(&repo, &dd, &["v9"]).is_none());
-    let other = ("111111111111".into(), "eu-west-1".into(), "other".into());
+    let other = RepositoryKey::new("111111111111", "eu-west-1", "other");
     assert!(s.matching(&other, &a, &["v2"]).is_none());
 }
 
@@ -97,7 +97,7 @@ fn every_endpoint_form_names_the_same_registry() {
         None,
         "china",
     );
-    let repo = |r: &str| ("111111111111".to_owned(), r.to_owned(), "app".to_owned());
+    let repo = |r: &str| RepositoryKey::new("111111111111", r, "app");
     let found = |r: &str, digest: &str, tags: &[&str]| {
         s.matching(&repo(r), digest, tags)
             .map(|n| n.resource.clone())
@@ -132,7 +132,7 @@ fn an_unparsable_reference_keeps_its_whole_registry() {
         "td:2",
     );
     s.add("dkr.ecr.us-east-1.amazonaws.com/app:v1", None, "td:3");
-    let key = |a: &str, r: &str, n: &str| (a.to_owned(), r.to_owned(), n.to_owned());
+    let key = |a: &str, r: &str, n: &str| RepositoryKey::new(a, r, n);
     let hit = s
         .matching(&key("111111111111", "eu-west-1", "other"), &d('e'), &[])
         .expect("same registry, any repository");
