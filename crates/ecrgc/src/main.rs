@@ -6,20 +6,17 @@
 //! see `ecrgc_exec::status`). Standard output closed by its reader (`| head -1`) ends the
 //! command quietly with 0. Data goes to stdout; progress and errors go to stderr.
 
-mod athena;
-mod cli;
+mod args;
 mod commands;
 mod error;
-mod lifecycle;
-mod output;
-mod planned;
+mod shared;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = args::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
