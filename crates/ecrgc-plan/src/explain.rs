@@ -3,8 +3,9 @@
 
 use ecrgc_engine::{Catalog, Planner};
 
+use crate::error::{PlanError, Result};
+use crate::inputs::PlanInputs;
 use crate::session::prepare_session;
-use crate::{PlanError, PlanInputs, Result};
 
 /// The explanation of every image `image` names (a URI, or a bare digest explained in every
 /// repository that holds it), one text each.

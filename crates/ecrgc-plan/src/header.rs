@@ -15,7 +15,8 @@ use ecrgc_engine::Catalog;
 use ecrgc_review::{Binding, HeaderFields, PlanHeader, WhatIf};
 
 use crate::history::DEMO_ORIGIN;
-use crate::{PlanInputs, Warn};
+use crate::inputs::PlanInputs;
+use crate::warn::Warn;
 
 /// How a plan was asked for.
 pub struct Provenance<'a> {

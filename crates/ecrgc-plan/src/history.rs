@@ -4,7 +4,8 @@ use ecrgc_config::Config;
 use ecrgc_model::time::{DAY, MAX_CLOCK_SKEW_SECONDS, Micros};
 use ecrgc_store::{RunMarker, Store};
 
-use crate::{PlanError, Result, Warn};
+use crate::error::{PlanError, Result};
+use crate::warn::Warn;
 
 /// The `origin` of the runs `ecrgc demo` writes.
 pub const DEMO_ORIGIN: &str = "demo";

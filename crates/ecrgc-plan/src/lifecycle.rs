@@ -6,8 +6,9 @@
 //! derivation needs — images with their tags, push and use times, the guards protecting
 //! them, their parents (indexes, subjects), the repositories with their policy in place,
 //! exclude and opt-in tags and coverage gaps — and hands each repository to
-//! [`ecrgc_lifecycle::derive`]. `--out` writes the lifecycle plan and records it in the
-//! store, as `plan` does for a deletion manifest.
+//! [`ecrgc_lifecycle::derive`]. The queries are the files of `sql/lifecycle/`. `--out`
+//! writes the lifecycle plan and records it in the store, as `plan` does for a deletion
+//! manifest.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -23,9 +24,10 @@ use ecrgc_model::time::rfc3339;
 use ecrgc_report::columns::{Columns, opt_str, opt_time};
 use ecrgc_review::ReviewedPlan;
 
+use crate::error::{PlanError, Result};
 use crate::header::{Provenance, plan_header};
+use crate::inputs::PlanInputs;
 use crate::session::prepare_session;
-use crate::{PlanError, PlanInputs, Result};
 
 /// File name of the lifecycle plan in the output folder.
 pub const PLAN_FILE: &str = "lifecycle-plan.json";

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
-use crate::{PlanError, Result};
+use crate::error::{PlanError, Result};
 
 /// Output formats of `ecrgc query` and `ecrgc report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,9 +9,10 @@ use ecrgc_engine::{Catalog, Planner};
 use ecrgc_report::{PlanContext, PlanOutput, write_plan};
 use ecrgc_store::{RunMarker, Store};
 
+use crate::error::{PlanError, Result};
 use crate::header::{Provenance, plan_header};
+use crate::inputs::PlanInputs;
 use crate::session::{prepare_session, register_earlier_plans};
-use crate::{PlanError, PlanInputs, Result};
 
 /// The stages of [`plan`], for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use ecrgc_config::Config;
 use ecrgc_model::time::parse_rfc3339;
 use ecrgc_report::finops::{FinopsReport, ReportSpec};
 
+use crate::error::{PlanError, Result};
 use crate::session::register_earlier_plans;
-use crate::{PlanError, Result};
 
 /// The report of the plan `plan_dir` holds (what `plan --out` wrote), reading the store
 /// `store` names, else the configuration's, else the one the plan read.

@@ -6,7 +6,8 @@ use ecrgc_engine::{Params, Planner};
 use ecrgc_model::time::{DAY, Micros};
 use ecrgc_store::{RunMarker, Store};
 
-use crate::{Chosen, Result};
+use crate::error::Result;
+use crate::history::Chosen;
 
 /// A session over the chosen run and its history window, with the params and the catalog
 /// installed (rules and guards computed once, in memory).

@@ -5,6 +5,10 @@
 //! (0 success, 1 failure, 2 bad usage or bad input; `apply` also 3 when items were blocked,
 //! see `ecrgc_exec::status`). Standard output closed by its reader (`| head -1`) ends the
 //! command quietly with 0. Data goes to stdout; progress and errors go to stderr.
+//!
+//! Layout: [`args`] holds every clap type; [`commands`] one module per command, calling the
+//! plan workflow ([`ecrgc_plan`]), the collector and the executor; [`shared`] what several
+//! commands need; [`error`] decides the exit status.
 
 mod args;
 mod commands;
