@@ -205,3 +205,12 @@ async fn a_run_from_the_future_is_ignored_with_a_warning_unless_named() {
         .expect("named");
     assert_eq!(named.run.run_id, run.run_id);
 }
+
+/// Every function of the workflow returns `Result<_, PlanError>`: the error stays small
+/// (clippy's `result_large_err` limit), so the happy path does not move a large value.
+#[test]
+fn the_error_stays_small() {
+    let size = size_of::<PlanError>();
+    eprintln!("size_of::<PlanError>() = {size}");
+    assert!(size <= 128, "{size} bytes");
+}
