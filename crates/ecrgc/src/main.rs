@@ -5,21 +5,22 @@
 //! (0 success, 1 failure, 2 bad usage or bad input; `apply` also 3 when items were blocked,
 //! see `ecrgc_exec::status`). Standard output closed by its reader (`| head -1`) ends the
 //! command quietly with 0. Data goes to stdout; progress and errors go to stderr.
+//!
+//! Layout: [`args`] holds every clap type; [`commands`] one module per command, calling the
+//! plan workflow ([`ecrgc_plan`]), the collector and the executor; [`shared`] what several
+//! commands need; [`error`] decides the exit status.
 
-mod athena;
-mod cli;
+mod args;
 mod commands;
 mod error;
-mod lifecycle;
-mod output;
-mod planned;
+mod shared;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = args::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

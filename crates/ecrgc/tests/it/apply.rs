@@ -3,179 +3,16 @@
 //! throttling storm. moto's call log is the witness of what was deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ecrgc_manifest::Manifest;
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, Key, at, manifest_keys, s};
-
-pub(crate) const APPLY_SETTINGS: &str = r#"
-[apply]
-initial_backoff_ms = 5
-max_backoff_ms = 100
-"#;
-
-pub(crate) struct Planned {
-    pub(crate) env: Env,
-    pub(crate) config: PathBuf,
-    pub(crate) store: String,
-    pub(crate) out: PathBuf,
-}
-
-impl Planned {
-    /// The scenario collected and planned with `apply` appended to the configuration.
-    pub(crate) fn new(faults: Option<Value>, apply: &str) -> Option<Self> {
-        let env = Env::start(faults)?;
-        let config = env.config("ecrgc.toml", &format!("{CONFIG}{apply}"));
-        env.collect_and_plan(&config, "store", "out");
-        let (store, out) = (s(&env.path("store")), env.path("out"));
-        Some(Self {
-            env,
-            config,
-            store,
-            out,
-        })
-    }
-
-    pub(crate) fn manifest(&self) -> PathBuf {
-        self.out.join("manifest.json")
-    }
-
-    pub(crate) fn apply(&self, manifest: &Path, extra: &[&str]) -> Output {
-        let (config, manifest) = (s(&self.config), s(manifest));
-        let mut args = vec![
-            "apply",
-            &manifest,
-            "--config",
-            &config,
-            "--store",
-            &self.store,
-        ];
-        args.extend_from_slice(extra);
-        self.env.ecrgc(&args)
-    }
-
-    pub(crate) fn apply_ok(&self, manifest: &Path, extra: &[&str]) -> String {
-        let o = self.apply(manifest, extra);
-        assert!(
-            o.status.success(),
-            "apply {extra:?} failed ({})\n--- stdout\n{}--- stderr\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    pub(crate) fn digest(&self, name: &str) -> String {
-        self.env.truth["images"][name]["image_digest"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no image {name} in the truth"))
-            .to_owned()
-    }
-
-    pub(crate) fn key(&self, name: &str) -> Key {
-        let i = &self.env.truth["images"][name];
-        let f = |k: &str| i[k].as_str().expect("truth field").to_owned();
-        (
-            f("account_id"),
-            f("region"),
-            f("repository_name"),
-            f("image_digest"),
-        )
-    }
-
-    /// Every digest sent to BatchDeleteImage, in call order (repeats kept).
-    pub(crate) fn delete_calls(&self) -> Vec<String> {
-        calls(&self.env, "BatchDeleteImage")
-    }
-
-    pub(crate) fn journal(&self, manifest: &Path) -> Vec<Value> {
-        let path = ecrgc_exec::cli::default_journal(manifest);
-        std::fs::read_to_string(&path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("journal line"))
-            .collect()
-    }
-
-    /// The final event of every item in the journal, by digest.
-    pub(crate) fn final_events(&self, manifest: &Path) -> BTreeMap<String, (String, String)> {
-        let mut last = BTreeMap::new();
-        for e in self.journal(manifest) {
-            let (Some(d), Some(ev)) = (e["image_digest"].as_str(), e["event"].as_str()) else {
-                continue;
-            };
-            if ev == "intent" {
-                continue;
-            }
-            let reason = e["reason"].as_str().unwrap_or_default().to_owned();
-            last.insert(d.to_owned(), (ev.to_owned(), reason));
-        }
-        last
-    }
-
-    /// Writes a copy of the manifest without the items of `names`.
-    fn cut(&self, names: &[&str]) -> PathBuf {
-        let drop: BTreeSet<String> = names.iter().map(|n| self.digest(n)).collect();
-        let mut m: Value = read_json(&self.manifest());
-        m["items"]
-            .as_array_mut()
-            .expect("items")
-            .retain(|i| !drop.contains(i["image_digest"].as_str().expect("digest")));
-        let path = self.env.path("reviewed.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
-        path
-    }
-}
-
-pub(crate) fn calls(env: &Env, operation: &str) -> Vec<String> {
-    env.moto
-        .get("/_ecrgc/calls")
-        .as_array()
-        .expect("calls")
-        .iter()
-        .filter(|c| c["operation"] == operation)
-        .flat_map(|c| c["image_digests"].as_array().cloned().unwrap_or_default())
-        .map(|d| d.as_str().expect("digest").to_owned())
-        .collect()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
-}
-
-pub(crate) fn manifest_digests(manifest: &Path) -> BTreeSet<String> {
-    manifest_keys_of(manifest)
-        .into_iter()
-        .map(|k| k.3)
-        .collect()
-}
-
-fn manifest_keys_of(manifest: &Path) -> BTreeSet<Key> {
-    let m: Value = read_json(manifest);
-    m["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| {
-            let f = |k: &str| i[k].as_str().expect("field").to_owned();
-            (
-                f("account_id"),
-                f("region"),
-                f("repository_name"),
-                f("image_digest"),
-            )
-        })
-        .collect()
-}
-
-pub(crate) fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::moto::{Env, at, manifest_keys, python};
+use crate::common::planned::{APPLY_SETTINGS, Planned, manifest_digests};
+use crate::common::{s, stderr};
 
 #[test]
 fn a_dry_run_changes_nothing_then_apply_deletes_exactly_the_manifest() {
@@ -275,10 +112,6 @@ fn a_dry_run_changes_nothing_then_apply_deletes_exactly_the_manifest() {
 }
 
 /// Runs a Python script with the test Python (boto3 at hand); it must succeed.
-pub(crate) fn run_python(env: &Env, script: &str, args: &[&str]) {
-    env.moto.run_python(script, args);
-}
-
 /// Deletes an image of the central registry through boto3, as a person would.
 fn delete_by_hand(env: &Env, repository: &str, digest: &str) {
     let script = r#"
@@ -290,7 +123,7 @@ ecr = boto3.client("ecr", endpoint_url=url, region_name="eu-west-1",
 got = ecr.batch_delete_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])
 assert not got["failures"], got
 "#;
-    run_python(env, script, &[env.moto.url(), repository, digest]);
+    python(env, script, &[env.moto.url(), repository, digest]);
 }
 
 #[test]
@@ -377,7 +210,7 @@ ecs.register_task_definition(family="late-arrival",
                              containerDefinitions=[{"name": "app", "image": image, "memory": 128}])
 "#;
     let root = s(&ecrgc_testkit::repo_root().join("testing/moto"));
-    run_python(
+    python(
         env,
         script,
         &[&root, env.moto.url(), account, region, image],
@@ -608,8 +441,7 @@ fn a_repeating_page_token_in_a_reference_reading_deletes_nothing() {
                 "repeat_tokens": [{"service": "ecs", "operation": "ListTaskDefinitions"}]}),
     );
     let (config, manifest) = (s(&p.config), s(&p.manifest()));
-    let o = crate::collect::ecrgc_within(
-        &p.env,
+    let o = p.env.ecrgc_within(
         &[
             "apply", &manifest, "--config", &config, "--store", &p.store, "--yes",
         ],

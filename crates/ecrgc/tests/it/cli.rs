@@ -2,66 +2,12 @@
 //! truth, determinism, the manifest, exit statuses, and crash safety.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use ecrgc_manifest::Manifest;
 use serde_json::Value;
 
-const NOW: &str = "2026-11-21T00:00:00Z";
-
-fn ecrgc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ecrgc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("ECRGC_CONFIG")
-        .env_remove("ECRGC_STORE")
-        .output()
-        .expect("ecrgc runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn demo(dir: &Path, images: u64, seed: u64) -> Output {
-    let store = dir.join("store");
-    let out = dir.join("out");
-    let o = ecrgc(&[
-        "demo",
-        "--images",
-        &images.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--now",
-        NOW,
-        "--store",
-        store.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert!(o.status.success(), "demo failed: {}", stderr(&o));
-    o
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("file exists")).expect("valid JSON")
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if "\\.+*?()|[]{}^$".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
+use crate::common::{DEMO_NOW as NOW, demo, ecrgc, read_json, regex_escape, s, stderr, stdout};
 
 #[test]
 fn demo_prints_the_plan_summary() {
@@ -1007,4 +953,52 @@ fn a_sql_unit_that_writes_is_refused() {
         );
         assert!(!leak.exists() && !out.exists(), "{what} wrote something");
     }
+}
+
+/// `ecrgc rules ID` prints one rule's or guard's documentation, the header of its file
+/// without the catalog's keys; an unknown id exits 2 naming the known ones. The catalog is
+/// a folder of the test's own, so the snapshot does not follow the shipped rules' wording.
+#[test]
+fn rules_id_prints_one_rules_documentation_and_refuses_an_unknown_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sql = dir.path().join("sql");
+    for (folder, name, text) in [
+        (
+            "rules",
+            "forgotten",
+            "-- id: forgotten\n-- order: 10\n-- summary: never pulled nor referenced\n--\n\
+             -- Flags an image nothing has used since it was pushed.\n--\n\
+             -- ## Options\n--\n-- - `unused_days` (`rules.unused_days`, 90)\n\
+             SELECT account_id, region, repository_name, image_digest FROM images\n",
+        ),
+        (
+            "guards",
+            "pinned",
+            "-- id: pinned\n-- order: 5\n-- summary: a service pins the digest\n\
+             -- default: on\n--\n-- Keeps what a service revision pins.\n\
+             SELECT account_id, region, repository_name, image_digest FROM images\n",
+        ),
+        (
+            "plan",
+            "decisions",
+            "-- id: decisions\n-- summary: the decision step\nSELECT 1\n",
+        ),
+    ] {
+        std::fs::create_dir_all(sql.join(folder)).expect("folder");
+        std::fs::write(sql.join(folder).join(format!("{name}.sql")), text).expect("write");
+    }
+    let sql_dir = s(&sql);
+    let mut shown = String::new();
+    for id in ["forgotten", "pinned", "no_such_rule"] {
+        let o = ecrgc(&["rules", id, "--sql-dir", &sql_dir]);
+        shown.push_str(&format!(
+            "$ ecrgc rules {id}\nstatus: {}\n{}{}\n",
+            o.status.code().unwrap_or(-1),
+            stdout(&o),
+            stderr(&o)
+        ));
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&sql_dir), "[SQL]");
+    settings.bind(|| insta::assert_snapshot!(shown));
 }

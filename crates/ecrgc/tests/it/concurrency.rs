@@ -14,8 +14,10 @@ use ecrgc_exec::lease::{FOLDER, Holder, LEASE_VERSION, LeaseRecord, LeaseState};
 use ecrgc_manifest::Manifest;
 use serde_json::{Value, json};
 
-use crate::apply::{APPLY_SETTINGS, Planned, manifest_digests, stderr};
-use crate::collect::{CONFIG, Env, now, s};
+use crate::common::moto::{CONFIG, Env, now};
+use crate::common::planned::{APPLY_SETTINGS, Planned, manifest_digests};
+use crate::common::stderr;
+use crate::common::{s, text};
 
 const BUCKET: &str = "snapshots";
 const PREFIX: &str = "ecrgc";
@@ -172,10 +174,6 @@ fn each_digest_once(deleted: &[String], planned: &BTreeSet<String>) {
     );
     let sent: BTreeSet<String> = counts.keys().map(|d| d.to_string()).collect();
     assert_eq!(&sent, planned, "exactly the manifest was deleted");
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn two_applies_at_once(p: Planned) {

@@ -12,7 +12,8 @@ use std::process::Command;
 use ecrgc_testkit::{Moto, repo_root};
 use serde_json::{Value, json};
 
-use crate::collect::{Env, Key, at, manifest_keys, mismatches, now, s};
+use crate::common::moto::{Env, Key, at, manifest_keys, mismatches, now};
+use crate::common::s;
 
 pub(crate) const CONFIG: &str = r#"
 [org]

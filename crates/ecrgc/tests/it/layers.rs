@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, mismatches, now, s};
+use crate::common::moto::{CONFIG, Env, mismatches, now, python};
+use crate::common::s;
 
 const IMAGE_MANIFESTS: &[&str] = &[
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -79,10 +80,6 @@ ecr = boto3.client("ecr", endpoint_url=url, region_name=region, **creds)
 d = ecr.describe_images(repositoryName=repo, imageIds=[{"imageDigest": digest}])["imageDetails"][0]
 print(d.get("lastRecordedPullTime") or "never")
 "#;
-
-fn python(env: &Env, script: &str, args: &[&str]) -> String {
-    env.moto.run_python(script, args)
-}
 
 /// An image whose manifest is known: account, region, repository, digest, manifest.
 struct Pushed {

@@ -8,11 +8,11 @@
 //! call log is the witness of what was put.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, at, now, s};
+use crate::common::moto::{CONFIG, Env, at, now, python};
+use crate::common::{DEMO_NOW, demo, ecrgc, regex_escape, s};
 
 const REPO: &str = "ci/builds";
 const CENTRAL: &str = "111111111111";
@@ -28,10 +28,6 @@ struct Lc {
 }
 
 /// Runs a Python script with the test Python (boto3 at hand); returns its stdout.
-fn python(env: &Env, script: &str, args: &[&str]) -> String {
-    env.moto.run_python(script, args)
-}
-
 const ECR_CLIENT: &str = r#"
 import json, sys, hashlib
 import boto3
@@ -313,39 +309,10 @@ for n in range(15, 19):
     assert!(lc.live_policy().is_none());
 }
 
-/// `ecrgc` without moto.
-fn ecrgc(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ecrgc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("ECRGC_CONFIG")
-        .env_remove("ECRGC_STORE")
-        .output()
-        .expect("ecrgc runs")
-}
-
-/// The demo's clock: demo plans are what-ifs anyway, so a fixed instant keeps the snapshot
-/// stable.
-const DEMO_NOW: &str = "2026-11-21T00:00:00Z";
-
 /// A demo store (2,000 images, seed 5) planned at DEMO_NOW.
 fn demo_store(dir: &Path) -> String {
-    let store = s(&dir.join("store"));
-    let o = ecrgc(&[
-        "demo",
-        "--store",
-        &store,
-        "--images",
-        "2000",
-        "--seed",
-        "5",
-        "--now",
-        DEMO_NOW,
-        "--out",
-        &s(&dir.join("out")),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    store
+    demo(dir, 2000, 5);
+    s(&dir.join("store"))
 }
 
 #[test]
@@ -437,16 +404,4 @@ fn suggest_refuses_bad_input_with_exit_2() {
         );
         assert!(!out.exists(), "nothing is written");
     }
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if "\\.+*?()|[]{}^$".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }

@@ -12,8 +12,9 @@ use ecrgc_manifest::{Item, Manifest, items_sha256};
 use ecrgc_review::ReviewedPlan;
 use serde_json::{Value, json};
 
-use crate::apply::{APPLY_SETTINGS, Planned, calls, run_python};
-use crate::collect::{Env, Key, s};
+use crate::common::moto::{Env, Key, python};
+use crate::common::planned::{APPLY_SETTINGS, Planned, calls};
+use crate::common::s;
 
 /// What a forger who can write the store does: adds an item for `key` (carrying `tags`) to
 /// the manifest at `manifest`, fixes its id, the header's figures and `items_sha256`, and
@@ -161,7 +162,7 @@ assert lam.get_function(FunctionName=name)["Code"]["ImageUri"] == then
 assert lam.get_function(FunctionName=name, Qualifier=version)["Code"]["ImageUri"] == first
 "#;
     let root = s(&ecrgc_testkit::repo_root().join("testing/moto"));
-    run_python(env, script, &[&root, env.moto.url(), name, first, then]);
+    python(env, script, &[&root, env.moto.url(), name, first, then]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod apply;
 mod cli;
 mod collect;
+mod common;
 mod concurrency;
 mod differential;
 mod ecs_pins;

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, decisions, now, s};
+use crate::common::moto::{CONFIG, Env, decisions, now, python};
+use crate::common::s;
 
 /// Pushes to 111111111111/eu-west-1 `ro/new`: two OCI image manifests and an OCI index
 /// listing them. Prints {"index": digest, "children": [digest, digest]}.
@@ -40,10 +41,6 @@ index, _ = push({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.ind
                  "manifests": children}, tag="v1")
 print(json.dumps({"index": index, "children": [c["digest"] for c in children]}))
 "#;
-
-fn python(env: &Env, script: &str, args: &[&str]) -> String {
-    env.moto.run_python(script, args)
-}
 
 /// Every digest BatchGetImage asked for since the last reset, in order.
 fn batch_get_digests(env: &Env) -> Vec<String> {

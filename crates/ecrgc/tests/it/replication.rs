@@ -17,7 +17,8 @@ use std::process::Command;
 use ecrgc_testkit::Moto;
 use serde_json::{Value, json};
 
-use crate::collect::{now, s};
+use crate::common::moto::now;
+use crate::common::s;
 
 const CONFIG: &str = r#"
 [org]

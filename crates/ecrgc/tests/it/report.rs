@@ -2,41 +2,18 @@
 //! that are not ecrgc: the HTML report in a real headless Chromium, DuckDB and pyarrow
 //! reading the Parquet layout, and the Athena DDL checked against the files.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
+
+use crate::common::{ecrgc, ecrgc_with_stdin};
 
 const NIGHTS: [&str; 3] = [
     "2026-11-19T00:00:00Z",
     "2026-11-20T00:00:00Z",
     "2026-11-21T00:00:00Z",
 ];
-
-fn ecrgc_with_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ecrgc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("ECRGC_CONFIG")
-        .env_remove("ECRGC_STORE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ecrgc runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("writes");
-    child.wait_with_output().expect("ecrgc ends")
-}
-
-fn ecrgc(args: &[&str]) -> Output {
-    ecrgc_with_stdin(args, "")
-}
 
 fn ok(args: &[&str]) -> String {
     let o = ecrgc(args);

@@ -8,17 +8,14 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-use crate::collect::{CONFIG, Env, at, s};
+use crate::common::moto::{CONFIG, Env, at};
+use crate::common::{s, text};
 
 const FAST: &str = "
 [apply]
 initial_backoff_ms = 5
 max_backoff_ms = 100
 ";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Every digest sent to BatchDeleteImage.
 fn deleted(env: &Env) -> BTreeSet<String> {

@@ -8,7 +8,8 @@
 
 use serde_json::Value;
 
-use crate::collect::{CONFIG, Env, at, mismatches, now, s};
+use crate::common::moto::{CONFIG, Env, at, mismatches, now};
+use crate::common::s;
 
 const PARTNER: &str = "444444444444";
 
@@ -65,9 +66,9 @@ fn uncollected_pullers_block_and_every_reference_form_is_read() {
     );
 
     // The plan's text output names them.
-    let store = crate::collect::s(&env.path("store"));
-    let out2 = crate::collect::s(&env.path("out-again"));
-    let c = crate::collect::s(&config);
+    let store = crate::common::s(&env.path("store"));
+    let out2 = crate::common::s(&env.path("out-again"));
+    let c = crate::common::s(&config);
     let text = env.ok(&[
         "plan",
         "--config",

@@ -7,11 +7,22 @@
 //! (`_runs/<run_id>.json`, one JSON object per line) exists, so the markers are a table too,
 //! and the `history_*` and `latest_*` views read committed runs only.
 
+use std::io::Write;
+
 use anyhow::Result;
 use arrow::datatypes::{DataType, TimeUnit};
 use ecrgc_model::{TableDef, all_tables, plan_tables, runs};
 
+use crate::args::AthenaDdlArgs;
 use crate::error::bad_input;
+
+pub fn athena_ddl(args: AthenaDdlArgs) -> Result<()> {
+    let ddl = ddl(&args.location, &args.database, &args.since)?;
+    let mut stdout = ecrgc_plan::output::stdout();
+    stdout.write_all(ddl.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
 
 /// The Athena (Hive DDL) type of an Arrow type the data model uses.
 fn athena_type(t: &DataType) -> Result<&'static str> {
@@ -30,7 +41,7 @@ fn quote(s: &str) -> String {
 }
 
 /// Every statement, `;`-terminated, for the store at `location` in `database`.
-pub fn ddl(location: &str, database: &str, since: &str) -> Result<String> {
+fn ddl(location: &str, database: &str, since: &str) -> Result<String> {
     let root = location.trim_end_matches('/');
     if !root.starts_with("s3://") || root.len() <= "s3://".len() {
         return Err(bad_input(format!(

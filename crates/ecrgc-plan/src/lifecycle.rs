@@ -6,16 +6,14 @@
 //! derivation needs — images with their tags, push and use times, the guards protecting
 //! them, their parents (indexes, subjects), the repositories with their policy in place,
 //! exclude and opt-in tags and coverage gaps — and hands each repository to
-//! [`ecrgc_lifecycle::derive`]. `--out` writes the lifecycle plan and records it in the
-//! store, as `plan` does for a deletion manifest.
+//! [`ecrgc_lifecycle::derive`]. The queries are the files of `sql/lifecycle/`. `--out`
+//! writes the lifecycle plan and records it in the store, as `plan` does for a deletion
+//! manifest.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
-use anyhow::{Context, Result};
 use arrow::array::{RecordBatch, StringArray};
-use clap::{Args, Subcommand, ValueEnum};
 use datafusion::execution::context::SessionContext;
 use ecrgc_engine::Planner;
 use ecrgc_lifecycle::derive::{Counts, RepoFacts, Status, Suggestion};
@@ -26,86 +24,19 @@ use ecrgc_model::time::rfc3339;
 use ecrgc_report::columns::{Columns, opt_str, opt_time};
 use ecrgc_review::ReviewedPlan;
 
-use crate::cli::StoreArgs;
-use crate::commands::{Chosen, load_config, open_store, parse_now, prepare_session, spinner};
-use crate::error::bad_input;
-use crate::planned::{Provenance, plan_header};
-
-/// `ecrgc lifecycle`.
-#[derive(Debug, Args)]
-pub struct LifecycleArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: LifecycleCommand,
-}
-
-/// `ecrgc lifecycle …` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum LifecycleCommand {
-    /// Suggest, per repository, the ECR lifecycle policy the observed usage supports.
-    ///
-    /// Reads a committed run with the same guards as `plan` (in use, referenced, recently
-    /// pulled, young, newest N, history, coverage gaps); an image they protect is kept, and
-    /// so are the index children and signatures of a kept image. Two kinds of rule are
-    /// derived: "expire untagged images older than N days", N being the age of the oldest
-    /// kept untagged image (or the age at which one was last seen used, and at least
-    /// min_age_days) plus `lifecycle.untagged_margin_days`; and for each tag prefix with
-    /// enough images (`ci-`, `pr-`…) "keep the newest K", K being the rank of its oldest kept
-    /// image plus `lifecycle.count_margin`. Each policy is evaluated against the snapshot the
-    /// way ECR evaluates it (rules in priority order, an image counted by the first rule
-    /// whose tags it matches, the newest N by push time) and a rule is only suggested if,
-    /// today, it expires something and nothing ecrgc keeps. Excluded repositories and those
-    /// with a usage coverage gap get no suggestion. With --out, the policies of opted-in
-    /// repositories are written to DIR/lifecycle-plan.json and recorded in the store, for
-    /// `ecrgc apply DIR/lifecycle-plan.json` (a dry run unless --yes).
-    Suggest(SuggestArgs),
-}
-
-/// Output formats of `lifecycle suggest`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SuggestFormat {
-    /// Per repository the rules, their evidence and the policy JSON.
-    Text,
-    /// One JSON document with every repository's advice.
-    Json,
-}
-
-/// `ecrgc lifecycle suggest`.
-#[derive(Debug, Args)]
-pub struct SuggestArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// The instant to evaluate at (RFC 3339) [default: the current time].
-    #[arg(long, value_name = "TS")]
-    pub now: Option<String>,
-    /// Read this committed run instead of the latest.
-    #[arg(long, value_name = "RUN_ID")]
-    pub run: Option<String>,
-    /// Only these repositories, as ACCOUNT/REGION/NAME (repeatable) [default: all].
-    #[arg(long = "repository", value_name = "ACCOUNT/REGION/NAME")]
-    pub repositories: Vec<String>,
-    /// Write the lifecycle plan (opted-in repositories with a suggestion) to
-    /// DIR/lifecycle-plan.json and record it in the store.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: SuggestFormat,
-}
+use crate::error::{PlanError, Result};
+use crate::header::{Provenance, plan_header};
+use crate::inputs::PlanInputs;
+use crate::session::prepare_session;
 
 /// File name of the lifecycle plan in the output folder.
 pub const PLAN_FILE: &str = "lifecycle-plan.json";
 
-/// Runs `ecrgc lifecycle …`.
-pub async fn run(args: LifecycleArgs) -> Result<()> {
-    match args.command {
-        LifecycleCommand::Suggest(a) => suggest(a).await,
-    }
-}
+/// A repository: account, region, name.
+pub type RepoKey = (String, String, String);
 
-type RepoKey = (String, String, String);
-
-fn parse_repository(s: &str) -> Result<RepoKey> {
+/// Parses `ACCOUNT/REGION/NAME` (`--repository`).
+pub fn parse_repository(s: &str) -> Result<RepoKey> {
     let mut parts = s.splitn(3, '/');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(a), Some(r), Some(n))
@@ -116,34 +47,88 @@ fn parse_repository(s: &str) -> Result<RepoKey> {
         {
             Ok((a.to_owned(), r.to_owned(), n.to_owned()))
         }
-        _ => Err(bad_input(format!(
+        _ => Err(PlanError::bad_input(format!(
             "invalid --repository {s:?}: expected ACCOUNT/REGION/NAME, e.g. 111111111111/eu-west-1/team/app"
         ))),
     }
 }
 
-async fn suggest(args: SuggestArgs) -> Result<()> {
-    let config = load_config(args.store.config.as_deref())?;
-    let now = parse_now(args.now.as_deref())?;
-    let only: Vec<RepoKey> = args
-        .repositories
-        .iter()
-        .map(|r| parse_repository(r))
-        .collect::<Result<_>>()?;
-    let store = open_store(&args.store, &config).await?;
-    let chosen = Chosen::pick(&store, args.run.as_deref(), &config).await?;
+/// The stages of [`suggest`], for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The guards are computed.
+    Guards,
+    /// The facts are read from the session.
+    Reading,
+}
+
+impl Stage {
+    /// What the stage does, for a spinner.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Guards => "running the guards",
+            Self::Reading => "reading the snapshot",
+        }
+    }
+}
+
+/// The advice of every repository, and the lifecycle plan written, if any.
+pub struct Suggested {
+    /// One suggestion per repository, in account, region, name order.
+    pub suggestions: Vec<Suggestion>,
+    /// What was written, one line per file.
+    pub written: Vec<String>,
+}
+
+impl Suggested {
+    /// The text `lifecycle suggest` prints.
+    pub fn text(&self, inputs: &PlanInputs<'_>) -> String {
+        let run = &inputs.chosen.run;
+        let heading = Heading {
+            run_id: &run.run_id,
+            snapshot_time: &run.snapshot_time,
+            now: &rfc3339(inputs.now),
+        };
+        text(&heading, &self.suggestions, &self.written)
+    }
+
+    /// The JSON document `lifecycle suggest --format json` prints.
+    pub fn json(&self, inputs: &PlanInputs<'_>) -> serde_json::Value {
+        let run = &inputs.chosen.run;
+        serde_json::json!({
+            "run_id": run.run_id,
+            "snapshot_time": run.snapshot_time,
+            "now": rfc3339(inputs.now),
+            "repositories": self.suggestions,
+            "written": self.written,
+        })
+    }
+}
+
+/// Derives the lifecycle policy of every repository of the chosen run (only those of `only`
+/// unless it is empty). With `out`, writes the lifecycle plan of the opted-in repositories
+/// with a suggestion to `out/lifecycle-plan.json` and records it in the store.
+pub async fn suggest(
+    inputs: &PlanInputs<'_>,
+    only: &[RepoKey],
+    out: Option<&Path>,
+    config_path: Option<&Path>,
+    progress: &dyn Fn(Stage),
+) -> Result<Suggested> {
+    let (store, chosen, config, now) = (inputs.store, inputs.chosen, inputs.config, inputs.now);
     let catalog = ecrgc_engine::Catalog::builtin();
     let catalog_for_header = catalog.clone();
     let planner = Planner::new(catalog);
-    let bar = spinner("running the guards");
-    let (ctx, _) = prepare_session(&store, &chosen, &config, &planner, now).await?;
-    bar.set_message("reading the snapshot");
-    let mut repos = load_facts(&ctx).await.context("reading the snapshot")?;
-    bar.finish_and_clear();
+    progress(Stage::Guards);
+    let (ctx, _) = prepare_session(store, chosen, config, &planner, now).await?;
+    progress(Stage::Reading);
+    let mut repos = load_facts(&ctx)
+        .await
+        .map_err(|e| PlanError::ReadFacts(Box::new(e)))?;
     if !only.is_empty() {
-        for key in &only {
+        for key in only {
             if !repos.contains_key(key) {
-                return Err(bad_input(format!(
+                return Err(PlanError::bad_input(format!(
                     "--repository {}/{}/{}: no such repository in run {}",
                     key.0, key.1, key.2, chosen.run.run_id
                 )));
@@ -160,21 +145,18 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
     };
     let suggestions: Vec<Suggestion> = repos.values().map(|r| derive(r, &settings)).collect();
 
-    let run = &chosen.run;
     let mut written = Vec::new();
-    if let Some(dir) = &args.out {
+    if let Some(dir) = out {
+        let provenance = Provenance {
+            config_path,
+            sql_dir: None,
+            only_rules: &[],
+        };
         let header = plan_header(
             ecrgc_lifecycle::plan::KIND,
-            run,
-            &config,
-            Provenance {
-                config_path: args.store.config.as_deref(),
-                sql_dir: None,
-                only_rules: &[],
-            },
+            inputs,
+            provenance,
             &catalog_for_header,
-            now,
-            store.display(),
         )
         .await;
         let plan = build_plan(&suggestions, &repos, header);
@@ -183,19 +165,23 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
         store
             .put_object(&[&parts[0], &parts[1]], serde_json::to_vec_pretty(&record)?)
             .await
-            .with_context(|| {
-                format!(
-                    "recording the lifecycle plan in the store {}",
-                    store.display()
-                )
+            .map_err(|source| PlanError::RecordLifecyclePlan {
+                store: store.display().to_owned(),
+                source,
             })?;
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let io = |path: &Path, action| {
+            let path = path.display().to_string();
+            move |source| PlanError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir, "create"))?;
         let path = dir.join(PLAN_FILE);
         let staged = dir.join(format!(".{PLAN_FILE}.tmp"));
-        std::fs::write(&staged, serde_json::to_vec_pretty(&plan)?)
-            .with_context(|| format!("cannot write {}", staged.display()))?;
-        std::fs::rename(&staged, &path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&staged, serde_json::to_vec_pretty(&plan)?).map_err(io(&staged, "write"))?;
+        std::fs::rename(&staged, &path).map_err(io(&path, "write"))?;
         written.push(format!(
             "{} ({} repositories, plan {})",
             path.display(),
@@ -203,31 +189,10 @@ async fn suggest(args: SuggestArgs) -> Result<()> {
             record.plan_id
         ));
     }
-
-    let mut stdout = crate::output::stdout();
-    match args.format {
-        SuggestFormat::Text => {
-            let heading = Heading {
-                run_id: &run.run_id,
-                snapshot_time: &run.snapshot_time,
-                now: &rfc3339(now),
-            };
-            stdout.write_all(text(&heading, &suggestions, &written).as_bytes())?;
-        }
-        SuggestFormat::Json => {
-            let doc = serde_json::json!({
-                "run_id": run.run_id,
-                "snapshot_time": run.snapshot_time,
-                "now": rfc3339(now),
-                "repositories": suggestions,
-                "written": written,
-            });
-            serde_json::to_writer_pretty(&mut stdout, &doc)?;
-            writeln!(stdout)?;
-        }
-    }
-    stdout.flush()?;
-    Ok(())
+    Ok(Suggested {
+        suggestions,
+        written,
+    })
 }
 
 fn build_plan(
@@ -280,54 +245,11 @@ fn build_plan(
     )
 }
 
-const REPOSITORIES_SQL: &str = "
-WITH excluded AS (
-    SELECT DISTINCT t.account_id, t.region, t.repository_name, t.tag_key || '=' || t.tag_value AS tag
-    FROM repository_tags t CROSS JOIN params p
-    WHERE t.tag_key = p.exclude_tag_key
-      AND (p.exclude_tag_value IS NULL OR t.tag_value = p.exclude_tag_value)
-),
-opted_in AS (
-    SELECT DISTINCT t.account_id, t.region, t.repository_name
-    FROM repository_tags t CROSS JOIN params p
-    WHERE t.tag_key = p.opt_in_tag_key
-      AND (p.opt_in_tag_value IS NULL OR t.tag_value = p.opt_in_tag_value)
-),
-gap AS (
-    SELECT account_id, region, repository_name, MIN(detail) AS detail
-    FROM protections WHERE guard_id = 'usage_coverage_gap'
-    GROUP BY account_id, region, repository_name
-)
-SELECT r.account_id, r.region, r.repository_name, r.lifecycle_policy_text,
-       e.tag AS excluded,
-       CASE WHEN p.opt_in_tag_key IS NULL OR o.repository_name IS NOT NULL
-            THEN 'yes' ELSE 'no' END AS opted_in,
-       g.detail AS coverage_gap
-FROM repositories r
-CROSS JOIN params p
-LEFT JOIN excluded e
-  ON e.account_id = r.account_id AND e.region = r.region AND e.repository_name = r.repository_name
-LEFT JOIN opted_in o
-  ON o.account_id = r.account_id AND o.region = r.region AND o.repository_name = r.repository_name
-LEFT JOIN gap g
-  ON g.account_id = r.account_id AND g.region = r.region AND g.repository_name = r.repository_name";
-
-const IMAGES_SQL: &str = "
-SELECT i.account_id, i.region, i.repository_name, i.image_digest, i.image_pushed_at,
-       i.image_size_bytes, i.image_status, i.last_recorded_pull_time,
-       c.last_in_use_at, c.image_pulled_at
-FROM images i
-LEFT JOIN inspector_coverage c
-  ON c.account_id = i.account_id AND c.region = i.region
- AND c.repository_name = i.repository_name AND c.image_digest = i.image_digest";
-
-const TAGS_SQL: &str = "SELECT account_id, region, repository_name, image_digest, image_tag FROM image_tags ORDER BY image_tag";
-
-const GUARDS_SQL: &str = "
-SELECT account_id, region, repository_name, image_digest, guard_id
-FROM protections ORDER BY guard_order, guard_id";
-
-const EDGES_SQL: &str = "SELECT account_id, region, repository_name, parent_digest, child_digest FROM edges ORDER BY parent_digest";
+const REPOSITORIES_SQL: &str = include_str!("../../../sql/lifecycle/repositories.sql");
+const IMAGES_SQL: &str = include_str!("../../../sql/lifecycle/images.sql");
+const TAGS_SQL: &str = include_str!("../../../sql/lifecycle/image_tags.sql");
+const GUARDS_SQL: &str = include_str!("../../../sql/lifecycle/guards.sql");
+const PARENTS_SQL: &str = include_str!("../../../sql/lifecycle/parents.sql");
 
 /// The key columns of a batch, read once.
 struct Keys {
@@ -424,7 +346,7 @@ async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepoKey, RepoFacts>
     for (sql, digest_col, value_col) in [
         (TAGS_SQL, "image_digest", "image_tag"),
         (GUARDS_SQL, "image_digest", "guard_id"),
-        (EDGES_SQL, "child_digest", "parent_digest"),
+        (PARENTS_SQL, "child_digest", "parent_digest"),
     ] {
         for b in batches(ctx, sql).await? {
             let c = Columns::new(&b);

@@ -1,4 +1,5 @@
-//! The command line.
+//! The command line: every clap struct and enum of `ecrgc`, and nothing else. The commands
+//! read these; this module reads no other module of the binary.
 
 use std::path::PathBuf;
 
@@ -77,7 +78,12 @@ pub enum Command {
     /// Explain why one image is kept or flagged: every rule and guard, the evidence, the
     /// references and relations.
     Explain(ExplainArgs),
-    /// List the rules and guards and what each one does.
+    /// List the rules and guards and what each one does; `ecrgc rules ID` prints one rule's
+    /// or guard's documentation.
+    ///
+    /// The documentation is the header of the rule's or guard's SQL file: what it flags or
+    /// protects, why, its evidence and an example. An id that is neither a rule nor a guard
+    /// exits 2 and names the known ones.
     Rules(RulesArgs),
     /// Approve a reviewed plan: record your AWS identity's sign-off in the store.
     ///
@@ -113,7 +119,7 @@ pub enum Command {
     /// each rule and what it would expire now; `--out DIR` writes a lifecycle plan that
     /// `ecrgc apply` (or `ecrgc-exec`) puts, after a dry run, with the same admission rules
     /// and journal as a deletion manifest.
-    Lifecycle(crate::lifecycle::LifecycleArgs),
+    Lifecycle(LifecycleArgs),
 }
 
 /// Options every command reading a store shares.
@@ -324,10 +330,74 @@ pub struct AthenaDdlArgs {
 /// `ecrgc rules`.
 #[derive(Debug, Args)]
 pub struct RulesArgs {
+    /// A rule or guard, e.g. never_used: print its documentation [default: list them all].
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
     /// Print the full SQL files, documentation included.
     #[arg(long)]
     pub full: bool,
     /// Load the catalog from this folder instead of the built-in one.
     #[arg(long, value_name = "DIR")]
     pub sql_dir: Option<PathBuf>,
+}
+/// `ecrgc lifecycle`.
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: LifecycleCommand,
+}
+
+/// `ecrgc lifecycle …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LifecycleCommand {
+    /// Suggest, per repository, the ECR lifecycle policy the observed usage supports.
+    ///
+    /// Reads a committed run with the same guards as `plan` (in use, referenced, recently
+    /// pulled, young, newest N, history, coverage gaps); an image they protect is kept, and
+    /// so are the index children and signatures of a kept image. Two kinds of rule are
+    /// derived: "expire untagged images older than N days", N being the age of the oldest
+    /// kept untagged image (or the age at which one was last seen used, and at least
+    /// min_age_days) plus `lifecycle.untagged_margin_days`; and for each tag prefix with
+    /// enough images (`ci-`, `pr-`…) "keep the newest K", K being the rank of its oldest kept
+    /// image plus `lifecycle.count_margin`. Each policy is evaluated against the snapshot the
+    /// way ECR evaluates it (rules in priority order, an image counted by the first rule
+    /// whose tags it matches, the newest N by push time) and a rule is only suggested if,
+    /// today, it expires something and nothing ecrgc keeps. Excluded repositories and those
+    /// with a usage coverage gap get no suggestion. With --out, the policies of opted-in
+    /// repositories are written to DIR/lifecycle-plan.json and recorded in the store, for
+    /// `ecrgc apply DIR/lifecycle-plan.json` (a dry run unless --yes).
+    Suggest(SuggestArgs),
+}
+
+/// Output formats of `lifecycle suggest`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SuggestFormat {
+    /// Per repository the rules, their evidence and the policy JSON.
+    Text,
+    /// One JSON document with every repository's advice.
+    Json,
+}
+
+/// `ecrgc lifecycle suggest`.
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The instant to evaluate at (RFC 3339) [default: the current time].
+    #[arg(long, value_name = "TS")]
+    pub now: Option<String>,
+    /// Read this committed run instead of the latest.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Only these repositories, as ACCOUNT/REGION/NAME (repeatable) [default: all].
+    #[arg(long = "repository", value_name = "ACCOUNT/REGION/NAME")]
+    pub repositories: Vec<String>,
+    /// Write the lifecycle plan (opted-in repositories with a suggestion) to
+    /// DIR/lifecycle-plan.json and record it in the store.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SuggestFormat,
 }

@@ -5,15 +5,40 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
-use crate::cli::Format;
-use crate::error::{StdoutClosed, bad_input};
+use crate::error::{PlanError, Result};
+
+/// Output formats of `ecrgc query` and `ecrgc report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line, formulas neutralised.
+    Csv,
+    /// One JSON object per line (`query`), one JSON document (`report`).
+    Json,
+    /// Apache Parquet.
+    Parquet,
+    /// One self-contained HTML page with charts (`report` only).
+    Html,
+}
+
+/// Standard output was closed by its reader before everything was written.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed by its reader")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
 
 /// Standard output, locked. A reader that went away (`ecrgc query … | head -1`) shows up
-/// as an I/O error carrying [`StdoutClosed`], which `main` turns into a quiet exit 0; a
+/// as an I/O error carrying [`StdoutClosed`], which the CLI turns into a quiet exit 0; a
 /// broken pipe anywhere else (an S3 connection, a child process) stays a failure.
 pub struct Stdout(std::io::StdoutLock<'static>);
 
@@ -63,7 +88,7 @@ impl Sink {
         match out {
             None => {
                 if format == Format::Parquet && std::io::stdout().is_terminal() {
-                    return Err(bad_input(
+                    return Err(PlanError::bad_input(
                         "--format parquet writes binary data: give --out FILE or redirect \
                          standard output",
                     ));
@@ -73,7 +98,9 @@ impl Sink {
             Some(path) => {
                 let name = path
                     .file_name()
-                    .ok_or_else(|| bad_input(format!("--out {}: not a file name", path.display())))?
+                    .ok_or_else(|| {
+                        PlanError::bad_input(format!("--out {}: not a file name", path.display()))
+                    })?
                     .to_string_lossy()
                     .into_owned();
                 let partial = path.with_file_name(format!(".{name}.partial"));
@@ -95,11 +122,18 @@ impl Sink {
                 Ok(())
             }
             Self::File { path, partial } => {
-                std::fs::write(&partial, bytes)
-                    .with_context(|| format!("cannot write {}", partial.display()))?;
-                std::fs::rename(&partial, &path).with_context(|| {
+                std::fs::write(&partial, bytes).map_err(|source| PlanError::Io {
+                    action: "write",
+                    path: partial.display().to_string(),
+                    source,
+                })?;
+                std::fs::rename(&partial, &path).map_err(|source| {
                     let _ = std::fs::remove_file(&partial);
-                    format!("cannot write {}", path.display())
+                    PlanError::Io {
+                        action: "write",
+                        path: path.display().to_string(),
+                        source,
+                    }
                 })
             }
         }
@@ -145,7 +179,7 @@ pub fn render_batches(
             w.close()?;
         }
         Format::Html => {
-            return Err(bad_input(
+            return Err(PlanError::bad_input(
                 "--format html is the report's page: use `ecrgc report --format html`",
             ));
         }

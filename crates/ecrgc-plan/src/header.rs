@@ -12,31 +12,31 @@ use std::path::Path;
 use ecrgc_aws::{Aws, Caller};
 use ecrgc_config::Config;
 use ecrgc_engine::Catalog;
-use ecrgc_model::time::Micros;
 use ecrgc_review::{Binding, HeaderFields, PlanHeader, WhatIf};
-use ecrgc_store::RunMarker;
+
+use crate::history::DEMO_ORIGIN;
+use crate::inputs::PlanInputs;
+use crate::warn::Warn;
 
 /// How a plan was asked for.
-pub(crate) struct Provenance<'a> {
+pub struct Provenance<'a> {
     /// The configuration file, if one was given.
-    pub(crate) config_path: Option<&'a Path>,
+    pub config_path: Option<&'a Path>,
     /// `--sql-dir`.
-    pub(crate) sql_dir: Option<&'a Path>,
+    pub sql_dir: Option<&'a Path>,
     /// `--rule` (every rule when empty).
-    pub(crate) only_rules: &'a [String],
+    pub only_rules: &'a [String],
 }
 
-/// The shared header of a plan of `run` made at `now` with `catalog` (`items_sha256` is
+/// The shared header of a plan of the chosen run made at `inputs.now` with `catalog` (`items_sha256` is
 /// left for the plan kind to fill).
-pub(crate) async fn plan_header(
+pub async fn plan_header(
     kind: &str,
-    run: &RunMarker,
-    config: &Config,
+    inputs: &PlanInputs<'_>,
     provenance: Provenance<'_>,
     catalog: &Catalog,
-    now: Micros,
-    store: &str,
 ) -> PlanHeader {
+    let (run, config) = (&inputs.chosen.run, inputs.config);
     let mut what_if = WhatIf::new();
     if let Some(dir) = provenance.sql_dir {
         what_if = what_if.because(format!("--sql-dir {}", dir.display()));
@@ -48,29 +48,33 @@ pub(crate) async fn plan_header(
     if provenance.sql_dir.is_none() && catalog_sha256 != Catalog::builtin().sha256() {
         what_if = what_if.because("the rule catalog is not the one this ecrgc ships");
     }
-    let demo = run.origin == "demo";
+    let demo = run.origin == DEMO_ORIGIN;
     if demo {
         what_if = what_if.because("the run is a demo organization (ecrgc demo)");
     }
-    let planned_by = if demo { None } else { planner(config).await };
+    let planned_by = if demo {
+        None
+    } else {
+        planner(config, inputs.warn).await
+    };
     PlanHeader::new(HeaderFields {
         kind,
         run_id: &run.run_id,
         snapshot_time: run.snapshot_time_micros,
-        now,
+        now: inputs.now,
         wall_clock: chrono::Utc::now().timestamp_micros(),
         ttl_hours: i64::from(config.safety.manifest_ttl_hours),
         what_if,
         catalog_sha256,
         planned_by,
         config: Binding::new(provenance.config_path.is_some(), config.bound_settings()),
-        store,
+        store: inputs.store.display(),
     })
 }
 
 /// The planner's identity (STS GetCallerIdentity), or `None` with a warning when there is
 /// no AWS identity: such a plan cannot meet `approver_must_differ`.
-async fn planner(config: &Config) -> Option<String> {
+async fn planner(config: &Config, warn: Warn<'_>) -> Option<String> {
     let c = &config.collect;
     let caller = Caller::from_keys(
         c.max_attempts,
@@ -81,14 +85,14 @@ async fn planner(config: &Config) -> Option<String> {
     match Aws::load(caller, None).await {
         Ok(aws) if !aws.caller_arn().is_empty() => Some(aws.caller_arn().to_owned()),
         Ok(_) => {
-            eprintln!("warning: STS named no caller ARN; the plan records no planner");
+            warn("STS named no caller ARN; the plan records no planner".to_owned());
             None
         }
         Err(e) => {
-            eprintln!(
-                "warning: the plan records no planner ({e}); a configuration that requires \
+            warn(format!(
+                "the plan records no planner ({e}); a configuration that requires \
                  approvals from someone other than the planner refuses it"
-            );
+            ));
             None
         }
     }
