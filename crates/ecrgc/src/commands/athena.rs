@@ -5,7 +5,8 @@
 //! (no crawler, no `MSCK REPAIR`), covers every run of a day; each row names its run in
 //! `run_id`. Runs become visible to ecrgc only when their commit marker
 //! (`_runs/<run_id>.json`, one JSON object per line) exists, so the markers are a table too,
-//! and the `history_*` and `latest_*` views read committed runs only.
+//! and the `history_*` and `latest_*` views read committed runs only (`sql/athena/views.sql`:
+//! the tables themselves are written from the model, the views are the one query text).
 
 use std::io::Write;
 
@@ -87,18 +88,23 @@ fn ddl(location: &str, database: &str, since: &str) -> Result<String> {
         committed_runs = runs::NAME,
     ));
     for def in &tables {
-        let t = def.name;
-        out.push_str(&format!(
-            "CREATE OR REPLACE VIEW {database}.history_{t} AS\n\
-             SELECT x.* FROM {database}.{t} x\n\
-             JOIN {database}.committed_runs c ON c.run_id = x.run_id AND c.dt = x.dt;\n\n\
-             CREATE OR REPLACE VIEW {database}.latest_{t} AS\n\
-             SELECT x.* FROM {database}.{t} x\n\
-             WHERE x.run_id = (SELECT max_by(run_id, snapshot_time_micros) FROM {database}.committed_runs)\n  \
-               AND x.dt = (SELECT max_by(dt, snapshot_time_micros) FROM {database}.committed_runs);\n\n"
-        ));
+        out.push_str(&views(database, def.name));
     }
     Ok(out)
+}
+
+/// The `history_` and `latest_` views of `table` (`sql/athena/views.sql`), each statement
+/// followed by a blank line.
+fn views(database: &str, table: &str) -> String {
+    const VIEWS: &str = include_str!("../../../../sql/athena/views.sql");
+    let statements: String = VIEWS
+        .lines()
+        .skip_while(|line| line.starts_with("--"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    format!("{statements}\n")
+        .replace("{database}", database)
+        .replace("{table}", table)
 }
 
 fn table_ddl(def: &TableDef, root: &str, database: &str, since: &str) -> Result<String> {

@@ -93,8 +93,12 @@ print(json.dumps({o["Key"][len(prefix):]: s3.get_object(Bucket=bucket, Key=o["Ke
             let dir = Path::new(&p.store).join(FOLDER).join(plan);
             std::fs::read_dir(&dir)
                 .map(|entries| {
+                    // Only finished records: the local store writes each one to a staging
+                    // file (`<name>#<n>`) first and links it into place, and a listing
+                    // taken meanwhile sees the staging file empty.
                     entries
                         .map(|e| e.expect("entry").path())
+                        .filter(|path| path.extension().is_some_and(|x| x == "json"))
                         .map(|path| {
                             let name = path.file_name().expect("name");
                             let body = std::fs::read_to_string(&path).expect("read");
