@@ -43,10 +43,17 @@ use super::unit::{Outcome, RefRecord, Unit, UnitError, micros};
 /// The coverage source of one aggregator source account × region.
 pub(crate) const SOURCE: &str = "aggregator_source";
 
-/// The query: every field ecrgc reads, well under Config's 4096-character limit.
-pub(crate) const QUERY: &str = "SELECT accountId, awsRegion, resourceId, configurationItemCaptureTime, \
-     configuration.TaskDefinitionArn, configuration.Status, configuration.ContainerDefinitions \
-     WHERE resourceType = 'AWS::ECS::TaskDefinition'";
+/// The query (`sql/aws/config_task_definitions.sql`): every field ecrgc reads, its lines
+/// joined by single spaces, without the file's comment lines.
+pub(crate) fn query() -> String {
+    const FILE: &str = include_str!("../../../../sql/aws/config_task_definitions.sql");
+    FILE.lines()
+        .filter(|line| !line.starts_with("--"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The largest page the API serves.
 const PAGE: i32 = 100;
@@ -67,7 +74,7 @@ pub(crate) async fn collect(
                 config
                     .select_aggregate_resource_config()
                     .configuration_aggregator_name(aggregator)
-                    .expression(QUERY)
+                    .expression(query())
                     .limit(PAGE)
                     .set_next_token(token.clone())
                     .send()
@@ -326,7 +333,9 @@ mod tests {
 
     #[test]
     fn query_fits_the_expression_limit() {
-        assert!(QUERY.len() <= 4096);
+        let query = query();
+        assert!(query.len() <= 4096);
+        assert!(query.starts_with("SELECT ") && !query.contains("--") && !query.contains('\n'));
     }
 
     #[test]
