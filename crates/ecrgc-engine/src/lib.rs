@@ -15,15 +15,17 @@ pub mod plan;
 pub mod session;
 pub mod string_agg;
 
-pub use catalog::{Catalog, SqlKind, SqlUnit};
+pub use catalog::{Catalog, QUERIES, SqlKind, SqlUnit, queries, query};
 pub use params::Params;
 pub use plan::{
-    AFTER_DECISIONS, DECISION_STATUSES, MAX_REPLICA_ROUNDS, Planner, REPLICA_HOLDS, REPLICAS_KEPT,
-    replica_holds_schema,
+    AFTER_DECISIONS, DECISION_STATUSES, FINDINGS, MAX_REPLICA_ROUNDS, Planner, REPLICA_HOLDS,
+    REPLICAS_KEPT, REPLICAS_PRESENT, replica_holds_schema,
 };
 pub use session::{
-    LATEST_PREFIX, journal_schema, new_context, read_only, register_empty_tables, register_history,
-    register_params, register_query_tables, register_run, register_runs,
+    CURRENT_PLAN_TOTALS, EARLIER_PLAN_TOTALS, LATEST_PREFIX, journal_schema, new_context,
+    read_only, register_batch, register_empty_tables, register_history, register_params,
+    register_query_tables, register_report_params, register_run, register_runs, register_target,
+    run_query,
 };
 
 /// Errors of the engine.
