@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod params;
 pub mod plan;
+pub mod query;
 pub mod session;
 pub mod string_agg;
 
@@ -21,11 +22,11 @@ pub use plan::{
     AFTER_DECISIONS, DECISION_STATUSES, FINDINGS, MAX_REPLICA_ROUNDS, Planner, REPLICA_HOLDS,
     REPLICAS_KEPT, REPLICAS_PRESENT, replica_holds_schema,
 };
+pub use query::{read_only, run_query};
 pub use session::{
     CURRENT_PLAN_TOTALS, EARLIER_PLAN_TOTALS, LATEST_PREFIX, journal_schema, new_context,
-    read_only, register_batch, register_empty_tables, register_history, register_params,
+    register_batch, register_empty_tables, register_history, register_params,
     register_query_tables, register_report_params, register_run, register_runs, register_target,
-    run_query,
 };
 
 /// Errors of the engine.

@@ -8,6 +8,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 
 use crate::catalog::{Catalog, SqlKind, SqlUnit};
+use crate::query::unit_frame;
 use crate::{Context, EngineError, Result};
 
 pub use ecrgc_model::vocabulary::DECISION_STATUSES;
@@ -306,25 +307,6 @@ async fn register_result(
         ctx.register_table(name, df.into_view())?;
     }
     Ok(())
-}
-
-/// The unit's query, planned read-only: a rule, guard, view or step that would create,
-/// change or write something is invalid SQL, refused before it runs.
-pub(crate) async fn unit_frame(ctx: &SessionContext, unit: &SqlUnit) -> Result<DataFrame> {
-    let plan = ctx
-        .state()
-        .create_logical_plan(unit.query())
-        .await
-        .context(|| format!("{} does not plan", unit.path))?;
-    crate::session::read_only()
-        .verify_plan(&plan)
-        .map_err(|e| EngineError::InvalidSql {
-            path: unit.path.clone(),
-            reason: format!("a SQL unit only reads: {e}"),
-        })?;
-    ctx.execute_logical_plan(plan)
-        .await
-        .context(|| format!("{} does not plan", unit.path))
 }
 
 async fn register_view(ctx: &SessionContext, name: &str, unit: &SqlUnit) -> Result<DataFrame> {

@@ -9,7 +9,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ecrgc_model::params::{
     REPORT_PARAMS, TARGET, TargetRow, report_params_batch, report_params_schema,
@@ -17,20 +17,8 @@ use ecrgc_model::params::{
 use ecrgc_model::{PlanTotalsBuilder, TableDef, all_tables, plan_tables};
 use ecrgc_store::{RunMarker, Store};
 
-use crate::catalog::SqlKind;
 use crate::params::Params;
 use crate::{Context, Result};
-
-/// SQL that only reads: no DDL (`CREATE [EXTERNAL] TABLE`, `CREATE VIEW`, `DROP`), no DML
-/// (`INSERT`, `COPY … TO`) and no statements (`SET`, transactions, `PREPARE`). `ecrgc query`
-/// and every unit of the catalog are planned under it: DataFusion runs DDL and `SET` while
-/// planning, and a `COPY` would write with the store's credentials.
-pub fn read_only() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
-}
 
 /// A session configured for ecrgc's workloads.
 pub fn new_context() -> SessionContext {
@@ -265,17 +253,6 @@ pub fn register_report_params(ctx: &SessionContext, run_id: &str, owner_tag: &st
 /// Registers (or replaces) the one-row `target` the queries of `ecrgc explain` read.
 pub fn register_target(ctx: &SessionContext, target: &TargetRow<'_>) -> Result<()> {
     register_batch(ctx, TARGET, target.to_batch())
-}
-
-/// Runs one query of [`crate::QUERIES`] and collects its rows. Planned read-only, like
-/// every unit of the catalog.
-pub async fn run_query(ctx: &SessionContext, kind: SqlKind, id: &str) -> Result<Vec<RecordBatch>> {
-    let unit = crate::catalog::query(kind, id)?;
-    crate::plan::unit_frame(ctx, &unit)
-        .await?
-        .collect()
-        .await
-        .context(|| format!("running {} failed", unit.path))
 }
 
 /// Registers (or replaces) the one-row `params` table.

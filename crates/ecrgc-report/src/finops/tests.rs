@@ -391,8 +391,13 @@ async fn the_trend_joins_earlier_plans_and_this_one() {
     assert_eq!(t[1].stored_images, 8);
     // The rows this plan stores: one per repository × status × rule.
     assert_eq!(computed.totals.num_rows(), 8);
-    let csv = crate::output::render_report(&computed.report, crate::output::ReportFormat::Csv)
-        .expect("renders");
+    // The flat table as `report.csv` writes it.
+    let mut csv = Vec::new();
+    let mut writer = crate::csv::Writer::new(&mut csv);
+    writer
+        .write(&groups_batch(&computed.report).expect("flat table"))
+        .expect("writes");
+    drop(writer);
     let csv = String::from_utf8(csv).expect("utf-8");
     assert!(
         csv.starts_with("dimension,key,images,bytes,monthly_usd,yearly_usd,freed_bytes"),
