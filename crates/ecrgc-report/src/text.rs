@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use ecrgc_model::vocabulary::status;
+
 use crate::finops::{FinopsReport, Group};
 use crate::summary::{Summary, Totals};
 
@@ -37,7 +39,7 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
         count(s.scanned.repositories),
         count(s.scanned.registries),
     );
-    let delete = s.status("delete");
+    let delete = s.status(status::DELETE);
     let _ = writeln!(
         out,
         "\nManifest: {} images, {} to delete.",
@@ -71,7 +73,7 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             gib(replicas.bytes)
         );
     }
-    let not_opted = s.status("not_opted_in");
+    let not_opted = s.status(status::NOT_OPTED_IN);
     if not_opted.images > 0 {
         let _ = writeln!(
             out,
@@ -80,8 +82,8 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             gib(not_opted.bytes)
         );
     }
-    let protected = s.status("protected");
-    let with_parent = s.status("kept_with_parent");
+    let protected = s.status(status::PROTECTED);
+    let with_parent = s.status(status::KEPT_WITH_PARENT);
     let _ = writeln!(
         out,
         "\nKept although flagged or linked: {} images, {}.",

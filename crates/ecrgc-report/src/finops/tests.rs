@@ -9,8 +9,8 @@ use ecrgc_model::{PlanTotalRow, PlanTotalsBuilder};
 use super::*;
 
 const A: &str = "111111111111";
-const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const IMAGE: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = ecrgc_model::vocabulary::media_type::OCI_INDEX;
+const IMAGE: &str = ecrgc_model::vocabulary::media_type::OCI_MANIFEST;
 const GB: i64 = 1 << 30;
 
 /// A table of text and integer columns, registered under `name`.
