@@ -288,11 +288,12 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
         };
         let _ = writeln!(out, "{title}{legend}:");
         for unit in planner.catalog().of(kind) {
-            let hits = matches
+            let hits: Vec<_> = matches
                 .iter()
-                .filter(|(k, id, _)| k == prefix && *id == unit.id);
-            let matched = hits.clone().next().is_some();
-            let detail = hits.filter_map(|(_, _, d)| d.clone()).next();
+                .filter(|(k, id, _)| k == prefix && *id == unit.id)
+                .collect();
+            let matched = !hits.is_empty();
+            let detail = hits.iter().find_map(|(_, _, d)| d.clone());
             let _ = writeln!(
                 out,
                 "  [{}] {:<26}{}",
