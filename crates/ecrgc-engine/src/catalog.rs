@@ -1,4 +1,5 @@
-//! The SQL catalog: rules, guards, shared views and the decision step.
+//! The SQL catalog: rules, guards, shared views and the decision step; and the queries of
+//! the reports and `ecrgc explain` ([`QUERIES`]).
 //!
 //! The files under `sql/` are embedded in the binary, so `ecrgc` works from any folder; a
 //! folder with the same layout can be loaded instead to run custom rules. Each file starts

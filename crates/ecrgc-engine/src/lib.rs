@@ -4,7 +4,10 @@
 //! the one-row `params` table every threshold is read from, the shared views of `sql/views/`,
 //! the rules of `sql/rules/` (what may be unused), the guards of `sql/guards/` (what must be
 //! kept) and the decision step of `sql/plan/` that combines them, closes over image indexes
-//! and referrers, and yields one decision per image.
+//! and referrers, and yields one decision per image. The queries the reports and
+//! `ecrgc explain` run over a plan live in `sql/report/` and `sql/explain/`, and the engine
+//! compiles them in too (`catalog::QUERIES`): no query is written inside Rust but the few
+//! lines that assemble the catalog's units into `candidates`, `protections` and `findings`.
 //!
 //! The SQL is plain, portable SQL: the same files run unchanged in DuckDB, so that users can
 //! read them, run them elsewhere, and so that a second engine can check this one.
