@@ -168,6 +168,7 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     View "views" "replicas",
     View "views" "scope_gaps",
     View "views" "inspector_coverage_summary",
+    View "views" "opted_in",
     Rule "rules" "never_used",
     Rule "rules" "stale",
     Rule "rules" "untagged_fallback",
@@ -187,8 +188,10 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     Plan "plan" "guarded",
     Plan "plan" "edges",
     Plan "plan" "children",
+    Plan "plan" "descendants",
     Plan "plan" "decisions",
     Plan "plan" "replicas_kept",
+    Plan "plan" "replicas_present",
 ];
 
 /// The queries of the reports and `ecrgc explain`, compiled into the binary like
