@@ -11,6 +11,13 @@ every table of that run in DuckDB, installs the SQL catalog exactly as the engin
 runs `plan/decisions.sql` and compares its rows with DataFusion's
 `decisions.parquet`: same columns, same values, same order.
 
+Then the queries of `report/` run over DataFusion's decision rows and the same run, and
+must give the figures the plan printed: `plan_totals` as the plan stored it, the summary's
+`scanned`, `blocked_sources`, `out_of_scope`, `collector_pulls`, `inspector_coverage`,
+`vanished_accounts` and `malformed_references`, and `report.json`'s trend, freed bytes and
+pull through upstreams. The queries of `explain/` run for a sample of images (a one-row
+`target` each), and what they say must match the decision rows.
+
 Exit status: 0 when both engines agree (one line with the row count is printed), 1 when they
 differ or a SQL file does not run in DuckDB (a readable diff or the error is printed), 2 when
 the inputs are missing or malformed.
@@ -33,11 +40,14 @@ REPO = Path(__file__).resolve().parent.parent
 # Kinds in the order the engine installs them (catalog.rs, `SqlKind::ALL`).
 KINDS = ("views", "rules", "guards", "plan")
 
+# The queries of the reports and `ecrgc explain` (catalog.rs, `QUERIES`): not installed.
+QUERY_KINDS = ("report", "explain")
+
 # Columns every rule and guard returns, in this order (plan.rs, `KEY_COLUMNS` + `detail`).
 KEY_COLUMNS = ["account_id", "region", "repository_name", "image_digest"]
 UNIT_COLUMNS = KEY_COLUMNS + ["detail"]
 
-# The `params` table, column for column as crates/ecrgc-engine/src/params.rs declares it:
+# The `params` table, column for column as crates/ecrgc-model/src/params.rs declares it:
 # timestamps are Timestamp(µs, UTC), integers Int64, strings Utf8; the opt-in pair and the
 # tag values (null: the key alone selects, any value) are nullable.
 PARAMS_COLUMNS = [
@@ -52,7 +62,12 @@ PARAMS_COLUMNS = [
     ("exclude_tag_value", "VARCHAR"),
     ("opt_in_tag_key", "VARCHAR"),
     ("opt_in_tag_value", "VARCHAR"),
+    ("relation_depth", "BIGINT NOT NULL"),
 ]
+
+# Columns `summary.json` does not print, with the one value the engine gives them
+# (ecrgc_model::params::RELATION_DEPTH).
+PARAMS_DEFAULTS = {"relation_depth": 8}
 
 # Rows whose differences are printed on a mismatch.
 SHOW_ROWS = 5
@@ -190,14 +205,16 @@ def register_run(
 
 def register_params(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     names = [name for name, _ in PARAMS_COLUMNS]
-    if sorted(params) != sorted(names):
+    printed = [n for n in names if n not in PARAMS_DEFAULTS]
+    if sorted(params) != sorted(printed):
         raise BadInput(
             "summary.json params has keys ("
             + ", ".join(sorted(params))
             + "); the params table has ("
-            + ", ".join(sorted(names))
+            + ", ".join(sorted(printed))
             + ")"
         )
+    params = {**PARAMS_DEFAULTS, **params}
     columns = ", ".join(f"{name} {ty}" for name, ty in PARAMS_COLUMNS)
     con.execute(f"CREATE TABLE params ({columns})")
     # Timestamps arrive as RFC 3339 strings with an offset; the cast keeps the instant.
@@ -227,8 +244,9 @@ def check_output(con: duckdb.DuckDBPyConnection, name: str, unit: Unit) -> None:
             raise Failure(f"{unit.path}: column {column} is {ty} in DuckDB, expected a string")
 
 
-# plan.rs: steps of plan/ that read the decision rows of a round, and the rounds at most.
-AFTER_DECISIONS = ("replicas_kept",)
+# plan.rs: steps of plan/ that read the decision rows of a round or run around the rounds,
+# and the rounds at most.
+AFTER_DECISIONS = ("replicas_kept", "replicas_present")
 MAX_REPLICA_ROUNDS = 16
 
 
@@ -249,10 +267,15 @@ def install(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]
 def settle_replicas(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: set[str]) -> None:
     """plan.rs `Planner::settle_replicas`: decision rounds until the replicas kept stop growing."""
     step = next((u for u in of(units, "plan") if u.id == "replicas_kept"), None)
+    present = next((u for u in of(units, "plan") if u.id == "replicas_present"), None)
     decisions = next((u for u in of(units, "plan") if u.id == "decisions"), None)
-    if step is None or decisions is None:
+    if step is None or present is None or decisions is None:
         return
-    if con.sql("SELECT COUNT(*) FROM replicas WHERE replica_present").fetchone()[0] == 0:
+    try:
+        every_replica = con.sql(present.query()).fetchall()
+    except duckdb.Error as e:
+        raise Failure(f"{present.path} does not run in DuckDB:\n{e}") from None
+    if not every_replica:
         return
     held = 0
     for _ in range(MAX_REPLICA_ROUNDS):
@@ -270,11 +293,7 @@ def settle_replicas(con: duckdb.DuckDBPyConnection, units: list[Unit], enabled: 
             con.executemany("INSERT INTO replica_holds VALUES (?, ?, ?, ?, ?)", kept)
         install_guarded(con, units, enabled)
     con.execute("DELETE FROM replica_holds")
-    con.execute(
-        "INSERT INTO replica_holds SELECT DISTINCT destination_account_id, destination_region, "
-        "repository_name, image_digest, 'not settled after many rounds' FROM replicas "
-        "WHERE replica_present"
-    )
+    con.executemany("INSERT INTO replica_holds VALUES (?, ?, ?, ?, ?)", every_replica)
     install_guarded(con, units, enabled)
 
 
@@ -405,6 +424,219 @@ def compare(
         raise Failure("the engines disagree on the decisions:\n" + "\n".join(lines))
 
 
+def load_queries(root: Path) -> dict[tuple[str, str], Unit]:
+    """catalog.rs `QUERIES`: every file of `report/` and `explain/`, by (folder, id)."""
+    out = {}
+    for kind in QUERY_KINDS:
+        folder = root / kind
+        if not folder.is_dir():
+            raise BadInput(f"{folder}: no such folder")
+        for path in sorted(folder.glob("*.sql")):
+            unit = parse_unit(kind, path)
+            out[(kind, unit.id)] = unit
+    return out
+
+
+def query_rows(con: duckdb.DuckDBPyConnection, unit: Unit) -> list[dict]:
+    """The rows of a query, each a dict by column name, in the query's order."""
+    try:
+        rel = con.sql(unit.query())
+        columns = list(rel.columns)
+        return [dict(zip(columns, row)) for row in rel.fetchall()]
+    except duckdb.Error as e:
+        raise Failure(f"{unit.path} does not run in DuckDB:\n{e}") from None
+
+
+def instant(text: str | None):
+    """An RFC 3339 string of the reports as an aware datetime (None stays None)."""
+    if text is None:
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def expect_same(what: str, duck: list, datafusion: list) -> None:
+    if duck == datafusion:
+        return
+    lines = [f"{what}: duckdb {len(duck)} rows, datafusion {len(datafusion)}"]
+    for n, (d, f) in enumerate(zip(duck, datafusion)):
+        if d != f and len(lines) <= SHOW_ROWS:
+            lines.append(f"  row {n}: duckdb {d}\n          datafusion {f}")
+    for label, rest in (("duckdb", duck[len(datafusion):]), ("datafusion", datafusion[len(duck):])):
+        for row in rest[:SHOW_ROWS]:
+            lines.append(f"  only {label}: {row}")
+    raise Failure("the engines disagree on " + "\n".join(lines))
+
+
+def plan_totals_of(store: Path, run_id: str) -> str:
+    """The `plan_totals` a plan stored for a run, as a DuckDB source."""
+    files = list(store.glob(f"plan_totals/dt=*/run={run_id}/*.parquet"))
+    if not files:
+        raise BadInput(f"run {run_id} has no plan_totals in {store}")
+    return f"read_parquet({sql_string(str(files[0]))})"
+
+
+def check_report(
+    con: duckdb.DuckDBPyConnection,
+    queries: dict[tuple[str, str], Unit],
+    store: Path,
+    out_dir: Path,
+    summary: dict,
+    run_id: str,
+) -> int:
+    """The queries of `report/` in DuckDB against the figures the plan printed."""
+    report_path = out_dir / "report.json"
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"no {report_path}") from None
+    con.execute("CREATE TABLE report_params (run_id VARCHAR NOT NULL, owner_tag VARCHAR NOT NULL)")
+    con.execute("INSERT INTO report_params VALUES (?, ?)", [run_id, report["owner_tag"]])
+    q = lambda name: query_rows(con, queries[("report", name)])  # noqa: E731
+    checked = 0
+
+    columns = ["status", "rule", "account_id", "region", "repository_name", "owner", "images", "bytes"]
+    stored = con.sql(f"SELECT {', '.join(columns)} FROM {plan_totals_of(store, run_id)}").fetchall()
+    expect_same("plan_totals", [tuple(r[c] for c in columns) for r in q("plan_totals")], stored)
+    checked += 1
+
+    con.execute(f"CREATE TABLE current_plan_totals AS SELECT * FROM {plan_totals_of(store, run_id)}")
+    earlier = [t["run_id"] for t in report["trend"] if t["run_id"] != run_id]
+    con.execute("CREATE TABLE earlier_plan_totals AS SELECT * FROM current_plan_totals WHERE FALSE")
+    for run in earlier:
+        con.execute(f"INSERT INTO earlier_plan_totals SELECT * FROM {plan_totals_of(store, run)}")
+    ints = ["stored_images", "stored_bytes", "unused_images", "unused_bytes",
+            "candidate_images", "candidate_bytes"]
+    expect_same(
+        "the trend",
+        [(r["run_id"], r["snapshot_time"], r["planned_at"], *[r[c] for c in ints]) for r in q("trend")],
+        [(t["run_id"], instant(t["snapshot_time"]), instant(t["planned_at"]), *[t[c] for c in ints])
+         for t in report["trend"]],
+    )
+    checked += 1
+
+    by_repository = {g["key"]: g for g in report["by_repository"]}
+    freed = q("freed_bytes")
+    layers_collected = any(r["freed"] is not None for r in freed)
+    duck_freed = sorted(
+        (f"{r['account_id']}/{r['region']}/{r['repository_name']}", r["freed"] if layers_collected else None)
+        for r in freed
+    )
+    expect_same(
+        "the bytes freed per repository",
+        duck_freed,
+        sorted((k, by_repository[k].get("freed_bytes")) for k, _ in duck_freed if k in by_repository),
+    )
+    checked += 1
+
+    upstreams = {r["repository"]: r["upstream"] for r in q("pull_through_upstreams")}
+    expect_same(
+        "the pull through upstreams",
+        sorted((k, upstreams.get(k)) for k in by_repository),
+        sorted((k, g.get("pull_through_upstream")) for k, g in by_repository.items()),
+    )
+    checked += 1
+
+    [scanned] = q("scanned")
+    expect_same(
+        "what the run holds",
+        [(scanned["images"], scanned["bytes"], scanned["repositories"], scanned["registries"])],
+        [(summary["scanned"]["totals"]["images"], summary["scanned"]["totals"]["bytes"],
+          summary["scanned"]["repositories"], summary["scanned"]["registries"])],
+    )
+    for name, key, fields in (
+        ("blocked_sources", "blocked_sources", ["account_id", "region", "source", "status", "error"]),
+        ("out_of_scope", "out_of_scope", ["who", "repositories"]),
+        ("collector_pulls", "collector_pulls", ["account_id", "region", "images"]),
+    ):
+        expect_same(
+            f"the summary's {key}",
+            [tuple(r[f] for f in fields) for r in q(name)],
+            [tuple(e[f] for f in fields) for e in summary.get(key, [])],
+        )
+    coverage_fields = ["account_id", "region", "images", "active", "inactive", "expired",
+                       "no_coverage", "inspector_status", "rescan_duration",
+                       "pull_date_rescan_duration", "pull_date_rescan_mode"]
+    expect_same(
+        "the summary's inspector_coverage",
+        [(*[r[f] for f in coverage_fields],
+          None if r["monitors_for_lifetime"] is None else r["monitors_for_lifetime"] != 0)
+         for r in q("inspector_coverage")],
+        [(*[e[f] for f in coverage_fields], e["monitors_for_lifetime"])
+         for e in summary.get("inspector_coverage", [])],
+    )
+    expect_same(
+        "the summary's vanished_accounts",
+        [r["account_id"] for r in q("vanished_accounts")],
+        summary.get("vanished_accounts", []),
+    )
+    malformed: list[dict] = []
+    for r in q("malformed_references"):
+        if not malformed or malformed[-1]["source"] != r["source"]:
+            malformed.append({"source": r["source"], "references": 0, "examples": []})
+        malformed[-1]["references"] += 1
+        if len(malformed[-1]["examples"]) < 3:
+            malformed[-1]["examples"].append(r["example"])
+    expect_same("the summary's malformed_references", malformed, summary.get("malformed_references", []))
+    return checked + 7
+
+
+# Decision rows whose explanation is replayed: the first of each status and a spread of others.
+EXPLAIN_SAMPLE = 24
+
+
+def check_explain(
+    con: duckdb.DuckDBPyConnection, queries: dict[tuple[str, str], Unit], units: list[Unit]
+) -> int:
+    """The queries of `explain/` in DuckDB, for a sample of decision rows: each must run,
+    and what they say must match the row."""
+    parts = [
+        f"SELECT '{prefix}' AS unit_kind, '{u.id}' AS unit_id, account_id, region, "
+        f"repository_name, image_digest, CAST(detail AS VARCHAR) AS detail FROM {prefix}_{u.id}"
+        for kind, prefix in (("rules", "rule"), ("guards", "guard"))
+        for u in of(units, kind)
+    ]
+    con.execute("CREATE VIEW findings AS\n" + "\nUNION ALL\n".join(parts))
+    con.execute(
+        "CREATE TABLE target (account_id VARCHAR, region VARCHAR, repository_name VARCHAR, "
+        "image_digest VARCHAR, image_tag VARCHAR)"
+    )
+    rows = con.sql("SELECT * FROM decisions").fetchall()
+    columns = list(con.sql("SELECT * FROM decisions").columns)
+    rows = [dict(zip(columns, r)) for r in rows]
+    chosen = {}
+    for r in rows:
+        chosen.setdefault(r["status"], r)
+    step = max(1, len(rows) // EXPLAIN_SAMPLE)
+    sample = list(chosen.values()) + rows[::step][:EXPLAIN_SAMPLE]
+    q = lambda name: query_rows(con, queries[("explain", name)])  # noqa: E731
+    for r in sample:
+        key = (r["account_id"], r["region"], r["repository_name"], r["image_digest"])
+        con.execute("DELETE FROM target")
+        con.execute("INSERT INTO target VALUES (?, ?, ?, ?, NULL)", list(key))
+        where = "/".join(key)
+        resolved = [tuple(x.values()) for x in q("resolve")]
+        if resolved != [key]:
+            raise Failure(f"explain/resolve.sql names {resolved} for {where}")
+        decision = [(x["status"], x["rule"], x["reason"]) for x in q("decision")]
+        expect_same(f"the decision of {where}", decision, [(r["status"], r["rule"], r["reason"])])
+        image = q("image")
+        expect_same(f"the size of {where}", [x["image_size_bytes"] for x in image], [r["image_size_bytes"]])
+        tags = [x["image_tag"] for x in q("tags")]
+        expect_same(f"the tags of {where}", [",".join(tags) or None], [r["image_tags"]])
+        found = {(x["unit_kind"], x["unit_id"]) for x in q("findings")}
+        for kind, listed in (("rule", r["rules"]), ("guard", r["guards"])):
+            for unit_id in (listed or "").split(","):
+                if unit_id and (kind, unit_id) not in found:
+                    raise Failure(f"explain/findings.sql misses {kind} {unit_id} of {where}")
+        references = q("references")
+        expect_same(f"the references of {where}", [len(references)], [r["references_found"]])
+        for name in ("manifest_read", "coverage", "relations"):
+            q(name)
+    return len(sample)
+
+
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     store = Path(args.store)
@@ -464,6 +696,12 @@ def run(args: argparse.Namespace) -> int:
     df_rows = df_rel.fetchall()
 
     compare(columns, duck_types, duck_rows, df_columns, df_types, df_rows)
+
+    # The reports and `ecrgc explain` read DataFusion's decision rows, as `ecrgc report` does.
+    queries = load_queries(Path(args.sql_dir))
+    con.execute(f"CREATE VIEW decisions AS SELECT * FROM read_parquet({sql_string(str(decisions_path))})")
+    reports = check_report(con, queries, store, out_dir, summary, run_id)
+    explained = check_explain(con, queries, units)
     by_status: dict[str, int] = {}
     status = columns.index("status")
     for row in duck_rows:
@@ -471,7 +709,8 @@ def run(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
     print(
         f"duckdb {duckdb.__version__} agrees with datafusion on run {run_id}: "
-        f"{len(duck_rows)} decision rows ({counts})"
+        f"{len(duck_rows)} decision rows ({counts}); {reports} report figures; "
+        f"{explained} images explained"
     )
     return 0
 

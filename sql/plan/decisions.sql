@@ -8,8 +8,9 @@
 -- and the earlier steps of `sql/plan/`, which this query reads several times and the engine
 -- therefore computes once and holds in memory: `flagged` (one row per flagged image, its
 -- rules in order), `guarded` (one row per protected image, its guards in order), `edges`
--- (parent → child links between images of the snapshot) and `children` (images with a
--- parent, and their parents).
+-- (parent → child links between images of the snapshot), `children` (images with a
+-- parent, and their parents) and `descendants` (every image below another, with its
+-- depth); and the view `opted_in` (repositories with the opt-in tag).
 --
 -- Images are decided in two kinds:
 --   * roots (no parent in `image_relations`): flagged by a rule and protected by no guard →
@@ -18,9 +19,10 @@
 --     parents. Protected by a guard of their own → `protected`; any parent kept →
 --     `kept_with_parent`; every parent deletable → deletable with them, under their own
 --     first rule or `with_parent` (pitfalls 4 and 5).
--- "Kept" propagates down every chain (index → child → its signature) through a recursive
--- query bounded at depth 8. A child is deleted only when a deletable root leads to it:
--- children no root reaches (a cycle of tags, a chain deeper than the bound) are kept.
+-- "Kept" propagates down every chain (index → child → its signature) through the one walk
+-- of `descendants`, bounded at `params.relation_depth` links. A child is deleted only when a
+-- deletable root leads to it: children no root reaches (a cycle of tags, a chain deeper
+-- than the bound) are kept.
 --
 -- A deletable image enters the manifest (`delete`) when its repository is opted in (or no
 -- opt-in tag is configured); otherwise it is reported as `not_opted_in`.
@@ -35,7 +37,7 @@
 --
 -- Output: one row per flagged image and per child, ordered for the manifest: account,
 -- region, repository, depth (parents before their children), digest.
-WITH RECURSIVE
+WITH
 kept_seeds AS (
     -- parents that are kept on their own: protected, or a root no rule flags
     SELECT DISTINCT e.account_id, e.region, e.repository_name, e.parent_digest AS image_digest
@@ -52,23 +54,12 @@ kept_seeds AS (
     WHERE g.image_digest IS NOT NULL
        OR (f.image_digest IS NULL AND c.image_digest IS NULL)
 ),
-kept_below (account_id, region, repository_name, image_digest, depth) AS (
-    SELECT e.account_id, e.region, e.repository_name, e.child_digest, 1
-    FROM edges e
-    JOIN kept_seeds k
-      ON k.account_id = e.account_id AND k.region = e.region
-     AND k.repository_name = e.repository_name AND k.image_digest = e.parent_digest
-    UNION ALL
-    SELECT e.account_id, e.region, e.repository_name, e.child_digest, k.depth + 1
-    FROM edges e
-    JOIN kept_below k
-      ON k.account_id = e.account_id AND k.region = e.region
-     AND k.repository_name = e.repository_name AND k.image_digest = e.parent_digest
-    WHERE k.depth < 8
-),
 kept_by_parent AS (
-    SELECT DISTINCT account_id, region, repository_name, image_digest
-    FROM kept_below
+    SELECT DISTINCT d.account_id, d.region, d.repository_name, d.image_digest
+    FROM descendants d
+    JOIN kept_seeds k
+      ON k.account_id = d.account_id AND k.region = d.region
+     AND k.repository_name = d.repository_name AND k.image_digest = d.ancestor_digest
 ),
 deletable_roots AS (
     SELECT f.account_id, f.region, f.repository_name, f.image_digest
@@ -81,40 +72,18 @@ deletable_roots AS (
      AND c.repository_name = f.repository_name AND c.image_digest = f.image_digest
     WHERE g.image_digest IS NULL AND c.image_digest IS NULL
 ),
-reached_below (account_id, region, repository_name, image_digest, depth) AS (
+reached AS (
     -- children a deletable root leads to; a child no deletable root leads to (a cycle of
     -- children, or a chain deeper than the bound) is kept
-    SELECT e.account_id, e.region, e.repository_name, e.child_digest, 1
-    FROM edges e
-    JOIN deletable_roots d
-      ON d.account_id = e.account_id AND d.region = e.region
-     AND d.repository_name = e.repository_name AND d.image_digest = e.parent_digest
-    UNION ALL
-    SELECT e.account_id, e.region, e.repository_name, e.child_digest, r.depth + 1
-    FROM edges e
-    JOIN reached_below r
-      ON r.account_id = e.account_id AND r.region = e.region
-     AND r.repository_name = e.repository_name AND r.image_digest = e.parent_digest
-    WHERE r.depth < 8
-),
-reached AS (
-    SELECT DISTINCT account_id, region, repository_name, image_digest
-    FROM reached_below
-),
-below (account_id, region, repository_name, image_digest, depth) AS (
-    SELECT account_id, region, repository_name, child_digest, 1
-    FROM edges
-    UNION ALL
-    SELECT e.account_id, e.region, e.repository_name, e.child_digest, b.depth + 1
-    FROM edges e
-    JOIN below b
-      ON b.account_id = e.account_id AND b.region = e.region
-     AND b.repository_name = e.repository_name AND b.image_digest = e.parent_digest
-    WHERE b.depth < 8
+    SELECT DISTINCT d.account_id, d.region, d.repository_name, d.image_digest
+    FROM descendants d
+    JOIN deletable_roots r
+      ON r.account_id = d.account_id AND r.region = d.region
+     AND r.repository_name = d.repository_name AND r.image_digest = d.ancestor_digest
 ),
 depths AS (
     SELECT account_id, region, repository_name, image_digest, MAX(depth) AS depth
-    FROM below
+    FROM descendants
     GROUP BY account_id, region, repository_name, image_digest
 ),
 subjects AS (
@@ -126,13 +95,6 @@ subjects AS (
         UNION ALL
         SELECT account_id, region, repository_name, image_digest FROM children
     ) u
-),
-opted_in AS (
-    SELECT DISTINCT t.account_id, t.region, t.repository_name
-    FROM repository_tags t
-    CROSS JOIN params p
-    WHERE t.tag_key = p.opt_in_tag_key
-      AND (p.opt_in_tag_value IS NULL OR t.tag_value = p.opt_in_tag_value)
 ),
 tags AS (
     SELECT t.account_id, t.region, t.repository_name, t.image_digest,

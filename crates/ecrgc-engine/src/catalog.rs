@@ -1,4 +1,5 @@
-//! The SQL catalog: rules, guards, shared views and the decision step.
+//! The SQL catalog: rules, guards, shared views and the decision step; and the queries of
+//! the reports and `ecrgc explain` ([`QUERIES`]).
 //!
 //! The files under `sql/` are embedded in the binary, so `ecrgc` works from any folder; a
 //! folder with the same layout can be loaded instead to run custom rules. Each file starts
@@ -20,6 +21,12 @@ pub enum SqlKind {
     Guard,
     /// The decision step combining candidates and protections (`sql/plan/`).
     Plan,
+    /// A query of the reports over a plan's decisions (`sql/report/`); not part of a
+    /// catalog's rules: see [`QUERIES`].
+    Report,
+    /// A query of `ecrgc explain` about one image, the one row of `target` (`sql/explain/`);
+    /// see [`QUERIES`].
+    Explain,
 }
 
 impl SqlKind {
@@ -30,10 +37,13 @@ impl SqlKind {
             Self::Rule => "rules",
             Self::Guard => "guards",
             Self::Plan => "plan",
+            Self::Report => "report",
+            Self::Explain => "explain",
         }
     }
 
-    /// Every kind, in the order the engine installs them.
+    /// Every kind a catalog holds, in the order the engine installs them (the queries of
+    /// [`QUERIES`] are not installed: the reports and `ecrgc explain` run them).
     pub const ALL: [SqlKind; 4] = [Self::View, Self::Rule, Self::Guard, Self::Plan];
 }
 
@@ -158,6 +168,7 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     View "views" "replicas",
     View "views" "scope_gaps",
     View "views" "inspector_coverage_summary",
+    View "views" "opted_in",
     Rule "rules" "never_used",
     Rule "rules" "stale",
     Rule "rules" "untagged_fallback",
@@ -177,9 +188,62 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     Plan "plan" "guarded",
     Plan "plan" "edges",
     Plan "plan" "children",
+    Plan "plan" "descendants",
     Plan "plan" "decisions",
     Plan "plan" "replicas_kept",
+    Plan "plan" "replicas_present",
 ];
+
+/// The queries of the reports and `ecrgc explain`, compiled into the binary like
+/// [`BUILTIN`]. They read the tables a plan leaves (`decisions`, the snapshot tables, the
+/// catalog's views) and never decide anything, so a catalog loaded from a folder (custom
+/// rules) keeps them and [`Catalog::sha256`] leaves them out. A test checks this list
+/// against the folders.
+pub const QUERIES: &[(SqlKind, &str, &str)] = builtin![
+    Report "report" "plan_totals",
+    Report "report" "freed_bytes",
+    Report "report" "trend",
+    Report "report" "pull_through_upstreams",
+    Report "report" "scanned",
+    Report "report" "blocked_sources",
+    Report "report" "out_of_scope",
+    Report "report" "collector_pulls",
+    Report "report" "inspector_coverage",
+    Report "report" "vanished_accounts",
+    Report "report" "malformed_references",
+    Explain "explain" "resolve",
+    Explain "explain" "image",
+    Explain "explain" "manifest_read",
+    Explain "explain" "tags",
+    Explain "explain" "coverage",
+    Explain "explain" "decision",
+    Explain "explain" "findings",
+    Explain "explain" "references",
+    Explain "explain" "relations",
+];
+
+/// One query of [`QUERIES`], parsed: `query(SqlKind::Report, "trend")`.
+pub fn query(kind: SqlKind, id: &str) -> Result<SqlUnit> {
+    let (kind, path, text) = QUERIES
+        .iter()
+        .find(|(k, path, _)| {
+            *k == kind && Path::new(path).file_stem().and_then(|s| s.to_str()) == Some(id)
+        })
+        .ok_or_else(|| EngineError::InvalidSql {
+            path: format!("sql/{}/{id}.sql", kind.folder()),
+            reason: "no such query".into(),
+        })?;
+    SqlUnit::parse(*kind, path, text)
+}
+
+/// Every query of [`QUERIES`], parsed.
+pub fn queries() -> Vec<SqlUnit> {
+    QUERIES
+        .iter()
+        .map(|(kind, path, text)| SqlUnit::parse(*kind, path, text))
+        .collect::<Result<Vec<_>>>()
+        .expect("embedded SQL headers are checked by the test suite")
+}
 
 impl Catalog {
     /// The catalog compiled into the binary.
@@ -330,6 +394,92 @@ mod tests {
         );
         for unit in catalog.units() {
             assert!(!unit.summary.is_empty(), "{} has no summary", unit.path);
+        }
+    }
+
+    #[test]
+    fn queries_match_the_report_and_explain_folders() {
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let root = dir.join("../../sql");
+        let mut listed: Vec<String> = queries()
+            .iter()
+            .map(|u| format!("{}/{}", u.kind.folder(), u.id))
+            .collect();
+        let mut on_disk = Vec::new();
+        for kind in [SqlKind::Report, SqlKind::Explain] {
+            for entry in std::fs::read_dir(root.join(kind.folder())).expect("folder exists") {
+                let path = entry.expect("entry").path();
+                if path.extension().is_some_and(|x| x == "sql") {
+                    let stem = path.file_stem().and_then(|s| s.to_str()).expect("name");
+                    on_disk.push(format!("{}/{stem}", kind.folder()));
+                }
+            }
+        }
+        listed.sort();
+        on_disk.sort();
+        assert_eq!(
+            listed, on_disk,
+            "QUERIES must list every file of sql/report and sql/explain"
+        );
+        for unit in queries() {
+            assert!(!unit.summary.is_empty(), "{} has no summary", unit.path);
+        }
+        assert!(query(SqlKind::Report, "trend").is_ok());
+        assert!(query(SqlKind::Report, "nothing").is_err());
+    }
+
+    /// SQL spells the vocabulary's words as literals (portable SQL has no constants): every
+    /// file that lists index media types lists exactly `INDEX_MEDIA_TYPES`, every media type
+    /// it names is known, and every usage source list names only `USAGE_SOURCES`.
+    #[test]
+    fn sql_spells_the_vocabulary_of_the_model() {
+        use ecrgc_model::vocabulary::{INDEX_MEDIA_TYPES, USAGE_SOURCES, media_type};
+        let known_media = [
+            media_type::OCI_INDEX,
+            media_type::DOCKER_MANIFEST_LIST,
+            media_type::OCI_MANIFEST,
+            media_type::DOCKER_MANIFEST,
+        ];
+        let mut units = Catalog::builtin().units().to_vec();
+        units.extend(queries());
+        for unit in &units {
+            let code: String = unit
+                .text
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let literals: Vec<&str> = code.split('\'').skip(1).step_by(2).collect();
+            for lit in literals
+                .iter()
+                .filter(|l| l.starts_with("application/vnd."))
+            {
+                assert!(
+                    known_media.contains(lit),
+                    "{}: unknown media type {lit}",
+                    unit.path
+                );
+            }
+            if literals.iter().any(|l| INDEX_MEDIA_TYPES.contains(l)) {
+                for t in INDEX_MEDIA_TYPES {
+                    assert!(
+                        literals.contains(t),
+                        "{}: lists index types without {t}",
+                        unit.path
+                    );
+                }
+            }
+            if literals.contains(&"config_aggregator") {
+                for source in USAGE_SOURCES {
+                    assert!(
+                        literals.contains(source),
+                        "{}: usage sources without {source}",
+                        unit.path
+                    );
+                }
+            }
         }
     }
 

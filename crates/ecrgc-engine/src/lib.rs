@@ -4,7 +4,10 @@
 //! the one-row `params` table every threshold is read from, the shared views of `sql/views/`,
 //! the rules of `sql/rules/` (what may be unused), the guards of `sql/guards/` (what must be
 //! kept) and the decision step of `sql/plan/` that combines them, closes over image indexes
-//! and referrers, and yields one decision per image.
+//! and referrers, and yields one decision per image. The queries the reports and
+//! `ecrgc explain` run over a plan live in `sql/report/` and `sql/explain/`, and the engine
+//! compiles them in too (`catalog::QUERIES`): no query is written inside Rust but the few
+//! lines that assemble the catalog's units into `candidates`, `protections` and `findings`.
 //!
 //! The SQL is plain, portable SQL: the same files run unchanged in DuckDB, so that users can
 //! read them, run them elsewhere, and so that a second engine can check this one.
@@ -12,18 +15,21 @@
 pub mod catalog;
 pub mod params;
 pub mod plan;
+pub mod query;
 pub mod session;
 pub mod string_agg;
 
-pub use catalog::{Catalog, SqlKind, SqlUnit};
+pub use catalog::{Catalog, QUERIES, SqlKind, SqlUnit, queries, query};
 pub use params::Params;
 pub use plan::{
-    AFTER_DECISIONS, DECISION_STATUSES, MAX_REPLICA_ROUNDS, Planner, REPLICA_HOLDS, REPLICAS_KEPT,
-    replica_holds_schema,
+    AFTER_DECISIONS, DECISION_STATUSES, FINDINGS, MAX_REPLICA_ROUNDS, Planner, REPLICA_HOLDS,
+    REPLICAS_KEPT, REPLICAS_PRESENT, replica_holds_schema,
 };
+pub use query::{read_only, run_query};
 pub use session::{
-    LATEST_PREFIX, journal_schema, new_context, read_only, register_empty_tables, register_history,
-    register_params, register_query_tables, register_run, register_runs,
+    CURRENT_PLAN_TOTALS, EARLIER_PLAN_TOTALS, LATEST_PREFIX, journal_schema, new_context,
+    register_batch, register_empty_tables, register_history, register_params,
+    register_query_tables, register_report_params, register_run, register_runs, register_target,
 };
 
 /// Errors of the engine.

@@ -1,16 +1,10 @@
-//! The one-row `params` table.
-//!
-//! Rules never template thresholds into SQL text: the engine computes every cut-off instant
-//! once from the configuration and `--now`, and rules join `params`. A fixture can therefore
-//! pin every threshold with one row. A tag selector's value is null when the key alone
-//! selects (any value): rules match `tag_value = p.…_value OR p.…_value IS NULL`.
+//! The values of the one-row `params` table (its columns: [`ecrgc_model::params`]),
+//! computed once from the configuration and `--now`.
 
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use ecrgc_config::Config;
-use ecrgc_model::column::{UTC, timestamp_type};
+use ecrgc_model::params::{ParamsRow, RELATION_DEPTH};
 use ecrgc_model::time::{DAY, HOUR, Micros, before};
 
 /// Thresholds and selectors of one plan.
@@ -71,52 +65,31 @@ impl Params {
         before(self.now, self.recent_pull_days, DAY)
     }
 
-    /// The schema of the `params` table.
+    /// The schema of the `params` table (see [`ParamsRow`]).
     pub fn schema() -> SchemaRef {
-        let ts = |n: &str| Field::new(n, timestamp_type(), false);
-        let int = |n: &str| Field::new(n, DataType::Int64, false);
-        Arc::new(Schema::new(vec![
-            ts("now"),
-            ts("unused_cutoff"),
-            ts("rollback_cutoff"),
-            ts("young_cutoff"),
-            ts("pull_cutoff"),
-            int("unused_days"),
-            int("keep_newest"),
-            Field::new("exclude_tag_key", DataType::Utf8, false),
-            Field::new("exclude_tag_value", DataType::Utf8, true),
-            Field::new("opt_in_tag_key", DataType::Utf8, true),
-            Field::new("opt_in_tag_value", DataType::Utf8, true),
-        ]))
+        ParamsRow::schema()
     }
 
     /// The one-row batch of the `params` table.
     pub fn to_batch(&self) -> RecordBatch {
-        let ts = |v: Micros| -> ArrayRef {
-            Arc::new(TimestampMicrosecondArray::from(vec![v]).with_timezone(UTC))
-        };
-        let int = |v: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![v])) };
-        let text = |v: Option<&str>| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
         let (opt_key, opt_value) = match &self.opt_in_tag {
             Some((k, v)) => (Some(k.as_str()), v.as_deref()),
             None => (None, None),
         };
-        RecordBatch::try_new(
-            Self::schema(),
-            vec![
-                ts(self.now),
-                ts(self.unused_cutoff()),
-                ts(self.rollback_cutoff()),
-                ts(self.young_cutoff()),
-                ts(self.pull_cutoff()),
-                int(self.unused_days),
-                int(self.keep_newest),
-                text(Some(&self.exclude_tag.0)),
-                text(self.exclude_tag.1.as_deref()),
-                text(opt_key),
-                text(opt_value),
-            ],
-        )
-        .expect("params columns match their schema")
+        ParamsRow {
+            now: self.now,
+            unused_cutoff: self.unused_cutoff(),
+            rollback_cutoff: self.rollback_cutoff(),
+            young_cutoff: self.young_cutoff(),
+            pull_cutoff: self.pull_cutoff(),
+            unused_days: self.unused_days,
+            keep_newest: self.keep_newest,
+            exclude_tag_key: &self.exclude_tag.0,
+            exclude_tag_value: self.exclude_tag.1.as_deref(),
+            opt_in_tag_key: opt_key,
+            opt_in_tag_value: opt_value,
+            relation_depth: RELATION_DEPTH,
+        }
+        .to_batch()
     }
 }

@@ -8,20 +8,29 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 
 use crate::catalog::{Catalog, SqlKind, SqlUnit};
+use crate::query::unit_frame;
 use crate::{Context, EngineError, Result};
 
-/// Every status a decision row can carry.
-pub const DECISION_STATUSES: &[&str] = &["delete", "not_opted_in", "protected", "kept_with_parent"];
+pub use ecrgc_model::vocabulary::DECISION_STATUSES;
 
 /// The last step of `sql/plan/`, whose rows are the decisions; the other files of
 /// `sql/plan/` are steps it reads.
 pub const DECISIONS: &str = "decisions";
 
-/// Steps of `sql/plan/` that run on the decision rows of a round rather than before them.
-pub const AFTER_DECISIONS: &[&str] = &[REPLICAS_KEPT];
+/// Steps of `sql/plan/` that run on the decision rows of a round, or around the rounds,
+/// rather than before `decisions`.
+pub const AFTER_DECISIONS: &[&str] = &[REPLICAS_KEPT, REPLICAS_PRESENT];
 
 /// The step after `decisions` listing the replicas a round keeps (`sql/plan/replicas_kept.sql`).
 pub const REPLICAS_KEPT: &str = "replicas_kept";
+
+/// The step listing every present replica under delete replication
+/// (`sql/plan/replicas_present.sql`): none, no rounds; rounds that do not settle hold them all.
+pub const REPLICAS_PRESENT: &str = "replicas_present";
+
+/// The view of every rule's and guard's rows, switched on or not, with the unit that found
+/// them (see [`Planner::register_findings`]).
+pub const FINDINGS: &str = "findings";
 
 /// The table the `replica_kept` guard reads: replicas known to stay, filled by the engine
 /// round after round (empty in the first round).
@@ -144,17 +153,21 @@ impl Planner {
 
     /// Runs decision rounds until the replicas kept stop growing (see [`Planner::install`]).
     async fn settle_replicas(&self, ctx: &SessionContext) -> Result<()> {
-        let Some(step) = self
-            .catalog
-            .of(SqlKind::Plan)
-            .find(|u| u.id == REPLICAS_KEPT)
+        let plan_step = |id: &str| self.catalog.of(SqlKind::Plan).find(|u| u.id == id);
+        let (Some(step), Some(present)) = (plan_step(REPLICAS_KEPT), plan_step(REPLICAS_PRESENT))
         else {
             return Ok(());
         };
+        if !ctx.table_exist("replicas")? {
+            return Ok(());
+        }
         // No present replica under a delete-replicating rule: nothing links two decisions.
-        if !ctx.table_exist("replicas")?
-            || count(ctx, "SELECT 1 FROM replicas WHERE replica_present").await? == 0
-        {
+        let every_replica = unit_frame(ctx, present)
+            .await?
+            .collect()
+            .await
+            .context(|| format!("running {} failed", present.path))?;
+        if every_replica.iter().all(|b| b.num_rows() == 0) {
             return Ok(());
         }
         let mut held = 0;
@@ -163,11 +176,8 @@ impl Planner {
             register_result(ctx, DECISIONS, decisions, true)
                 .await
                 .context(|| "running a decision round failed".to_owned())?;
-            let kept = ctx
-                .sql(step.query())
-                .await
-                .context(|| format!("{} does not plan", step.path))?;
-            let batches = kept
+            let batches = unit_frame(ctx, step)
+                .await?
                 .collect()
                 .await
                 .context(|| format!("running {} failed", step.path))?;
@@ -182,20 +192,42 @@ impl Planner {
             self.install_guarded(ctx, true).await?;
         }
         // Not settled: every present replica holds its source.
-        let all = ctx
-            .sql(
-                "SELECT DISTINCT destination_account_id AS account_id, destination_region AS region, \
-                 repository_name, image_digest, 'not settled after many rounds' AS reason \
-                 FROM replicas WHERE replica_present",
-            )
-            .await
-            .context(|| "holding every replica".to_owned())?;
-        let batches = all
-            .collect()
-            .await
-            .context(|| "holding every replica".to_owned())?;
-        set_replica_holds(ctx, &batches)?;
+        set_replica_holds(ctx, &every_replica)?;
         self.install_guarded(ctx, true).await
+    }
+
+    /// Registers the view [`FINDINGS`]: the rows of every rule and guard view, switched on
+    /// or not, each with `unit_kind` (`rule` or `guard`) and `unit_id`, for `ecrgc explain`
+    /// (`sql/explain/findings.sql`). [`Planner::install`] must have run.
+    pub async fn register_findings(&self, ctx: &SessionContext) -> Result<()> {
+        let mut parts = Vec::new();
+        for (kind, prefix) in [(SqlKind::Rule, "rule"), (SqlKind::Guard, "guard")] {
+            for unit in self.catalog.of(kind) {
+                parts.push(format!(
+                    "SELECT '{prefix}' AS unit_kind, '{id}' AS unit_id, account_id, region, \
+                     repository_name, image_digest, CAST(detail AS VARCHAR) AS detail \
+                     FROM {prefix}_{id}",
+                    id = unit.id,
+                ));
+            }
+        }
+        if parts.is_empty() {
+            parts.push(
+                "SELECT CAST(NULL AS VARCHAR) AS unit_kind, CAST(NULL AS VARCHAR) AS unit_id, \
+                 CAST(NULL AS VARCHAR) AS account_id, CAST(NULL AS VARCHAR) AS region, \
+                 CAST(NULL AS VARCHAR) AS repository_name, \
+                 CAST(NULL AS VARCHAR) AS image_digest, CAST(NULL AS VARCHAR) AS detail \
+                 WHERE FALSE"
+                    .to_owned(),
+            );
+        }
+        let df = ctx
+            .sql(&parts.join("\nUNION ALL\n"))
+            .await
+            .context(|| "cannot combine the rules and guards into findings".to_owned())?;
+        let _ = ctx.deregister_table(FINDINGS)?;
+        ctx.register_table(FINDINGS, df.into_view())?;
+        Ok(())
     }
 
     /// Drops what [`Planner::install`] held in memory (candidates, protections and the plan
@@ -258,18 +290,6 @@ fn set_replica_holds(ctx: &SessionContext, batches: &[arrow::array::RecordBatch]
     Ok(())
 }
 
-/// Rows of a query.
-async fn count(ctx: &SessionContext, sql: &str) -> Result<usize> {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .context(|| format!("cannot plan {sql}"))?
-        .collect()
-        .await
-        .context(|| format!("running {sql} failed"))?;
-    Ok(batches.iter().map(|b| b.num_rows()).sum())
-}
-
 /// Registers `df` as `name`: computed now and held in memory (`materialize`), or as a view.
 async fn register_result(
     ctx: &SessionContext,
@@ -287,25 +307,6 @@ async fn register_result(
         ctx.register_table(name, df.into_view())?;
     }
     Ok(())
-}
-
-/// The unit's query, planned read-only: a rule, guard, view or step that would create,
-/// change or write something is invalid SQL, refused before it runs.
-async fn unit_frame(ctx: &SessionContext, unit: &SqlUnit) -> Result<DataFrame> {
-    let plan = ctx
-        .state()
-        .create_logical_plan(unit.query())
-        .await
-        .context(|| format!("{} does not plan", unit.path))?;
-    crate::session::read_only()
-        .verify_plan(&plan)
-        .map_err(|e| EngineError::InvalidSql {
-            path: unit.path.clone(),
-            reason: format!("a SQL unit only reads: {e}"),
-        })?;
-    ctx.execute_logical_plan(plan)
-        .await
-        .context(|| format!("{} does not plan", unit.path))
 }
 
 async fn register_view(ctx: &SessionContext, name: &str, unit: &SqlUnit) -> Result<DataFrame> {

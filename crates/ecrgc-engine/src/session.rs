@@ -2,30 +2,23 @@
 
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions, SessionConfig};
-use ecrgc_model::{TableDef, all_tables, plan_tables};
+use ecrgc_model::params::{
+    REPORT_PARAMS, TARGET, TargetRow, report_params_batch, report_params_schema,
+};
+use ecrgc_model::{PlanTotalsBuilder, TableDef, all_tables, plan_tables};
 use ecrgc_store::{RunMarker, Store};
 
 use crate::params::Params;
 use crate::{Context, Result};
-
-/// SQL that only reads: no DDL (`CREATE [EXTERNAL] TABLE`, `CREATE VIEW`, `DROP`), no DML
-/// (`INSERT`, `COPY … TO`) and no statements (`SET`, transactions, `PREPARE`). `ecrgc query`
-/// and every unit of the catalog are planned under it: DataFusion runs DDL and `SET` while
-/// planning, and a `COPY` would write with the store's credentials.
-pub fn read_only() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
-}
 
 /// A session configured for ecrgc's workloads.
 pub fn new_context() -> SessionContext {
@@ -198,17 +191,55 @@ pub fn register_empty_tables(ctx: &SessionContext) -> Result<()> {
         let history = MemTable::try_new(def.schema(), vec![vec![]])?;
         ctx.register_table(format!("{HISTORY_PREFIX}{}", def.name), Arc::new(history))?;
     }
-    let params = MemTable::try_new(Params::schema(), vec![vec![]])?;
-    ctx.register_table("params", Arc::new(params))?;
+    // A fixture that names its columns may leave the relation depth out: it has one value.
+    let defaults = std::collections::HashMap::from([(
+        ecrgc_model::params::RELATION_DEPTH_COLUMN.to_owned(),
+        datafusion::prelude::lit(ecrgc_model::params::RELATION_DEPTH),
+    )]);
+    let params = MemTable::try_new(Params::schema(), vec![vec![]])?.with_column_defaults(defaults);
+    ctx.register_table(ecrgc_model::params::PARAMS, Arc::new(params))?;
     let holds = MemTable::try_new(crate::plan::replica_holds_schema(), vec![vec![]])?;
     ctx.register_table(crate::plan::REPLICA_HOLDS, Arc::new(holds))?;
+    // What the queries of the reports and `ecrgc explain` read besides the catalog.
+    let empty = |schema: SchemaRef| -> Result<Arc<MemTable>> {
+        Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?))
+    };
+    ctx.register_table(REPORT_PARAMS, empty(report_params_schema())?)?;
+    ctx.register_table(TARGET, empty(TargetRow::schema())?)?;
+    for name in [EARLIER_PLAN_TOTALS, CURRENT_PLAN_TOTALS] {
+        ctx.register_table(name, empty(PlanTotalsBuilder::def().schema())?)?;
+    }
     Ok(())
+}
+
+/// The `plan_totals` of the earlier runs of the trend window (`sql/report/trend.sql`).
+pub const EARLIER_PLAN_TOTALS: &str = "earlier_plan_totals";
+
+/// The `plan_totals` rows of the plan being reported (`sql/report/trend.sql`).
+pub const CURRENT_PLAN_TOTALS: &str = "current_plan_totals";
+
+/// Registers (or replaces) `name` as an in-memory table of `batch`.
+pub fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
+    let _ = ctx.deregister_table(name)?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
+/// Registers (or replaces) the one-row `report_params` the FinOps queries read.
+pub fn register_report_params(ctx: &SessionContext, run_id: &str, owner_tag: &str) -> Result<()> {
+    register_batch(ctx, REPORT_PARAMS, report_params_batch(run_id, owner_tag))
+}
+
+/// Registers (or replaces) the one-row `target` the queries of `ecrgc explain` read.
+pub fn register_target(ctx: &SessionContext, target: &TargetRow<'_>) -> Result<()> {
+    register_batch(ctx, TARGET, target.to_batch())
 }
 
 /// Registers (or replaces) the one-row `params` table.
 pub fn register_params(ctx: &SessionContext, params: &Params) -> Result<()> {
-    let _ = ctx.deregister_table("params")?;
+    let _ = ctx.deregister_table(ecrgc_model::params::PARAMS)?;
     let table = MemTable::try_new(Params::schema(), vec![vec![params.to_batch()]])?;
-    ctx.register_table("params", Arc::new(table))?;
+    ctx.register_table(ecrgc_model::params::PARAMS, Arc::new(table))?;
     Ok(())
 }

@@ -60,6 +60,24 @@ async fn new_session() -> Result<Session, SltError> {
         ctx.register_table(unit.id.as_str(), df.into_view())
             .map_err(|e| SltError(e.to_string()))?;
     }
+    // The queries of the reports and `ecrgc explain`, as views `report_<id>` and
+    // `explain_<id>` over the tables `register_empty_tables` adds (`report_params`,
+    // `target`, `earlier_plan_totals`, `current_plan_totals`) and the view `findings`.
+    planner
+        .register_findings(&ctx)
+        .await
+        .map_err(|e| SltError(e.to_string()))?;
+    for unit in ecrgc_engine::queries() {
+        let df = ctx
+            .sql(unit.query())
+            .await
+            .map_err(|e| SltError(format!("{}: {e}", unit.path)))?;
+        ctx.register_table(
+            format!("{}_{}", unit.kind.folder(), unit.id),
+            df.into_view(),
+        )
+        .map_err(|e| SltError(e.to_string()))?;
+    }
     Ok(Session { ctx })
 }
 
@@ -186,19 +204,20 @@ fn slt_files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Every rule and guard has its own file: `fixtures/slt/<rules|guards>/<id>.slt`.
+/// Every SQL file has its own test: `fixtures/slt/<folder>/<id>.slt`.
 fn missing_files(root: &Path) -> Vec<String> {
     let catalog = Catalog::builtin();
-    let mut missing = Vec::new();
-    for kind in [SqlKind::Rule, SqlKind::Guard, SqlKind::View, SqlKind::Plan] {
-        for unit in catalog.of(kind) {
-            let path = root.join(kind.folder()).join(format!("{}.slt", unit.id));
-            if !path.exists() {
-                missing.push(path.display().to_string());
-            }
-        }
-    }
-    missing
+    let mut units: Vec<_> = catalog.units().to_vec();
+    units.extend(ecrgc_engine::queries());
+    units
+        .iter()
+        .map(|unit| {
+            root.join(unit.kind.folder())
+                .join(format!("{}.slt", unit.id))
+        })
+        .filter(|path| !path.exists())
+        .map(|path| path.display().to_string())
+        .collect()
 }
 
 fn main() {

@@ -9,14 +9,18 @@
 //! to, so a table read across many runs is a history without further joins.
 
 pub mod column;
+pub mod format;
 pub mod image_ref;
 pub mod journal;
 pub mod keys;
+pub mod params;
 pub mod plan_tables;
 pub mod runs;
 pub mod tables;
 pub mod time;
+pub mod vocabulary;
 
 pub use column::TableDef;
 pub use plan_tables::*;
 pub use tables::*;
+pub use vocabulary::{INDEX_MEDIA_TYPES, USAGE_SOURCES, is_index_media_type};

@@ -41,23 +41,3 @@ table! {
 pub fn plan_tables() -> Vec<TableDef> {
     vec![PlanTotalsBuilder::def()]
 }
-
-/// Manifest media types of image indexes (multi-platform images).
-pub const INDEX_MEDIA_TYPES: &[&str] = &[
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
-
-/// Whether a manifest media type is an image index.
-pub fn is_index_media_type(media_type: &str) -> bool {
-    INDEX_MEDIA_TYPES.contains(&media_type)
-}
-
-/// [`INDEX_MEDIA_TYPES`] as a SQL list of string literals, for `… IN (…)`.
-pub fn index_media_types_sql() -> String {
-    INDEX_MEDIA_TYPES
-        .iter()
-        .map(|t| format!("'{t}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}

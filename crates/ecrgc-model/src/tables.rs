@@ -496,15 +496,6 @@ pub fn table_def(name: &str) -> Option<TableDef> {
     all_tables().into_iter().find(|t| t.name == name)
 }
 
-/// Usage sources: a failure of one of them hides use, so it blocks deletion.
-pub const USAGE_SOURCES: &[&str] = &[
-    "inspector",
-    "config_aggregator",
-    "aggregator_source",
-    "ecs",
-    "lambda",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

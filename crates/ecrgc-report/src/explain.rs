@@ -1,19 +1,22 @@
 //! `ecrgc explain`: why one image is kept or flagged.
 //!
-//! Runs every rule and guard view for the image, the decision step, and gathers the
-//! evidence (push, pulls, Inspector, every workload reference with whether it is live, the
-//! index and referrer relations), then renders it for a person.
+//! Runs the queries of `sql/explain/` over a one-row `target` table holding the image: every
+//! rule and guard that matches it, the decision step, and the evidence (push, pulls,
+//! Inspector, every workload reference with whether it is live, the index and referrer
+//! relations), then renders it for a person.
 
 use std::fmt::Write;
 
 use arrow::array::{Array, RecordBatch};
 use datafusion::execution::context::SessionContext;
-use ecrgc_engine::{Planner, SqlKind};
+use ecrgc_engine::{Planner, SqlKind, register_target, run_query};
+use ecrgc_model::format::human_bytes_up_to_gib;
 use ecrgc_model::image_ref::{ecr_host, parse_image_ref};
+use ecrgc_model::params::TargetRow;
 use ecrgc_model::time::rfc3339;
+use ecrgc_model::vocabulary::{PULL_TIME_EXCLUDED, PULL_TIME_NOT_EXCLUDED, status};
 
 use crate::columns::{Columns, opt_i64, opt_str, opt_time};
-use crate::text::human_bytes;
 use crate::{ReportError, Result};
 
 /// One image key.
@@ -30,14 +33,15 @@ pub struct ImageKey {
 }
 
 impl ImageKey {
-    fn predicate(&self) -> String {
-        format!(
-            "account_id = {} AND region = {} AND repository_name = {} AND image_digest = {}",
-            quote(&self.account_id),
-            quote(&self.region),
-            quote(&self.repository_name),
-            quote(&self.image_digest)
-        )
+    /// The image as the one row of `target`, which the queries of `sql/explain/` read.
+    fn target(&self) -> TargetRow<'_> {
+        TargetRow {
+            account_id: Some(&self.account_id),
+            region: Some(&self.region),
+            repository_name: Some(&self.repository_name),
+            image_digest: Some(&self.image_digest),
+            image_tag: None,
+        }
     }
 
     /// The image as a pullable URI.
@@ -51,63 +55,55 @@ impl ImageKey {
     }
 }
 
-/// SQL string literal.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// The rows of one query of `sql/explain/`.
+async fn rows(ctx: &SessionContext, id: &str) -> Result<Vec<RecordBatch>> {
+    Ok(run_query(ctx, SqlKind::Explain, id).await?)
 }
 
-async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    Ok(ctx.sql(sql).await?.collect().await?)
-}
-
-/// Registers the decision step as the view `decisions`, which [`explain`] reads.
+/// Registers the decision step as the view `decisions`, and every rule's and guard's rows
+/// as the view `findings`, which [`explain`] reads.
 pub async fn install_decisions(ctx: &SessionContext, planner: &Planner) -> Result<()> {
     let df = planner.decisions(ctx).await?;
-    ctx.register_table("decisions", df.into_view())?;
+    ctx.register_table(ecrgc_engine::plan::DECISIONS, df.into_view())?;
+    planner.register_findings(ctx).await?;
     Ok(())
 }
 
 /// Finds the images an argument names: an image URI (`…/repo:tag`, `…/repo@sha256:…`) or
 /// a bare digest (possibly in several repositories).
 pub async fn resolve(ctx: &SessionContext, image: &str) -> Result<Vec<ImageKey>> {
-    let sql = if image.starts_with("sha256:") {
-        format!(
-            "SELECT account_id, region, repository_name, image_digest FROM images \
-             WHERE image_digest = {} ORDER BY 1, 2, 3",
-            quote(image)
-        )
+    let parsed;
+    let target = if image.starts_with("sha256:") {
+        TargetRow {
+            image_digest: Some(image),
+            ..Default::default()
+        }
     } else {
         // The parser the collectors use: every ECR endpoint form names its registry; a
         // string that is not a valid ECR reference names no image.
-        let r = parse_image_ref(image);
-        if !r.is_ecr {
+        parsed = parse_image_ref(image);
+        if !parsed.is_ecr {
             return Ok(Vec::new());
         }
-        let (Some(account), Some(region)) = (r.account_id.as_deref(), r.region.as_deref()) else {
+        let (Some(account), Some(region)) =
+            (parsed.account_id.as_deref(), parsed.region.as_deref())
+        else {
             return Ok(Vec::new());
         };
-        let scope = format!(
-            "account_id = {} AND region = {} AND repository_name = {}",
-            quote(account),
-            quote(region),
-            quote(&r.repository)
-        );
-        match (&r.digest, &r.tag) {
-            (Some(d), _) => format!(
-                "SELECT account_id, region, repository_name, image_digest FROM images \
-                 WHERE {scope} AND image_digest = {}",
-                quote(d)
-            ),
-            (None, Some(t)) => format!(
-                "SELECT account_id, region, repository_name, image_digest FROM image_tags \
-                 WHERE {scope} AND image_tag = {}",
-                quote(t)
-            ),
-            (None, None) => return Ok(Vec::new()),
+        if parsed.digest.is_none() && parsed.tag.is_none() {
+            return Ok(Vec::new());
+        }
+        TargetRow {
+            account_id: Some(account),
+            region: Some(region),
+            repository_name: Some(&parsed.repository),
+            image_digest: parsed.digest.as_deref(),
+            image_tag: parsed.tag.as_deref().filter(|_| parsed.digest.is_none()),
         }
     };
+    register_target(ctx, &target)?;
     let mut keys = Vec::new();
-    for batch in rows(ctx, &sql).await? {
+    for batch in rows(ctx, "resolve").await? {
         let c = Columns::new(&batch);
         let (a, r, n, d) = (
             c.text("account_id")?,
@@ -127,17 +123,6 @@ pub async fn resolve(ctx: &SessionContext, image: &str) -> Result<Vec<ImageKey>>
     Ok(keys)
 }
 
-/// Images whose `last_recorded_pull_time` may be the collector's own BatchGetImage: read
-/// (tonight or in an earlier run, `manifest_reads`) while the collector's role had no
-/// pull-time update exclusion in that registry and region, and pulled no earlier than that
-/// read. Columns: account_id, region, repository_name, image_digest, read_at,
-/// pull_time_exclusion.
-pub const COLLECTOR_READ_SQL: &str = "SELECT i.account_id, i.region, i.repository_name, \
-     i.image_digest, m.read_at, m.pull_time_exclusion FROM images i JOIN manifest_reads m \
-     ON m.account_id = i.account_id AND m.region = i.region \
-     AND m.repository_name = i.repository_name AND m.image_digest = i.image_digest \
-     WHERE m.pull_time_exclusion <> 'ok' AND i.last_recorded_pull_time >= m.read_at";
-
 /// The collector's read of one image's manifest (a `manifest_reads` row).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectorRead {
@@ -154,10 +139,10 @@ pub struct CollectorRead {
 /// update exclusion (`not_excluded`, or a check that failed), and ECR recorded a pull no
 /// earlier than that read. A pull recorded before the read is someone else's.
 pub fn collector_read_note(last_pull: Option<i64>, read: &CollectorRead) -> Option<String> {
-    if read.exclusion == "ok" || last_pull? < read.read_at {
+    if read.exclusion == PULL_TIME_EXCLUDED || last_pull? < read.read_at {
         return None;
     }
-    let why = if read.exclusion == "not_excluded" {
+    let why = if read.exclusion == PULL_TIME_NOT_EXCLUDED {
         "the collector's role had no pull-time update exclusion there".to_owned()
     } else {
         format!(
@@ -178,17 +163,10 @@ pub fn collector_read_note(last_pull: Option<i64>, read: &CollectorRead) -> Opti
 /// step registered as the view `decisions` (see [`install_decisions`]).
 pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) -> Result<String> {
     let mut out = String::new();
-    let pred = key.predicate();
+    register_target(ctx, &key.target())?;
     let _ = writeln!(out, "image {}", key.uri());
 
-    let image = rows(
-        ctx,
-        &format!(
-            "SELECT image_pushed_at, image_size_bytes, image_manifest_media_type, image_status, \
-             last_recorded_pull_time, artifact_media_type FROM images WHERE {pred}"
-        ),
-    )
-    .await?;
+    let image = rows(ctx, "image").await?;
     if let Some(b) = image.iter().find(|b| b.num_rows() > 0) {
         let c = Columns::new(b);
         let pushed = opt_time(&c.time("image_pushed_at")?, 0).map(rfc3339);
@@ -198,7 +176,7 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
             out,
             "  pushed {}, {}, {}, {}{}",
             pushed.as_deref().unwrap_or("?"),
-            human_bytes(size),
+            human_bytes_up_to_gib(size),
             c.text("image_status")?.value(0),
             c.text("image_manifest_media_type")?.value(0),
             opt_str(&c.text("artifact_media_type")?, 0)
@@ -211,14 +189,7 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
             pulled.as_deref().unwrap_or("never")
         );
         let last_pull = opt_time(&c.time("last_recorded_pull_time")?, 0);
-        let reads = rows(
-            ctx,
-            &format!(
-                "SELECT read_at, read_run_id, pull_time_exclusion FROM manifest_reads \
-                 WHERE {pred}"
-            ),
-        )
-        .await?;
+        let reads = rows(ctx, "manifest_read").await?;
         if let Some(r) = reads.iter().find(|b| b.num_rows() > 0) {
             let r = Columns::new(r);
             let read = CollectorRead {
@@ -231,11 +202,7 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
             }
         }
     }
-    let tags = rows(
-        ctx,
-        &format!("SELECT image_tag FROM image_tags WHERE {pred} ORDER BY image_tag"),
-    )
-    .await?;
+    let tags = rows(ctx, "tags").await?;
     let tag_list = strings(&tags, "image_tag")?;
     let _ = writeln!(
         out,
@@ -246,13 +213,7 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
             tag_list.join(", ")
         }
     );
-    let coverage = rows(
-        ctx,
-        &format!(
-            "SELECT last_in_use_at, in_use_count, image_pulled_at FROM inspector_coverage WHERE {pred}"
-        ),
-    )
-    .await?;
+    let coverage = rows(ctx, "coverage").await?;
     match coverage.iter().find(|b| b.num_rows() > 0) {
         Some(b) => {
             let c = Columns::new(b);
@@ -275,11 +236,7 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
         }
     }
 
-    let decision = rows(
-        ctx,
-        &format!("SELECT status, rule, reason FROM decisions WHERE {pred}"),
-    )
-    .await?;
+    let decision = rows(ctx, "decision").await?;
     match decision.iter().find(|b| b.num_rows() > 0) {
         Some(b) => {
             let c = Columns::new(b);
@@ -287,16 +244,16 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
             let rule = opt_str(&c.text("rule")?, 0).map(str::to_owned);
             let reason = opt_str(&c.text("reason")?, 0).map(str::to_owned);
             let verdict = match status.as_str() {
-                "delete" => format!(
+                status::DELETE => format!(
                     "DELETE — in the manifest (rule {})",
                     rule.unwrap_or_default()
                 ),
-                "not_opted_in" => format!(
+                status::NOT_OPTED_IN => format!(
                     "would delete (rule {}) but its repository is not opted in",
                     rule.unwrap_or_default()
                 ),
-                "protected" => format!("KEEP — protected by {}", reason.unwrap_or_default()),
-                "kept_with_parent" => "KEEP — a parent (index or subject) is kept".to_owned(),
+                status::PROTECTED => format!("KEEP — protected by {}", reason.unwrap_or_default()),
+                status::KEPT_WITH_PARENT => "KEEP — a parent (index or subject) is kept".to_owned(),
                 other => other.to_owned(),
             };
             let _ = writeln!(out, "\ndecision: {verdict}");
@@ -306,6 +263,20 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
         }
     }
 
+    // Every rule and guard that matches, in the order the view lists them: the first
+    // detail of a unit is the one printed.
+    let mut matches: Vec<(String, String, Option<String>)> = Vec::new();
+    for b in &rows(ctx, "findings").await? {
+        let c = Columns::new(b);
+        let (kind, id, detail) = (c.text("unit_kind")?, c.text("unit_id")?, c.text("detail")?);
+        for i in 0..b.num_rows() {
+            matches.push((
+                kind.value(i).to_owned(),
+                id.value(i).to_owned(),
+                opt_str(&detail, i).map(str::to_owned),
+            ));
+        }
+    }
     for (kind, title, prefix) in [
         (SqlKind::Rule, "rules", "rule"),
         (SqlKind::Guard, "guards", "guard"),
@@ -317,13 +288,12 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
         };
         let _ = writeln!(out, "{title}{legend}:");
         for unit in planner.catalog().of(kind) {
-            let hits = rows(
-                ctx,
-                &format!("SELECT detail FROM {prefix}_{} WHERE {pred}", unit.id),
-            )
-            .await?;
-            let matched = hits.iter().any(|b| b.num_rows() > 0);
-            let detail = strings(&hits, "detail")?.into_iter().next();
+            let hits: Vec<_> = matches
+                .iter()
+                .filter(|(k, id, _)| k == prefix && *id == unit.id)
+                .collect();
+            let matched = !hits.is_empty();
+            let detail = hits.iter().find_map(|(_, _, d)| d.clone());
             let _ = writeln!(
                 out,
                 "  [{}] {:<26}{}",
@@ -342,14 +312,7 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
         }
     }
 
-    let refs = rows(
-        ctx,
-        &format!(
-            "SELECT kind, resource_arn, status, status_at, is_live, matched_by, workload_account_id, \
-             workload_region, image_uri FROM image_refs WHERE {pred} ORDER BY is_live DESC, kind, resource_arn"
-        ),
-    )
-    .await?;
+    let refs = rows(ctx, "references").await?;
     let count: usize = refs.iter().map(RecordBatch::num_rows).sum();
     let _ = writeln!(out, "references ({count}):");
     for b in &refs {
@@ -391,22 +354,7 @@ pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) ->
         }
     }
 
-    let relations = rows(
-        ctx,
-        &format!(
-            "SELECT 'child of' AS direction, parent_digest AS other, relation FROM image_relations \
-             WHERE account_id = {a} AND region = {r} AND repository_name = {n} AND child_digest = {d} \
-             UNION ALL \
-             SELECT 'parent of' AS direction, child_digest AS other, relation FROM image_relations \
-             WHERE account_id = {a} AND region = {r} AND repository_name = {n} AND parent_digest = {d} \
-             ORDER BY 1, 2",
-            a = quote(&key.account_id),
-            r = quote(&key.region),
-            n = quote(&key.repository_name),
-            d = quote(&key.image_digest)
-        ),
-    )
-    .await?;
+    let relations = rows(ctx, "relations").await?;
     let count: usize = relations.iter().map(RecordBatch::num_rows).sum();
     if count > 0 {
         let _ = writeln!(out, "relations:");

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, Int64Array, RecordBatch};
 use datafusion::execution::context::SessionContext;
-use ecrgc_engine::{Params, Planner, SqlKind};
+use ecrgc_engine::{Params, Planner, SqlKind, run_query};
 use ecrgc_manifest::{Evidence, Header, Item, MANIFEST_VERSION, Manifest, items_sha256};
-use ecrgc_model::USAGE_SOURCES;
 use ecrgc_model::time::rfc3339;
+use ecrgc_model::vocabulary::{UNKNOWN_REASON, USAGE_COVERAGE_GAP, WITH_PARENT, status};
 use futures::StreamExt;
 
 use crate::columns::{Columns, opt_i64, opt_str, opt_time};
@@ -162,7 +162,7 @@ async fn write_staged(
     finops.report.inspector_coverage = summary.inspector_coverage.clone();
     crate::output::write_report_files(&finops.report, |name| staged.path(name))?;
 
-    let totals = summary.status("delete");
+    let totals = summary.status(status::DELETE);
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         header: Header {
@@ -265,8 +265,8 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
         let st = status.value(i);
         s.by_status.entry(st.to_owned()).or_default().add(bytes);
         match st {
-            "delete" => {
-                let rule = opt_str(&rule, i).unwrap_or("with_parent");
+            status::DELETE => {
+                let rule = opt_str(&rule, i).unwrap_or(WITH_PARENT);
                 s.delete_by_rule
                     .entry(rule.to_owned())
                     .or_default()
@@ -326,13 +326,13 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
                 item.item_id = item.compute_id();
                 items.push(item);
             }
-            "protected" => {
-                let why = opt_str(&reason, i).unwrap_or("unknown");
+            status::PROTECTED => {
+                let why = opt_str(&reason, i).unwrap_or(UNKNOWN_REASON);
                 s.protected_by_reason
                     .entry(why.to_owned())
                     .or_default()
                     .add(bytes);
-                if why == "usage_coverage_gap" {
+                if why == USAGE_COVERAGE_GAP {
                     let failure = opt_str(&guard_detail, i)
                         .and_then(|d| {
                             d.split("; ")
@@ -352,19 +352,7 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
 }
 
 async fn scanned(ctx: &SessionContext) -> Result<Scanned> {
-    let index_types = ecrgc_model::index_media_types_sql();
-    let batches = ctx
-        .sql(&format!(
-            "SELECT \
-               (SELECT COUNT(*) FROM images) AS images, \
-               (SELECT COALESCE(SUM(CASE WHEN image_manifest_media_type IN ({index_types}) \
-                                         THEN 0 ELSE image_size_bytes END), 0) FROM images) AS bytes, \
-               (SELECT COUNT(*) FROM repositories) AS repositories, \
-               (SELECT COUNT(*) FROM (SELECT DISTINCT account_id, region FROM repositories) r) AS registries",
-        ))
-        .await?
-        .collect()
-        .await?;
+    let batches = report_rows(ctx, "scanned").await?;
     let batch = batches
         .first()
         .ok_or_else(|| ReportError::MissingColumn("images".into()))?;
@@ -388,20 +376,7 @@ async fn scanned(ctx: &SessionContext) -> Result<Scanned> {
 }
 
 async fn blocked_sources(ctx: &SessionContext) -> Result<Vec<BlockedSource>> {
-    let sources = USAGE_SOURCES
-        .iter()
-        .map(|s| format!("'{s}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let batches = ctx
-        .sql(&format!(
-            "SELECT account_id, region, source, status, error FROM collection_coverage \
-             WHERE source IN ({sources}) AND status <> 'ok' \
-             ORDER BY account_id, region, source"
-        ))
-        .await?
-        .collect()
-        .await?;
+    let batches = report_rows(ctx, "blocked_sources").await?;
     let mut out = Vec::new();
     for batch in &batches {
         let c = Columns::new(batch);
@@ -425,20 +400,14 @@ async fn blocked_sources(ctx: &SessionContext) -> Result<Vec<BlockedSource>> {
     Ok(out)
 }
 
-async fn collect_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    Ok(ctx.sql(sql).await?.collect().await?)
+/// The rows of one query of `sql/report/`.
+async fn report_rows(ctx: &SessionContext, id: &str) -> Result<Vec<RecordBatch>> {
+    Ok(run_query(ctx, SqlKind::Report, id).await?)
 }
 
 /// Who may pull without being collected, and from how many repositories of the run.
 async fn out_of_scope(ctx: &SessionContext) -> Result<Vec<OutOfScope>> {
-    let batches = collect_rows(
-        ctx,
-        "SELECT g.who, COUNT(*) AS repositories FROM scope_gaps g \
-         JOIN repositories r ON r.account_id = g.account_id AND r.region = g.region \
-          AND r.repository_name = g.repository_name \
-         GROUP BY g.who ORDER BY g.who",
-    )
-    .await?;
+    let batches = report_rows(ctx, "out_of_scope").await?;
     let mut out = Vec::new();
     for batch in &batches {
         let c = Columns::new(batch);
@@ -455,15 +424,7 @@ async fn out_of_scope(ctx: &SessionContext) -> Result<Vec<OutOfScope>> {
 
 /// Images whose pull time may be the collector's own read, per registry and region.
 async fn collector_pulls(ctx: &SessionContext) -> Result<Vec<crate::summary::CollectorPulls>> {
-    let batches = collect_rows(
-        ctx,
-        &format!(
-            "SELECT account_id, region, COUNT(*) AS images FROM ({}) \
-             GROUP BY account_id, region ORDER BY account_id, region",
-            crate::explain::COLLECTOR_READ_SQL
-        ),
-    )
-    .await?;
+    let batches = report_rows(ctx, "collector_pulls").await?;
     let mut out = Vec::new();
     for batch in &batches {
         let c = Columns::new(batch);
@@ -483,11 +444,7 @@ async fn collector_pulls(ctx: &SessionContext) -> Result<Vec<crate::summary::Col
 async fn inspector_coverage(
     ctx: &SessionContext,
 ) -> Result<Vec<crate::summary::InspectorCoverage>> {
-    let batches = collect_rows(
-        ctx,
-        "SELECT * FROM inspector_coverage_summary ORDER BY account_id, region",
-    )
-    .await?;
+    let batches = report_rows(ctx, "inspector_coverage").await?;
     let mut out = Vec::new();
     for batch in &batches {
         let c = Columns::new(batch);
@@ -528,13 +485,7 @@ async fn inspector_coverage(
 
 /// Accounts a run of the history window collected that this run did not.
 async fn vanished_accounts(ctx: &SessionContext) -> Result<Vec<String>> {
-    let batches = collect_rows(
-        ctx,
-        "SELECT DISTINCT account_id FROM history_collection_scope WHERE workload \
-         AND account_id NOT IN (SELECT account_id FROM collection_scope WHERE workload) \
-         ORDER BY account_id",
-    )
-    .await?;
+    let batches = report_rows(ctx, "vanished_accounts").await?;
     let mut out = Vec::new();
     for batch in &batches {
         let a = Columns::new(batch).text("account_id")?;
@@ -545,13 +496,7 @@ async fn vanished_accounts(ctx: &SessionContext) -> Result<Vec<String>> {
 
 /// Unparsable ECR references per source, with the first three examples.
 async fn malformed_references(ctx: &SessionContext) -> Result<Vec<MalformedReferences>> {
-    let batches = collect_rows(
-        ctx,
-        "SELECT source, image_uri || ' (' || resource_arn || '): ' || ref_parse_error AS example \
-         FROM workload_refs WHERE ref_parse_error IS NOT NULL \
-         ORDER BY source, example",
-    )
-    .await?;
+    let batches = report_rows(ctx, "malformed_references").await?;
     let mut out: Vec<MalformedReferences> = Vec::new();
     for batch in &batches {
         let c = Columns::new(batch);

@@ -2,38 +2,15 @@
 
 use std::fmt::Write;
 
+use ecrgc_model::vocabulary::status;
+
 use crate::finops::{FinopsReport, Group};
 use crate::summary::{Summary, Totals};
 
-/// Bytes as GiB with one decimal.
-pub fn gib(bytes: u64) -> String {
-    let tenths = (bytes as f64 / (1u64 << 30) as f64 * 10.0).round() as u64;
-    format!("{}.{} GiB", count(tenths / 10), tenths % 10)
-}
+pub use ecrgc_model::format::{count, gib, usd};
 
 /// Bytes in the largest binary unit that keeps the number at least 1 (B, KiB, MiB, GiB).
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if bytes >= size {
-            return format!("{:.1} {unit}", bytes as f64 / size as f64);
-        }
-    }
-    format!("{bytes} B")
-}
-
-/// An integer with thousands separators.
-pub fn count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use ecrgc_model::format::human_bytes_up_to_gib as human_bytes;
 
 fn line(out: &mut String, label: &str, t: Totals) {
     let _ = writeln!(
@@ -62,7 +39,7 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
         count(s.scanned.repositories),
         count(s.scanned.registries),
     );
-    let delete = s.status("delete");
+    let delete = s.status(status::DELETE);
     let _ = writeln!(
         out,
         "\nManifest: {} images, {} to delete.",
@@ -96,7 +73,7 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             gib(replicas.bytes)
         );
     }
-    let not_opted = s.status("not_opted_in");
+    let not_opted = s.status(status::NOT_OPTED_IN);
     if not_opted.images > 0 {
         let _ = writeln!(
             out,
@@ -105,8 +82,8 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
             gib(not_opted.bytes)
         );
     }
-    let protected = s.status("protected");
-    let with_parent = s.status("kept_with_parent");
+    let protected = s.status(status::PROTECTED);
+    let with_parent = s.status(status::KEPT_WITH_PARENT);
     let _ = writeln!(
         out,
         "\nKept although flagged or linked: {} images, {}.",
@@ -248,14 +225,6 @@ pub fn render(summary: &Summary, finops: &FinopsReport, files: &[String]) -> Str
         }
     }
     out
-}
-
-/// USD with thousands separators and cents.
-pub fn usd(v: f64) -> String {
-    let cents = (v * 100.0).round() as i64;
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!("{sign}${}.{:02}", count(cents / 100), cents % 100)
 }
 
 fn group_table(out: &mut String, title: &str, groups: &[Group], freed: bool) {
