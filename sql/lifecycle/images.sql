@@ -1,3 +1,9 @@
+-- id: images
+-- summary: Every image of the run with its push time, size, status and the times it was last seen used.
+--
+-- Read by `ecrgc lifecycle suggest` (crates/ecrgc-plan/src/lifecycle.rs) after the plan's
+-- rules and guards are installed.
+--
 -- Every image of the run with the times it was last seen used: ECR's last recorded pull and
 -- Inspector's `lastInUseAt` and `imagePulledAt` (null without a coverage row).
 --

@@ -1,5 +1,5 @@
 //! The SQL catalog: rules, guards, shared views and the decision step; and the queries of
-//! the reports and `ecrgc explain` ([`QUERIES`]).
+//! the reports, `ecrgc explain` and `ecrgc lifecycle suggest` ([`QUERIES`]).
 //!
 //! The files under `sql/` are embedded in the binary, so `ecrgc` works from any folder; a
 //! folder with the same layout can be loaded instead to run custom rules. Each file starts
@@ -27,6 +27,9 @@ pub enum SqlKind {
     /// A query of `ecrgc explain` about one image, the one row of `target` (`sql/explain/`);
     /// see [`QUERIES`].
     Explain,
+    /// A query of `ecrgc lifecycle suggest`: the facts a lifecycle policy is derived from
+    /// (`sql/lifecycle/`); see [`QUERIES`].
+    Lifecycle,
 }
 
 impl SqlKind {
@@ -39,6 +42,7 @@ impl SqlKind {
             Self::Plan => "plan",
             Self::Report => "report",
             Self::Explain => "explain",
+            Self::Lifecycle => "lifecycle",
         }
     }
 
@@ -194,7 +198,7 @@ pub const BUILTIN: &[(SqlKind, &str, &str)] = builtin![
     Plan "plan" "replicas_present",
 ];
 
-/// The queries of the reports and `ecrgc explain`, compiled into the binary like
+/// The queries of the reports, `ecrgc explain` and `ecrgc lifecycle suggest`, compiled into the binary like
 /// [`BUILTIN`]. They read the tables a plan leaves (`decisions`, the snapshot tables, the
 /// catalog's views) and never decide anything, so a catalog loaded from a folder (custom
 /// rules) keeps them and [`Catalog::sha256`] leaves them out. A test checks this list
@@ -220,6 +224,11 @@ pub const QUERIES: &[(SqlKind, &str, &str)] = builtin![
     Explain "explain" "findings",
     Explain "explain" "references",
     Explain "explain" "relations",
+    Lifecycle "lifecycle" "repositories",
+    Lifecycle "lifecycle" "images",
+    Lifecycle "lifecycle" "image_tags",
+    Lifecycle "lifecycle" "guards",
+    Lifecycle "lifecycle" "parents",
 ];
 
 /// One query of [`QUERIES`], parsed: `query(SqlKind::Report, "trend")`.
@@ -398,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn queries_match_the_report_and_explain_folders() {
+    fn queries_match_their_folders() {
         let dir = std::env::var_os("CARGO_MANIFEST_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
@@ -408,7 +417,7 @@ mod tests {
             .map(|u| format!("{}/{}", u.kind.folder(), u.id))
             .collect();
         let mut on_disk = Vec::new();
-        for kind in [SqlKind::Report, SqlKind::Explain] {
+        for kind in [SqlKind::Report, SqlKind::Explain, SqlKind::Lifecycle] {
             for entry in std::fs::read_dir(root.join(kind.folder())).expect("folder exists") {
                 let path = entry.expect("entry").path();
                 if path.extension().is_some_and(|x| x == "sql") {
@@ -421,7 +430,7 @@ mod tests {
         on_disk.sort();
         assert_eq!(
             listed, on_disk,
-            "QUERIES must list every file of sql/report and sql/explain"
+            "QUERIES must list every file of sql/report, sql/explain and sql/lifecycle"
         );
         for unit in queries() {
             assert!(!unit.summary.is_empty(), "{} has no summary", unit.path);

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use arrow::array::{RecordBatch, StringArray};
 use datafusion::execution::context::SessionContext;
-use ecrgc_engine::Planner;
+use ecrgc_engine::{Planner, SqlKind, run_query};
 use ecrgc_lifecycle::derive::{Counts, RepoFacts, Status, Suggestion};
 use ecrgc_lifecycle::plan::{LifecycleHeader, LifecycleItem, LifecyclePlan};
 use ecrgc_lifecycle::render::{Heading, text};
@@ -245,11 +245,6 @@ fn build_plan(
     )
 }
 
-const REPOSITORIES_SQL: &str = include_str!("../../../sql/lifecycle/repositories.sql");
-const IMAGES_SQL: &str = include_str!("../../../sql/lifecycle/images.sql");
-const TAGS_SQL: &str = include_str!("../../../sql/lifecycle/image_tags.sql");
-const GUARDS_SQL: &str = include_str!("../../../sql/lifecycle/guards.sql");
-const PARENTS_SQL: &str = include_str!("../../../sql/lifecycle/parents.sql");
 
 /// The key columns of a batch, read once.
 struct Keys {
@@ -276,14 +271,15 @@ impl Keys {
     }
 }
 
-async fn batches(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    Ok(ctx.sql(sql).await?.collect().await?)
+/// The rows of `sql/lifecycle/<id>.sql`.
+async fn batches(ctx: &SessionContext, id: &str) -> Result<Vec<RecordBatch>> {
+    Ok(run_query(ctx, SqlKind::Lifecycle, id).await?)
 }
 
 /// Every repository of the run with its images, in account, region, name order.
 async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepoKey, RepoFacts>> {
     let mut repos: BTreeMap<RepoKey, RepoFacts> = BTreeMap::new();
-    for b in batches(ctx, REPOSITORIES_SQL).await? {
+    for b in batches(ctx, "repositories").await? {
         let c = Columns::new(&b);
         let keys = Keys::new(&c)?;
         let (policy, excluded, gap, opted_in) = (
@@ -309,7 +305,7 @@ async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepoKey, RepoFacts>
     }
     // Position of each image within its repository's list, for tags, guards and parents.
     let mut at: HashMap<(RepoKey, String), usize> = HashMap::new();
-    for b in batches(ctx, IMAGES_SQL).await? {
+    for b in batches(ctx, "images").await? {
         let c = Columns::new(&b);
         let keys = Keys::new(&c)?;
         let (digest, pushed, size, status) = (
@@ -343,12 +339,12 @@ async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepoKey, RepoFacts>
         }
     }
     // Tags, guards and parents, each attached to the image named by (key, digest column).
-    for (sql, digest_col, value_col) in [
-        (TAGS_SQL, "image_digest", "image_tag"),
-        (GUARDS_SQL, "image_digest", "guard_id"),
-        (PARENTS_SQL, "child_digest", "parent_digest"),
+    for (id, digest_col, value_col) in [
+        ("image_tags", "image_digest", "image_tag"),
+        ("guards", "image_digest", "guard_id"),
+        ("parents", "child_digest", "parent_digest"),
     ] {
-        for b in batches(ctx, sql).await? {
+        for b in batches(ctx, id).await? {
             let c = Columns::new(&b);
             let keys = Keys::new(&c)?;
             let (digest, value) = (c.text(digest_col)?, c.text(value_col)?);
