@@ -18,7 +18,7 @@
 --   * children (an index's child, a referrer, a cosign signature): they follow their
 --     parents. Protected by a guard of their own → `protected`; any parent kept →
 --     `kept_with_parent`; every parent deletable → deletable with them, under their own
---     first rule or `with_parent` (pitfalls 4 and 5).
+--     first rule or `with_parent` (docs/pitfalls.md#p4 and #p5).
 -- "Kept" propagates down every chain (index → child → its signature) through the one walk
 -- of `descendants`, bounded at `params.relation_depth` links. A child is deleted only when a
 -- deletable root leads to it: children no root reaches (a cycle of tags, a chain deeper

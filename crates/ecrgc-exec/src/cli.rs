@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use ecrgc_config::Config;
+use ecrgc_model::format::human_bytes;
 use ecrgc_model::time::{Micros, parse_rfc3339};
 use ecrgc_store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -338,10 +339,7 @@ pub fn render_lifecycle(report: &LifecycleReport, run_id: &str) -> String {
         if s.dry_run { "would put" } else { "put" },
         get("policy_put"),
         if get("policy_put") > 0 {
-            format!(
-                " (expiring {} now, by the simulator)",
-                ecrgc_lifecycle::render::human_bytes(s.bytes)
-            )
+            format!(" (expiring {} now, by the simulator)", human_bytes(s.bytes))
         } else {
             String::new()
         }
@@ -358,22 +356,6 @@ pub fn render_lifecycle(report: &LifecycleReport, run_id: &str) -> String {
     ));
     render_summary_tail(&mut t, s);
     t
-}
-
-/// `1536` → `1.5 KiB`.
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The text `ecrgc lifecycle suggest` prints: per repository the advice, the evidence per
 //! rule, what the policy expires now, the policy in place, and the policy JSON.
 
+use ecrgc_model::format::human_bytes;
+
 use crate::derive::{Counts, Status, Suggestion};
 
 /// Context printed in the first line.
@@ -110,20 +112,4 @@ pub fn text(h: &Heading<'_>, suggestions: &[Suggestion], written: &[String]) -> 
         }
     }
     t
-}
-
-/// `1536` → `1.5 KiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

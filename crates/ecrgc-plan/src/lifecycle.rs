@@ -245,7 +245,6 @@ fn build_plan(
     )
 }
 
-
 /// The key columns of a batch, read once.
 struct Keys {
     account: StringArray,
