@@ -9,6 +9,7 @@
 //! to, so a table read across many runs is a history without further joins.
 
 pub mod column;
+pub mod decisions;
 pub mod format;
 pub mod image_ref;
 pub mod journal;

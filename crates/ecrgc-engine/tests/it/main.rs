@@ -6,8 +6,10 @@
 //! * [`oracle`] evaluates the documented semantics in Rust, independently of the SQL;
 //! * [`pipeline`] runs the real engine over an organization;
 //! * [`properties`] holds the properties;
-//! * [`rule_docs`] checks the rule and guard docs against their SQL and the README.
+//! * [`rule_docs`] checks the rule and guard docs against their SQL and the README;
+//! * [`decisions_schema`] checks the decision rows against the model.
 
+mod decisions_schema;
 mod generate;
 mod oracle;
 mod org;
