@@ -88,6 +88,16 @@ impl ImageKey {
     pub fn repository(&self) -> RepositoryKey {
         RepositoryKey::new(&*self.account_id, &*self.region, &*self.repository_name)
     }
+
+    /// The image as a pullable URI (`<account>.dkr.ecr.<region>.amazonaws.com/repo@digest`).
+    pub fn uri(&self) -> String {
+        format!(
+            "{}/{}@{}",
+            crate::image_ref::ecr_host(&self.account_id, &self.region),
+            self.repository_name,
+            self.image_digest
+        )
+    }
 }
 
 impl fmt::Display for ImageKey {

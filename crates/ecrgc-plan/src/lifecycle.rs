@@ -33,10 +33,10 @@ use crate::session::prepare_session;
 pub const PLAN_FILE: &str = "lifecycle-plan.json";
 
 /// A repository: account, region, name.
-pub type RepoKey = (String, String, String);
+pub use ecrgc_model::keys::RepositoryKey;
 
 /// Parses `ACCOUNT/REGION/NAME` (`--repository`).
-pub fn parse_repository(s: &str) -> Result<RepoKey> {
+pub fn parse_repository(s: &str) -> Result<RepositoryKey> {
     let mut parts = s.splitn(3, '/');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(a), Some(r), Some(n))
@@ -45,7 +45,7 @@ pub fn parse_repository(s: &str) -> Result<RepoKey> {
                 && !r.is_empty()
                 && !n.is_empty() =>
         {
-            Ok((a.to_owned(), r.to_owned(), n.to_owned()))
+            Ok(RepositoryKey::new(a, r, n))
         }
         _ => Err(PlanError::bad_input(format!(
             "invalid --repository {s:?}: expected ACCOUNT/REGION/NAME, e.g. 111111111111/eu-west-1/team/app"
@@ -110,7 +110,7 @@ impl Suggested {
 /// with a suggestion to `out/lifecycle-plan.json` and records it in the store.
 pub async fn suggest(
     inputs: &PlanInputs<'_>,
-    only: &[RepoKey],
+    only: &[RepositoryKey],
     out: Option<&Path>,
     config_path: Option<&Path>,
     progress: &dyn Fn(Stage),
@@ -129,8 +129,8 @@ pub async fn suggest(
         for key in only {
             if !repos.contains_key(key) {
                 return Err(PlanError::bad_input(format!(
-                    "--repository {}/{}/{}: no such repository in run {}",
-                    key.0, key.1, key.2, chosen.run.run_id
+                    "--repository {key}: no such repository in run {}",
+                    chosen.run.run_id
                 )));
             }
         }
@@ -197,7 +197,7 @@ pub async fn suggest(
 
 fn build_plan(
     suggestions: &[Suggestion],
-    repos: &BTreeMap<RepoKey, RepoFacts>,
+    repos: &BTreeMap<RepositoryKey, RepoFacts>,
     header: ecrgc_review::PlanHeader,
 ) -> LifecyclePlan {
     let mut items = Vec::new();
@@ -208,11 +208,7 @@ fn build_plan(
         else {
             continue;
         };
-        let key = (
-            s.account_id.clone(),
-            s.region.clone(),
-            s.repository_name.clone(),
-        );
+        let key = RepositoryKey::new(&s.account_id, &s.region, &s.repository_name);
         expires.images += s.expires_now.images;
         expires.bytes += s.expires_now.bytes;
         items.push(LifecycleItem {
@@ -261,11 +257,11 @@ impl Keys {
         })
     }
 
-    fn at(&self, i: usize) -> RepoKey {
-        (
-            self.account.value(i).to_owned(),
-            self.region.value(i).to_owned(),
-            self.name.value(i).to_owned(),
+    fn at(&self, i: usize) -> RepositoryKey {
+        RepositoryKey::new(
+            self.account.value(i),
+            self.region.value(i),
+            self.name.value(i),
         )
     }
 }
@@ -276,8 +272,8 @@ async fn batches(ctx: &SessionContext, id: &str) -> Result<Vec<RecordBatch>> {
 }
 
 /// Every repository of the run with its images, in account, region, name order.
-async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepoKey, RepoFacts>> {
-    let mut repos: BTreeMap<RepoKey, RepoFacts> = BTreeMap::new();
+async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepositoryKey, RepoFacts>> {
+    let mut repos: BTreeMap<RepositoryKey, RepoFacts> = BTreeMap::new();
     for b in batches(ctx, "repositories").await? {
         let c = Columns::new(&b);
         let keys = Keys::new(&c)?;
@@ -290,9 +286,9 @@ async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepoKey, RepoFacts>
         for i in 0..b.num_rows() {
             let k = keys.at(i);
             let repo = RepoFacts {
-                account_id: k.0.clone(),
-                region: k.1.clone(),
-                repository_name: k.2.clone(),
+                account_id: k.account_id.clone(),
+                region: k.region.clone(),
+                repository_name: k.repository_name.clone(),
                 existing_policy: opt_str(&policy, i).map(str::to_owned),
                 excluded: opt_str(&excluded, i).map(str::to_owned),
                 coverage_gap: opt_str(&gap, i).map(str::to_owned),
@@ -303,7 +299,7 @@ async fn load_facts(ctx: &SessionContext) -> Result<BTreeMap<RepoKey, RepoFacts>
         }
     }
     // Position of each image within its repository's list, for tags, guards and parents.
-    let mut at: HashMap<(RepoKey, String), usize> = HashMap::new();
+    let mut at: HashMap<(RepositoryKey, String), usize> = HashMap::new();
     for b in batches(ctx, "images").await? {
         let c = Columns::new(&b);
         let keys = Keys::new(&c)?;
@@ -378,11 +374,7 @@ mod tests {
     fn repositories_are_account_region_name() {
         assert_eq!(
             parse_repository("111111111111/eu-west-1/team/app").expect("valid"),
-            (
-                "111111111111".to_owned(),
-                "eu-west-1".to_owned(),
-                "team/app".to_owned()
-            )
+            RepositoryKey::new("111111111111", "eu-west-1", "team/app")
         );
         for bad in [
             "app",

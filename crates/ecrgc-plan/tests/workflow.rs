@@ -8,6 +8,7 @@ use std::path::Path;
 use ecrgc_collect::demo::{DemoOptions, generate};
 use ecrgc_config::Config;
 use ecrgc_engine::Catalog;
+use ecrgc_model::keys::RepositoryKey;
 use ecrgc_model::time::parse_rfc3339;
 use ecrgc_plan::{Chosen, PlanError, PlanInputs, Provenance};
 use ecrgc_store::{RunMarker, Store};
@@ -138,19 +139,19 @@ async fn a_demo_store_is_planned_recorded_reported_explained_and_advised() {
     assert!(suggested.text(&inputs).contains(&run.run_id));
     assert_eq!(suggested.json(&inputs)["run_id"], run.run_id.as_str());
     let first = &suggested.suggestions[0];
-    let only = [(
-        first.account_id.clone(),
-        first.region.clone(),
-        first.repository_name.clone(),
+    let only = [RepositoryKey::new(
+        &first.account_id,
+        &first.region,
+        &first.repository_name,
     )];
     let one = ecrgc_plan::lifecycle::suggest(&inputs, &only, None, None, &|_| {})
         .await
         .expect("one repository");
     assert_eq!(one.suggestions.len(), 1);
-    let missing = [(
-        "111111111111".to_owned(),
-        "eu-west-1".to_owned(),
-        "no/such/repository".to_owned(),
+    let missing = [RepositoryKey::new(
+        "111111111111",
+        "eu-west-1",
+        "no/such/repository",
     )];
     assert!(matches!(
         ecrgc_plan::lifecycle::suggest(&inputs, &missing, None, None, &|_| {}).await,

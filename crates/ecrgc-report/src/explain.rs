@@ -11,7 +11,7 @@ use arrow::array::{Array, RecordBatch};
 use datafusion::execution::context::SessionContext;
 use ecrgc_engine::{Planner, SqlKind, register_target, run_query};
 use ecrgc_model::format::human_bytes_up_to_gib;
-use ecrgc_model::image_ref::{ecr_host, parse_image_ref};
+use ecrgc_model::image_ref::parse_image_ref;
 use ecrgc_model::params::TargetRow;
 use ecrgc_model::time::rfc3339;
 use ecrgc_model::vocabulary::{PULL_TIME_EXCLUDED, PULL_TIME_NOT_EXCLUDED, status};
@@ -19,39 +19,16 @@ use ecrgc_model::vocabulary::{PULL_TIME_EXCLUDED, PULL_TIME_NOT_EXCLUDED, status
 use crate::columns::{Columns, opt_i64, opt_str, opt_time};
 use crate::{ReportError, Result};
 
-/// One image key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageKey {
-    /// Registry account.
-    pub account_id: String,
-    /// Registry region.
-    pub region: String,
-    /// Repository.
-    pub repository_name: String,
-    /// Digest.
-    pub image_digest: String,
-}
+pub use ecrgc_model::keys::ImageKey;
 
-impl ImageKey {
-    /// The image as the one row of `target`, which the queries of `sql/explain/` read.
-    fn target(&self) -> TargetRow<'_> {
-        TargetRow {
-            account_id: Some(&self.account_id),
-            region: Some(&self.region),
-            repository_name: Some(&self.repository_name),
-            image_digest: Some(&self.image_digest),
-            image_tag: None,
-        }
-    }
-
-    /// The image as a pullable URI.
-    pub fn uri(&self) -> String {
-        format!(
-            "{}/{}@{}",
-            ecr_host(&self.account_id, &self.region),
-            self.repository_name,
-            self.image_digest
-        )
+/// The image as the one row of `target`, which the queries of `sql/explain/` read.
+fn target(key: &ImageKey) -> TargetRow<'_> {
+    TargetRow {
+        account_id: Some(&key.account_id),
+        region: Some(&key.region),
+        repository_name: Some(&key.repository_name),
+        image_digest: Some(&key.image_digest),
+        image_tag: None,
     }
 }
 
@@ -163,7 +140,7 @@ pub fn collector_read_note(last_pull: Option<i64>, read: &CollectorRead) -> Opti
 /// step registered as the view `decisions` (see [`install_decisions`]).
 pub async fn explain(ctx: &SessionContext, planner: &Planner, key: &ImageKey) -> Result<String> {
     let mut out = String::new();
-    register_target(ctx, &key.target())?;
+    register_target(ctx, &target(key))?;
     let _ = writeln!(out, "image {}", key.uri());
 
     let image = rows(ctx, "image").await?;

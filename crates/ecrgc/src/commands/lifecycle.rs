@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use ecrgc_plan::lifecycle::{RepoKey, parse_repository, suggest};
+use ecrgc_plan::lifecycle::{RepositoryKey, parse_repository, suggest};
 use ecrgc_plan::{Chosen, PlanInputs};
 
 use crate::args::{LifecycleArgs, LifecycleCommand, SuggestArgs, SuggestFormat};
@@ -19,7 +19,7 @@ pub async fn lifecycle(args: LifecycleArgs) -> Result<()> {
 async fn suggest_command(args: SuggestArgs) -> Result<()> {
     let config = load_config(args.store.config.as_deref())?;
     let now = parse_now(args.now.as_deref())?;
-    let only: Vec<RepoKey> = args
+    let only: Vec<RepositoryKey> = args
         .repositories
         .iter()
         .map(|r| parse_repository(r))
