@@ -335,6 +335,31 @@ fn pin(org: &Org, image: usize) -> WorkloadRef {
     }
 }
 
+/// An aggregator task definition in the account and region of `image`'s registry that names
+/// an image outside ECR: it protects nothing, but shows the aggregator records there.
+fn recorded_by_the_aggregator(org: &Org, image: usize) -> WorkloadRef {
+    let repo = &org.repos[org.images[image].repo];
+    WorkloadRef {
+        account: repo.account,
+        region: repo.region,
+        source: "config_aggregator",
+        kind: "task_definition",
+        arn: format!(
+            "arn:aws:ecs:{}:{}:task-definition/elsewhere:1",
+            repo.region, repo.account
+        ),
+        status: "ACTIVE",
+        status_at: None,
+        image_uri: "docker.io/library/busybox:1.37".to_owned(),
+        target: org::Target {
+            ecr: None,
+            tag: Some("1.37".to_owned()),
+            digest: None,
+        },
+        resolved_digest: None,
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -380,6 +405,11 @@ proptest! {
         else {
             return Ok(());
         };
+        // The pin below is an aggregator task definition in the replica's account and
+        // region, and such a row is evidence of its own: the aggregator records there, so a
+        // `not_recorded` gap of that registry ends (sql/guards/usage_coverage_gap.sql). That
+        // evidence is present before and after, so that only the use differs.
+        linked.refs.push(recorded_by_the_aggregator(&linked, replica));
         let unlinked_before = plan(&linked);
         linked.replication = vec![rule.clone()];
         let before = plan(&linked);
