@@ -67,6 +67,7 @@ pub(crate) async fn collect(
     let mut malformed: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
     let mut token: Option<String> = None;
     let mut guard = TokenGuard::new("config:SelectAggregateResourceConfig");
+    let expression = query();
     loop {
         let page = unit
             .api
@@ -74,7 +75,7 @@ pub(crate) async fn collect(
                 config
                     .select_aggregate_resource_config()
                     .configuration_aggregator_name(aggregator)
-                    .expression(query())
+                    .expression(&expression)
                     .limit(PAGE)
                     .set_next_token(token.clone())
                     .send()

@@ -1,12 +1,13 @@
 //! ECS directly, in one account and region: task definitions (ACTIVE and INACTIVE, whether or
-//! not a Config aggregator supplies them too: an aggregator source may be stale), services with every deployment's task definition,
-//! their task sets, the digests their service revisions pin, the revisions of their recent
-//! deployments (rollback targets), and RUNNING and recently STOPPED tasks with the digest
-//! each container really runs.
+//! not a Config aggregator supplies them too: an aggregator source may be stale), services
+//! with every deployment's task definition, their task sets, the digests their service
+//! revisions pin, the revisions of their recent deployments (rollback targets), and RUNNING
+//! and recently STOPPED tasks with the digest each container really runs.
 //!
 //! Every configured workload account × region is read whatever other sources are on: the
-//! Config aggregator never sees services (the design's sources, "ECS direct"; the
-//! aggregator unit, `aggregator.rs`, reads `AWS::ECS::TaskDefinition` alone).
+//! aggregator unit (`aggregator.rs`, `sql/aws/config_task_definitions.sql`) asks Config for
+//! `AWS::ECS::TaskDefinition` alone, so services, task sets, revisions and tasks come from
+//! ECS or from nowhere.
 //!
 //! | `kind` | from | `resource_arn` | live (see `sql/views/image_refs.sql`) |
 //! |---|---|---|---|

@@ -87,24 +87,23 @@ fn ddl(location: &str, database: &str, since: &str) -> Result<String> {
         runs::MARKERS_FOLDER,
         committed_runs = runs::NAME,
     ));
+    let views = views_template(database);
     for def in &tables {
-        out.push_str(&views(database, def.name));
+        out.push_str(&views.replace("{table}", def.name));
     }
     Ok(out)
 }
 
-/// The `history_` and `latest_` views of `table` (`sql/athena/views.sql`), each statement
-/// followed by a blank line.
-fn views(database: &str, table: &str) -> String {
+/// The `history_` and `latest_` views (`sql/athena/views.sql`) in `database`, each statement
+/// followed by a blank line, with `{table}` left to fill per table.
+fn views_template(database: &str) -> String {
     const VIEWS: &str = include_str!("../../../../sql/athena/views.sql");
     let statements: String = VIEWS
         .lines()
         .skip_while(|line| line.starts_with("--"))
         .map(|line| format!("{line}\n"))
         .collect();
-    format!("{statements}\n")
-        .replace("{database}", database)
-        .replace("{table}", table)
+    format!("{statements}\n").replace("{database}", database)
 }
 
 fn table_ddl(def: &TableDef, root: &str, database: &str, since: &str) -> Result<String> {
