@@ -602,9 +602,8 @@ def check_explain(
         "CREATE TABLE target (account_id VARCHAR, region VARCHAR, repository_name VARCHAR, "
         "image_digest VARCHAR, image_tag VARCHAR)"
     )
-    rows = con.sql("SELECT * FROM decisions").fetchall()
-    columns = list(con.sql("SELECT * FROM decisions").columns)
-    rows = [dict(zip(columns, r)) for r in rows]
+    decisions = con.sql("SELECT * FROM decisions")
+    rows = [dict(zip(decisions.columns, r)) for r in decisions.fetchall()]
     chosen = {}
     for r in rows:
         chosen.setdefault(r["status"], r)
