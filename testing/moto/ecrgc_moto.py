@@ -18,8 +18,6 @@ The caller's own account (static fake credentials, any access key moto does not 
 from __future__ import annotations
 
 import argparse
-import base64
-import calendar
 import copy
 import datetime as _dt
 import hashlib
@@ -59,6 +57,19 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import make_server  # noqa: E402
 
+from ecrgc_moto_base import (  # noqa: E402
+    ApiError,
+    Pager,
+    Response,
+    _json_response,
+    _replace_body,
+    _status_line,
+    decode_token,
+    encode_token,
+    now_epoch,
+    to_epoch,
+)
+
 # --------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------
@@ -78,53 +89,8 @@ def service_model(name: str) -> Any | None:
         return _MODELS[name]
 
 
-def to_epoch(value: Any) -> float | int | None:
-    """ISO-8601 string (or epoch number) -> epoch seconds, as awsJson/restJson send them."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    moment = _dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
-    seconds = calendar.timegm(moment.utctimetuple()) + moment.microsecond / 1e6
-    return int(seconds) if seconds == int(seconds) else round(seconds, 3)
-
-
-def now_epoch() -> float:
-    return round(_dt.datetime.now(_dt.timezone.utc).timestamp(), 3)
-
-
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-class ApiError(Exception):
-    """An AWS error, rendered in the protocol of the service that raised it."""
-
-    def __init__(self, code: str, message: str, status: int = 400, extra: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.extra = extra or {}
-
-
-# Where each service's paginated requests carry their token and page size, and what the real
-# API returns per page when the caller gives no size.
-class Pager:
-    def __init__(self, result: str, token_in: str, max_in: str, token_out: str,
-                 default_max: int, bad_token: str, query: bool = False):
-        self.result = result
-        self.token_in = token_in
-        self.max_in = max_in
-        self.token_out = token_out
-        self.default_max = default_max
-        self.bad_token = bad_token
-        self.query = query
 
 
 PAGERS: dict[tuple[str, str], Pager] = {
@@ -149,26 +115,15 @@ PAGERS: dict[tuple[str, str], Pager] = {
     ("config", "DescribeConfigurationAggregatorSourcesStatus"): Pager("AggregatedSourceStatusList", "NextToken", "Limit", "NextToken", 100, "InvalidNextTokenException"),
 }
 
+# Services in modules of their own, each with its seed keys, pagers, handlers and state:
+# EKS clusters and App Runner services (seeded), Batch, SageMaker and CodeBuild (moto's,
+# answered in botocore's shapes).
+from ecrgc_moto_eks_apprunner import EksAppRunner  # noqa: E402
+from ecrgc_moto_workloads import Workloads  # noqa: E402
 
-def encode_token(operation: str, offset: int) -> str:
-    raw = json.dumps({"op": operation, "offset": offset}, separators=(",", ":")).encode()
-    return "ecrgc-" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(operation: str, token: str | None, pager: Pager) -> int:
-    if not token:
-        return 0
-    try:
-        if not token.startswith("ecrgc-"):
-            raise ValueError(token)
-        body = token[len("ecrgc-"):]
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if data["op"] != operation:
-            raise ValueError(token)
-        return int(data["offset"])
-    except Exception:
-        raise ApiError(pager.bad_token, f"Invalid pagination token: {token}", 400,
-                       {"reason": "CANNOT_PARSE"} if pager.bad_token == "ValidationException" else None)
+SERVICE_MODULES = (EksAppRunner, Workloads)
+for _module_class in SERVICE_MODULES:
+    PAGERS.update(_module_class.PAGERS)
 
 
 # --------------------------------------------------------------------------------------
@@ -230,7 +185,9 @@ class Req:
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             self.operation = target.split(".")[-1]
-            if self.protocol is None:
+            # An X-Amz-Target request is awsJson, also for a service whose model lists another
+            # protocol first (CodeBuild: smithy-rpc-v2-cbor, then json, which the SDKs send).
+            if self.protocol is None or environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json"):
                 self.protocol = "json"
         elif self.protocol == "query" or (environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")):
             self.form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -302,6 +259,8 @@ SEED_KEYS = {"images", "coverage", "aggregators", "task_image_digests", "task_ov
              "inspector2_configuration"}
 SEED_KEYS |= {"service_revisions", "service_deployments", "vanished_services", "triggers"}
 SEED_KEYS |= {"repeat_tokens"}
+for _module_class in SERVICE_MODULES:
+    SEED_KEYS |= _module_class.SEED_KEYS
 
 
 def _ecs_arn(account: str, region: str, kind: str, *path: str) -> str:
@@ -473,6 +432,8 @@ class ServiceHistory:
 class State:
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        # The service modules' states (SERVICE_MODULES), set by the Extension.
+        self.modules: list[Any] = []
         self.clear()
 
     def clear(self) -> None:
@@ -510,6 +471,8 @@ class State:
             self.pull_through_rules: dict[tuple, dict[str, dict]] = {}
             self.creation_templates: dict[tuple, dict[str, dict]] = {}
             self.services = ServiceHistory()
+            for module in self.modules:
+                module.clear()
 
     def seed(self, doc: dict) -> dict:
         if not isinstance(doc, dict):
@@ -602,6 +565,8 @@ class State:
                 })
             counts["triggers"] = len(doc.get("triggers") or [])
             counts.update(self.services.seed(doc))
+            for module in self.modules:
+                counts.update(module.seed(doc))
             if "ecr_record_pulls" in doc:
                 self.record_pulls = bool(doc["ecr_record_pulls"])
             for row in doc.get("inspector2_configuration") or []:
@@ -713,38 +678,13 @@ class State:
                 "delays": [{"service": k[0], "operation": k[1], "ms": v * 1000.0} for k, v in self.delays.items()],
                 "triggers": [dict(t) for t in self.triggers],
                 **self.services.snapshot(),
+                **{k: v for module in self.modules for k, v in module.snapshot().items()},
             }
 
 
 # --------------------------------------------------------------------------------------
 # The middleware
 # --------------------------------------------------------------------------------------
-
-Response = tuple[int, list[tuple[str, str]], bytes]
-
-
-def _status_line(status: int) -> str:
-    from http import HTTPStatus
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Error"
-
-
-def _json_response(status: int, payload: Any, content_type: str = "application/json",
-                   headers: Iterable[tuple[str, str]] = ()) -> Response:
-    body = json.dumps(payload).encode()
-    hdrs = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
-    hdrs.extend(headers)
-    return status, hdrs, body
-
-
-def _replace_body(response: Response, payload: Any) -> Response:
-    status, headers, _ = response
-    body = json.dumps(payload).encode()
-    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-    return status, headers, body
-
 
 class Extension:
     def __init__(self, moto_app: Callable) -> None:
@@ -800,6 +740,9 @@ class Extension:
             ("config", "SelectAggregateResourceConfig"): self.config_select_aggregate,
             ("config", "DescribeConfigurationAggregatorSourcesStatus"): self.config_sources_status,
         }
+        self.state.modules = [module_class(self) for module_class in SERVICE_MODULES]
+        for module in self.state.modules:
+            self.handlers.update(module.handlers())
         self._configure_moto()
 
     # -- plumbing ----------------------------------------------------------------------
@@ -930,6 +873,8 @@ class Extension:
             return self.error(req, ApiError(fault["code"], fault["message"], fault["status"]))
         handler = self.handlers.get((req.service, req.operation or ""))
         try:
+            if handler is None and not self._moto_serves(environ):
+                raise NotImplementedError(f"{req.service} {req.operation}")
             if handler is None:
                 response = self.call_moto(environ, body)
             else:
@@ -943,6 +888,21 @@ class Extension:
         for trigger in self.state.due_triggers(req):
             self.fire(trigger)
         return response
+
+    def _moto_serves(self, environ: dict) -> bool:
+        """Whether moto has a backend for the request's service (moto 5.2.5 has no App
+        Runner, for one: its dispatcher fails on such a request with an AttributeError)."""
+        try:
+            host = self.moto.infer_service_region_host(environ, environ.get("PATH_INFO", ""))
+            if host is None:
+                return True
+            # get_backend_for_host's test, without its print to standard output (where the
+            # READY line goes).
+            from moto import backends
+            return host in backends.list_of_moto_modules() or any(
+                pattern.match(f"http://{host}") for _, pattern in self.moto.backend_url_patterns)
+        except Exception:  # let moto answer as it does
+            return True
 
     def fire(self, trigger: dict) -> None:
         """A trigger's world change: image overrides merged, tags added."""
@@ -983,12 +943,18 @@ class Extension:
                 payload["Type"] = "Service" if err.status >= 500 else "User"
             if "reason" in shape.members and "reason" not in err.extra:
                 payload["reason"] = "OTHER"
-        payload.update(err.extra)
+        extra = err.extra
+        if model is not None:  # only the members of the error's shape (none for a shape the model lacks)
+            members = getattr(shape, "members", None) or {}
+            extra = {k: v for k, v in extra.items() if k in members}
+        payload.update(extra)
         payload[message_key] = err.message
         headers = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", err.code)]
         if req.protocol == "json":
             payload["__type"] = err.code
-            return err.status, headers + [("Content-Type", "application/x-amz-json-1.1")], json.dumps(payload).encode()
+            version = (model.metadata.get("jsonVersion") if model is not None else None) or "1.1"
+            return err.status, headers + [("Content-Type", f"application/x-amz-json-{version}")], \
+                json.dumps(payload).encode()
         return err.status, headers + [("Content-Type", "application/json")], json.dumps(payload).encode()
 
     # -- pagination ------------------------------------------------------------------------
@@ -1002,6 +968,8 @@ class Extension:
                 size = int(requested_max)
             except ValueError:
                 raise ApiError(pager.bad_token, f"Invalid {pager.max_in}: {requested_max}")
+            if pager.max_limit is not None and size > pager.max_limit:
+                raise ApiError(pager.bad_token, f"{pager.max_in} must be at most {pager.max_limit}: {requested_max}")
         else:
             size = pager.default_max
         if seeded is not None:

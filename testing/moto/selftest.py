@@ -19,68 +19,24 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
-import urllib.request
-from typing import Any, Callable
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NOW = "2026-11-21T00:00:00Z"
 NOW_DT = dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc)
-from scenario import CENTRAL, EU, PROD, US, WORKLOADS, account_credentials  # noqa: E402
+from scenario import CENTRAL, EU, PROD, US, WORKLOADS  # noqa: E402
 
-RESULTS: list[tuple[str, bool, str]] = []
-
-
-def check(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
-    def wrap(fn: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> None:
-            try:
-                detail = fn()
-                RESULTS.append((name, True, detail or ""))
-                print(f"ok   - {name}" + (f" ({detail})" if detail else ""), flush=True)
-            except Exception as exc:  # noqa: BLE001 - every failure is reported
-                RESULTS.append((name, False, repr(exc)))
-                print(f"FAIL - {name}: {exc!r}", flush=True)
-                traceback.print_exc(file=sys.stdout)
-        run.__name__ = fn.__name__
-        CHECKS.append(run)
-        return run
-    return wrap
-
-
-CHECKS: list[Callable[[], None]] = []
-
-
-class Env:
-    url = ""
-    truth: dict = {}
-    creds: dict[str, dict] = {}
-    cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-
-    @classmethod
-    def credentials(cls, account: str) -> dict:
-        return account_credentials(cls.url, account, cls.cfg, cls.creds, "ecrgc-selftest")
-
-    @classmethod
-    def client(cls, service: str, account: str = CENTRAL, region: str = EU) -> Any:
-        return boto3.client(service, endpoint_url=cls.url, region_name=region, config=cls.cfg,
-                            **cls.credentials(account))
-
-
-def http(method: str, path: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    req = urllib.request.Request(Env.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as resp:
-        return json.loads(resp.read() or b"null")
-
-
-def seed(doc: dict) -> Any:
-    return http("POST", "/_ecrgc/seed", doc)
+from selftest_harness import (  # noqa: E402
+    CHECKS,
+    RESULTS,
+    Env,
+    all_pages,
+    check,
+    error_of,
+    expect,
+    http,
+    seed,
+)
 
 
 def img(name: str) -> dict:
@@ -89,35 +45,6 @@ def img(name: str) -> dict:
 
 def ago(days: float) -> dt.datetime:
     return NOW_DT - dt.timedelta(days=days)
-
-
-def expect(cond: bool, message: str) -> None:
-    if not cond:
-        raise AssertionError(message)
-
-
-def all_pages(call: Callable[..., dict], result: str, token_in: str, token_out: str, **kwargs: Any) -> tuple[list, int]:
-    """Follow the tokens by hand; return every item and the number of pages."""
-    items, pages, token = [], 0, None
-    while True:
-        args = dict(kwargs)
-        if token:
-            args[token_in] = token
-        page = call(**args)
-        pages += 1
-        items.extend(page.get(result) or [])
-        token = page.get(token_out)
-        if not token:
-            return items, pages
-        expect(pages < 100, "pagination does not end")
-
-
-def error_of(fn: Callable[[], Any]) -> ClientError:
-    try:
-        fn()
-    except ClientError as err:
-        return err
-    raise AssertionError("the call succeeded; an error was expected")
 
 
 # --------------------------------------------------------------------------------------
@@ -859,6 +786,10 @@ def _reset() -> str:
     expect(http("GET", "/_ecrgc/calls") == [] or all(c["operation"] == "DescribeRepositories" for c in http("GET", "/_ecrgc/calls")),
            "calls after reset")
     return "clean"
+
+
+# EKS, App Runner, Batch, SageMaker and CodeBuild, after the checks above (on a reset server).
+import selftest_workloads  # noqa: E402,F401
 
 
 def main() -> int:
