@@ -740,6 +740,7 @@ class Extension:
             ("config", "SelectAggregateResourceConfig"): self.config_select_aggregate,
             ("config", "DescribeConfigurationAggregatorSourcesStatus"): self.config_sources_status,
         }
+        self._moto_hosts: dict[str, bool] = {}
         self.state.modules = [module_class(self) for module_class in SERVICE_MODULES]
         for module in self.state.modules:
             self.handlers.update(module.handlers())
@@ -896,11 +897,15 @@ class Extension:
             host = self.moto.infer_service_region_host(environ, environ.get("PATH_INFO", ""))
             if host is None:
                 return True
-            # get_backend_for_host's test, without its print to standard output (where the
-            # READY line goes).
-            from moto import backends
-            return host in backends.list_of_moto_modules() or any(
-                pattern.match(f"http://{host}") for _, pattern in self.moto.backend_url_patterns)
+            known = self._moto_hosts.get(host)
+            if known is None:
+                # get_backend_for_host's test, without its print to standard output (where the
+                # READY line goes); remembered per host.
+                from moto import backends
+                known = host in backends.list_of_moto_modules() or any(
+                    pattern.match(f"http://{host}") for _, pattern in self.moto.backend_url_patterns)
+                self._moto_hosts[host] = known
+            return known
         except Exception:  # let moto answer as it does
             return True
 
