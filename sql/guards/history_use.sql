@@ -6,8 +6,10 @@
 -- Protects images that, in any committed run of the last `history_days` days (the
 -- `history_*` tables; the planned run included), had Inspector use (`inUseCount` > 0, or
 -- `lastInUseAt` at or after `params.unused_cutoff`) or were named by a workload that was
--- live in that run: an ACTIVE task definition, a RUNNING task, a service, a Lambda version
--- or alias — by digest, by resolved digest, or by a tag as it resolved in that same run.
+-- live in that run: an ACTIVE task definition or Batch job definition, a RUNNING task, a
+-- service, a Lambda version or alias, a Kubernetes workload or a pod not finished, an App
+-- Runner service not deleted, a SageMaker model, a CodeBuild project, a declared reference
+-- — by digest, by resolved digest, or by a tag as it resolved in that same run.
 --
 -- ## Why
 -- An image counts as unused only if it was unused in every run of the window. Evidence
@@ -37,7 +39,15 @@ WITH refs AS (
            w.ref_tag, w.ref_digest, w.resolved_digest
     FROM history_workload_refs w
     WHERE w.ref_is_ecr
-      AND (w.kind NOT IN ('task_definition', 'task') OR w.status IN ('ACTIVE', 'RUNNING'))
+      AND CASE
+              WHEN w.kind IN ('task_definition', 'task', 'batch_job_definition')
+                  THEN w.status IN ('ACTIVE', 'RUNNING')
+              WHEN w.kind = 'pod' THEN w.status NOT IN ('Succeeded', 'Failed')
+              WHEN w.kind = 'apprunner_service' THEN w.status <> 'DELETED'
+              -- names no tag: `image_refs` matches its whole repository while declared
+              WHEN w.kind = 'file_repository' THEN FALSE
+              ELSE TRUE
+          END
 ),
 evidence AS (
     SELECT c.account_id, c.region, c.repository_name, c.image_digest,

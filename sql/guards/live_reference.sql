@@ -6,8 +6,12 @@
 -- Protects images with at least one live reference in `image_refs`: an ACTIVE task
 -- definition, one deregistered within the rollback window, a service (also scaled to zero)
 -- and its task sets, the digest a service revision pins, a running or recently stopped
--- task, a Lambda function version or alias. References count from every account and
--- region, not only the registry's own.
+-- task, a Lambda function version or alias, a Kubernetes workload (EKS or a kubeconfig
+-- context: Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, and a pod not
+-- finished, also by the digest it runs), an AWS Batch job definition (ACTIVE, or INACTIVE
+-- inside the rollback window), an App Runner service, a SageMaker model or endpoint
+-- configuration, a CodeBuild project, or a declared reference in a file. References count
+-- from every account and region, not only the registry's own.
 --
 -- ## Why
 -- "Not running now" is not "unused". A service scaled to zero, a Lambda function called

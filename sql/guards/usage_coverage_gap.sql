@@ -11,9 +11,14 @@
 --      * `inspector` in the registry's own account and region (its images' use is unknown);
 --      * `config_aggregator` anywhere (task definitions of the whole organization are
 --        unknown);
---      * `ecs`, `lambda` or `aggregator_source` in an account that can pull from the
---        repository: the registry's own account, the accounts its repository policy grants,
---        or any account for `*`. An `aggregator_source` row is one source account × region
+--      * `ecs`, `lambda`, `eks`, `batch`, `apprunner`, `sagemaker`, `codebuild` or
+--        `aggregator_source` in an account that can pull from the repository: the
+--        registry's own account, the accounts its repository policy grants, or any account
+--        for `*` (an EKS cluster that refuses the collector's token, or whose RBAC denies a
+--        kind, fails its account's `eks` unit);
+--      * `kubernetes` (a kubeconfig context) or `references` (a declared-reference
+--        location) anywhere: which account such a cluster pulls as, or which images such
+--        files name, is unknown, so every repository is kept. An `aggregator_source` row is one source account × region
 --        of the Config aggregator: `stale_source` when Config reports it `FAILED` or
 --        `OUTDATED`, `error` when its task definition rows carry no images;
 --      * `aggregator_source` `not_recorded` (derived here, not collected): ECS shows
@@ -53,7 +58,8 @@
 --
 -- ## Evidence
 -- `detail`: the (alphabetically first) cause of the repository:
---   * `source status in account/region` for a failed source;
+--   * `source status in account/region` for a failed source; `kubernetes status reading
+--     <context>` and `references status reading <location>` for the sources read once;
 --   * `malformed_reference: N unparsable reference(s) to account/region, e.g. <source kind
 --     arn: image>`;
 --   * `out_of_scope: not collected but may pull: <who>, …`, where each `who` is an account
@@ -103,7 +109,9 @@ not_recorded AS (
 failed AS (
     SELECT account_id, region, source, status
     FROM collection_coverage
-    WHERE source IN ('inspector', 'config_aggregator', 'aggregator_source', 'ecs', 'lambda')
+    WHERE source IN ('inspector', 'config_aggregator', 'aggregator_source', 'ecs', 'lambda',
+                     'eks', 'batch', 'apprunner', 'sagemaker', 'codebuild', 'kubernetes',
+                     'references')
       AND status <> 'ok'
     UNION ALL
     SELECT account_id, region, source, status
@@ -144,17 +152,26 @@ blocked AS (
     CROSS JOIN failed f
     WHERE f.source = 'config_aggregator'
     UNION ALL
+    SELECT r.account_id, r.region, r.repository_name,
+           f.source || ' ' || f.status || ' reading ' || f.account_id AS detail
+    FROM repositories r
+    CROSS JOIN failed f
+    WHERE f.source IN ('kubernetes', 'references')
+    UNION ALL
     SELECT u.account_id, u.region, u.repository_name,
            f.source || ' ' || f.status || ' in ' || f.account_id || '/' || f.region AS detail
     FROM pullers u
     JOIN failed f ON f.account_id = u.puller_account_id
-    WHERE f.source IN ('ecs', 'lambda', 'aggregator_source')
+    WHERE f.source IN ('ecs', 'lambda', 'eks', 'batch', 'apprunner', 'sagemaker', 'codebuild',
+                       'aggregator_source')
     UNION ALL
     SELECT u.account_id, u.region, u.repository_name,
            f.source || ' ' || f.status || ' in ' || f.account_id || '/' || f.region AS detail
     FROM pullers u
     CROSS JOIN failed f
-    WHERE f.source IN ('ecs', 'lambda', 'aggregator_source') AND u.puller_account_id = '*'
+    WHERE f.source IN ('ecs', 'lambda', 'eks', 'batch', 'apprunner', 'sagemaker', 'codebuild',
+                       'aggregator_source')
+      AND u.puller_account_id = '*'
     UNION ALL
     SELECT account_id, region, repository_name, detail
     FROM out_of_scope

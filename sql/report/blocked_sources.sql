@@ -11,6 +11,8 @@
 -- Columns: account_id, region, source, status, error.
 SELECT account_id, region, source, status, error
 FROM collection_coverage
-WHERE source IN ('inspector', 'config_aggregator', 'aggregator_source', 'ecs', 'lambda')
+WHERE source IN ('inspector', 'config_aggregator', 'aggregator_source', 'ecs', 'lambda',
+                 'eks', 'batch', 'apprunner', 'sagemaker', 'codebuild', 'kubernetes',
+                 'references')
   AND status <> 'ok'
 ORDER BY account_id, region, source

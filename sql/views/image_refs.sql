@@ -24,11 +24,29 @@
 --     revision's `resolved_digest` is what the service starts again, whatever its tag
 --     names now ("Amazon ECS uses the digest to start any other desired tasks": Amazon ECS
 --     API Reference, `ContainerImage`; Developer Guide, "Container image resolution").
+--   * Kubernetes pods (`pod`, sources `eks` and `kubernetes`): not `Succeeded` or `Failed`
+--     (a finished pod restarts nothing; its Job or CronJob is a reference of its own).
+--     Deployments, StatefulSets, DaemonSets, ReplicaSets (old ones are rollback targets of
+--     `kubectl rollout undo`), Jobs and CronJobs: always;
+--   * AWS Batch job definitions (`batch_job_definition`): `ACTIVE`, or `INACTIVE` unless a
+--     committed run from before the rollback cutoff already saw that definition `INACTIVE`
+--     (`history_workload_refs`): Batch records no deregistration time (AWS Batch API
+--     Reference, `JobDefinition` has none) and keeps a deregistered definition for 180
+--     days (DeregisterJobDefinition), so the first run that sees it `INACTIVE` bounds when
+--     it was deregistered. Without such a run it is kept: unknown is recent;
+--   * App Runner services: any status but `DELETED` (a `PAUSED` service resumes with its
+--     image);
+--   * SageMaker models and endpoint configurations, CodeBuild projects and declared
+--     references (source `references`): always.
 -- A missing `status_at` counts as recent: the safe reading of an unknown time.
+--
+-- A declared reference that names a repository without a tag or digest (kind
+-- `file_repository`: Helm values give the tag on another line) names every image of the
+-- repository (`matched_by` `repository`).
 --
 -- Columns: account_id, region, repository_name, image_digest (the image), workload_account_id,
 -- workload_region, source, kind, resource_arn, status, status_at, image_uri, matched_by
--- (`digest`, `resolved_digest` or `tag`), is_live.
+-- (`digest`, `resolved_digest`, `tag` or `repository`), is_live.
 WITH resolved AS (
     SELECT w.*, w.ref_digest AS image_digest, 'digest' AS matched_by
     FROM workload_refs w
@@ -46,9 +64,25 @@ WITH resolved AS (
      AND t.region = w.ref_region
      AND t.repository_name = w.ref_repository
      AND t.image_tag = w.ref_tag
-    WHERE w.ref_is_ecr AND w.ref_digest IS NULL
+    WHERE w.ref_is_ecr AND w.ref_digest IS NULL AND w.kind <> 'file_repository'
       -- the digest the source resolved is matched above; a tag naming it adds no row
       AND (w.resolved_digest IS NULL OR t.image_digest <> w.resolved_digest)
+    UNION ALL
+    SELECT w.*, i.image_digest AS image_digest, 'repository' AS matched_by
+    FROM workload_refs w
+    JOIN images i
+      ON i.account_id = w.ref_account_id
+     AND i.region = w.ref_region
+     AND i.repository_name = w.ref_repository
+    WHERE w.ref_is_ecr AND w.kind = 'file_repository'
+),
+inactive_before_cutoff AS (
+    SELECT DISTINCT h.resource_arn
+    FROM history_workload_refs h
+    CROSS JOIN params p
+    WHERE h.kind = 'batch_job_definition'
+      AND h.status = 'INACTIVE'
+      AND h.snapshot_time < p.rollback_cutoff
 )
 SELECT
     i.account_id,
@@ -71,9 +105,16 @@ SELECT
             THEN r.status <> 'STOPPED' OR r.status_at IS NULL OR r.status_at >= p.rollback_cutoff
         WHEN r.kind = 'service_deployment'
             THEN r.status_at IS NULL OR r.status_at >= p.rollback_cutoff
+        WHEN r.kind = 'pod'
+            THEN r.status NOT IN ('Succeeded', 'Failed')
+        WHEN r.kind = 'batch_job_definition'
+            THEN r.status = 'ACTIVE' OR x.resource_arn IS NULL
+        WHEN r.kind = 'apprunner_service'
+            THEN r.status <> 'DELETED'
         ELSE TRUE
     END AS is_live
 FROM resolved r
+LEFT JOIN inactive_before_cutoff x ON x.resource_arn = r.resource_arn
 JOIN images i
   ON i.account_id = r.ref_account_id
  AND i.region = r.ref_region

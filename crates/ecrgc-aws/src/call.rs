@@ -94,6 +94,14 @@ impl CallStats {
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
     }
+    /// Counts one request sent outside [`Caller::call`] (a Kubernetes API request), and
+    /// whether it was a retry.
+    pub fn count_request(&self, retry: bool) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if retry {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 struct Gate {

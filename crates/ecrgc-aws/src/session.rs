@@ -253,7 +253,10 @@ impl AccountSession {
         &self.principal_arn
     }
 
-    fn in_region(&self, region: &str) -> SdkConfig {
+    /// The session's SDK configuration in `region`: for clients of services only one
+    /// crate reads (the collector's workload sources), and for the credentials an EKS token
+    /// is signed with.
+    pub fn in_region(&self, region: &str) -> SdkConfig {
         self.config
             .to_builder()
             .region(Region::new(region.to_owned()))

@@ -19,7 +19,7 @@ pub use pacing::{ApplyConfig, CollectConfig};
 pub use pricing::{PricingConfig, ReportConfig};
 pub use rules::{LifecycleConfig, RulesConfig};
 pub use safety::{SafetyConfig, TagSelector};
-pub use scope::{AggregatorConfig, OrgConfig, SourcesConfig};
+pub use scope::{AggregatorConfig, KubernetesConfig, OrgConfig, SourcesConfig};
 pub use validation::{
     API_CONCURRENCY_RANGE, APPROVALS_REQUIRED_RANGE, BACKOFF_MS_RANGE, BATCH_SIZE_RANGE,
     DAYS_RANGE, KEEP_NEWEST_RANGE, LEASE_SECONDS_RANGE, MANIFEST_TTL_HOURS_RANGE,

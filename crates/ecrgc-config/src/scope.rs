@@ -64,6 +64,51 @@ pub struct SourcesConfig {
     // existed keep their hash (plans record it; apply compares it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub layers: bool,
+    // The sources below are left out of the serialized form at their defaults, so
+    // configurations written before they existed keep their hash.
+    /// EKS clusters of every workload account × region: ListClusters, DescribeCluster, then
+    /// each cluster's Kubernetes API with an EKS token of the collector role (pods,
+    /// deployments, stateful sets, daemon sets, replica sets, jobs, cron jobs). A cluster that
+    /// cannot be read is an `eks` coverage gap for what its account can pull.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub eks: bool,
+    /// AWS Batch job definitions (ACTIVE, and INACTIVE inside the rollback window).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub batch: bool,
+    /// App Runner services whose source is an image repository.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub apprunner: bool,
+    /// SageMaker models (primary container and containers) and the endpoint configurations
+    /// that use them.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub sagemaker: bool,
+    /// CodeBuild projects (`environment.image`).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub codebuild: bool,
+    /// Kubernetes clusters outside EKS, read through kubeconfig contexts.
+    #[serde(default, skip_serializing_if = "KubernetesConfig::is_empty")]
+    pub kubernetes: KubernetesConfig,
+    /// Declared references: local files (glob patterns) or S3 prefixes (`s3://bucket/prefix/`)
+    /// whose text is scanned for ECR image URIs; every match is a live reference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+/// `[sources.kubernetes]`: clusters read through a kubeconfig.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Contexts of the kubeconfig to read, each a cluster and its credentials.
+    #[serde(default)]
+    pub contexts: Vec<String>,
+    /// The kubeconfig file; else `KUBECONFIG`, else `~/.kube/config`.
+    pub kubeconfig: Option<String>,
+}
+
+impl KubernetesConfig {
+    fn is_empty(&self) -> bool {
+        self.contexts.is_empty() && self.kubeconfig.is_none()
+    }
 }
 
 impl Default for SourcesConfig {
@@ -74,12 +119,23 @@ impl Default for SourcesConfig {
             lambda: true,
             config_aggregator: None,
             layers: false,
+            eks: true,
+            batch: true,
+            apprunner: true,
+            sagemaker: true,
+            codebuild: true,
+            kubernetes: KubernetesConfig::default(),
+            references: Vec::new(),
         }
     }
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Where the Config aggregator lives.

@@ -162,6 +162,31 @@ impl Config {
                 ));
             }
         }
+        for location in &self.sources.references {
+            let bucket = location
+                .strip_prefix("s3://")
+                .map(|rest| rest.split('/').next());
+            if location.trim().is_empty() || bucket.is_some_and(|b| b.is_none_or(str::is_empty)) {
+                return Err(invalid(
+                    "sources.references",
+                    location,
+                    "expected a file, a glob pattern like ./gitops/**/*.yaml, or s3://bucket/prefix/",
+                ));
+            }
+        }
+        if let Some(c) = self
+            .sources
+            .kubernetes
+            .contexts
+            .iter()
+            .find(|c| c.trim().is_empty())
+        {
+            return Err(invalid(
+                "sources.kubernetes.contexts",
+                c,
+                "a context name of the kubeconfig",
+            ));
+        }
         for id in &self.rules.enable {
             if self.rules.disable.contains(id) {
                 return Err(invalid("rules.enable", id, "also listed in rules.disable"));

@@ -43,6 +43,13 @@ pub const USAGE_SOURCES: &[&str] = &[
     "aggregator_source",
     "ecs",
     "lambda",
+    "eks",
+    "batch",
+    "apprunner",
+    "sagemaker",
+    "codebuild",
+    "kubernetes",
+    "references",
 ];
 
 /// `imageStatus` of an image in the archive storage class (ECR's DescribeImages).

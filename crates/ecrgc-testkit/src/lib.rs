@@ -247,3 +247,74 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// A running fake Kubernetes API server (`testing/kube/fake_apiserver.py`): the list
+/// endpoints of pods and the workload kinds, bearer-token checked, with a state a test sets.
+pub struct FakeKube {
+    child: Child,
+    // Held open: the server exits when its stdin closes, so it cannot outlive the test.
+    _stdin: ChildStdin,
+    url: String,
+    ca: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeKube {
+    /// Starts a server serving HTTPS with a CA of its own (`ca()`), or `None` when the test
+    /// Python is missing outside CI.
+    pub fn start_tls() -> Option<Self> {
+        let python = python("the Kubernetes-backed tests")?;
+        let script = repo_root().join("testing/kube/fake_apiserver.py");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state.json");
+        std::fs::write(&state, br#"{"auth": {"bearer": "unset"}, "objects": {}}"#)
+            .expect("write state");
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .arg("--state")
+            .arg(&state)
+            .arg("--tls-dir")
+            .arg(dir.path())
+            .args(["--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the server's first line");
+        let url = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("fake Kubernetes API did not start: {line:?}"))
+            .to_owned();
+        Some(Self {
+            child,
+            _stdin: stdin,
+            url,
+            ca: dir.path().join("ca.pem"),
+            _dir: dir,
+        })
+    }
+
+    /// The endpoint, `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The CA certificate (PEM) the server's certificate is signed by.
+    pub fn ca(&self) -> &Path {
+        &self.ca
+    }
+}
+
+impl Drop for FakeKube {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

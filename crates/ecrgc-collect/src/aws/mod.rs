@@ -10,6 +10,13 @@
 //! | `config_aggregator` | the aggregator's account and region, once | workload_refs |
 //! | `ecs` | workload accounts, always (nothing else sees services) | workload_refs |
 //! | `lambda` | workload accounts | workload_refs |
+//! | `eks` | workload accounts: every EKS cluster's Kubernetes API | workload_refs |
+//! | `batch` | workload accounts | workload_refs |
+//! | `apprunner` | workload accounts | workload_refs |
+//! | `sagemaker` | workload accounts | workload_refs |
+//! | `codebuild` | workload accounts | workload_refs |
+//! | `kubernetes` | each kubeconfig context of `sources.kubernetes`, once | workload_refs |
+//! | `references` | each location of `sources.references`, once | workload_refs |
 //! | `ecr_layers` (with `--layers`) | registry accounts, inside the `ecr` unit | image_layers |
 //! | `pull_time_exclusion` | registry accounts, inside the `ecr` unit | manifest_reads |
 //! | `ecr_replication` | registry accounts, inside the `ecr` unit | replication_rules |
@@ -25,9 +32,14 @@
 //! gates of [`ecrgc_aws::Caller`].
 
 mod aggregator;
+mod apprunner;
+mod batch;
+mod codebuild;
+mod declared;
 mod ecr;
 mod ecs;
 mod inspector;
+mod kubernetes;
 mod lambda;
 mod layers;
 mod manifest;
@@ -35,6 +47,7 @@ mod policy;
 mod prior;
 mod progress;
 mod registry;
+mod sagemaker;
 mod scope;
 mod sink;
 mod unit;
@@ -222,15 +235,19 @@ pub async fn collect(
             .collect()
             .await;
 
+    let first_shard = options.shard.is_none_or(|s| s.index == 1);
     let (jobs, mut outcomes) = plan_units(
         config,
         &scope,
         &sessions,
         aggregator.is_some(),
-        options.layers,
+        (options.layers, first_shard),
     );
     let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
-    for job in jobs.iter().filter(|j| j.aggregator.is_none()) {
+    for job in jobs
+        .iter()
+        .filter(|j| j.aggregator.is_none() && j.session.is_some())
+    {
         *remaining.entry(job.account.clone()).or_default() += 1;
     }
     let accounts_total = scope.workloads.union(&scope.registries).count() as u64;
@@ -251,9 +268,14 @@ pub async fn collect(
             ecrgc_model::time::HOUR,
         ),
     };
-    let reading = (options.layers, options.register_pull_time_exclusion);
+    let reading = Reading {
+        layers: options.layers,
+        register_exclusion: options.register_pull_time_exclusion,
+        ecs: ecs_scope,
+        kubeconfig: config.sources.kubernetes.kubeconfig.clone(),
+    };
     let mut runs = futures::stream::iter(jobs)
-        .map(|job| run_unit(ctx.clone(), job, ecs_scope, reading))
+        .map(|job| run_unit(ctx.clone(), job, reading.clone()))
         .buffer_unordered(c.parallel_units as usize);
     let mut sink_failed = false;
     while let Some(result) = runs.next().await {
@@ -261,7 +283,10 @@ pub async fn collect(
         match result {
             Ok(job_outcomes) => {
                 if let Some(outcome) = job_outcomes.first()
-                    && outcome.source != "config_aggregator"
+                    && !matches!(
+                        outcome.source,
+                        "config_aggregator" | "kubernetes" | "references"
+                    )
                     && let Some(n) = remaining.get_mut(&outcome.account_id)
                 {
                     *n = n.saturating_sub(1);
@@ -347,11 +372,12 @@ pub async fn collect(
     })
 }
 
-/// A unit to run, with the session of its account.
+/// A unit to run, with the session of its account (none for the units that read no AWS
+/// account: kubeconfig contexts and declared references, named by `account`).
 struct Job {
     account: String,
     region: String,
-    session: AccountSession,
+    session: Option<AccountSession>,
     source: &'static str,
     /// The aggregator's name, for the `config_aggregator` unit.
     aggregator: Option<String>,
@@ -364,7 +390,7 @@ fn plan_units(
     scope: &Scope,
     sessions: &BTreeMap<String, std::result::Result<AccountSession, Failure>>,
     with_aggregator: bool,
-    layers: bool,
+    (layers, first_shard): (bool, bool),
 ) -> (Vec<Job>, Vec<Outcome>) {
     let src = &config.sources;
     let mut jobs = Vec::new();
@@ -376,7 +402,7 @@ fn plan_units(
             Ok(session) => jobs.push(Job {
                 account: account.to_owned(),
                 region: region.to_owned(),
-                session: session.clone(),
+                session: Some(session.clone()),
                 source,
                 aggregator: agg,
             }),
@@ -437,16 +463,26 @@ fn plan_units(
                     &off("ecs"),
                 ));
             }
-            if src.lambda {
-                add(account, region, "lambda", None);
-            } else {
-                disabled.push(Outcome::not_read(
-                    account,
-                    region,
-                    "lambda",
-                    "disabled",
-                    &off("lambda"),
-                ));
+            let workload_sources: [(&'static str, bool); 6] = [
+                ("lambda", src.lambda),
+                ("eks", src.eks),
+                ("batch", src.batch),
+                ("apprunner", src.apprunner),
+                ("sagemaker", src.sagemaker),
+                ("codebuild", src.codebuild),
+            ];
+            for (source, on) in workload_sources {
+                if on {
+                    add(account, region, source, None);
+                } else {
+                    disabled.push(Outcome::not_read(
+                        account,
+                        region,
+                        source,
+                        "disabled",
+                        &off(source),
+                    ));
+                }
             }
         }
     }
@@ -459,38 +495,93 @@ fn plan_units(
         );
     }
     known.extend(disabled);
+    // Read once per run, by the first shard: no AWS account of the scope is involved.
+    if first_shard {
+        let once = src
+            .kubernetes
+            .contexts
+            .iter()
+            .map(|c| (c, "kubernetes"))
+            .chain(src.references.iter().map(|l| (l, "references")));
+        for (what, source) in once {
+            jobs.push(Job {
+                account: what.clone(),
+                region: String::new(),
+                session: None,
+                source,
+                aggregator: None,
+            });
+        }
+    }
     (jobs, known)
+}
+
+/// How units read what the configuration and the command line ask for.
+#[derive(Clone)]
+struct Reading {
+    layers: bool,
+    register_exclusion: bool,
+    ecs: ecs::EcsScope,
+    kubeconfig: Option<String>,
 }
 
 /// Runs one job; its outcomes are the unit's own and those of units read inside it.
 async fn run_unit(
     ctx: RunContext,
     job: Job,
-    ecs_scope: ecs::EcsScope,
-    (layers, register_exclusion): (bool, bool),
+    reading: Reading,
 ) -> std::result::Result<Vec<Outcome>, sink::SinkClosed> {
     let mut unit = Unit::new(&ctx, &job.account, &job.region, job.source);
-    let session = &job.session;
     let region = job.region.as_str();
-    let result = match job.source {
-        "ecr" => {
-            let reading = ecr::ManifestReading {
-                principal: session.principal_arn(),
-                layers,
-                register_exclusion,
-            };
-            ecr::collect(&mut unit, &session.ecr(region), reading).await
+    let result = match (job.source, &job.session) {
+        ("kubernetes", _) => {
+            kubernetes::collect_context(&mut unit, reading.kubeconfig.as_deref()).await
         }
-        "inspector" => inspector::collect(&mut unit, &session.inspector(region)).await,
-        "ecs" => ecs::collect(&mut unit, &session.ecs(region), ecs_scope).await,
-        "lambda" => lambda::collect(&mut unit, &session.lambda(region)).await,
-        "config_aggregator" => {
-            let name = job.aggregator.as_deref().unwrap_or_default();
-            aggregator::collect(&mut unit, &session.config_service(region), name).await
+        ("references", _) => declared::collect(&mut unit).await,
+        (source, Some(session)) => {
+            run_aws_unit(&mut unit, source, session, region, &job, &reading).await
         }
-        other => Err(Failure::other(format!("unknown source {other}")).into()),
+        (other, None) => Err(Failure::other(format!("no session for source {other}")).into()),
     };
     unit.finish(result).await
+}
+
+/// Runs one unit of an AWS account.
+async fn run_aws_unit(
+    unit: &mut Unit,
+    source: &str,
+    session: &AccountSession,
+    region: &str,
+    job: &Job,
+    reading: &Reading,
+) -> std::result::Result<(), unit::UnitError> {
+    let config = || session.in_region(region);
+    match source {
+        "ecr" => {
+            let manifests = ecr::ManifestReading {
+                principal: session.principal_arn(),
+                layers: reading.layers,
+                register_exclusion: reading.register_exclusion,
+            };
+            ecr::collect(unit, &session.ecr(region), manifests).await
+        }
+        "inspector" => inspector::collect(unit, &session.inspector(region)).await,
+        "ecs" => ecs::collect(unit, &session.ecs(region), reading.ecs).await,
+        "lambda" => lambda::collect(unit, &session.lambda(region)).await,
+        "eks" => {
+            let client = aws_sdk_eks::Client::new(&config());
+            kubernetes::collect_eks(unit, &client, config()).await
+        }
+        "batch" => batch::collect(unit, &aws_sdk_batch::Client::new(&config())).await,
+        "apprunner" => apprunner::collect(unit, &aws_sdk_apprunner::Client::new(&config())).await,
+        "sagemaker" => sagemaker::collect(unit, &aws_sdk_sagemaker::Client::new(&config())).await,
+        "codebuild" => codebuild::collect(unit, &aws_sdk_codebuild::Client::new(&config())).await,
+        "config_aggregator" => {
+            let name = job.aggregator.as_deref().unwrap_or_default();
+            aggregator::collect(unit, &session.config_service(region), name).await
+        }
+        other => Err(Failure::other(format!("unknown source {other}")).into()),
+    }
 }
 
 #[cfg(test)]
@@ -524,7 +615,7 @@ mod tests {
             })
             .collect();
         let with_aggregator = config.sources.config_aggregator.is_some();
-        let (jobs, known) = plan_units(&config, &scope, &sessions, with_aggregator, false);
+        let (jobs, known) = plan_units(&config, &scope, &sessions, with_aggregator, (false, true));
         assert!(jobs.is_empty());
         known
             .into_iter()

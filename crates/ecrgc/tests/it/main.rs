@@ -15,3 +15,4 @@ mod replication;
 mod report;
 mod review;
 mod scope;
+mod workloads;

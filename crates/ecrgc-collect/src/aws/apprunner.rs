@@ -1,0 +1,105 @@
+//! App Runner services of one account and region whose source is an image repository.
+//!
+//! ListServices (botocore: `NextToken`, `MaxResults` up to 20) lists the account's services;
+//! DescribeService gives each one's `SourceConfiguration.ImageRepository.ImageIdentifier`,
+//! the image the service deploys (an ECR or ECR Public URI, by tag or digest). With
+//! `AutoDeploymentsEnabled` App Runner deploys again whenever the tag is pushed, so the tag
+//! is what the service runs next. Each service with an image repository becomes one
+//! `apprunner_service` reference under its ARN with its `Status`; a `PAUSED` service resumes
+//! with the same image, so every status but `DELETED` protects (`sql/views/image_refs.sql`).
+//! A service deleted between the two calls (`ResourceNotFoundException`) is skipped.
+
+use aws_sdk_apprunner::Client;
+use ecrgc_aws::Failure;
+use futures::StreamExt;
+
+use super::unit::{RefRecord, Unit, UnitError, paginate};
+
+/// Largest page ListServices answers (botocore: `MaxResults` up to 20).
+const PAGE: i32 = 20;
+
+/// One service's image, as DescribeService tells it.
+struct Deployed {
+    arn: String,
+    status: String,
+    image: String,
+}
+
+/// Collects the unit's App Runner references.
+pub(crate) async fn collect(unit: &mut Unit, apprunner: &Client) -> Result<(), UnitError> {
+    let services = paginate(&unit.api, "apprunner:ListServices", |token| {
+        let call = apprunner
+            .list_services()
+            .max_results(PAGE)
+            .set_next_token(token);
+        async move {
+            call.send().await.map(|o| {
+                let arns = o
+                    .service_summary_list()
+                    .iter()
+                    .filter_map(|s| s.service_arn().map(str::to_owned))
+                    .collect();
+                (arns, o.next_token().map(str::to_owned))
+            })
+        }
+    })
+    .await?;
+    let api = &unit.api;
+    let mut reads = futures::stream::iter(services)
+        .map(|arn| async move {
+            let out = api
+                .call("apprunner:DescribeService", || {
+                    apprunner.describe_service().service_arn(&arn).send()
+                })
+                .await;
+            (arn, out)
+        })
+        .buffered(unit.ctx.fan_out);
+    let mut deployed = Vec::new();
+    let mut gone = Vec::new();
+    while let Some((arn, out)) = reads.next().await {
+        let out = match out {
+            Ok(out) => out,
+            Err(f) if f.code.as_deref() == Some("ResourceNotFoundException") => {
+                gone.push(format!("service {arn}: {}", f.message));
+                continue;
+            }
+            Err(f) => return Err(Failure::context(f, format!("service {arn}")).into()),
+        };
+        let Some(service) = out.service() else {
+            continue;
+        };
+        let image = service
+            .source_configuration()
+            .and_then(|s| s.image_repository())
+            .map(|r| r.image_identifier().to_owned());
+        if let Some(image) = image {
+            deployed.push(Deployed {
+                arn: service.service_arn().to_owned(),
+                status: service.status().as_str().to_owned(),
+                image,
+            });
+        }
+    }
+    drop(reads);
+    unit.skipped.append(&mut gone);
+    for d in &deployed {
+        unit.tables.push_ref(
+            &unit.api,
+            "apprunner",
+            RefRecord {
+                kind: "apprunner_service",
+                resource_arn: &d.arn,
+                status: &d.status,
+                status_at: None,
+                container_name: None,
+                image_uri: &d.image,
+                resolved_digest: None,
+            },
+        );
+        unit.items += 1;
+        unit.ctx.progress.add_refs(1);
+    }
+    unit.maybe_flush().await?;
+    Ok(())
+}

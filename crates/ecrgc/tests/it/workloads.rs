@@ -1,0 +1,217 @@
+//! The in-use graph beyond ECS and Lambda: `ecrgc collect` → `ecrgc plan` against a moto
+//! organization (`testing/moto/workloads_scenario.py`) whose images are named by an EKS
+//! cluster (a fake Kubernetes API, `testing/kube/`, reached with an EKS token over TLS with
+//! the CA DescribeCluster gives), an AWS Batch job definition, an App Runner service, a
+//! SageMaker model, a CodeBuild project and a declared reference in a GitOps file. Inspector
+//! covers none of the images, so the untagged fallback flags every untagged one: only the
+//! workloads keep them. A cluster that refuses the token blocks what its account can pull.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use ecrgc_testkit::{FakeKube, Moto, repo_root};
+
+use crate::common::moto::{Env, Key, manifest_keys, mismatches, now};
+use crate::common::s;
+
+const CONFIG: &str = r#"
+[org]
+accounts = ["111111111111", "222222222222"]
+regions = ["eu-west-1", "us-east-1"]
+registry_accounts = ["111111111111"]
+
+[collect]
+initial_backoff_ms = 5
+max_backoff_ms = 200
+"#;
+
+/// The organization and its cluster, or `None` without the test Python.
+fn start(refuse: bool) -> Option<(Env, FakeKube)> {
+    let moto = Moto::start()?;
+    let kube = FakeKube::start_tls()?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let truth_path = dir.path().join("truth.json");
+    let mut cmd = Command::new(moto.python());
+    cmd.arg(repo_root().join("testing/moto/workloads_scenario.py"))
+        .args([
+            "--url",
+            moto.url(),
+            "--now",
+            now(),
+            "--kube-url",
+            kube.url(),
+        ])
+        .arg("--kube-ca")
+        .arg(kube.ca())
+        .arg("--out")
+        .arg(&truth_path)
+        .arg("--references")
+        .arg(dir.path().join("gitops"));
+    if refuse {
+        cmd.arg("--kube-refuse");
+    }
+    let out = cmd.output().expect("run workloads_scenario.py");
+    assert!(
+        out.status.success(),
+        "workloads_scenario.py failed\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth =
+        serde_json::from_slice(&std::fs::read(&truth_path).expect("truth")).expect("truth is JSON");
+    Some((Env { moto, dir, truth }, kube))
+}
+
+fn key(env: &Env, name: &str) -> Key {
+    let i = &env.truth["images"][name];
+    let f = |k: &str| i[k].as_str().expect(k).to_owned();
+    (
+        f("account_id"),
+        f("region"),
+        f("repository_name"),
+        f("image_digest"),
+    )
+}
+
+/// collect → plan; returns the plan's stdout.
+fn collect_and_plan(env: &Env) -> String {
+    let gitops = env.path("gitops");
+    let config = env.config(
+        "ecrgc.toml",
+        &CONFIG.replace(
+            "[collect]",
+            &format!(
+                "[sources]\nreferences = [{:?}]\n\n[collect]",
+                format!("{}/**/*.yaml", s(&gitops))
+            ),
+        ),
+    );
+    let (c, store, out) = (s(&config), s(&env.path("store")), s(&env.path("out")));
+    env.ok(&["collect", "--config", &c, "--store", &store, "--now", now()]);
+    env.ok(&[
+        "plan",
+        "--config",
+        &c,
+        "--store",
+        &store,
+        "--now",
+        now(),
+        "--out",
+        &out,
+    ])
+}
+
+fn query(env: &Env, sql: &str) -> String {
+    env.ok(&[
+        "query",
+        sql,
+        "--store",
+        &s(&env.path("store")),
+        "--format",
+        "csv",
+    ])
+}
+
+#[test]
+fn every_workload_source_keeps_the_image_it_names() {
+    let Some((env, _kube)) = start(false) else {
+        return;
+    };
+    collect_and_plan(&env);
+    let wrong = mismatches(&env, &env.path("out"), |_, e| e.to_owned());
+    assert!(
+        wrong.is_empty(),
+        "plan differs from the truth:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(
+        manifest_keys(&env.path("out")),
+        BTreeSet::from([key(&env, "k8s-done"), key(&env, "unused")]),
+        "only the image a finished pod named and the unused one are deleted"
+    );
+    let sources = query(
+        &env,
+        "SELECT source, kind, COUNT(*) AS refs FROM workload_refs \
+         WHERE source NOT IN ('ecs', 'lambda') GROUP BY source, kind ORDER BY source, kind",
+    );
+    assert_eq!(
+        sources,
+        "source,kind,refs\n\
+         apprunner,apprunner_service,1\n\
+         batch,batch_job_definition,1\n\
+         codebuild,codebuild_project,1\n\
+         eks,deployment,1\n\
+         eks,pod,2\n\
+         references,file,1\n\
+         sagemaker,sagemaker_endpoint_config,1\n\
+         sagemaker,sagemaker_model,1\n",
+        "{sources}"
+    );
+    let coverage = query(
+        &env,
+        "SELECT source, status FROM collection_coverage \
+         WHERE source IN ('eks', 'batch', 'apprunner', 'sagemaker', 'codebuild', 'references') \
+           AND status <> 'ok' ORDER BY source",
+    );
+    assert_eq!(coverage, "source,status\n", "{coverage}");
+}
+
+#[test]
+fn explain_names_the_deployment_that_pins_an_untagged_image_by_digest() {
+    let Some((env, _kube)) = start(false) else {
+        return;
+    };
+    collect_and_plan(&env);
+    let (_, _, _, digest) = key(&env, "k8s-pinned");
+    let explained = env.ok(&[
+        "explain",
+        &digest,
+        "--store",
+        &s(&env.path("store")),
+        "--now",
+        now(),
+    ]);
+    assert!(
+        explained.contains("cluster/prod/namespaces/shop/deployments/web"),
+        "{explained}"
+    );
+    assert!(explained.contains("live_reference"), "{explained}");
+    // The running pod's digest keeps the image its tag named when it started.
+    let (_, _, _, running) = key(&env, "k8s-running");
+    let refs = query(
+        &env,
+        &format!(
+            "SELECT kind, ref_tag, resolved_digest = '{running}' AS resolved FROM workload_refs \
+             WHERE source = 'eks' AND kind = 'pod' AND resource_arn LIKE '%worker-1'"
+        ),
+    );
+    assert_eq!(refs, "kind,ref_tag,resolved\npod,moving,true\n", "{refs}");
+}
+
+#[test]
+fn a_cluster_that_refuses_the_token_blocks_what_its_account_can_pull() {
+    let Some((env, _kube)) = start(true) else {
+        return;
+    };
+    let planned = collect_and_plan(&env);
+    let wrong = mismatches(&env, &env.path("out"), |_, e| e.to_owned());
+    assert!(
+        wrong.is_empty(),
+        "plan differs from the truth:\n{}",
+        wrong.join("\n")
+    );
+    assert!(manifest_keys(&env.path("out")).is_empty());
+    assert!(
+        planned.contains("eks error in 222222222222/us-east-1"),
+        "the plan names the failed source:\n{planned}"
+    );
+    assert!(
+        planned.contains("cluster/prod"),
+        "the plan names the cluster:\n{planned}"
+    );
+    let coverage = query(
+        &env,
+        "SELECT error FROM collection_coverage WHERE source = 'eks' AND status <> 'ok'",
+    );
+    assert!(coverage.contains("Unauthorized"), "{coverage}");
+}
