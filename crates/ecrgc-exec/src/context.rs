@@ -11,7 +11,7 @@ use ecrgc_model::time::Micros;
 use ecrgc_store::Store;
 use tokio::sync::Mutex;
 
-use crate::checks::references::{AwsReader, References};
+use crate::checks::references::{AwsReader, References, WorkloadSources};
 use crate::error::Result;
 use crate::journal::{Entry, Event, Journal};
 use crate::lease::{Holder, Lease};
@@ -87,9 +87,10 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
     };
     let check_ecs = config.sources.ecs || config.sources.config_aggregator.is_some();
     let check_lambda = config.sources.lambda;
+    let workloads = WorkloadSources::from_config(&config.sources);
     let mut accounts: Vec<String> = scope.items.iter().map(|i| i.0.clone()).collect();
     let mut reference_accounts = Vec::new();
-    if check_ecs || check_lambda {
+    if check_ecs || check_lambda || !workloads.per_account.is_empty() {
         reference_accounts = if config.org.discover.is_some() {
             aws.organization_accounts()
                 .await?
@@ -128,9 +129,11 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
         i64::from(config.rules.rollback_window_hours),
         ecrgc_model::time::HOUR,
     );
+    // Contexts and declared-reference locations are places of their own, read once.
     let places: Vec<(String, String)> = reference_accounts
         .iter()
         .flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone())))
+        .chain(workloads.once.iter().map(|p| (p.clone(), String::new())))
         .collect();
     let reader = AwsReader::new(
         caller.clone(),
@@ -138,7 +141,7 @@ pub(crate) async fn prepare_shared(scope: PrepareScope<'_>, caller: &Caller) -> 
             .iter()
             .filter_map(|a| sessions.get(a).map(|s| (a.clone(), s.clone())))
             .collect(),
-        (check_ecs, check_lambda),
+        (check_ecs, check_lambda, workloads),
         recent_since,
         config.apply.api_concurrency.max(1) as usize,
     );

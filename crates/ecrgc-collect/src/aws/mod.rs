@@ -32,14 +32,9 @@
 //! gates of [`ecrgc_aws::Caller`].
 
 mod aggregator;
-mod apprunner;
-mod batch;
-mod codebuild;
-mod declared;
 mod ecr;
 mod ecs;
 mod inspector;
-mod kubernetes;
 mod lambda;
 mod layers;
 mod manifest;
@@ -47,10 +42,10 @@ mod policy;
 mod prior;
 mod progress;
 mod registry;
-mod sagemaker;
 mod scope;
 mod sink;
 mod unit;
+pub mod workloads;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -66,7 +61,7 @@ use futures::StreamExt;
 
 pub use progress::{CollectProgress, ProgressSnapshot};
 pub use scope::Shard;
-pub use unit::Outcome;
+pub use unit::{Api, Outcome};
 
 use crate::{CollectError, Result};
 use scope::{Scope, scope, shard_scope};
@@ -535,15 +530,29 @@ async fn run_unit(
     let region = job.region.as_str();
     let result = match (job.source, &job.session) {
         ("kubernetes", _) => {
-            kubernetes::collect_context(&mut unit, reading.kubeconfig.as_deref()).await
+            let read = workloads::read_context(&unit.api, reading.kubeconfig.as_deref()).await;
+            record(&mut unit, "kubernetes", read).await
         }
-        ("references", _) => declared::collect(&mut unit).await,
+        ("references", _) => {
+            let read = workloads::declared::read(&job.account).await;
+            record(&mut unit, "references", read).await
+        }
         (source, Some(session)) => {
             run_aws_unit(&mut unit, source, session, region, &job, &reading).await
         }
         (other, None) => Err(Failure::other(format!("no session for source {other}")).into()),
     };
     unit.finish(result).await
+}
+
+/// Records a workload source's reading in its unit, or the failure that cost it whole.
+async fn record(
+    unit: &mut Unit,
+    source: &'static str,
+    read: std::result::Result<workloads::Reading, Failure>,
+) -> std::result::Result<(), unit::UnitError> {
+    workloads::record(unit, source, read?).await?;
+    Ok(())
 }
 
 /// Runs one unit of an AWS account.
@@ -555,7 +564,6 @@ async fn run_aws_unit(
     job: &Job,
     reading: &Reading,
 ) -> std::result::Result<(), unit::UnitError> {
-    let config = || session.in_region(region);
     match source {
         "ecr" => {
             let manifests = ecr::ManifestReading {
@@ -568,14 +576,12 @@ async fn run_aws_unit(
         "inspector" => inspector::collect(unit, &session.inspector(region)).await,
         "ecs" => ecs::collect(unit, &session.ecs(region), reading.ecs).await,
         "lambda" => lambda::collect(unit, &session.lambda(region)).await,
-        "eks" => {
-            let client = aws_sdk_eks::Client::new(&config());
-            kubernetes::collect_eks(unit, &client, config()).await
+        "eks" | "batch" | "apprunner" | "sagemaker" | "codebuild" => {
+            let config = session.in_region(region);
+            let read =
+                workloads::read_source(&unit.api, job.source, &config, unit.ctx.fan_out).await;
+            record(unit, job.source, read).await
         }
-        "batch" => batch::collect(unit, &aws_sdk_batch::Client::new(&config())).await,
-        "apprunner" => apprunner::collect(unit, &aws_sdk_apprunner::Client::new(&config())).await,
-        "sagemaker" => sagemaker::collect(unit, &aws_sdk_sagemaker::Client::new(&config())).await,
-        "codebuild" => codebuild::collect(unit, &aws_sdk_codebuild::Client::new(&config())).await,
         "config_aggregator" => {
             let name = job.aggregator.as_deref().unwrap_or_default();
             aggregator::collect(unit, &session.config_service(region), name).await

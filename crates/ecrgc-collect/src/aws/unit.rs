@@ -61,17 +61,33 @@ pub(crate) struct RunContext {
 }
 
 /// Where a unit's calls go: borrowed by the unit's concurrent requests while the unit's
-/// builders are appended to.
-pub(crate) struct Api {
+/// builders are appended to. The executor makes its own to call the shared workload readers
+/// ([`super::workloads`]).
+pub struct Api {
+    /// The shared gates and retries.
     pub caller: Caller,
+    /// The account called (for a kubeconfig context or a declared-reference location, what
+    /// is read).
     pub account: String,
+    /// The region called.
     pub region: String,
+    /// This unit's call counters.
     pub stats: CallStats,
 }
 
 impl Api {
+    /// Calls of `account` and `region` through `caller`, counted afresh.
+    pub fn new(caller: Caller, account: &str, region: &str) -> Self {
+        Self {
+            caller,
+            account: account.to_owned(),
+            region: region.to_owned(),
+            stats: CallStats::default(),
+        }
+    }
+
     /// One API call of this unit, through the shared gates and retries.
-    pub(crate) async fn call<T, E, F, Fut>(&self, api: &str, f: F) -> Result<T, Failure>
+    pub async fn call<T, E, F, Fut>(&self, api: &str, f: F) -> Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,

@@ -72,11 +72,12 @@ fn collect_then_plan_flags_exactly_the_scenario_truth() {
     ]);
     // Registries: ecr, ecr_replication, ecr_settings, inspector, inspector_configuration,
     // pull_time_exclusion;
-    // workload accounts: ecs and lambda; the aggregator once, and one `aggregator_source`
+    // workload accounts: ecs, lambda, eks, batch, apprunner, sagemaker and codebuild (moto
+    // has none of their resources: each reads nothing, ok); the aggregator once, and one `aggregator_source`
     // per account × region its sources cover (111/eu, 222/eu, 222/us, 333/eu, 333/us). No
     // registry of the scenario excludes the collector from pull-time updates: a warning,
     // not a failed read.
-    let expected_units = 2 * 2 * 6 + 3 * 2 * 2 + 1 + 5;
+    let expected_units = 2 * 2 * 6 + 3 * 2 * 7 + 1 + 5;
     assert_eq!(rows.lines().count(), expected_units + 1, "{rows}");
     assert!(
         rows.lines()

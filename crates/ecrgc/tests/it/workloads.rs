@@ -4,7 +4,9 @@
 //! the CA DescribeCluster gives), an AWS Batch job definition, an App Runner service, a
 //! SageMaker model, a CodeBuild project and a declared reference in a GitOps file. Inspector
 //! covers none of the images, so the untagged fallback flags every untagged one: only the
-//! workloads keep them. A cluster that refuses the token blocks what its account can pull.
+//! workloads keep them. A cluster that refuses the token blocks what its account can pull,
+//! and `apply` reads the clusters again: a Deployment created after the plan keeps the image
+//! it names.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -12,6 +14,7 @@ use std::process::Command;
 use ecrgc_testkit::{FakeKube, Moto, repo_root};
 
 use crate::common::moto::{Env, Key, manifest_keys, mismatches, now};
+use crate::common::planned::{APPLY_SETTINGS, calls};
 use crate::common::s;
 
 const CONFIG: &str = r#"
@@ -78,12 +81,15 @@ fn collect_and_plan(env: &Env) -> String {
     let gitops = env.path("gitops");
     let config = env.config(
         "ecrgc.toml",
-        &CONFIG.replace(
-            "[collect]",
-            &format!(
-                "[sources]\nreferences = [{:?}]\n\n[collect]",
-                format!("{}/**/*.yaml", s(&gitops))
-            ),
+        &format!(
+            "{}{APPLY_SETTINGS}",
+            CONFIG.replace(
+                "[collect]",
+                &format!(
+                    "[sources]\nreferences = [{:?}]\n\n[collect]",
+                    format!("{}/**/*.yaml", s(&gitops))
+                ),
+            )
         ),
     );
     let (c, store, out) = (s(&config), s(&env.path("store")), s(&env.path("out")));
@@ -214,4 +220,69 @@ fn a_cluster_that_refuses_the_token_blocks_what_its_account_can_pull() {
         "SELECT error FROM collection_coverage WHERE source = 'eks' AND status <> 'ok'",
     );
     assert!(coverage.contains("Unauthorized"), "{coverage}");
+}
+
+/// Adds a Deployment naming `image` to the fake cluster's state.
+fn deploy(env: &Env, kube: &FakeKube, name: &str, image: &str) {
+    const SCRIPT: &str = r#"
+import json, ssl, sys, urllib.request
+url, ca, name, image = sys.argv[1:5]
+context = ssl.create_default_context(cafile=ca)
+with urllib.request.urlopen(url + "/_fake/state", context=context) as r:
+    state = json.load(r)["state"]
+state["objects"].setdefault("deployments", []).append({
+    "metadata": {"name": name, "namespace": "late"},
+    "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": "app", "image": image}]}}}})
+request = urllib.request.Request(url + "/_fake/state", data=json.dumps(state).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+urllib.request.urlopen(request, context=context).read()
+"#;
+    env.moto
+        .run_python(SCRIPT, &[kube.url(), &s(kube.ca()), name, image]);
+}
+
+#[test]
+fn apply_reads_the_clusters_again_and_keeps_what_a_new_deployment_names() {
+    let Some((env, kube)) = start(false) else {
+        return;
+    };
+    collect_and_plan(&env);
+    let (account, region, repository, unused) = key(&env, "unused");
+    let (_, _, _, done) = key(&env, "k8s-done");
+    // After the plan, a Deployment starts naming `unused` by digest.
+    deploy(
+        &env,
+        &kube,
+        "late",
+        &format!("{account}.dkr.ecr.{region}.amazonaws.com/{repository}@{unused}"),
+    );
+    let manifest = env.path("out").join("manifest.json");
+    let (c, m, st) = (
+        s(&env.path("ecrgc.toml")),
+        s(&manifest),
+        s(&env.path("store")),
+    );
+    env.ok(&["apply", &m, "--config", &c, "--store", &st, "--yes"]);
+    let deleted: BTreeSet<String> = calls(&env, "BatchDeleteImage").into_iter().collect();
+    assert_eq!(
+        deleted,
+        BTreeSet::from([done]),
+        "only the finished pod's image goes"
+    );
+    let journal =
+        std::fs::read_to_string(ecrgc_exec::cli::default_journal(&manifest)).expect("journal");
+    let skipped = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("journal line"))
+        .find(|e| e["image_digest"] == unused.as_str() && e["event"] == "skipped")
+        .expect("the image is skipped");
+    assert_eq!(skipped["reason"], "in_use_reference", "{skipped}");
+    assert!(
+        skipped["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("namespaces/late/deployments/late")),
+        "{skipped}"
+    );
 }

@@ -11,6 +11,7 @@ use crate::checks::references::call::Cx;
 use crate::checks::references::ecs::EcsReader;
 use crate::checks::references::found::Found;
 use crate::checks::references::lambda;
+use crate::checks::references::workloads::{self, WorkloadSources};
 
 /// Reads ECS and Lambda through the shared call gates.
 pub struct AwsReader {
@@ -22,6 +23,8 @@ pub struct AwsReader {
     ecs: Option<EcsReader>,
     /// Whether to read Lambda.
     pub lambda: bool,
+    /// The other workload sources to read.
+    pub workloads: WorkloadSources,
     /// Describe calls in flight per reading.
     pub fan_out: usize,
 }
@@ -31,7 +34,7 @@ impl AwsReader {
     pub fn new(
         caller: Caller,
         sessions: HashMap<String, Result<AccountSession, Failure>>,
-        (ecs, lambda): (bool, bool),
+        (ecs, lambda, workloads): (bool, bool, WorkloadSources),
         recent_since: Micros,
         fan_out: usize,
     ) -> Self {
@@ -40,6 +43,7 @@ impl AwsReader {
             sessions,
             ecs: ecs.then(|| EcsReader::new(recent_since)),
             lambda,
+            workloads,
             fan_out: fan_out.max(1),
         }
     }
@@ -48,6 +52,10 @@ impl AwsReader {
 impl Reader for AwsReader {
     async fn read(&self, account: &str, region: &str) -> Found {
         let mut found = Found::default();
+        if WorkloadSources::is_once(account) {
+            workloads::read_once(&self.caller, account, &self.workloads, &mut found).await;
+            return found;
+        }
         let session = match self.sessions.get(account) {
             Some(Ok(s)) => s,
             Some(Err(f)) => {
@@ -81,6 +89,15 @@ impl Reader for AwsReader {
                 .failures
                 .push(format!("{account}/{region} lambda: {f}"));
         }
+        workloads::read_account(
+            &self.caller,
+            session,
+            (account, region),
+            &self.workloads,
+            self.fan_out,
+            &mut found,
+        )
+        .await;
         found
     }
 }

@@ -28,6 +28,8 @@ pub struct Found {
     pub(super) by_repo: HashMap<RepositoryKey, Vec<Reference>>,
     /// Unparsable references by the registry they name: account, and region when named.
     malformed: HashMap<(String, Option<String>), Vec<Reference>>,
+    /// References to a whole repository (a declared repository without tag or digest).
+    whole: HashMap<RepositoryKey, Reference>,
     /// Sources that could not be read, as `account/region source: error`.
     pub failures: Vec<String>,
     /// Workload resources examined.
@@ -50,12 +52,34 @@ impl Found {
                     || (r.digest.is_none() && r.tag.as_deref().is_some_and(|t| tags.contains(&t)))
             })
         });
-        exact.or_else(|| {
+        exact.or_else(|| self.whole.get(repo)).or_else(|| {
             [Some(repo.region.clone()), None]
                 .into_iter()
                 .find_map(|region| self.malformed.get(&(repo.account_id.clone(), region)))
                 .and_then(|refs| refs.first())
         })
+    }
+
+    /// Records a reference of `resource` to every image of the repository `image` names
+    /// (its tag, if any, is ignored).
+    pub(crate) fn add_repository(&mut self, image: &str, resource: &str) {
+        let parsed = parse_image_ref(image);
+        if let (true, Some(account), Some(region)) =
+            (parsed.is_ecr, parsed.account_id, parsed.region)
+        {
+            self.whole.insert(
+                RepositoryKey::new(account, region, parsed.repository),
+                Reference {
+                    tag: None,
+                    digest: None,
+                    resolved_digest: None,
+                    resource: format!("{resource} (names the whole repository)"),
+                },
+            );
+        } else {
+            // A malformed one blocks its registry, as any other.
+            self.add(image, None, resource);
+        }
     }
 
     /// Records `image` (as a workload names it), with the digest the service resolved it

@@ -53,6 +53,12 @@
 //! function versions"), so it keeps its image whatever `$LATEST` becomes. A function or
 //! version deleted between the calls (`ResourceNotFoundException`) is passed over.
 //!
+//! The other workload sources the configuration collects — EKS clusters, AWS Batch, App
+//! Runner, SageMaker, CodeBuild, kubeconfig contexts and declared references — are read with
+//! the collector's own readers (see `workloads`): EKS and the AWS services per account ×
+//! region, contexts and declared-reference locations once per reading, as places of their
+//! own in the cache.
+//!
 //! Replicas are the replication gate's (see [`crate::checks::replication`]).
 //!
 //! # Matching
@@ -112,10 +118,12 @@ mod found;
 mod lambda;
 #[cfg(test)]
 mod tests;
+mod workloads;
 
 pub use aws::AwsReader;
 pub use cache::{Cache, Reader, View};
 pub use found::{Found, Reference, RepositoryKey};
+pub use workloads::WorkloadSources;
 
 /// The live references through the AWS APIs.
 pub type References = Cache<AwsReader>;

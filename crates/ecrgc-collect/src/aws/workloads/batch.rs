@@ -21,15 +21,19 @@
 use aws_sdk_batch::Client;
 use aws_sdk_batch::types::{ContainerProperties, EcsProperties, EksProperties, JobDefinition};
 
-use super::unit::{RefRecord, Unit, UnitError, paginate};
+use ecrgc_aws::Failure;
+
+use super::{Named, Reading};
+use crate::aws::unit::{Api, paginate};
 
 /// Largest page DescribeJobDefinitions answers (botocore: `maxResults` up to 100).
 const PAGE: i32 = 100;
 
-/// Collects the unit's Batch references.
-pub(crate) async fn collect(unit: &mut Unit, batch: &Client) -> Result<(), UnitError> {
+/// Reads the Batch references of `api`'s account and region.
+pub async fn read(api: &Api, batch: &Client) -> Result<Reading, Failure> {
+    let mut reading = Reading::default();
     for status in ["ACTIVE", "INACTIVE"] {
-        let definitions = paginate(&unit.api, "batch:DescribeJobDefinitions", |token| {
+        let definitions = paginate(api, "batch:DescribeJobDefinitions", |token| {
             let call = batch
                 .describe_job_definitions()
                 .status(status)
@@ -49,30 +53,22 @@ pub(crate) async fn collect(unit: &mut Unit, batch: &Client) -> Result<(), UnitE
             };
             let status = definition.status().unwrap_or(status);
             for (container, image) in images(definition) {
-                unit.tables.push_ref(
-                    &unit.api,
-                    "batch",
-                    RefRecord {
-                        kind: "batch_job_definition",
-                        resource_arn: arn,
-                        status,
-                        status_at: None,
-                        container_name: container,
-                        image_uri: image,
-                        resolved_digest: None,
-                    },
-                );
-                unit.items += 1;
-                unit.ctx.progress.add_refs(1);
+                reading.refs.push(Named {
+                    kind: "batch_job_definition",
+                    resource: arn.to_owned(),
+                    status: status.to_owned(),
+                    container: container.map(str::to_owned),
+                    image: image.to_owned(),
+                    resolved_digest: None,
+                });
             }
         }
-        unit.maybe_flush().await?;
     }
-    Ok(())
+    Ok(reading)
 }
 
 /// Every (container name, image) a job definition names.
-pub(crate) fn images(d: &JobDefinition) -> Vec<(Option<&str>, &str)> {
+fn images(d: &JobDefinition) -> Vec<(Option<&str>, &str)> {
     let mut out = Vec::new();
     container(d.container_properties(), &mut out);
     ecs(d.ecs_properties(), &mut out);

@@ -22,7 +22,10 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types::ContainerDefinition;
 use futures::{StreamExt, TryStreamExt};
 
-use super::unit::{RefRecord, Unit, UnitError, paginate};
+use ecrgc_aws::Failure;
+
+use super::{Named, Reading};
+use crate::aws::unit::{Api, paginate};
 
 /// Largest page of the list calls (botocore: `MaxResults` up to 100).
 const PAGE: i32 = 100;
@@ -33,9 +36,11 @@ struct Model {
     images: Vec<String>,
 }
 
-/// Collects the unit's SageMaker references.
-pub(crate) async fn collect(unit: &mut Unit, sagemaker: &Client) -> Result<(), UnitError> {
-    let names = paginate(&unit.api, "sagemaker:ListModels", |token| {
+/// Reads the SageMaker references of `api`'s account and region, `fan_out` describe calls
+/// at once.
+pub async fn read(api: &Api, sagemaker: &Client, fan_out: usize) -> Result<Reading, Failure> {
+    let fan_out = fan_out.max(1);
+    let names = paginate(api, "sagemaker:ListModels", |token| {
         let call = sagemaker
             .list_models()
             .max_results(PAGE)
@@ -52,7 +57,6 @@ pub(crate) async fn collect(unit: &mut Unit, sagemaker: &Client) -> Result<(), U
         }
     })
     .await?;
-    let api = &unit.api;
     let models: HashMap<String, Model> = futures::stream::iter(names)
         .map(|name| async move {
             let out = api
@@ -69,13 +73,13 @@ pub(crate) async fn collect(unit: &mut Unit, sagemaker: &Client) -> Result<(), U
                 .map(str::to_owned)
                 .collect();
             let arn = out.model_arn().unwrap_or(&name).to_owned();
-            Ok::<_, ecrgc_aws::Failure>((name, Model { arn, images }))
+            Ok::<_, Failure>((name, Model { arn, images }))
         })
-        .buffered(unit.ctx.fan_out)
+        .buffered(fan_out)
         .try_collect()
         .await?;
 
-    let configs = paginate(&unit.api, "sagemaker:ListEndpointConfigs", |token| {
+    let configs = paginate(api, "sagemaker:ListEndpointConfigs", |token| {
         let call = sagemaker
             .list_endpoint_configs()
             .max_results(PAGE)
@@ -92,7 +96,6 @@ pub(crate) async fn collect(unit: &mut Unit, sagemaker: &Client) -> Result<(), U
         }
     })
     .await?;
-    let api = &unit.api;
     let configs: Vec<(String, Vec<String>)> = futures::stream::iter(configs)
         .map(|name| async move {
             let out = api
@@ -116,17 +119,20 @@ pub(crate) async fn collect(unit: &mut Unit, sagemaker: &Client) -> Result<(), U
                 .map(str::to_owned)
                 .collect();
             let arn = out.endpoint_config_arn().unwrap_or(&name).to_owned();
-            Ok::<_, ecrgc_aws::Failure>((arn, models))
+            Ok::<_, Failure>((arn, models))
         })
-        .buffered(unit.ctx.fan_out)
+        .buffered(fan_out)
         .try_collect()
         .await?;
 
+    let mut reading = Reading::default();
     let mut sorted: Vec<&Model> = models.values().collect();
     sorted.sort_by(|a, b| a.arn.cmp(&b.arn));
     for model in sorted {
         for image in &model.images {
-            push(unit, "sagemaker_model", &model.arn, None, image);
+            reading
+                .refs
+                .push(named("sagemaker_model", &model.arn, None, image));
         }
     }
     for (arn, names) in &configs {
@@ -137,28 +143,22 @@ pub(crate) async fn collect(unit: &mut Unit, sagemaker: &Client) -> Result<(), U
                 continue;
             };
             for image in &model.images {
-                push(unit, "sagemaker_endpoint_config", arn, Some(name), image);
+                reading
+                    .refs
+                    .push(named("sagemaker_endpoint_config", arn, Some(name), image));
             }
         }
     }
-    unit.maybe_flush().await?;
-    Ok(())
+    Ok(reading)
 }
 
-fn push(unit: &mut Unit, kind: &str, arn: &str, container: Option<&str>, image: &str) {
-    unit.tables.push_ref(
-        &unit.api,
-        "sagemaker",
-        RefRecord {
-            kind,
-            resource_arn: arn,
-            status: "ACTIVE",
-            status_at: None,
-            container_name: container,
-            image_uri: image,
-            resolved_digest: None,
-        },
-    );
-    unit.items += 1;
-    unit.ctx.progress.add_refs(1);
+fn named(kind: &'static str, arn: &str, container: Option<&str>, image: &str) -> Named {
+    Named {
+        kind,
+        resource: arn.to_owned(),
+        status: "ACTIVE".to_owned(),
+        container: container.map(str::to_owned),
+        image: image.to_owned(),
+        resolved_digest: None,
+    }
 }

@@ -13,21 +13,16 @@ use aws_sdk_apprunner::Client;
 use ecrgc_aws::Failure;
 use futures::StreamExt;
 
-use super::unit::{RefRecord, Unit, UnitError, paginate};
+use super::{Named, Reading};
+use crate::aws::unit::{Api, paginate};
 
 /// Largest page ListServices answers (botocore: `MaxResults` up to 20).
 const PAGE: i32 = 20;
 
-/// One service's image, as DescribeService tells it.
-struct Deployed {
-    arn: String,
-    status: String,
-    image: String,
-}
-
-/// Collects the unit's App Runner references.
-pub(crate) async fn collect(unit: &mut Unit, apprunner: &Client) -> Result<(), UnitError> {
-    let services = paginate(&unit.api, "apprunner:ListServices", |token| {
+/// Reads the App Runner references of `api`'s account and region, `fan_out` services
+/// described at once.
+pub async fn read(api: &Api, apprunner: &Client, fan_out: usize) -> Result<Reading, Failure> {
+    let services = paginate(api, "apprunner:ListServices", |token| {
         let call = apprunner
             .list_services()
             .max_results(PAGE)
@@ -44,7 +39,6 @@ pub(crate) async fn collect(unit: &mut Unit, apprunner: &Client) -> Result<(), U
         }
     })
     .await?;
-    let api = &unit.api;
     let mut reads = futures::stream::iter(services)
         .map(|arn| async move {
             let out = api
@@ -54,17 +48,18 @@ pub(crate) async fn collect(unit: &mut Unit, apprunner: &Client) -> Result<(), U
                 .await;
             (arn, out)
         })
-        .buffered(unit.ctx.fan_out);
-    let mut deployed = Vec::new();
-    let mut gone = Vec::new();
+        .buffered(fan_out.max(1));
+    let mut reading = Reading::default();
     while let Some((arn, out)) = reads.next().await {
         let out = match out {
             Ok(out) => out,
             Err(f) if f.code.as_deref() == Some("ResourceNotFoundException") => {
-                gone.push(format!("service {arn}: {}", f.message));
+                reading
+                    .skipped
+                    .push(format!("service {arn}: {}", f.message));
                 continue;
             }
-            Err(f) => return Err(Failure::context(f, format!("service {arn}")).into()),
+            Err(f) => return Err(f.context(format!("service {arn}"))),
         };
         let Some(service) = out.service() else {
             continue;
@@ -74,32 +69,15 @@ pub(crate) async fn collect(unit: &mut Unit, apprunner: &Client) -> Result<(), U
             .and_then(|s| s.image_repository())
             .map(|r| r.image_identifier().to_owned());
         if let Some(image) = image {
-            deployed.push(Deployed {
-                arn: service.service_arn().to_owned(),
+            reading.refs.push(Named {
+                kind: "apprunner_service",
+                resource: service.service_arn().to_owned(),
                 status: service.status().as_str().to_owned(),
+                container: None,
                 image,
+                resolved_digest: None,
             });
         }
     }
-    drop(reads);
-    unit.skipped.append(&mut gone);
-    for d in &deployed {
-        unit.tables.push_ref(
-            &unit.api,
-            "apprunner",
-            RefRecord {
-                kind: "apprunner_service",
-                resource_arn: &d.arn,
-                status: &d.status,
-                status_at: None,
-                container_name: None,
-                image_uri: &d.image,
-                resolved_digest: None,
-            },
-        );
-        unit.items += 1;
-        unit.ctx.progress.add_refs(1);
-    }
-    unit.maybe_flush().await?;
-    Ok(())
+    Ok(reading)
 }

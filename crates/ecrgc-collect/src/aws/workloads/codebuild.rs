@@ -9,14 +9,18 @@
 
 use aws_sdk_codebuild::Client;
 
-use super::unit::{RefRecord, Unit, UnitError, paginate};
+use ecrgc_aws::Failure;
+
+use super::{Named, Reading};
+use crate::aws::unit::{Api, paginate};
 
 /// Most names BatchGetProjects takes (botocore: `names` max 100).
 const BATCH: usize = 100;
 
-/// Collects the unit's CodeBuild references.
-pub(crate) async fn collect(unit: &mut Unit, codebuild: &Client) -> Result<(), UnitError> {
-    let names = paginate(&unit.api, "codebuild:ListProjects", |token| {
+/// Reads the CodeBuild references of `api`'s account and region.
+pub async fn read(api: &Api, codebuild: &Client) -> Result<Reading, Failure> {
+    let mut reading = Reading::default();
+    let names = paginate(api, "codebuild:ListProjects", |token| {
         let call = codebuild.list_projects().set_next_token(token);
         async move {
             call.send()
@@ -26,8 +30,7 @@ pub(crate) async fn collect(unit: &mut Unit, codebuild: &Client) -> Result<(), U
     })
     .await?;
     for chunk in names.chunks(BATCH) {
-        let out = unit
-            .api
+        let out = api
             .call("codebuild:BatchGetProjects", || {
                 codebuild
                     .batch_get_projects()
@@ -36,29 +39,21 @@ pub(crate) async fn collect(unit: &mut Unit, codebuild: &Client) -> Result<(), U
             })
             .await?;
         for name in out.projects_not_found() {
-            unit.skipped.push(format!("project {name}: not found"));
+            reading.skipped.push(format!("project {name}: not found"));
         }
         for project in out.projects() {
             let (Some(arn), Some(env)) = (project.arn(), project.environment()) else {
                 continue;
             };
-            unit.tables.push_ref(
-                &unit.api,
-                "codebuild",
-                RefRecord {
-                    kind: "codebuild_project",
-                    resource_arn: arn,
-                    status: "ACTIVE",
-                    status_at: None,
-                    container_name: None,
-                    image_uri: env.image(),
-                    resolved_digest: None,
-                },
-            );
-            unit.items += 1;
-            unit.ctx.progress.add_refs(1);
+            reading.refs.push(Named {
+                kind: "codebuild_project",
+                resource: arn.to_owned(),
+                status: "ACTIVE".to_owned(),
+                container: None,
+                image: env.image().to_owned(),
+                resolved_digest: None,
+            });
         }
-        unit.maybe_flush().await?;
     }
-    Ok(())
+    Ok(reading)
 }

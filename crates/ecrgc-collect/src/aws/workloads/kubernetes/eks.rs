@@ -14,19 +14,21 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ecrgc_aws::Failure;
 
-use super::{Cluster, Connect, EksCluster, read};
-use crate::aws::unit::{Unit, UnitError, paginate};
+use super::{Connect, EksCluster, Reading, read_cluster};
+use crate::aws::unit::{Api, paginate};
 
 /// Largest page ListClusters answers.
 const PAGE: i32 = 100;
 
-/// Collects the unit's EKS references; `config` is the account's session in the region.
-pub(crate) async fn collect(
-    unit: &mut Unit,
+/// Reads the EKS references of `api`'s account and region; `config` is the account's
+/// session in the region, which signs the clusters' tokens.
+pub async fn read(
+    api: &Api,
     eks: &Client,
-    config: aws_types::SdkConfig,
-) -> Result<(), UnitError> {
-    let names = paginate(&unit.api, "eks:ListClusters", |token| {
+    config: &aws_types::SdkConfig,
+) -> Result<Reading, Failure> {
+    let mut reading = Reading::default();
+    let names = paginate(api, "eks:ListClusters", |token| {
         let call = eks.list_clusters().max_results(PAGE).set_next_token(token);
         async move {
             call.send()
@@ -36,8 +38,7 @@ pub(crate) async fn collect(
     })
     .await?;
     for name in names {
-        let described = unit
-            .api
+        let described = api
             .call("eks:DescribeCluster", || {
                 eks.describe_cluster().name(&name).send()
             })
@@ -45,16 +46,18 @@ pub(crate) async fn collect(
         let out = match described {
             Ok(out) => out,
             Err(f) if f.code.as_deref() == Some("ResourceNotFoundException") => {
-                unit.skipped.push(format!("cluster {name}: {}", f.message));
+                reading
+                    .skipped
+                    .push(format!("cluster {name}: {}", f.message));
                 continue;
             }
             Err(f) => {
-                unit.partial.push(f.context(format!("cluster {name}")));
+                reading.partial.push(f.context(format!("cluster {name}")));
                 continue;
             }
         };
         let Some(c) = out.cluster() else {
-            unit.partial.push(Failure::other(format!(
+            reading.partial.push(Failure::other(format!(
                 "cluster {name}: DescribeCluster answered no cluster"
             )));
             continue;
@@ -66,31 +69,26 @@ pub(crate) async fn collect(
             .unwrap_or_default();
         let Some(endpoint) = c.endpoint() else {
             if status == "CREATING" {
-                unit.skipped
+                reading
+                    .skipped
                     .push(format!("cluster {id}: CREATING, no endpoint yet"));
             } else {
-                unit.partial.push(Failure::other(format!(
+                reading.partial.push(Failure::other(format!(
                     "cluster {id}: no endpoint (status {status})"
                 )));
             }
             continue;
         };
-        let connect = match connection(&config, &unit.api.region, &name, endpoint, c) {
+        let connect = match connection(config, &api.region, &name, endpoint, c) {
             Ok(connect) => connect,
             Err(f) => {
-                unit.partial.push(f.context(format!("cluster {id}")));
+                reading.partial.push(f.context(format!("cluster {id}")));
                 continue;
             }
         };
-        let cluster = Cluster {
-            account: unit.api.account.clone(),
-            region: unit.api.region.clone(),
-            source: "eks",
-            id,
-        };
-        read(unit, &cluster, &connect).await?;
+        read_cluster(api, &id, &connect, &mut reading).await;
     }
-    Ok(())
+    Ok(reading)
 }
 
 fn connection(

@@ -22,13 +22,13 @@ use ecrgc_aws::Failure;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
-use super::unit::{RefRecord, Unit, UnitError};
+use super::{Named, Reading};
 
-/// Collects the references of the location the unit is named after.
-pub(crate) async fn collect(unit: &mut Unit) -> Result<(), UnitError> {
-    let location = unit.api.account.clone();
+/// Reads the references of one location: a file, folder or glob pattern, or an S3 prefix.
+pub async fn read(location: &str) -> Result<Reading, Failure> {
+    let mut reading = Reading::default();
     if location.starts_with("s3://") {
-        let store = ecrgc_aws::open_store(&location)
+        let store = ecrgc_aws::open_store(location)
             .await
             .map_err(|e| Failure::other(format!("{location}: {e}")))?;
         let objects = store.object_store();
@@ -39,7 +39,7 @@ pub(crate) async fn collect(unit: &mut Unit) -> Result<(), UnitError> {
             .await
             .map_err(|e| Failure::other(format!("{location}: cannot list: {e}")))?;
         if listed.is_empty() {
-            return Err(Failure::other(format!("{location}: matches no object")).into());
+            return Err(Failure::other(format!("{location}: matches no object")));
         }
         let bucket = store.base_url().host_str().unwrap_or_default().to_owned();
         for meta in listed {
@@ -47,48 +47,36 @@ pub(crate) async fn collect(unit: &mut Unit) -> Result<(), UnitError> {
             let read = async { objects.get(&meta.location).await?.bytes().await };
             let read: object_store::Result<bytes::Bytes> = read.await;
             match read {
-                Ok(bytes) => push_found(unit, &name, &String::from_utf8_lossy(&bytes)),
-                Err(e) => unit.partial.push(Failure::other(format!("{name}: {e}"))),
+                Ok(bytes) => found(&mut reading, &name, &String::from_utf8_lossy(&bytes)),
+                Err(e) => reading.partial.push(Failure::other(format!("{name}: {e}"))),
             }
-            unit.maybe_flush().await?;
         }
     } else {
-        let files = glob::files(&location).map_err(Failure::other)?;
+        let files = glob::files(location).map_err(Failure::other)?;
         for file in files {
             let name = file.display().to_string();
             match std::fs::read(&file) {
-                Ok(bytes) => push_found(unit, &name, &String::from_utf8_lossy(&bytes)),
-                Err(e) => unit.partial.push(Failure::other(format!("{name}: {e}"))),
+                Ok(bytes) => found(&mut reading, &name, &String::from_utf8_lossy(&bytes)),
+                Err(e) => reading.partial.push(Failure::other(format!("{name}: {e}"))),
             }
-            unit.maybe_flush().await?;
         }
     }
-    Ok(())
+    Ok(reading)
 }
 
-fn push_found(unit: &mut Unit, name: &str, text: &str) {
-    for found in scan::scan(text) {
-        let resource = format!("{name}:{}", found.line);
-        let account = unit.api.account.clone();
-        unit.tables.push_ref_in(
-            &account,
-            "",
-            "references",
-            RefRecord {
-                kind: if found.repository_only {
-                    "file_repository"
-                } else {
-                    "file"
-                },
-                resource_arn: &resource,
-                status: "ACTIVE",
-                status_at: None,
-                container_name: None,
-                image_uri: &found.uri,
-                resolved_digest: None,
+fn found(reading: &mut Reading, name: &str, text: &str) {
+    reading
+        .refs
+        .extend(scan::scan(text).into_iter().map(|f| Named {
+            kind: if f.repository_only {
+                "file_repository"
+            } else {
+                "file"
             },
-        );
-        unit.items += 1;
-        unit.ctx.progress.add_refs(1);
-    }
+            resource: format!("{name}:{}", f.line),
+            status: "ACTIVE".to_owned(),
+            container: None,
+            image: f.uri,
+            resolved_digest: None,
+        }));
 }

@@ -11,12 +11,12 @@
 use ecrgc_aws::Failure;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::{Cluster, Connect, read};
-use crate::aws::unit::{Unit, UnitError};
+use super::{Connect, Reading, read_cluster};
+use crate::aws::unit::Api;
 
-/// Collects the references of the context the unit is named after.
-pub(crate) async fn collect(unit: &mut Unit, kubeconfig: Option<&str>) -> Result<(), UnitError> {
-    let context = unit.api.account.clone();
+/// Reads the references of the context `api` is named after (its account).
+pub async fn read(api: &Api, kubeconfig: Option<&str>) -> Result<Reading, Failure> {
+    let context = api.account.clone();
     let file = match kubeconfig {
         Some(path) => Kubeconfig::read_from(expand_home(path))
             .map_err(|e| Failure::other(format!("kubeconfig {path}: {e}")))?,
@@ -29,14 +29,16 @@ pub(crate) async fn collect(unit: &mut Unit, kubeconfig: Option<&str>) -> Result
     let config = kube::Config::from_custom_kubeconfig(file, &options)
         .await
         .map_err(|e| Failure::other(format!("kubeconfig context {context}: {e}")))?;
-    let cluster = Cluster {
-        account: context.clone(),
-        region: String::new(),
-        source: "kubernetes",
-        id: format!("kubernetes://{context}"),
-    };
-    read(unit, &cluster, &Connect::Kubeconfig(Box::new(config))).await?;
-    Ok(())
+    let mut reading = Reading::default();
+    let id = format!("kubernetes://{context}");
+    read_cluster(
+        api,
+        &id,
+        &Connect::Kubeconfig(Box::new(config)),
+        &mut reading,
+    )
+    .await;
+    Ok(reading)
 }
 
 /// `~/…` under the home directory, as a shell would read it.

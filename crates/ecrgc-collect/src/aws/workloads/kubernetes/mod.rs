@@ -26,7 +26,7 @@
 mod contexts;
 mod eks;
 mod list;
-mod objects;
+pub(crate) mod objects;
 mod token;
 
 use std::time::{Duration, SystemTime};
@@ -41,24 +41,12 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 use serde::de::DeserializeOwned;
 
-pub(crate) use contexts::collect as collect_context;
-pub(crate) use eks::collect as collect_eks;
+pub use contexts::read as read_context;
+pub use eks::read as read_eks;
 
-use super::sink::SinkClosed;
-use super::unit::{RefRecord, Unit};
+use super::{Named, Reading};
+use crate::aws::unit::Api;
 use objects::Kind;
-
-/// Where a cluster's references are recorded, and how its resources are named.
-pub(crate) struct Cluster {
-    /// `workload_refs.account_id`: the EKS cluster's account, or the context's name.
-    pub account: String,
-    /// `workload_refs.region`: the EKS cluster's region, or empty for a context.
-    pub region: String,
-    /// `eks` or `kubernetes`.
-    pub source: &'static str,
-    /// The cluster's ARN, or `kubernetes://<context>`.
-    pub id: String,
-}
 
 /// How to reach a cluster's API. A client is made per kind, so that every listing starts
 /// with a fresh EKS token.
@@ -114,31 +102,22 @@ impl Connect {
     }
 }
 
-/// Reads every kind of one cluster into the unit.
-pub(crate) async fn read(
-    unit: &mut Unit,
-    cluster: &Cluster,
-    connect: &Connect,
-) -> Result<(), SinkClosed> {
-    let refused = read_kind::<Pod>(unit, cluster, connect).await?;
-    if refused {
-        return Ok(());
+/// Reads every kind of the cluster `id` (its ARN, or `kubernetes://<context>`) into
+/// `reading`.
+pub(crate) async fn read_cluster(api: &Api, id: &str, connect: &Connect, reading: &mut Reading) {
+    if read_kind::<Pod>(api, id, connect, reading).await {
+        return;
     }
-    read_kind::<Deployment>(unit, cluster, connect).await?;
-    read_kind::<StatefulSet>(unit, cluster, connect).await?;
-    read_kind::<DaemonSet>(unit, cluster, connect).await?;
-    read_kind::<ReplicaSet>(unit, cluster, connect).await?;
-    read_kind::<Job>(unit, cluster, connect).await?;
-    read_kind::<CronJob>(unit, cluster, connect).await?;
-    Ok(())
+    read_kind::<Deployment>(api, id, connect, reading).await;
+    read_kind::<StatefulSet>(api, id, connect, reading).await;
+    read_kind::<DaemonSet>(api, id, connect, reading).await;
+    read_kind::<ReplicaSet>(api, id, connect, reading).await;
+    read_kind::<Job>(api, id, connect, reading).await;
+    read_kind::<CronJob>(api, id, connect, reading).await;
 }
 
-/// Lists one kind into the unit; whether the cluster refused the credentials (`401`).
-async fn read_kind<K>(
-    unit: &mut Unit,
-    cluster: &Cluster,
-    connect: &Connect,
-) -> Result<bool, SinkClosed>
+/// Lists one kind into `reading`; whether the cluster refused the credentials (`401`).
+async fn read_kind<K>(api: &Api, id: &str, connect: &Connect, reading: &mut Reading) -> bool
 where
     K: kube::Resource<Scope = NamespaceResourceScope>
         + Kind
@@ -148,7 +127,7 @@ where
     K::DynamicType: Default,
 {
     let listed = match connect.client().await {
-        Ok(client) => list::list_all::<K>(client, &unit.api.stats, unit.ctx.caller.totals()).await,
+        Ok(client) => list::list_all::<K>(client, &api.stats, api.caller.totals()).await,
         Err(f) => Err(f),
     };
     let objects = match listed {
@@ -156,39 +135,21 @@ where
         Err(f) => {
             let refused = f.kind == FailureKind::Denied
                 && matches!(f.code.as_deref(), Some("Unauthorized" | "401"));
-            unit.partial
-                .push(f.context(format!("cluster {}", cluster.id)));
-            return Ok(refused);
+            reading.partial.push(f.context(format!("cluster {id}")));
+            return refused;
         }
     };
     for object in &objects {
         let w = object.workload();
-        let resource = format!(
-            "{}/namespaces/{}/{}/{}",
-            cluster.id,
-            w.namespace,
-            K::PLURAL,
-            w.name
-        );
-        for named in &w.images {
-            unit.tables.push_ref_in(
-                &cluster.account,
-                &cluster.region,
-                cluster.source,
-                RefRecord {
-                    kind: K::KIND,
-                    resource_arn: &resource,
-                    status: &w.status,
-                    status_at: None,
-                    container_name: Some(&named.container),
-                    image_uri: &named.image,
-                    resolved_digest: named.resolved_digest.as_deref(),
-                },
-            );
-            unit.items += 1;
-            unit.ctx.progress.add_refs(1);
-        }
-        unit.maybe_flush().await?;
+        let resource = format!("{id}/namespaces/{}/{}/{}", w.namespace, K::PLURAL, w.name);
+        reading.refs.extend(w.images.into_iter().map(|n| Named {
+            kind: K::KIND,
+            resource: resource.clone(),
+            status: w.status.clone(),
+            container: Some(n.container),
+            image: n.image,
+            resolved_digest: n.resolved_digest,
+        }));
     }
-    Ok(false)
+    false
 }
