@@ -365,30 +365,39 @@ table! {
 table! {
     /// One row per image reference found in a workload: a container of a task definition,
     /// a service deployment, task set or revision, or a task, a Lambda function version or
-    /// alias. The raw image
-    /// string is kept next to its parsed parts.
+    /// alias, a Kubernetes object's container, a Batch job definition, an App Runner service,
+    /// a SageMaker model or endpoint configuration, a CodeBuild project, a line of a declared
+    /// reference file. The raw image string is kept next to its parsed parts.
     "workload_refs" => WorkloadRefRow, WorkloadRefsBuilder {
-        /// Account the workload runs in.
+        /// Account the workload runs in (for `kubernetes`, the kubeconfig context; for
+        /// `references`, the configured location).
         account_id: Text,
-        /// Region the workload runs in.
+        /// Region the workload runs in (empty for `kubernetes` and `references`).
         region: Text,
-        /// Where the reference was read: `config_aggregator`, `ecs` or `lambda`.
+        /// Where the reference was read: `config_aggregator`, `ecs`, `lambda`, `eks`,
+        /// `kubernetes`, `batch`, `apprunner`, `sagemaker`, `codebuild` or `references`.
         source: Text,
         /// `task_definition`, `service`, `task_set`, `service_revision` (a service's current
         /// revision), `service_deployment` (a revision a recent deployment named), `task`,
-        /// `lambda_version` or `lambda_alias`.
+        /// `lambda_version`, `lambda_alias`; `pod`, `deployment`, `statefulset`, `daemonset`,
+        /// `replicaset`, `job`, `cronjob`; `batch_job_definition`, `apprunner_service`,
+        /// `sagemaker_model`, `sagemaker_endpoint_config`, `codebuild_project`; `file`, or
+        /// `file_repository` (a declared repository without tag or digest).
         kind: Text,
         /// ARN of the workload resource (the service revision for `service_revision` and
         /// `service_deployment`).
         resource_arn: Text,
-        /// Resource status: `ACTIVE`/`INACTIVE` (task definitions), `RUNNING`/`STOPPED`
-        /// (tasks), `ACTIVE` (services, Lambda), the task set's status (`PRIMARY`, `ACTIVE`,
-        /// `DRAINING`), the service's (`service_revision`), the deployment's (`SUCCESSFUL`…).
+        /// Resource status: `ACTIVE`/`INACTIVE` (task definitions, Batch job definitions),
+        /// `RUNNING`/`STOPPED` (tasks), `ACTIVE` (services, Lambda, Kubernetes objects other
+        /// than pods, SageMaker, CodeBuild, declared references), the task set's status
+        /// (`PRIMARY`, `ACTIVE`, `DRAINING`), the service's (`service_revision`), the
+        /// deployment's (`SUCCESSFUL`…), a pod's phase, an App Runner service's status.
         status: Text,
         /// When the status was last seen changing: deregistration, stop, Config capture time,
         /// or the creation of the deployment (`service_deployment`).
         status_at: OptTime,
-        /// Container name inside the task definition or task.
+        /// Container name inside the task definition, task, Kubernetes object or Batch job
+        /// definition (the model, for a SageMaker endpoint configuration).
         container_name: OptText,
         /// The image string exactly as the workload names it.
         image_uri: Text,

@@ -67,25 +67,9 @@ impl Moto {
     pub fn start() -> Option<Self> {
         let python = python("the moto-backed tests")?;
         let script = repo_root().join("testing/moto/ecrgc_moto.py");
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .args(["--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the server's first line");
-        let url = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("moto server did not start: {line:?}"))
-            .to_owned();
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script).args(["--port", "0"]);
+        let (child, stdin, url) = spawn_server(cmd, &script);
         Some(Self {
             child,
             _stdin: stdin,
@@ -248,6 +232,29 @@ impl Drop for Moto {
     }
 }
 
+/// Spawns a test server that prints `READY URL` once it listens and exits when its stdin
+/// closes: the child, its stdin (to hold open) and the URL.
+fn spawn_server(mut cmd: Command, script: &Path) -> (Child, ChildStdin, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+    let stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the server's first line");
+    let url = line
+        .trim()
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("{} did not start: {line:?}", script.display()))
+        .to_owned();
+    (child, stdin, url)
+}
+
 /// A running fake Kubernetes API server (`testing/kube/fake_apiserver.py`): the list
 /// endpoints of pods and the workload kinds, bearer-token checked, with a state a test sets.
 pub struct FakeKube {
@@ -269,29 +276,14 @@ impl FakeKube {
         let state = dir.path().join("state.json");
         std::fs::write(&state, br#"{"auth": {"bearer": "unset"}, "objects": {}}"#)
             .expect("write state");
-        let mut child = Command::new(&python)
-            .arg(&script)
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
             .arg("--state")
             .arg(&state)
             .arg("--tls-dir")
             .arg(dir.path())
-            .args(["--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the server's first line");
-        let url = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("fake Kubernetes API did not start: {line:?}"))
-            .to_owned();
+            .args(["--port", "0"]);
+        let (child, stdin, url) = spawn_server(cmd, &script);
         Some(Self {
             child,
             _stdin: stdin,

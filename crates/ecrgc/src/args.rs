@@ -38,8 +38,11 @@ pub enum Command {
     ///
     /// Reads ECR (repositories, images, index manifests, referrers), Inspector coverage, the
     /// Config aggregator's task definitions, ECS (services with the digests their revisions
-    /// pin, recent deployments, task sets, tasks) and Lambda through the standard AWS
-    /// credential and endpoint chain (profiles, AWS_REGION, AWS_ENDPOINT_URL), assuming
+    /// pin, recent deployments, task sets, tasks), Lambda, EKS clusters (each cluster's pods
+    /// and workloads, with an EKS token), Batch, App Runner, SageMaker and CodeBuild through
+    /// the standard AWS credential and endpoint chain (profiles, AWS_REGION,
+    /// AWS_ENDPOINT_URL), plus the kubeconfig contexts and declared-reference files of
+    /// `[sources]`, assuming
     /// `org.role_name` in every account but the caller's own. A source that fails in one
     /// account and region, or is switched off in the config (`ecs = false` too), is recorded
     /// in `collection_coverage` and the run still commits; `plan` then keeps every image
@@ -105,7 +108,9 @@ pub enum Command {
     /// and push time, no new tag, no pull since the snapshot, Inspector not seeing it in use,
     /// its repository still opted in and not excluded, not archived since the plan, and no
     /// live workload naming it (every ECS task definition, service, pinned digest and task,
-    /// every Lambda version and alias, in every account and region, whether or not it
+    /// every Lambda version and alias, every Kubernetes pod and workload, Batch job
+    /// definition, App Runner service, SageMaker model, CodeBuild project and declared
+    /// reference the configuration collects, in every account and region, whether or not it
     /// existed at the snapshot; re-read when older than `[apply] reference_max_age_seconds`);
     /// each batch is described once more right before its call and a changed image is left
     /// alone. Indexes go before their children. Every

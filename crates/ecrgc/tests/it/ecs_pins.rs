@@ -93,7 +93,8 @@ pub(crate) fn collect_and_plan(env: &Env, config: &str) -> (String, String) {
     )
 }
 
-fn query(env: &Env, sql: &str) -> String {
+/// `ecrgc query SQL` over the env's store, as CSV.
+pub(crate) fn query(env: &Env, sql: &str) -> String {
     env.ok(&[
         "query",
         sql,

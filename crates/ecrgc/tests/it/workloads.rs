@@ -13,9 +13,10 @@ use std::process::Command;
 
 use ecrgc_testkit::{FakeKube, Moto, repo_root};
 
-use crate::common::moto::{Env, Key, manifest_keys, mismatches, now};
+use crate::common::moto::{Env, manifest_keys, mismatches, now};
 use crate::common::planned::{APPLY_SETTINGS, calls};
 use crate::common::s;
+use crate::ecs_pins::{key, query};
 
 const CONFIG: &str = r#"
 [org]
@@ -65,17 +66,6 @@ fn start(refuse: bool) -> Option<(Env, FakeKube)> {
     Some((Env { moto, dir, truth }, kube))
 }
 
-fn key(env: &Env, name: &str) -> Key {
-    let i = &env.truth["images"][name];
-    let f = |k: &str| i[k].as_str().expect(k).to_owned();
-    (
-        f("account_id"),
-        f("region"),
-        f("repository_name"),
-        f("image_digest"),
-    )
-}
-
 /// collect → plan; returns the plan's stdout.
 fn collect_and_plan(env: &Env) -> String {
     let gitops = env.path("gitops");
@@ -104,17 +94,6 @@ fn collect_and_plan(env: &Env) -> String {
         now(),
         "--out",
         &out,
-    ])
-}
-
-fn query(env: &Env, sql: &str) -> String {
-    env.ok(&[
-        "query",
-        sql,
-        "--store",
-        &s(&env.path("store")),
-        "--format",
-        "csv",
     ])
 }
 
