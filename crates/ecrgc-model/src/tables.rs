@@ -385,7 +385,9 @@ table! {
         /// `file_repository` (a declared repository without tag or digest).
         kind: Text,
         /// ARN of the workload resource (the service revision for `service_revision` and
-        /// `service_deployment`).
+        /// `service_deployment`); for a Kubernetes object `<cluster ARN or
+        /// kubernetes://context>/namespaces/<ns>/<plural>/<name>`, for a declared reference
+        /// `<file>:<line>`.
         resource_arn: Text,
         /// Resource status: `ACTIVE`/`INACTIVE` (task definitions, Batch job definitions),
         /// `RUNNING`/`STOPPED` (tasks), `ACTIVE` (services, Lambda, Kubernetes objects other
