@@ -34,8 +34,9 @@
 --     Reference, `JobDefinition` has none) and keeps a deregistered definition for 180
 --     days (DeregisterJobDefinition), so the first run that sees it `INACTIVE` bounds when
 --     it was deregistered. Without such a run it is kept: unknown is recent;
---   * App Runner services: any status but `DELETED` (a `PAUSED` service resumes with its
---     image);
+--   * App Runner services: any status but `DELETED` (botocore `ServiceStatus`; a `PAUSED`
+--     service resumes with its image: AWS App Runner API Reference, PauseService and
+--     ResumeService);
 --   * SageMaker models and endpoint configurations, CodeBuild projects and declared
 --     references (source `references`): always.
 -- A missing `status_at` counts as recent: the safe reading of an unknown time.

@@ -5,8 +5,13 @@
 //! the image the service deploys (an ECR or ECR Public URI, by tag or digest). With
 //! `AutoDeploymentsEnabled` App Runner deploys again whenever the tag is pushed, so the tag
 //! is what the service runs next. Each service with an image repository becomes one
-//! `apprunner_service` reference under its ARN with its `Status`; a `PAUSED` service resumes
-//! with the same image, so every status but `DELETED` protects (`sql/views/image_refs.sql`).
+//! `apprunner_service` reference under its ARN with its `Status` (botocore `ServiceStatus`:
+//! `CREATE_FAILED | RUNNING | DELETED | DELETE_FAILED | PAUSED | OPERATION_IN_PROGRESS`).
+//! PauseService "reduces compute capacity for the service to zero" and ResumeService brings
+//! it back with the same configuration (AWS App Runner API Reference, PauseService,
+//! ResumeService), so a `PAUSED` service still needs its image; only `DELETED` (botocore
+//! `Service.DeletedAt`: the time the service was deleted) runs nothing
+//! (`sql/views/image_refs.sql`). Every other status, a failed deletion included, protects.
 //! A service deleted between the two calls (`ResourceNotFoundException`) is skipped.
 
 use aws_sdk_apprunner::Client;
