@@ -16,6 +16,9 @@
 //! a manifest only through [`ecrgc_review::admit`]: the manifest is one
 //! [`ecrgc_review::ReviewedPlan`] kind, recorded, approved and admitted like every other.
 //!
+//! `plan` writes the manifest as it decides, items first and the header last
+//! ([`ManifestWriter`]); a reader takes the members in any order.
+//!
 //! Version 2 added the shared header (what-if reasons, the real planning clock, the catalog
 //! hash, the planner, the bound configuration); a version 1 manifest is refused.
 
@@ -24,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use ecrgc_review::items_sha256;
+pub use writer::ManifestWriter;
+
+mod writer;
 
 /// The manifest format this version writes and reads.
 pub const MANIFEST_VERSION: u32 = 2;
@@ -270,7 +276,7 @@ impl ReviewedPlan for Manifest {
 mod tests {
     use super::*;
 
-    fn item() -> Item {
+    pub(crate) fn item() -> Item {
         let mut item = Item {
             item_id: String::new(),
             account_id: "111111111111".into(),
@@ -291,7 +297,7 @@ mod tests {
         item
     }
 
-    fn manifest(items: Vec<Item>) -> Manifest {
+    pub(crate) fn manifest(items: Vec<Item>) -> Manifest {
         let mut plan = PlanHeader::new(ecrgc_review::HeaderFields {
             kind: KIND,
             run_id: "r",

@@ -4,6 +4,8 @@
 //! (`summary.json`, and the text on stdout), every decision with its evidence
 //! (`decisions.csv`, `decisions.parquet`) and the deletion manifest (`manifest.json`). Files are written under
 //! temporary names and renamed at the end, so a failed plan leaves no half-written report.
+//! The decision rows stream once through writers running side by side (`writers`), and the
+//! manifest is written as the items come, its header last, so no output is held in memory.
 
 pub mod columns;
 pub mod csv;
@@ -14,6 +16,7 @@ pub mod output;
 pub mod plan;
 pub mod summary;
 pub mod text;
+mod writers;
 
 pub use plan::{PlanContext, PlanOutput, write_plan};
 pub use summary::{Summary, Totals};
@@ -45,6 +48,9 @@ pub enum ReportError {
     /// Serializing JSON failed.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// A writer's thread ended without a result (it panicked).
+    #[error("the writer of {0} stopped unexpectedly")]
+    WriterStopped(String),
     /// A decision row missing a column the report needs.
     #[error("decision rows have no column {0:?}")]
     MissingColumn(String),

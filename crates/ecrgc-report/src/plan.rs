@@ -1,5 +1,6 @@
 //! Writing a plan: stream the decisions once, and from that one pass produce the summary,
-//! `decisions.csv` and `manifest.json`.
+//! `decisions.csv`, `decisions.parquet` and `manifest.json`, each by a writer of its own
+//! running beside the others (`crate::writers`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, Int64Array, RecordBatch};
 use datafusion::execution::context::SessionContext;
 use ecrgc_engine::{Params, Planner, SqlKind, run_query};
-use ecrgc_manifest::{Evidence, Header, Item, MANIFEST_VERSION, Manifest, items_sha256};
+use ecrgc_manifest::{Evidence, Header, Item, ManifestWriter};
 use ecrgc_model::time::rfc3339;
 use ecrgc_model::vocabulary::{UNKNOWN_REASON, USAGE_COVERAGE_GAP, WITH_PARENT, status};
 use futures::StreamExt;
@@ -17,6 +18,7 @@ use crate::columns::{Columns, opt_i64, opt_str, opt_time};
 use crate::summary::{
     BlockedSource, MalformedReferences, OutOfScope, PlanParams, Scanned, Summary, Totals,
 };
+use crate::writers::Writer;
 use crate::{ReportError, Result};
 
 /// Everything a plan needs besides the decisions themselves.
@@ -130,60 +132,95 @@ async fn write_staged(
         ..Default::default()
     };
 
-    let csv_path = staged.path("decisions.csv");
-    let csv_file = create(&csv_path)?;
-    let mut csv = crate::csv::Writer::new(BufWriter::new(csv_file));
     let decisions = p.planner.decisions(p.ctx).await?;
     let schema = std::sync::Arc::new(decisions.schema().as_arrow().clone());
+    let csv_path = staged.path("decisions.csv");
     let parquet_path = staged.path("decisions.parquet");
-    let mut parquet = parquet::arrow::ArrowWriter::try_new(
-        create(&parquet_path)?,
-        schema,
-        Some(
-            parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-                .build(),
-        ),
-    )?;
-    let mut items = Vec::new();
+    let manifest_path = staged.path("manifest.json");
+    let csv = {
+        let mut csv = crate::csv::Writer::new(BufWriter::new(create(&csv_path)?));
+        Writer::spawn("decisions.csv", move |batches| {
+            for batch in batches {
+                csv.write(&batch)?;
+            }
+            csv.into_inner()
+                .flush()
+                .map_err(|source| io_err(&csv_path, source))
+        })?
+    };
+    let parquet = {
+        let mut parquet = parquet::arrow::ArrowWriter::try_new(
+            create(&parquet_path)?,
+            schema,
+            Some(
+                parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                    .build(),
+            ),
+        )?;
+        Writer::spawn("decisions.parquet", move |batches| {
+            for batch in batches {
+                parquet.write(&batch)?;
+            }
+            parquet.close()?;
+            Ok(())
+        })?
+    };
+    let items = {
+        let mut manifest = ManifestWriter::new(BufWriter::new(create(&manifest_path)?))
+            .map_err(|source| io_err(&manifest_path, source))?;
+        let path = manifest_path.clone();
+        Writer::spawn("manifest.json", move |batches| {
+            for batch in batches {
+                accumulate(&batch, &mut summary, &mut |item| {
+                    manifest.push(&item).map_err(|source| io_err(&path, source))
+                })?;
+            }
+            Ok((summary, manifest))
+        })?
+    };
     let mut stream = decisions.execute_stream().await?;
+    let mut failed = None;
     while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        csv.write(&batch)?;
-        parquet.write(&batch)?;
-        accumulate(&batch, &mut summary, &mut items)?;
+        match batch {
+            // A writer that stopped has its error; it comes from `finish` below.
+            Ok(batch) => {
+                if !(csv.send(&batch) & parquet.send(&batch) & items.send(&batch)) {
+                    break;
+                }
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
     }
-    let mut writer = csv.into_inner();
-    writer.flush().map_err(|source| io_err(&csv_path, source))?;
-    parquet.close()?;
     drop(stream);
+    let (csv, parquet, items) = (csv.finish(), parquet.finish(), items.finish());
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    csv?;
+    parquet?;
+    let (summary, manifest) = items?;
     p.planner.release(p.ctx)?;
     let mut finops = finops_report(p, &parquet_path).await?;
     finops.report.inspector_coverage = summary.inspector_coverage.clone();
     crate::output::write_report_files(&finops.report, |name| staged.path(name))?;
 
     let totals = summary.status(status::DELETE);
-    let manifest = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        header: Header {
-            plan: ecrgc_review::PlanHeader {
-                items_sha256: items_sha256(items.iter().map(|i: &Item| i.item_id.as_str())),
-                ..p.header.clone()
-            },
-            totals: ecrgc_manifest::Totals {
-                images: totals.images,
-                bytes: totals.bytes,
-            },
+    let header = Header {
+        plan: p.header.clone(),
+        totals: ecrgc_manifest::Totals {
+            images: totals.images,
+            bytes: totals.bytes,
         },
-        items,
     };
-    write_json(&staged.path("manifest.json"), &manifest)?;
+    let (_, planned) = manifest
+        .finish(header)
+        .map_err(|source| io_err(&manifest_path, source))?;
     write_json(&staged.path("summary.json"), &summary)?;
-    Ok((
-        summary,
-        ecrgc_review::ReviewedPlan::record(&manifest),
-        finops,
-    ))
+    Ok((summary, planned, finops))
 }
 
 /// Computes the FinOps report over the decisions just written to `decisions_path`.
@@ -229,7 +266,13 @@ fn plan_params(p: &Params) -> PlanParams {
     }
 }
 
-fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Result<()> {
+/// Adds a batch of decision rows to the summary and hands each manifest item, its id
+/// computed, to `emit`.
+fn accumulate(
+    batch: &RecordBatch,
+    s: &mut Summary,
+    emit: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<()> {
     let c = Columns::new(batch);
     let account = c.text("account_id")?;
     let region = c.text("region")?;
@@ -324,7 +367,7 @@ fn accumulate(batch: &RecordBatch, s: &mut Summary, items: &mut Vec<Item>) -> Re
                     s.replicas_taken_along.bytes += item.replica_bytes.max(0) as u64;
                 }
                 item.item_id = item.compute_id();
-                items.push(item);
+                emit(item)?;
             }
             status::PROTECTED => {
                 let why = opt_str(&reason, i).unwrap_or(UNKNOWN_REASON);
