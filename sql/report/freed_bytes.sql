@@ -35,14 +35,24 @@ missing AS (
           'application/vnd.docker.distribution.manifest.list.v2+json')
     GROUP BY 1, 2, 3
 ),
+deleted_layers AS (
+    -- the layers a deleted image lists: no other layer can be freed, so only these are
+    -- looked up among every image's layers (at a million images, a fraction of the rows)
+    SELECT DISTINCT l.account_id, l.region, l.repository_name, l.layer_digest
+    FROM image_layers l
+    JOIN deleted d
+      ON d.account_id = l.account_id AND d.region = l.region
+     AND d.repository_name = l.repository_name AND d.image_digest = l.image_digest
+    WHERE l.layer_kind <> 'foreign'
+),
 layer_use AS (
     SELECT l.account_id, l.region, l.repository_name, l.layer_digest,
            MAX(l.layer_size_bytes) AS size,
            MIN(CASE WHEN d.image_digest IS NULL THEN 0 ELSE 1 END) AS only_deleted
     FROM image_layers l
-    JOIN touched t
-      ON t.account_id = l.account_id AND t.region = l.region
-     AND t.repository_name = l.repository_name
+    JOIN deleted_layers x
+      ON x.account_id = l.account_id AND x.region = l.region
+     AND x.repository_name = l.repository_name AND x.layer_digest = l.layer_digest
     LEFT JOIN deleted d
       ON d.account_id = l.account_id AND d.region = l.region
      AND d.repository_name = l.repository_name AND d.image_digest = l.image_digest
