@@ -15,7 +15,10 @@
 # Wall time and peak RSS of each repetition go to stdout and WORK_DIR/results.txt.
 #
 # Environment: ECRGC (binary, default $CARGO_TARGET_DIR/release/ecrgc), PROFILE (the
-# profile_plan example binary), PYTHON (a Python with duckdb, default .venv-test), REPEAT.
+# profile_plan example binary), PYTHON (a Python with duckdb, default .venv-test), REPEAT,
+# MEMORY_LIMIT (e.g. 3GiB: `[engine] memory_limit` of ecrgc and the engine alone, and
+# DuckDB's memory_limit; unset, each its default), SKIP (labels not to run, e.g. "report
+# rollup").
 set -euo pipefail
 
 images=${1:?usage: benches/plan.sh IMAGES [RUNS] [WORK_DIR]}
@@ -32,12 +35,20 @@ now=2026-11-21T00:00:00Z
 mkdir -p "$work"
 config=$work/ecrgc.toml
 printf '[rules]\nhistory_days = %s\n' "$runs" > "$config"
+limit_args=()
+duck_args=()
+if [ -n "${MEMORY_LIMIT:-}" ]; then
+    printf '[engine]\nmemory_limit = "%s"\nspill_dir = "%s"\n' "$MEMORY_LIMIT" "$work/spill" >> "$config"
+    limit_args=(--memory-limit "$MEMORY_LIMIT")
+    duck_args=(--memory-limit "$MEMORY_LIMIT")
+fi
 results=$work/results.txt
 
 # One line: label, wall seconds, peak RSS in MiB.
 measure() {
     local label=$1
     shift
+    case " ${SKIP:-} " in *" $label "*) return 0 ;; esac
     local log=$work/time.log
     /usr/bin/time -v "$@" > "$work/$label.out" 2> "$log"
     local wall rss
@@ -58,9 +69,9 @@ fi
 for ((i = 1; i <= repeat; i++)); do
     measure plan "$ecrgc" plan --store "$work/store" --now "$now" --out "$work/out" \
         --config "$config"
-    measure engine "$profile" "$work/store" "$now" --history-days "$runs"
+    measure engine "$profile" "$work/store" "$now" --history-days "$runs" "${limit_args[@]}"
     measure duckdb "$python" "$repo/benches/duckdb_plan_time.py" --store "$work/store" \
-        --out-dir "$work/out"
+        --out-dir "$work/out" "${duck_args[@]}"
     measure report "$ecrgc" report --plan "$work/out" --config "$config" --format html \
         --out "$work/report.html"
     measure rollup "$ecrgc" query --store "$work/store" --config "$config" --format csv \

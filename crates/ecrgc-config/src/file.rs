@@ -83,6 +83,10 @@ pub struct Config {
     /// configurations written before it existed keep their hash.
     #[serde(default, skip_serializing_if = "LifecycleConfig::is_default")]
     pub lifecycle: LifecycleConfig,
+    /// The query engine's memory limit and spill folder. Left out of the hash while at its
+    /// defaults.
+    #[serde(default, skip_serializing_if = "crate::EngineConfig::is_default")]
+    pub engine: crate::EngineConfig,
 }
 
 impl Config {

@@ -6,6 +6,7 @@
 //! rather than clamped, since `unused_days = 999999999` meant as "never" would otherwise
 //! reach date arithmetic. Every error names the file, the key and the offending value.
 
+mod engine;
 mod file;
 mod pacing;
 mod pricing;
@@ -14,6 +15,7 @@ mod safety;
 mod scope;
 mod validation;
 
+pub use engine::{EngineConfig, MIN_MEMORY_LIMIT};
 pub use file::{Config, ConfigError, DEFAULT_STORE};
 pub use pacing::{ApplyConfig, CollectConfig};
 pub use pricing::{PricingConfig, ReportConfig};

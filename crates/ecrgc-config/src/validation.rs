@@ -256,7 +256,7 @@ impl Config {
                 "name a role, or leave the key out",
             ));
         }
-        Ok(())
+        self.engine.validate(path)
     }
 
     /// Every integer key with its value and accepted range, in the order they are checked.

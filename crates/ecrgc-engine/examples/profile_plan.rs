@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p ecrgc-engine --example profile_plan -- \
 //!     STORE NOW [--sql-dir DIR] [--history-days N] [--explain] [--units]
+//!     [--memory-limit SIZE] [--sort-merge]
 //! ```
 //!
 //! It builds the session exactly as `ecrgc plan` does (latest committed run, history window,
@@ -10,7 +11,9 @@
 //! step and drains it without writing anything, so that the engine's time can be told apart
 //! from the report writers'. `--units` also times every rule and guard on its own;
 //! `--explain` prints `EXPLAIN ANALYZE` of each of them and of the decision step (the
-//! per-operator times and row counts `benches/README.md` cites).
+//! per-operator times and row counts `benches/README.md` cites). `--memory-limit` is
+//! `[engine] memory_limit` (`2GiB`); `--sort-merge` plans with sort-merge joins, as `plan`
+//! does when hash joins exceed the limit.
 
 use std::time::Instant;
 
@@ -38,14 +41,18 @@ async fn main() -> Result<(), BoxError> {
         .enumerate()
         .filter(|(i, a)| {
             !a.starts_with("--")
-                && (*i == 0 || !matches!(args[i - 1].as_str(), "--sql-dir" | "--history-days"))
+                && (*i == 0
+                    || !matches!(
+                        args[i - 1].as_str(),
+                        "--sql-dir" | "--history-days" | "--memory-limit"
+                    ))
         })
         .map(|(_, a)| a)
         .collect();
     let [store, now] = positional[..] else {
         return Err(
             "usage: profile_plan STORE NOW [--sql-dir DIR] [--history-days N] \
-                    [--explain] [--units]"
+                    [--explain] [--units] [--memory-limit SIZE] [--sort-merge]"
                 .into(),
         );
     };
@@ -59,6 +66,10 @@ async fn main() -> Result<(), BoxError> {
         None => Catalog::builtin(),
     };
     let explain = flag("--explain");
+    config.engine.memory_limit = value("--memory-limit");
+    config.validate(std::path::Path::new("--memory-limit"))?;
+    let mut options = ecrgc_engine::EngineOptions::from_config(&config.engine);
+    options.sort_merge_joins = flag("--sort-merge");
 
     let started = Instant::now();
     let store = Store::open(store)?;
@@ -77,7 +88,7 @@ async fn main() -> Result<(), BoxError> {
         })
         .cloned()
         .collect();
-    let ctx = ecrgc_engine::new_context();
+    let ctx = ecrgc_engine::new_context_with(&options)?;
     ecrgc_engine::register_run(&ctx, &store, &run).await?;
     ecrgc_engine::register_history(&ctx, &store, &history).await?;
     ecrgc_engine::register_params(&ctx, &Params::from_config(&config, now))?;

@@ -13,6 +13,7 @@
 //! read them, run them elsewhere, and so that a second engine can check this one.
 
 pub mod catalog;
+mod materialize;
 pub mod params;
 pub mod plan;
 pub mod query;
@@ -27,9 +28,10 @@ pub use plan::{
 };
 pub use query::{read_only, run_query};
 pub use session::{
-    CURRENT_PLAN_TOTALS, EARLIER_PLAN_TOTALS, LATEST_PREFIX, journal_schema, new_context,
-    register_batch, register_empty_tables, register_history, register_params,
-    register_query_tables, register_report_params, register_run, register_runs, register_target,
+    CURRENT_PLAN_TOTALS, EARLIER_PLAN_TOTALS, EngineOptions, LATEST_PREFIX, is_resources_exhausted,
+    journal_schema, memory_available, new_context, new_context_with, register_batch,
+    register_empty_tables, register_history, register_params, register_query_tables,
+    register_report_params, register_run, register_runs, register_target,
 };
 
 /// Errors of the engine.

@@ -290,7 +290,8 @@ fn set_replica_holds(ctx: &SessionContext, batches: &[arrow::array::RecordBatch]
     Ok(())
 }
 
-/// Registers `df` as `name`: computed now and held in memory (`materialize`), or as a view.
+/// Registers `df` as `name`: computed now and held (`materialize`: in memory, or on disk
+/// beyond the memory pool), or as a view.
 async fn register_result(
     ctx: &SessionContext,
     name: &str,
@@ -299,10 +300,9 @@ async fn register_result(
 ) -> datafusion::error::Result<()> {
     let _ = ctx.deregister_table(name)?;
     if materialize {
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        let mem = MemTable::try_new(schema, vec![batches])?;
-        ctx.register_table(name, Arc::new(mem))?;
+        // In memory within the session's pool, else on disk (see `materialize.rs`).
+        let table = crate::materialize::materialize(ctx, name, df).await?;
+        ctx.register_table(name, table)?;
     } else {
         ctx.register_table(name, df.into_view())?;
     }

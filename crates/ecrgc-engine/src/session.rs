@@ -1,5 +1,7 @@
 //! Building DataFusion sessions over the snapshot store.
 
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -9,7 +11,11 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ecrgc_model::params::{
     REPORT_PARAMS, TARGET, TargetRow, report_params_batch, report_params_schema,
@@ -18,20 +24,143 @@ use ecrgc_model::{PlanTotalsBuilder, TableDef, all_tables, plan_tables};
 use ecrgc_store::{RunMarker, Store};
 
 use crate::params::Params;
-use crate::{Context, Result};
+use crate::{Context, EngineError, Result};
 
-/// A session configured for ecrgc's workloads.
+/// A session configured for ecrgc's workloads, with no memory limit (tests, fixtures).
 pub fn new_context() -> SessionContext {
-    let config = SessionConfig::new()
+    session(session_config(false), Arc::new(RuntimeEnv::default()))
+}
+
+/// A session whose operators share `options.memory_limit` and spill to `options.spill_dir`
+/// (see [`EngineOptions`]).
+pub fn new_context_with(options: &EngineOptions) -> Result<SessionContext> {
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.pool_bytes() {
+        // First come, first served: an operator that can spill (a sort, an aggregate, a
+        // sort-merge join) spills when the pool is full, one that cannot (a hash join's build
+        // side) fails. DataFusion's FairSpillPool would instead split the limit evenly among
+        // every operator that can spill, idle ones included, which leaves each of a plan's
+        // dozens of concurrent operators a sliver. TrackConsumersPool names the largest
+        // consumers when the pool runs out.
+        let greedy = GreedyMemoryPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
+        let tracked = TrackConsumersPool::new(greedy, NonZeroUsize::new(5).expect("5 > 0"));
+        runtime = runtime.with_memory_pool(Arc::new(tracked));
+    }
+    if let Some(dir) = &options.spill_dir {
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
+            path: format!("engine.spill_dir {}", dir.display()),
+            source,
+        })?;
+        runtime = runtime.with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+        );
+    }
+    let runtime = runtime
+        .build_arc()
+        .context(|| "cannot set up the engine's memory pool and spill folder".to_owned())?;
+    let mut config = session_config(options.sort_merge_joins);
+    if let Some(limit) = options.pool_bytes() {
+        // What a sort sets aside to merge its spilled runs (DataFusion's default: 10 MB per
+        // sort), scaled to the limit so that a small limit still leaves room to sort.
+        let reserve = (limit / 32).min(DEFAULT_SORT_SPILL_RESERVATION);
+        config = config.set_u64("datafusion.execution.sort_spill_reservation_bytes", reserve);
+    }
+    Ok(session(config, runtime))
+}
+
+/// DataFusion's default of `datafusion.execution.sort_spill_reservation_bytes`.
+const DEFAULT_SORT_SPILL_RESERVATION: u64 = 10 * 1024 * 1024;
+
+fn session_config(sort_merge_joins: bool) -> SessionConfig {
+    SessionConfig::new()
         .with_information_schema(true)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.execution.parquet.reorder_filters", true);
-    let ctx = SessionContext::new_with_config(config);
+        .set_bool("datafusion.execution.parquet.reorder_filters", true)
+        // Hash joins hold their whole build side and cannot spill; sort-merge joins can.
+        .set_bool("datafusion.optimizer.prefer_hash_join", !sort_merge_joins)
+}
+
+fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     // Replaces DataFusion's `string_agg` for its ORDER BY form, which the decision step
     // uses on every image: same results, a groups accumulator instead of one boxed
     // accumulator per group (see `string_agg.rs`).
     ctx.register_udaf(crate::string_agg::ordered_string_agg());
     ctx
+}
+
+/// How a session uses memory and disk: `[engine]` of the configuration, and the join
+/// strategy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Bytes the operators may hold; `None`: half of [`memory_available`], or no limit when
+    /// that is unknown.
+    pub memory_limit: Option<u64>,
+    /// Where operators spill; `None`: the system's temporary folder.
+    pub spill_dir: Option<PathBuf>,
+    /// Sort-merge joins instead of hash joins: slower, but they spill, so a plan whose hash
+    /// joins exceed the limit can run again with them ([`is_resources_exhausted`]).
+    pub sort_merge_joins: bool,
+}
+
+impl EngineOptions {
+    /// The options `[engine]` gives, with hash joins.
+    pub fn from_config(engine: &ecrgc_config::EngineConfig) -> Self {
+        Self {
+            memory_limit: engine.memory_limit_bytes(),
+            spill_dir: engine.spill_dir.clone(),
+            sort_merge_joins: false,
+        }
+    }
+
+    /// The pool's size: the limit set, else half of what the process may use.
+    pub fn pool_bytes(&self) -> Option<u64> {
+        self.memory_limit
+            .or_else(|| memory_available().map(|m| m / 2))
+    }
+}
+
+/// The memory this process may use: the machine's (`MemTotal` of `/proc/meminfo`) or, when
+/// smaller, its container's (`memory.max` of cgroup v2, `memory.limit_in_bytes` of v1).
+/// `None` where neither is readable (not Linux).
+pub fn memory_available() -> Option<u64> {
+    let machine = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    // "max" (v2) or a huge number (v1) means no limit of the container's own.
+    let container = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .and_then(|t| t.trim().parse::<u64>().ok())
+    .filter(|b| *b < (1 << 60));
+    match (machine, container) {
+        (Some(m), Some(c)) => Some(m.min(c)),
+        (m, c) => m.or(c),
+    }
+}
+
+/// Whether `err` (or an error it wraps) is DataFusion running out of the memory pool.
+pub fn is_resources_exhausted(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let df = e
+            .downcast_ref::<DataFusionError>()
+            .or_else(|| e.downcast_ref::<Arc<DataFusionError>>().map(|a| a.as_ref()));
+        if let Some(df) = df
+            && matches!(df.find_root(), DataFusionError::ResourcesExhausted(_))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Registers the store's object store with the session so that its URLs resolve.

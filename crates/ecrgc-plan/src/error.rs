@@ -21,6 +21,19 @@ pub enum PlanError {
         #[source]
         source: ecrgc_report::ReportError,
     },
+    /// The plan ran out of the engine's memory limit with hash joins, and again with
+    /// sort-merge joins.
+    #[error(
+        "the plan needs more memory than the engine's limit of {limit} allows, even with joins \
+         that spill to disk: raise `[engine] memory_limit` (or give the process more memory)"
+    )]
+    OutOfMemory {
+        /// The limit, as configured or as derived from the machine.
+        limit: String,
+        /// The second attempt's error.
+        #[source]
+        source: Box<PlanError>,
+    },
     /// The plan could not be recorded in the store; its manifest was removed.
     #[error(
         "recording the plan in the store {store} (the manifest was removed: apply would refuse it)"
@@ -102,6 +115,7 @@ impl PlanError {
             Self::BadInput(_)
             | Self::NoRun { .. }
             | Self::Planning { .. }
+            | Self::OutOfMemory { .. }
             | Self::RecordPlan { .. }
             | Self::RecordLifecyclePlan { .. }
             | Self::ReadFacts(_)
@@ -110,5 +124,69 @@ impl PlanError {
     }
 }
 
+impl PlanError {
+    /// Whether the engine ran out of its memory pool (`[engine] memory_limit`), which a plan
+    /// answers by running again with joins that spill. Transparent variants hide the error
+    /// they wrap from `source()`, so each is opened here.
+    pub fn is_resources_exhausted(&self) -> bool {
+        use ecrgc_engine::is_resources_exhausted as exhausted;
+        let report = |r: &ecrgc_report::ReportError| match r {
+            ecrgc_report::ReportError::DataFusion(e) => exhausted(e),
+            ecrgc_report::ReportError::Engine(e) => exhausted(e),
+            other => exhausted(other),
+        };
+        match self {
+            Self::Planning { source, .. } | Self::Report(source) => report(source),
+            Self::Engine(e) => exhausted(e),
+            Self::DataFusion(e) => exhausted(e),
+            other => exhausted(other),
+        }
+    }
+}
+
 /// Result alias of the plan workflow.
 pub type Result<T, E = PlanError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use datafusion::error::DataFusionError;
+    use ecrgc_report::ReportError;
+
+    use super::PlanError;
+
+    fn exhausted() -> DataFusionError {
+        DataFusionError::ResourcesExhausted("Failed to allocate 1 MB for HashJoinInput".into())
+    }
+
+    #[test]
+    fn running_out_of_the_pool_is_recognised_through_every_wrapping() {
+        let planning = |source| PlanError::Planning {
+            run_id: "r".into(),
+            source,
+        };
+        let engine = || ecrgc_engine::EngineError::DataFusion {
+            context: "running guarded failed".into(),
+            source: DataFusionError::Context("join".into(), Box::new(exhausted())),
+        };
+        for e in [
+            planning(ReportError::DataFusion(exhausted())),
+            planning(ReportError::Engine(engine())),
+            PlanError::Engine(engine()),
+            PlanError::Report(ReportError::DataFusion(DataFusionError::Shared(
+                std::sync::Arc::new(exhausted()),
+            ))),
+            PlanError::DataFusion(exhausted()),
+        ] {
+            assert!(e.is_resources_exhausted(), "{e:?}");
+        }
+        for e in [
+            planning(ReportError::DataFusion(DataFusionError::Plan(
+                "no such column".into(),
+            ))),
+            PlanError::bad_input("nope"),
+            planning(ReportError::MissingColumn("status".into())),
+        ] {
+            assert!(!e.is_resources_exhausted(), "{e:?}");
+        }
+    }
+}

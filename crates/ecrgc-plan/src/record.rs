@@ -5,14 +5,14 @@
 use std::path::Path;
 
 use arrow::array::RecordBatch;
-use ecrgc_engine::{Catalog, Planner};
+use ecrgc_engine::{Catalog, EngineOptions, Planner};
 use ecrgc_report::{PlanContext, PlanOutput, write_plan};
 use ecrgc_store::{RunMarker, Store};
 
 use crate::error::{PlanError, Result};
 use crate::header::{Provenance, plan_header};
 use crate::inputs::PlanInputs;
-use crate::session::{prepare_session, register_earlier_plans};
+use crate::session::{prepare_session_with, register_earlier_plans};
 
 /// The stages of [`plan`], for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub enum Stage {
     RulesAndGuards,
     /// The decision step runs and the files are written.
     Writing,
+    /// The engine ran out of its memory limit: the plan runs again with joins that spill.
+    Retrying,
 }
 
 impl Stage {
@@ -29,6 +31,9 @@ impl Stage {
         match self {
             Self::RulesAndGuards => "running rules and guards",
             Self::Writing => "deciding and writing reports",
+            Self::Retrying => {
+                "out of [engine] memory_limit: planning again with sort-merge joins that spill"
+            }
         }
     }
 }
@@ -54,6 +59,10 @@ impl Written {
 }
 
 /// Plans the chosen run with `catalog` into `out` and records the plan in the store.
+///
+/// When the engine runs out of `[engine] memory_limit` (a hash join's build side cannot
+/// spill), the plan runs once more with sort-merge joins, which spill to `spill_dir`:
+/// slower, but it finishes instead of failing. Nothing of the first attempt is kept.
 pub async fn plan(
     inputs: &PlanInputs<'_>,
     catalog: Catalog,
@@ -61,22 +70,57 @@ pub async fn plan(
     out: &Path,
     progress: &dyn Fn(Stage),
 ) -> Result<Written> {
-    let (store, chosen, config) = (inputs.store, inputs.chosen, inputs.config);
     let header = plan_header(ecrgc_manifest::KIND, inputs, provenance, &catalog).await;
     let planner = Planner::new(catalog);
+    let mut options = EngineOptions::from_config(&inputs.config.engine);
+    let output = match decide_and_write(inputs, &planner, &header, out, progress, &options).await {
+        Err(e) if e.is_resources_exhausted() => {
+            progress(Stage::Retrying);
+            options.sort_merge_joins = true;
+            match decide_and_write(inputs, &planner, &header, out, progress, &options).await {
+                Err(e) if e.is_resources_exhausted() => {
+                    let limit = match (&inputs.config.engine.memory_limit, options.pool_bytes()) {
+                        (Some(set), _) => set.clone(),
+                        (None, Some(bytes)) => format!("{} MiB (half the memory)", bytes >> 20),
+                        (None, None) => "none".to_owned(),
+                    };
+                    return Err(PlanError::OutOfMemory {
+                        limit,
+                        source: Box::new(e),
+                    });
+                }
+                other => other?,
+            }
+        }
+        other => other?,
+    };
+    record_plan(inputs, output, out).await
+}
+
+/// One attempt of [`plan`]: the session, the decisions and the plan's files.
+async fn decide_and_write(
+    inputs: &PlanInputs<'_>,
+    planner: &Planner,
+    header: &ecrgc_review::PlanHeader,
+    out: &Path,
+    progress: &dyn Fn(Stage),
+    options: &EngineOptions,
+) -> Result<PlanOutput> {
+    let (store, chosen, config) = (inputs.store, inputs.chosen, inputs.config);
     progress(Stage::RulesAndGuards);
-    let (ctx, params) = prepare_session(store, chosen, config, &planner, inputs.now).await?;
+    let (ctx, params) =
+        prepare_session_with(store, chosen, config, planner, inputs.now, options).await?;
     let run = &chosen.run;
     register_earlier_plans(&ctx, store, run, config).await?;
     progress(Stage::Writing);
-    let output = write_plan(PlanContext {
+    write_plan(PlanContext {
         ctx: &ctx,
-        planner: &planner,
+        planner,
         run_id: &run.run_id,
         snapshot_time: &run.snapshot_time,
         params: &params,
         history_runs: chosen.history.iter().map(|r| r.run_id.clone()).collect(),
-        header,
+        header: header.clone(),
         out_dir: out,
         snapshot_micros: run.snapshot_time_micros,
         pricing: &config.pricing,
@@ -86,7 +130,12 @@ pub async fn plan(
     .map_err(|source| PlanError::Planning {
         run_id: run.run_id.clone(),
         source,
-    })?;
+    })
+}
+
+/// Records a written plan in the store, and its totals in the run's history.
+async fn record_plan(inputs: &PlanInputs<'_>, output: PlanOutput, out: &Path) -> Result<Written> {
+    let (store, run) = (inputs.store, &inputs.chosen.run);
     // The executor admits only manifests whose plan the store records; without the record
     // the manifest is useless, so it is removed rather than left to be refused later.
     let planned = &output.planned;

@@ -49,7 +49,8 @@ pub async fn report(plan_dir: &Path, store: Option<&str>, config: &Config) -> Re
             store.display()
         ))
     })?;
-    let ctx = ecrgc_engine::new_context();
+    let ctx =
+        ecrgc_engine::new_context_with(&ecrgc_engine::EngineOptions::from_config(&config.engine))?;
     ecrgc_engine::register_run(&ctx, &store, &run).await?;
     register_earlier_plans(&ctx, &store, &run, config).await?;
     ctx.register_parquet(

@@ -2,7 +2,7 @@
 
 use datafusion::execution::context::SessionContext;
 use ecrgc_config::Config;
-use ecrgc_engine::{Params, Planner};
+use ecrgc_engine::{EngineOptions, Params, Planner};
 use ecrgc_model::time::{DAY, Micros};
 use ecrgc_store::{RunMarker, Store};
 
@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::history::Chosen;
 
 /// A session over the chosen run and its history window, with the params and the catalog
-/// installed (rules and guards computed once, in memory).
+/// installed (rules and guards computed once, in memory), within `[engine]`'s memory limit.
 pub async fn prepare_session(
     store: &Store,
     chosen: &Chosen,
@@ -18,7 +18,20 @@ pub async fn prepare_session(
     planner: &Planner,
     now: Micros,
 ) -> Result<(SessionContext, Params)> {
-    let ctx = ecrgc_engine::new_context();
+    let options = EngineOptions::from_config(&config.engine);
+    prepare_session_with(store, chosen, config, planner, now, &options).await
+}
+
+/// [`prepare_session`] with the engine's options given (the join strategy of a retry).
+pub async fn prepare_session_with(
+    store: &Store,
+    chosen: &Chosen,
+    config: &Config,
+    planner: &Planner,
+    now: Micros,
+    options: &EngineOptions,
+) -> Result<(SessionContext, Params)> {
+    let ctx = ecrgc_engine::new_context_with(options)?;
     ecrgc_engine::register_run(&ctx, store, &chosen.run).await?;
     ecrgc_engine::register_history(&ctx, store, &chosen.history).await?;
     let params = Params::from_config(config, now);

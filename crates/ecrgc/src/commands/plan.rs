@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use ecrgc_engine::Catalog;
+use ecrgc_plan::record::Stage;
 use ecrgc_plan::{Chosen, PlanInputs, Provenance};
 
 use crate::args::PlanArgs;
@@ -45,13 +46,16 @@ pub async fn plan_and_print(
     out: &Path,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let bar = spinner(ecrgc_plan::record::Stage::RulesAndGuards.message());
+    let bar = spinner(Stage::RulesAndGuards.message());
     let suspended = |message: String| bar.suspend(|| warn(message));
     let inputs = PlanInputs {
         warn: &suspended,
         ..*inputs
     };
     let mut written = ecrgc_plan::record::plan(&inputs, catalog, provenance, out, &|stage| {
+        if stage == Stage::Retrying {
+            suspended(stage.message().to_owned());
+        }
         bar.set_message(stage.message())
     })
     .await?;

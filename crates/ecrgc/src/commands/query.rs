@@ -17,7 +17,8 @@ pub async fn query(args: QueryArgs) -> Result<()> {
     let store = open_store(&args.store, &config).await?;
     let runs = store.committed_runs().await?;
     let latest = Chosen::pick_among(&store, runs.clone(), args.run.as_deref(), &config, &warn)?.run;
-    let ctx = ecrgc_engine::new_context();
+    let ctx =
+        ecrgc_engine::new_context_with(&ecrgc_engine::EngineOptions::from_config(&config.engine))?;
     ecrgc_engine::register_query_tables(&ctx, &store, &runs, &latest).await?;
     let df = read_only_sql(&ctx, &sql).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());

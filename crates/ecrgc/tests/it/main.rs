@@ -10,6 +10,7 @@ mod ecs_pins;
 mod layers;
 mod lifecycle;
 mod live_recheck;
+mod memory;
 mod readonly;
 mod replication;
 mod report;
