@@ -18,8 +18,9 @@ pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 #[serde(deny_unknown_fields)]
 pub struct EngineConfig {
     /// The limit: bytes (`4294967296`) or with a binary unit (`512MiB`, `4GiB`), at least
-    /// [`MIN_MEMORY_LIMIT`]. Unset: half the memory the process may use (the smaller of the
-    /// machine's memory and the container's cgroup limit).
+    /// [`MIN_MEMORY_LIMIT`]. Unset: all the memory the process may use (the smaller of the
+    /// machine's memory and the container's cgroup limit), which the engine reaches only where
+    /// the process would otherwise be killed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<String>,
     /// Where spilled data goes (created if missing). Unset: the system's temporary folder.

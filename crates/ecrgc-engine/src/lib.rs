@@ -16,6 +16,7 @@ pub mod catalog;
 mod materialize;
 pub mod params;
 pub mod plan;
+mod pool;
 pub mod query;
 pub mod session;
 pub mod string_agg;

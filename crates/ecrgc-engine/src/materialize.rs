@@ -7,10 +7,7 @@
 //! uncompressed Parquet file in the spill folder (`[engine] spill_dir`) and read back from
 //! there by every query that uses it. The file goes when the table is dropped.
 //!
-//! Held steps take at most half the pool, so that the operators of later queries find
-//! room: DataFusion 55's nested-loop join (every `CROSS JOIN params`) that cannot reserve
-//! its few bytes falls back to re-reading its input, which panics when that input is
-//! repartitioned ("partition not used yet", `repartition/mod.rs`).
+//! Held steps take at most half the pool, so that the operators of later queries find room.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,8 +41,7 @@ pub(crate) async fn materialize(
         MemoryConsumer::new(format!("ecrgc step {name}")).register(&runtime.memory_pool);
     let mut stream = df.execute_stream().await?;
     // Held steps live until the decisions are written, the operators that read them only
-    // for one query: the steps may take half the pool, the operators keep the rest (an
-    // operator refused its first bytes fails, or worse, see the module doc).
+    // for one query: the steps may take half the pool, the operators keep the rest.
     let budget = match runtime.memory_pool.memory_limit() {
         MemoryLimit::Finite(limit) => limit / 2,
         MemoryLimit::Infinite | MemoryLimit::Unknown => usize::MAX,

@@ -14,7 +14,9 @@ use datafusion::datasource::listing::{
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool,
+};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ecrgc_model::params::{
@@ -36,15 +38,23 @@ pub fn new_context() -> SessionContext {
 pub fn new_context_with(options: &EngineOptions) -> Result<SessionContext> {
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.pool_bytes() {
-        // First come, first served: an operator that can spill (a sort, an aggregate, a
-        // sort-merge join) spills when the pool is full, one that cannot (a hash join's build
-        // side) fails. DataFusion's FairSpillPool would instead split the limit evenly among
-        // every operator that can spill, idle ones included, which leaves each of a plan's
-        // dozens of concurrent operators a sliver. TrackConsumersPool names the largest
-        // consumers when the pool runs out.
-        let greedy = GreedyMemoryPool::new(usize::try_from(limit).unwrap_or(usize::MAX));
-        let tracked = TrackConsumersPool::new(greedy, NonZeroUsize::new(5).expect("5 > 0"));
-        runtime = runtime.with_memory_pool(Arc::new(tracked));
+        // With hash joins, first come, first served: an operator that can spill (a sort,
+        // an aggregate) spills when the pool is full, one that cannot (a hash join's build
+        // side) fails, and the plan runs again with sort-merge joins. With those nearly every
+        // large consumer can spill, and a greedy pool would let the first sorts take it all
+        // and the next one's merge fail: DataFusion's FairSpillPool gives each spilling
+        // operator an equal share instead. TrackConsumersPool names the largest consumers
+        // when the pool runs out.
+        let bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+        let top = NonZeroUsize::new(5).expect("5 > 0");
+        let tracked: Arc<dyn MemoryPool> = if options.sort_merge_joins {
+            Arc::new(TrackConsumersPool::new(FairSpillPool::new(bytes), top))
+        } else {
+            Arc::new(TrackConsumersPool::new(GreedyMemoryPool::new(bytes), top))
+        };
+        // ...and a nested-loop join is never refused its left side (see `pool.rs`).
+        let pool = crate::pool::NoNestedLoopFallback::new(tracked);
+        runtime = runtime.with_memory_pool(Arc::new(pool));
     }
     if let Some(dir) = &options.spill_dir {
         std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
@@ -94,8 +104,8 @@ fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
 /// strategy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// Bytes the operators may hold; `None`: half of [`memory_available`], or no limit when
-    /// that is unknown.
+    /// Bytes the operators may hold; `None`: [`memory_available`], or no limit when that is
+    /// unknown.
     pub memory_limit: Option<u64>,
     /// Where operators spill; `None`: the system's temporary folder.
     pub spill_dir: Option<PathBuf>,
@@ -114,10 +124,12 @@ impl EngineOptions {
         }
     }
 
-    /// The pool's size: the limit set, else half of what the process may use.
+    /// The pool's size: the limit set, else all the process may use. Only the engine's own
+    /// reservations count against it, so without a limit set the pool is full only where the
+    /// process would otherwise be killed for want of memory: there the plan retries with
+    /// joins that spill, or stops with an error that names the setting.
     pub fn pool_bytes(&self) -> Option<u64> {
-        self.memory_limit
-            .or_else(|| memory_available().map(|m| m / 2))
+        self.memory_limit.or_else(memory_available)
     }
 }
 

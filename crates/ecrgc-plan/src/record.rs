@@ -81,7 +81,7 @@ pub async fn plan(
                 Err(e) if e.is_resources_exhausted() => {
                     let limit = match (&inputs.config.engine.memory_limit, options.pool_bytes()) {
                         (Some(set), _) => set.clone(),
-                        (None, Some(bytes)) => format!("{} MiB (half the memory)", bytes >> 20),
+                        (None, Some(bytes)) => format!("{} MiB (all the memory)", bytes >> 20),
                         (None, None) => "none".to_owned(),
                     };
                     return Err(PlanError::OutOfMemory {
