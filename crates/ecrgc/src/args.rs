@@ -62,6 +62,12 @@ pub enum Command {
     /// registers it with --register-pull-time-exclusion.
     Collect(CollectArgs),
     /// Run the rules and guards on the latest committed run; write reports and a manifest.
+    ///
+    /// The engine works within `[engine] memory_limit` (default: the machine's or the
+    /// container's memory): steps that do not fit go to `[engine] spill_dir`, and a plan
+    /// whose hash joins run out says so on stderr and runs again with sort-merge joins,
+    /// which spill. If that fails too, it stops with an error naming the setting and writes
+    /// nothing. The writers stream: the manifest's items come first, its header last.
     Plan(PlanArgs),
     /// Print the FinOps report of a plan: savings by rule, account, region, owner and
     /// repository, archive versus delete, and the trend over earlier plans.
