@@ -1,5 +1,6 @@
-//! The memory pool of a bounded session: DataFusion's greedy pool, except that a
-//! nested-loop join always gets the memory for its left side.
+//! The memory pool of a bounded session: DataFusion's pool (greedy with hash joins, fair
+//! with sort-merge joins, see `session.rs`), except that a nested-loop join always gets the
+//! memory for its left side.
 //!
 //! DataFusion 55's `NestedLoopJoinExec`, refused the memory to load its left side, falls back
 //! to a multi-pass mode that re-executes its left input once per output partition. Its own

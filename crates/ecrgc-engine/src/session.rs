@@ -37,7 +37,8 @@ pub fn new_context() -> SessionContext {
 /// (see [`EngineOptions`]).
 pub fn new_context_with(options: &EngineOptions) -> Result<SessionContext> {
     let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = options.pool_bytes() {
+    let pool_bytes = options.pool_bytes();
+    if let Some(limit) = pool_bytes {
         // With hash joins, first come, first served: an operator that can spill (a sort,
         // an aggregate) spills when the pool is full, one that cannot (a hash join's build
         // side) fails, and the plan runs again with sort-merge joins. With those nearly every
@@ -70,7 +71,7 @@ pub fn new_context_with(options: &EngineOptions) -> Result<SessionContext> {
         .build_arc()
         .context(|| "cannot set up the engine's memory pool and spill folder".to_owned())?;
     let mut config = session_config(options.sort_merge_joins);
-    if let Some(limit) = options.pool_bytes() {
+    if let Some(limit) = pool_bytes {
         // What a sort sets aside to merge its spilled runs (DataFusion's default: 10 MB per
         // sort), scaled to the limit so that a small limit still leaves room to sort.
         let reserve = (limit / 32).min(DEFAULT_SORT_SPILL_RESERVATION);

@@ -122,24 +122,22 @@ impl PlanError {
             | Self::Io { .. } => None,
         }
     }
-}
 
-impl PlanError {
     /// Whether the engine ran out of its memory pool (`[engine] memory_limit`), which a plan
-    /// answers by running again with joins that spill. Transparent variants hide the error
-    /// they wrap from `source()`, so each is opened here.
+    /// answers by running again with joins that spill. A transparent variant hides the error
+    /// it wraps from `source()`, so it is opened first ([`PlanError::transparent`]), and so
+    /// are the report's own.
     pub fn is_resources_exhausted(&self) -> bool {
         use ecrgc_engine::is_resources_exhausted as exhausted;
-        let report = |r: &ecrgc_report::ReportError| match r {
-            ecrgc_report::ReportError::DataFusion(e) => exhausted(e),
-            ecrgc_report::ReportError::Engine(e) => exhausted(e),
-            other => exhausted(other),
+        use ecrgc_report::ReportError;
+        let inner: &(dyn std::error::Error + 'static) = match self {
+            Self::Planning { source, .. } => source,
+            other => other.transparent().unwrap_or(other),
         };
-        match self {
-            Self::Planning { source, .. } | Self::Report(source) => report(source),
-            Self::Engine(e) => exhausted(e),
-            Self::DataFusion(e) => exhausted(e),
-            other => exhausted(other),
+        match inner.downcast_ref::<ReportError>() {
+            Some(ReportError::DataFusion(e)) => exhausted(e),
+            Some(ReportError::Engine(e)) => exhausted(e),
+            _ => exhausted(inner),
         }
     }
 }
